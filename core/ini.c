@@ -1,0 +1,369 @@
+/*
+ * Implementation of ini.h. One pass over the text, line by line; every error names the
+ * line it was found on. Memory: each string is its own allocation, owned by the tree.
+ */
+#include "core/ini.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/fileio.h"
+#include "core/util.h"
+
+struct om_ini *om_ini_new(void) {
+        return calloc(1, sizeof(struct om_ini));
+}
+
+static void entry_clear(struct om_ini_entry *e) {
+        free(e->key);
+        free(e->scope);
+        free(e->value);
+}
+
+static void section_clear(struct om_ini_section *s) {
+        for (size_t i = 0; i < s->n_entries; i++)
+                entry_clear(&s->entries[i]);
+        free(s->entries);
+        free(s->name);
+}
+
+void om_ini_free(struct om_ini *ini) {
+        if (!ini)
+                return;
+        for (size_t i = 0; i < ini->n_sections; i++)
+                section_clear(&ini->sections[i]);
+        free(ini->sections);
+        free(ini);
+}
+
+struct om_ini_section *om_ini_find_section(const struct om_ini *ini, const char *name) {
+        for (size_t i = 0; i < ini->n_sections; i++)
+                if (strcmp(ini->sections[i].name, name) == 0)
+                        return &ini->sections[i];
+        return NULL;
+}
+
+static struct om_ini_section *add_section(struct om_ini *ini, const char *name, unsigned line) {
+        struct om_ini_section *n =
+                realloc(ini->sections, (ini->n_sections + 1) * sizeof(struct om_ini_section));
+        if (!n)
+                return NULL;
+        ini->sections = n;
+        struct om_ini_section *s = &n[ini->n_sections];
+        *s = (struct om_ini_section){.name = strdup(name), .line = line};
+        if (!s->name)
+                return NULL;
+        ini->n_sections++;
+        return s;
+}
+
+int om_ini_add_section(struct om_ini *ini, const char *name) {
+        if (om_ini_find_section(ini, name))
+                return 0;
+        return add_section(ini, name, 0) ? 0 : -ENOMEM;
+}
+
+int om_ini_remove_section(struct om_ini *ini, const char *name) {
+        struct om_ini_section *s = om_ini_find_section(ini, name);
+        if (!s)
+                return 0;
+        size_t i = (size_t)(s - ini->sections);
+        section_clear(s);
+        memmove(s, s + 1, (ini->n_sections - i - 1) * sizeof(*s));
+        ini->n_sections--;
+        return 1;
+}
+
+static bool same_scope(const char *a, const char *b) {
+        return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static struct om_ini_entry *find_entry(struct om_ini_section *s, const char *key,
+                                       const char *scope) {
+        for (size_t i = 0; i < s->n_entries; i++)
+                if (strcmp(s->entries[i].key, key) == 0 && same_scope(s->entries[i].scope, scope))
+                        return &s->entries[i];
+        return NULL;
+}
+
+static struct om_ini_entry *add_entry(struct om_ini_section *s, const char *key, const char *scope,
+                                      const char *value, unsigned line) {
+        struct om_ini_entry *n =
+                realloc(s->entries, (s->n_entries + 1) * sizeof(struct om_ini_entry));
+        if (!n)
+                return NULL;
+        s->entries = n;
+        struct om_ini_entry *e = &n[s->n_entries];
+        *e = (struct om_ini_entry){
+                .key = strdup(key),
+                .scope = scope ? strdup(scope) : NULL,
+                .value = strdup(value),
+                .line = line,
+        };
+        if (!e->key || !e->value || (scope && !e->scope)) {
+                entry_clear(e);
+                return NULL;
+        }
+        s->n_entries++;
+        return e;
+}
+
+const struct om_ini_entry *om_ini_lookup(const struct om_ini *ini, const char *section,
+                                         const char *key, const char *node) {
+        struct om_ini_section *s = om_ini_find_section(ini, section);
+        if (!s)
+                return NULL;
+        struct om_ini_entry *e = node ? find_entry(s, key, node) : NULL;
+        return e ? e : find_entry(s, key, NULL);
+}
+
+const char *om_ini_get(const struct om_ini *ini, const char *section, const char *key,
+                       const char *node) {
+        const struct om_ini_entry *e = om_ini_lookup(ini, section, key, node);
+        return e ? e->value : NULL;
+}
+
+int om_ini_set(struct om_ini *ini, const char *section, const char *key, const char *scope,
+               const char *value) {
+        struct om_ini_section *s = om_ini_find_section(ini, section);
+        if (!s && !(s = add_section(ini, section, 0)))
+                return -ENOMEM;
+        struct om_ini_entry *e = find_entry(s, key, scope);
+        if (e) {
+                char *v = strdup(value);
+                if (!v)
+                        return -ENOMEM;
+                free(e->value);
+                e->value = v;
+                return 0;
+        }
+        return add_entry(s, key, scope, value, 0) ? 0 : -ENOMEM;
+}
+
+int om_ini_unset(struct om_ini *ini, const char *section, const char *key, const char *scope) {
+        struct om_ini_section *s = om_ini_find_section(ini, section);
+        if (!s)
+                return 0;
+        struct om_ini_entry *e = find_entry(s, key, scope);
+        if (!e)
+                return 0;
+        size_t i = (size_t)(e - s->entries);
+        entry_clear(e);
+        memmove(e, e + 1, (s->n_entries - i - 1) * sizeof(*e));
+        s->n_entries--;
+        return 1;
+}
+
+#define PARSE_FAIL(...)                                                                            \
+        do {                                                                                       \
+                if (err)                                                                           \
+                        snprintf(err, errlen, __VA_ARGS__);                                        \
+                om_ini_free(ini);                                                                  \
+                return -EINVAL;                                                                    \
+        } while (0)
+
+int om_ini_parse(const char *text, size_t len, const char *filename, struct om_ini **ret, char *err,
+                 size_t errlen) {
+        const char *fn = filename ? filename : "<input>";
+        struct om_ini *ini = NULL;
+
+        if (len > OM_INI_MAX_FILE) {
+                if (err)
+                        snprintf(err, errlen, "%s: file is larger than 1 MiB (%zu bytes)", fn, len);
+                return -EFBIG;
+        }
+        ini = om_ini_new();
+        if (!ini)
+                return -ENOMEM;
+
+        struct om_ini_section *cur = NULL;
+        struct om_ini_entry *last = NULL; /* target of continuation lines */
+        unsigned lineno = 0;
+        const char *p = text, *end = text + len;
+        char *line = malloc(OM_INI_MAX_LINE + 1);
+        if (!line) {
+                om_ini_free(ini);
+                return -ENOMEM;
+        }
+
+        while (p < end) {
+                lineno++;
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+                if (n > OM_INI_MAX_LINE) {
+                        free(line);
+                        PARSE_FAIL("%s:%u: line is longer than 64 KiB", fn, lineno);
+                }
+                if (memchr(p, 0, n) || !om_utf8_valid(p, n)) {
+                        free(line);
+                        PARSE_FAIL("%s:%u: bytes that are not UTF-8 text", fn, lineno);
+                }
+                memcpy(line, p, n);
+                line[n] = 0;
+                if (n && line[n - 1] == '\r')
+                        line[n - 1] = 0;
+                p = nl ? nl + 1 : end;
+
+                bool indented = line[0] == ' ' || line[0] == '\t';
+                char *s = om_strstrip(line);
+                if (*s == 0) {
+                        continue;
+                }
+                if (*s == '#' || *s == ';')
+                        continue;
+
+                if (indented && last) {
+                        /* continuation of a multi-line value */
+                        _cleanup_free_ char *v = om_asprintf("%s\n%s", last->value, s);
+                        if (!v) {
+                                free(line);
+                                om_ini_free(ini);
+                                return -ENOMEM;
+                        }
+                        free(last->value);
+                        last->value = OM_TAKE_PTR(v);
+                        continue;
+                }
+
+                if (*s == '[') {
+                        char *close = strchr(s, ']');
+                        if (!close) {
+                                free(line);
+                                PARSE_FAIL("%s:%u: unterminated section header", fn, lineno);
+                        }
+                        char *rest = om_strstrip(close + 1);
+                        if (*rest && *rest != '#' && *rest != ';') {
+                                free(line);
+                                PARSE_FAIL("%s:%u: text after the section header", fn, lineno);
+                        }
+                        *close = 0;
+                        char *name = om_strstrip(s + 1);
+                        if (!*name) {
+                                free(line);
+                                PARSE_FAIL("%s:%u: empty section name", fn, lineno);
+                        }
+                        struct om_ini_section *dup = om_ini_find_section(ini, name);
+                        if (dup) {
+                                unsigned first = dup->line;
+                                free(line);
+                                PARSE_FAIL("%s:%u: duplicate section [%s] (first at line %u)", fn,
+                                           lineno, name, first);
+                        }
+                        cur = add_section(ini, name, lineno);
+                        if (!cur) {
+                                free(line);
+                                om_ini_free(ini);
+                                return -ENOMEM;
+                        }
+                        last = NULL;
+                        continue;
+                }
+
+                char *eq = strchr(s, '=');
+                if (!cur) {
+                        free(line);
+                        PARSE_FAIL("%s:%u: text outside a section", fn, lineno);
+                }
+                if (!eq) {
+                        free(line);
+                        PARSE_FAIL("%s:%u: expected 'key = value'", fn, lineno);
+                }
+                *eq = 0;
+                char *key = om_strstrip(s);
+                char *value = eq + 1;
+                /* inline comment: white space then '#' */
+                for (char *c = value; *c; c++)
+                        if (*c == '#' && c > value && (c[-1] == ' ' || c[-1] == '\t')) {
+                                *c = 0;
+                                break;
+                        }
+                value = om_strstrip(value);
+                if (!*key) {
+                        free(line);
+                        PARSE_FAIL("%s:%u: empty key", fn, lineno);
+                }
+                char *scope = strchr(key, '@');
+                if (scope) {
+                        *scope++ = 0;
+                        if (!*scope || !*key) {
+                                free(line);
+                                PARSE_FAIL("%s:%u: bad scoped key (expected key@node)", fn, lineno);
+                        }
+                }
+                for (char *c = key; *c; c++)
+                        if (isspace((unsigned char)*c)) {
+                                free(line);
+                                PARSE_FAIL("%s:%u: white space in key '%s'", fn, lineno, key);
+                        }
+                struct om_ini_entry *dup = find_entry(cur, key, scope);
+                if (dup) {
+                        unsigned first = dup->line;
+                        free(line);
+                        PARSE_FAIL("%s:%u: duplicate key '%s%s%s' in [%s] (first at line %u)", fn,
+                                   lineno, key, scope ? "@" : "", scope ? scope : "", cur->name,
+                                   first);
+                }
+                last = add_entry(cur, key, scope, value, lineno);
+                if (!last) {
+                        free(line);
+                        om_ini_free(ini);
+                        return -ENOMEM;
+                }
+        }
+        free(line);
+        *ret = ini;
+        return 0;
+}
+
+int om_ini_load(const char *file, struct om_ini **ret, char *err, size_t errlen) {
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r = om_read_file(file, OM_INI_MAX_FILE, &text, &len);
+        if (r == -EFBIG) {
+                if (err)
+                        snprintf(err, errlen, "%s: file is larger than 1 MiB", file);
+                return r;
+        }
+        if (r < 0) {
+                if (err)
+                        snprintf(err, errlen, "%s: %s", file, strerror(-r));
+                return r;
+        }
+        return om_ini_parse(text, len, file, ret, err, errlen);
+}
+
+char *om_ini_format(const struct om_ini *ini) {
+        struct om_buf b = {0};
+        int r = 0;
+        for (size_t i = 0; i < ini->n_sections && r == 0; i++) {
+                const struct om_ini_section *s = &ini->sections[i];
+                r = om_buf_printf(&b, "%s[%s]\n", i ? "\n" : "", s->name);
+                for (size_t j = 0; j < s->n_entries && r == 0; j++) {
+                        const struct om_ini_entry *e = &s->entries[j];
+                        r = om_buf_printf(&b, "%s%s%s =", e->key, e->scope ? "@" : "",
+                                          e->scope ? e->scope : "");
+                        /* continuation lines are indented so they parse back */
+                        const char *v = e->value;
+                        bool first = true;
+                        do {
+                                size_t n = strcspn(v, "\n");
+                                if (r == 0 && (n || !first))
+                                        r = om_buf_printf(&b, "%s%.*s", first ? " " : "    ",
+                                                          (int)n, v);
+                                if (r == 0)
+                                        r = om_buf_puts(&b, "\n");
+                                v += n;
+                                if (*v == '\n')
+                                        v++;
+                                first = false;
+                        } while (*v && r == 0);
+                }
+        }
+        if (r < 0) {
+                om_buf_free(&b);
+                return NULL;
+        }
+        return om_buf_steal(&b);
+}

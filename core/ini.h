@@ -1,0 +1,67 @@
+/*
+ * The ini format of object and cluster configs (DESIGN section 3): `[section]` headers,
+ * `key = value` lines, `#`/`;` comment lines, an inline comment after white space and
+ * `#`, `key@<nodename>` scoping, and multi-line values continued by indented lines.
+ * The parser is strict: a duplicate key or section, text outside a section, an
+ * unterminated header, a line over 64 KiB, a file over 1 MiB or bytes that are not
+ * UTF-8 text are errors reported as "<file>:<line>: <what>". Section order and entry
+ * order are kept, so formatting a parsed file round-trips its content.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/om.h"
+
+#define OM_INI_MAX_FILE (1024 * 1024)
+#define OM_INI_MAX_LINE (64 * 1024)
+
+struct om_ini_entry {
+        char *key;
+        char *scope; /* node name of key@node, NULL when unscoped */
+        char *value;
+        unsigned line;
+};
+
+struct om_ini_section {
+        char *name;
+        unsigned line;
+        struct om_ini_entry *entries;
+        size_t n_entries;
+};
+
+struct om_ini {
+        struct om_ini_section *sections;
+        size_t n_sections;
+};
+
+struct om_ini *om_ini_new(void);
+void om_ini_free(struct om_ini *ini);
+OM_DEFINE_CLEANUP(struct om_ini, om_ini_free)
+#define _cleanup_ini_ _cleanup_(om_ini_freep)
+
+/* Parses text; filename only labels errors. On error returns -EINVAL (-EFBIG for an
+ * oversized file) with "<file>:<line>: <what>" in err. */
+int om_ini_parse(const char *text, size_t len, const char *filename, struct om_ini **ret, char *err,
+                 size_t errlen);
+/* Reads and parses a file; -ENOENT when it does not exist. */
+int om_ini_load(const char *file, struct om_ini **ret, char *err, size_t errlen);
+
+struct om_ini_section *om_ini_find_section(const struct om_ini *ini, const char *name);
+/* The entry for key in section as seen from node: key@node wins over key. */
+const struct om_ini_entry *om_ini_lookup(const struct om_ini *ini, const char *section,
+                                         const char *key, const char *node);
+const char *om_ini_get(const struct om_ini *ini, const char *section, const char *key,
+                       const char *node);
+
+/* Sets (adds or replaces) key[@scope] in section, creating the section at the end. */
+int om_ini_set(struct om_ini *ini, const char *section, const char *key, const char *scope,
+               const char *value);
+/* Removes key[@scope]; returns 1 when removed, 0 when absent. */
+int om_ini_unset(struct om_ini *ini, const char *section, const char *key, const char *scope);
+int om_ini_add_section(struct om_ini *ini, const char *name);
+int om_ini_remove_section(struct om_ini *ini, const char *name);
+
+/* Serializes to ini text (caller frees). */
+char *om_ini_format(const struct om_ini *ini);

@@ -1,0 +1,363 @@
+/*
+ * The keyword tables and the config validator. Adding a keyword is adding a line here;
+ * drivers read their values through the reference expander (core/ref.h), which falls
+ * back to the defaults declared below.
+ */
+#include "core/keywords.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define S OM_KW_STRING
+#define I OM_KW_INT
+#define B OM_KW_BOOL
+#define SZ OM_KW_SIZE
+#define D OM_KW_DURATION
+#define L OM_KW_LIST
+#define U OM_KW_UUID
+#define C OM_KW_CHOICE
+#define REQ OM_KWF_REQUIRED
+#define PRV OM_KWF_PROVISION
+#define SCO OM_KWF_SCOPABLE
+
+static const struct om_keyword keywords[] = {
+        /* object keywords, [DEFAULT] */
+        {"DEFAULT", NULL, "id", U, NULL, NULL, 0, "Unique id of the object, generated at create."},
+        {"DEFAULT", NULL, "nodes", L, "{nodename}", NULL, 0,
+         "Nodes the service may run on, in order of preference."},
+        {"DEFAULT", NULL, "topology", C, "failover", "failover|flex", 0,
+         "failover: one instance up at a time; flex: several."},
+        {"DEFAULT", NULL, "orchestrate", C, "no", "no|ha|start", 0,
+         "ha: the daemon starts the service on the best live node and takes it over when "
+         "its node dies; no: only actions started by users."},
+        {"DEFAULT", NULL, "placement", C, "nodes order", "nodes order|none", 0,
+         "How the HA leader is chosen among candidate nodes."},
+        {"DEFAULT", NULL, "ready_period", D, "1s", NULL, 0,
+         "Time the HA leader waits, once the running node is lost, before taking over."},
+        {"DEFAULT", NULL, "split_action", C, "stop", "stop|freeze|crash|reboot", 0,
+         "What a node that loses the quorum does to the failover services it runs."},
+        {"DEFAULT", NULL, "priority", I, "100", NULL, 0,
+         "Start order among services, lower first."},
+        {"DEFAULT", NULL, "comment", S, NULL, NULL, 0, "Free text describing the object."},
+        {"DEFAULT", NULL, "env", S, NULL, NULL, 0, "Environment label (PRD, DEV, ...)."},
+        {"DEFAULT", NULL, "stop_timeout", D, "60s", NULL, 0, "Time a stop action may take."},
+        {"DEFAULT", NULL, "start_timeout", D, "60s", NULL, 0, "Time a start action may take."},
+
+        /* keywords of every resource */
+        {"*", NULL, "type", S, NULL, NULL, 0, "The driver of the resource within its group."},
+        {"*", NULL, "optional", B, "false", NULL, SCO,
+         "A failure of an optional resource does not fail the action."},
+        {"*", NULL, "disable", B, "false", NULL, SCO, "Actions skip a disabled resource."},
+        {"*", NULL, "monitor", B, "false", NULL, SCO,
+         "A monitored resource going down makes the daemon react."},
+        {"*", NULL, "standby", B, "false", NULL, SCO,
+         "A standby resource is kept up on every node, also where the service is stopped."},
+        {"*", NULL, "restart", I, "0", NULL, SCO,
+         "How many times the daemon restarts the resource before giving up."},
+        {"*", NULL, "tags", L, NULL, NULL, 0, "Tags for --tag selections."},
+        {"*", NULL, "comment", S, NULL, NULL, 0, "Free text describing the resource."},
+
+        /* disk.loop */
+        {"disk", "loop", "file", S, NULL, NULL, REQ | SCO, "The backing file of the loop device."},
+        {"disk", "loop", "size", SZ, NULL, NULL, PRV | SCO,
+         "Size of the backing file created by provision (1G, 512M...)."},
+
+        /* disk.crypt */
+        {"disk", "crypt", "dev", S, NULL, NULL, REQ | SCO, "The block device to encrypt."},
+        {"disk", "crypt", "name", S, "{fqdn}-crypt", NULL, SCO,
+         "Name of the device-mapper device: /dev/mapper/<name>."},
+        {"disk", "crypt", "secret", S, "{name}", NULL, 0,
+         "Name of the sec object of the service's namespace holding the passphrase."},
+        {"disk", "crypt", "manage_passphrase", B, "true", NULL, PRV,
+         "Generate the passphrase at provision and store it in the secret; when false, "
+         "the user stores it."},
+        {"disk", "crypt", "label", S, "{fqdn}", NULL, PRV, "LUKS label written at provision."},
+
+        /* fs */
+        {"fs", NULL, "dev", S, NULL, NULL, REQ | SCO, "The block device holding the filesystem."},
+        {"fs", NULL, "mnt", S, NULL, NULL, REQ | SCO, "The mount point."},
+        {"fs", NULL, "mnt_opt", S, NULL, NULL, SCO, "Mount options (-o)."},
+        {"fs", NULL, "mkfs_opt", S, NULL, NULL, PRV | SCO, "Options given to mkfs at provision."},
+        {"fs", NULL, "check_read", B, "false", NULL, 0, "Status reads a block of the device."},
+
+        /* app */
+        {"app", NULL, "start", S, NULL, NULL, SCO, "Command starting the application."},
+        {"app", NULL, "stop", S, NULL, NULL, SCO, "Command stopping the application."},
+        {"app", NULL, "check", S, NULL, NULL, SCO,
+         "Command whose exit status tells whether the application is up (0 up, else down)."},
+        {"app", NULL, "timeout", D, "60s", NULL, 0, "Time any of the commands may take."},
+        {"app", NULL, "cwd", S, NULL, NULL, 0, "Working directory of the commands."},
+
+        /* ip */
+        {"ip", NULL, "ipname", S, NULL, NULL, REQ | SCO, "The address to bring up."},
+        {"ip", NULL, "ipdev", S, NULL, NULL, REQ | SCO, "The interface carrying the address."},
+        {"ip", NULL, "netmask", S, NULL, NULL, SCO, "Prefix length or dotted mask."},
+
+        /* cluster.conf */
+        {"cluster", NULL, "name", S, "default", NULL, 0, "The cluster's name ({clustername})."},
+        {"cluster", NULL, "secret", S, NULL, NULL, 0,
+         "64 hex digits every key of the cluster is derived from."},
+        {"cluster", NULL, "nodes", L, NULL, NULL, 0, "The cluster's nodes."},
+        {"cluster", NULL, "quorum", B, NULL, NULL, 0,
+         "Whether a node needs a majority to run failover services."},
+        {"cluster", NULL, "api_port", I, "1215", NULL, 0, "TCP port of the peer API."},
+        {"hb", NULL, "type", C, "unicast", "unicast", 0, "Heartbeat transport."},
+        {"hb", NULL, "port", I, "10000", NULL, 0, "UDP port of the heartbeat."},
+        {"hb", NULL, "addr", S, NULL, NULL, SCO, "A node's address (addr@<node>)."},
+        {"hb", NULL, "interval", D, "1s", NULL, 0, "Time between two beats."},
+        {"hb", NULL, "timeout", D, "3s", NULL, 0,
+         "Time without a valid beat after which a peer is stale."},
+        {"arbitrator", NULL, "uri", S, NULL, NULL, REQ, "tcp://<addr>:<port> answering a connect."},
+        {"arbitrator", NULL, "weight", I, "1", NULL, 0, "Votes the arbitrator brings."},
+};
+
+static const struct {
+        const char *group;
+        const char *types; /* space separated, NULL: no type keyword */
+        const char *default_type;
+} groups[] = {
+        {"disk", "loop crypt", NULL},
+        {"fs", "ext4 ext3 ext2 xfs", NULL},
+        {"app", "simple forking", "simple"},
+        {"ip", "host", "host"},
+};
+
+const char *om_kw_type_to_string(enum om_kw_type t) {
+        static const char *const names[] = {"string",   "integer", "boolean", "size",
+                                            "duration", "list",    "uuid",    "choice"};
+        return (unsigned)t < ARRAY_SIZE(names) ? names[t] : "?";
+}
+
+const struct om_keyword *om_keywords_all(size_t *ret_n) {
+        *ret_n = ARRAY_SIZE(keywords);
+        return keywords;
+}
+
+static bool word_in(const char *list, const char *word, char sep) {
+        size_t n = strlen(word);
+        for (const char *p = list; p && *p;) {
+                const char *e = strchr(p, sep);
+                size_t len = e ? (size_t)(e - p) : strlen(p);
+                if (len == n && strncmp(p, word, n) == 0)
+                        return true;
+                p = e ? e + 1 : NULL;
+        }
+        return false;
+}
+
+const struct om_keyword *om_keyword_find(const char *group, const char *type, const char *name) {
+        bool is_resource = false;
+        for (size_t i = 0; i < ARRAY_SIZE(groups); i++)
+                if (strcmp(groups[i].group, group) == 0)
+                        is_resource = true;
+        for (size_t i = 0; i < ARRAY_SIZE(keywords); i++) {
+                const struct om_keyword *k = &keywords[i];
+                if (strcmp(k->name, name) != 0)
+                        continue;
+                if (strcmp(k->section, group) == 0 &&
+                    (!k->type || (type && strcmp(k->type, type) == 0)))
+                        return k;
+                if (is_resource && strcmp(k->section, "*") == 0)
+                        return k;
+        }
+        return NULL;
+}
+
+bool om_keyword_group_known(enum om_kind kind, const char *group) {
+        if (kind != OM_KIND_SVC)
+                return false;
+        for (size_t i = 0; i < ARRAY_SIZE(groups); i++)
+                if (strcmp(groups[i].group, group) == 0)
+                        return true;
+        return false;
+}
+
+bool om_keyword_type_known(const char *group, const char *type) {
+        for (size_t i = 0; i < ARRAY_SIZE(groups); i++)
+                if (strcmp(groups[i].group, group) == 0)
+                        return word_in(groups[i].types, type, ' ');
+        return false;
+}
+
+static const char *group_default_type(const char *group) {
+        for (size_t i = 0; i < ARRAY_SIZE(groups); i++)
+                if (strcmp(groups[i].group, group) == 0)
+                        return groups[i].default_type;
+        return NULL;
+}
+
+int om_section_split(const char *section, char *group, size_t glen, char *index, size_t ilen) {
+        const char *hash = strchr(section, '#');
+        if (!hash) {
+                if (strcmp(section, "DEFAULT") != 0 && strcmp(section, "data") != 0 &&
+                    strcmp(section, "cluster") != 0 && strcmp(section, OM_META_SECTION) != 0)
+                        return -EINVAL;
+                snprintf(group, glen, "%s", section);
+                snprintf(index, ilen, "%s", "");
+                return 0;
+        }
+        size_t gl = (size_t)(hash - section);
+        if (gl == 0 || gl >= glen || !hash[1] || strlen(hash + 1) >= ilen)
+                return -EINVAL;
+        for (const char *p = section; p < hash; p++)
+                if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
+                        return -EINVAL;
+        for (const char *p = hash + 1; *p; p++)
+                if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || *p == '_' ||
+                      *p == '-'))
+                        return -EINVAL;
+        memcpy(group, section, gl);
+        group[gl] = 0;
+        snprintf(index, ilen, "%s", hash + 1);
+        return 0;
+}
+
+int om_keyword_check_value(const struct om_keyword *kw, const char *value, char *err,
+                           size_t errlen) {
+        uint64_t u;
+        bool b;
+        long long ll;
+        const char *why = NULL;
+
+        if (strchr(value, '{'))
+                return 0; /* checked once expanded, at action time */
+        switch (kw->kwtype) {
+        case OM_KW_STRING:
+        case OM_KW_LIST:
+                return 0;
+        case OM_KW_INT:
+                if (om_parse_int(value, -(1LL << 53), 1LL << 53, &ll) < 0)
+                        why = "is not an integer";
+                break;
+        case OM_KW_BOOL:
+                if (om_parse_bool(value, &b) < 0)
+                        why = "is not a boolean (true or false)";
+                break;
+        case OM_KW_SIZE:
+                if (om_parse_size(value, &u) < 0)
+                        why = "is not a size (like 512M, 1G)";
+                break;
+        case OM_KW_DURATION:
+                if (om_parse_duration_ms(value, &u) < 0)
+                        why = "is not a duration (like 500ms, 1s, 2m)";
+                break;
+        case OM_KW_UUID:
+                if (!om_uuid_valid(value))
+                        why = "is not a UUID";
+                break;
+        case OM_KW_CHOICE:
+                if (!word_in(kw->choices, value, '|')) {
+                        snprintf(err, errlen, "value '%s' is not one of %s", value, kw->choices);
+                        return -EINVAL;
+                }
+                return 0;
+        }
+        if (why) {
+                snprintf(err, errlen, "value '%s' %s", value, why);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int problem(struct om_buf *report, const char *file, unsigned line, const char *section,
+                   const char *fmt, const char *a, const char *b) {
+        om_buf_printf(report, "%s:%u: [%s] ", file, line, section);
+        om_buf_printf(report, fmt, a, b);
+        om_buf_puts(report, "\n");
+        return 1;
+}
+
+static bool key_name_valid(const char *k) {
+        size_t n = strlen(k);
+        if (n == 0 || n > 255)
+                return false;
+        for (const char *p = k; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                      (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '-'))
+                        return false;
+        return true;
+}
+
+int om_config_validate(const struct om_ini *ini, enum om_kind kind, const char *filename,
+                       struct om_buf *report) {
+        int problems = 0;
+        const char *fn = filename ? filename : "<config>";
+
+        for (size_t i = 0; i < ini->n_sections; i++) {
+                const struct om_ini_section *s = &ini->sections[i];
+                char group[64], index[64], err[200];
+
+                if (om_section_split(s->name, group, sizeof(group), index, sizeof(index)) < 0) {
+                        problems += problem(report, fn, s->line, s->name,
+                                            "bad section name '%s' (expected DEFAULT or "
+                                            "<group>#<index>)%s",
+                                            s->name, "");
+                        continue;
+                }
+                bool is_default = strcmp(group, "DEFAULT") == 0;
+                if (strcmp(group, OM_META_SECTION) == 0)
+                        continue; /* written by om itself, see core/object.h */
+                if (strcmp(group, "data") == 0 && kind == OM_KIND_SEC) {
+                        for (size_t j = 0; j < s->n_entries; j++)
+                                if (!key_name_valid(s->entries[j].key) || s->entries[j].scope)
+                                        problems += problem(report, fn, s->entries[j].line, s->name,
+                                                            "bad key name '%s' (expected "
+                                                            "[A-Za-z0-9_.-]{1,255})%s",
+                                                            s->entries[j].key, "");
+                        continue;
+                }
+                if (!is_default && !om_keyword_group_known(kind, group)) {
+                        problems += problem(report, fn, s->line, s->name,
+                                            "unknown section group '%s' for a %s object", group,
+                                            om_kind_to_string(kind));
+                        continue;
+                }
+
+                const char *type = NULL;
+                if (!is_default) {
+                        const char *t = om_ini_get(ini, s->name, "type", NULL);
+                        type = t ? t : group_default_type(group);
+                        if (!type) {
+                                problems += problem(report, fn, s->line, s->name,
+                                                    "missing required keyword 'type'%s%s", "", "");
+                                continue;
+                        }
+                        if (!om_keyword_type_known(group, type)) {
+                                const struct om_ini_entry *te =
+                                        om_ini_lookup(ini, s->name, "type", NULL);
+                                problems += problem(report, fn, te ? te->line : s->line, s->name,
+                                                    "unknown %s type '%s'", group, type);
+                                continue;
+                        }
+                }
+
+                for (size_t j = 0; j < s->n_entries; j++) {
+                        const struct om_ini_entry *e = &s->entries[j];
+                        const struct om_keyword *kw = om_keyword_find(group, type, e->key);
+                        if (!kw) {
+                                problems += problem(report, fn, e->line, s->name,
+                                                    "unknown keyword '%s'%s", e->key, "");
+                                continue;
+                        }
+                        if (om_keyword_check_value(kw, e->value, err, sizeof(err)) < 0)
+                                problems += problem(report, fn, e->line, s->name, "%s: %s", e->key,
+                                                    err);
+                }
+                for (size_t k = 0; k < ARRAY_SIZE(keywords); k++) {
+                        const struct om_keyword *kw = &keywords[k];
+                        if (!(kw->flags & OM_KWF_REQUIRED) || strcmp(kw->section, group) != 0 ||
+                            (kw->type && (!type || strcmp(kw->type, type) != 0)))
+                                continue;
+                        bool found = false;
+                        for (size_t j = 0; j < s->n_entries; j++)
+                                if (strcmp(s->entries[j].key, kw->name) == 0)
+                                        found = true;
+                        if (!found)
+                                problems +=
+                                        problem(report, fn, s->line, s->name,
+                                                "missing required keyword '%s'%s", kw->name, "");
+                }
+        }
+        return problems;
+}

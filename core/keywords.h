@@ -1,0 +1,75 @@
+/*
+ * Keyword tables: every configuration keyword om knows, with its type, default, scope
+ * and one-line documentation. The validator, `print config --eval`, the resource drivers
+ * and the generated man page all read these tables; nothing else lists keywords.
+ *
+ * A section of an object config is `[DEFAULT]` (object keywords), `[<group>#<index>]`
+ * (a resource: disk, fs, app, ip, ...) whose `type` keyword picks the driver, or
+ * `[data]` in sec objects (free-form keys). A table entry with a NULL type applies to
+ * every driver of its group.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/ini.h"
+#include "core/objpath.h"
+#include "core/util.h"
+
+/* The section om writes into every object file for its version (core/object.h). */
+#define OM_META_SECTION "om"
+
+enum om_kw_type {
+        OM_KW_STRING,
+        OM_KW_INT,
+        OM_KW_BOOL,
+        OM_KW_SIZE,
+        OM_KW_DURATION,
+        OM_KW_LIST, /* white-space separated words */
+        OM_KW_UUID,
+        OM_KW_CHOICE, /* one of choices, separated by '|' */
+};
+
+enum {
+        OM_KWF_REQUIRED = 1 << 0,
+        OM_KWF_PROVISION = 1 << 1, /* only used by provision */
+        OM_KWF_SCOPABLE = 1 << 2,  /* key@node accepted */
+};
+
+struct om_keyword {
+        const char *section; /* "DEFAULT", a resource group ("disk"), "cluster", "hb"... */
+        const char *type;    /* driver type within the group, NULL for all */
+        const char *name;
+        enum om_kw_type kwtype;
+        const char *default_value; /* NULL: no default */
+        const char *choices;
+        unsigned flags;
+        const char *doc;
+};
+
+const char *om_kw_type_to_string(enum om_kw_type t);
+
+/* All keywords, for documentation; ret_n receives the count. */
+const struct om_keyword *om_keywords_all(size_t *ret_n);
+
+/* Finds the keyword of section group (and driver type) by name. */
+const struct om_keyword *om_keyword_find(const char *group, const char *type, const char *name);
+
+/* The driver types a group accepts ("loop crypt" for disk), NULL when none. */
+bool om_keyword_group_known(enum om_kind kind, const char *group);
+bool om_keyword_type_known(const char *group, const char *type);
+
+/* Splits a section name "disk#1" into group "disk" and index "1". Returns -EINVAL
+ * for names that are neither DEFAULT, data, nor <group>#<index>. */
+int om_section_split(const char *section, char *group, size_t glen, char *index, size_t ilen);
+
+/* Checks a value against a keyword's type; on failure the reason goes to err. */
+int om_keyword_check_value(const struct om_keyword *kw, const char *value, char *err,
+                           size_t errlen);
+
+/* Validates an object config: unknown sections and keywords, bad values, missing
+ * required keywords, each problem as one line "<file>:<line>: [<section>] <what>" appended
+ * to report. Returns the number of problems (0 = valid) or a negative errno. */
+int om_config_validate(const struct om_ini *ini, enum om_kind kind, const char *filename,
+                       struct om_buf *report);

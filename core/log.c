@@ -1,0 +1,201 @@
+/*
+ * Implementation of log.h. State is per process (the CLI is one process per command,
+ * the agent logs from its loop thread only). Object log lines are written with one
+ * write(2) on an O_APPEND descriptor, so concurrent writers never interleave a line.
+ */
+#include "core/log.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "core/fileio.h"
+#include "core/paths.h"
+#include "core/util.h"
+
+static struct {
+        char sid[37];
+        bool console;
+        bool debug;
+        int daemon_fd;
+        char component[32];
+        int obj_fd;
+        char objpath[300];
+        char rid[64];
+        char last_header[400];
+} L = {.daemon_fd = -1, .obj_fd = -1};
+
+const char *om_log_level_to_string(enum om_log_level l) {
+        switch (l) {
+        case OM_LOG_DEBUG:
+                return "DEBUG";
+        case OM_LOG_INFO:
+                return "INFO";
+        case OM_LOG_WARNING:
+                return "WARNING";
+        case OM_LOG_ERROR:
+                return "ERROR";
+        }
+        return "?";
+}
+
+const char *om_log_sid(void) {
+        if (!L.sid[0]) {
+                const char *e = getenv("OM_SID");
+                if (e && om_uuid_valid(e))
+                        snprintf(L.sid, sizeof(L.sid), "%s", e);
+                else if (om_uuid4(L.sid) < 0)
+                        snprintf(L.sid, sizeof(L.sid), "00000000-0000-4000-8000-000000000000");
+        }
+        return L.sid;
+}
+
+void om_log_set_sid(const char *sid) {
+        snprintf(L.sid, sizeof(L.sid), "%s", sid);
+}
+
+void om_log_set_console(bool on) {
+        L.console = on;
+}
+
+void om_log_set_debug(bool on) {
+        L.debug = on;
+}
+
+void om_log_timestamp(char *buf, size_t len) {
+        struct timeval tv;
+        struct tm tm;
+        gettimeofday(&tv, NULL);
+        localtime_r(&tv.tv_sec, &tm);
+        size_t n = strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+        snprintf(buf + n, len - n, ",%03ld", (long)(tv.tv_usec / 1000));
+}
+
+static int open_append(const char *file) {
+        int r = om_mkdir_parents(file, 0755);
+        if (r < 0)
+                return r;
+        int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        return fd < 0 ? -errno : fd;
+}
+
+int om_log_open_daemon(const char *file) {
+        int fd = open_append(file);
+        if (fd < 0)
+                return fd;
+        if (L.daemon_fd >= 0)
+                close(L.daemon_fd);
+        L.daemon_fd = fd;
+        return 0;
+}
+
+void om_log_set_component(const char *component) {
+        snprintf(L.component, sizeof(L.component), "%s", component ? component : "");
+}
+
+int om_log_object_open(const char *objpath, const char *file) {
+        int fd = open_append(file);
+        if (fd < 0)
+                return fd;
+        om_log_object_close();
+        L.obj_fd = fd;
+        snprintf(L.objpath, sizeof(L.objpath), "%s", objpath);
+        L.rid[0] = 0;
+        return 0;
+}
+
+void om_log_object_close(void) {
+        if (L.obj_fd >= 0)
+                close(L.obj_fd);
+        L.obj_fd = -1;
+        L.objpath[0] = 0;
+        L.rid[0] = 0;
+}
+
+void om_log_set_rid(const char *rid) {
+        snprintf(L.rid, sizeof(L.rid), "%s", rid ? rid : "");
+}
+
+static void write_all(int fd, const char *s, size_t n) {
+        while (n) {
+                ssize_t w = write(fd, s, n);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return;
+                }
+                s += w;
+                n -= (size_t)w;
+        }
+}
+
+/* One message may span lines: each line becomes its own log line. */
+static void emit(enum om_log_level level, const char *msg) {
+        char ts[40];
+        const char *lvl = om_log_level_to_string(level);
+        const char *node = om_nodename();
+        om_log_timestamp(ts, sizeof(ts));
+
+        const char *p = msg;
+        do {
+                size_t n = strcspn(p, "\n");
+                struct om_buf b = {0};
+                if (L.obj_fd >= 0) {
+                        om_buf_printf(&b, "%s %s sid:%s n:%s o:%s%s%s sc:n | %.*s\n", ts, lvl,
+                                      om_log_sid(), node, L.objpath, L.rid[0] ? " r:" : "", L.rid,
+                                      (int)n, p);
+                        if (b.data)
+                                write_all(L.obj_fd, b.data, b.len);
+                        if (L.console) {
+                                char header[400];
+                                snprintf(header, sizeof(header), "@ n:%s o:%s%s%s sc:n", node,
+                                         L.objpath, L.rid[0] ? " r:" : "", L.rid);
+                                if (strcmp(header, L.last_header) != 0) {
+                                        printf("%s\n", header);
+                                        memcpy(L.last_header, header, sizeof(header));
+                                }
+                                const char *mark = level == OM_LOG_ERROR     ? "E "
+                                                   : level == OM_LOG_WARNING ? "W "
+                                                                             : "  ";
+                                printf("%s%.*s\n", mark, (int)n, p);
+                                fflush(stdout);
+                        }
+                } else if (L.daemon_fd >= 0) {
+                        om_buf_printf(&b, "%s %s n:%s c:%s | %.*s\n", ts, lvl, node,
+                                      L.component[0] ? L.component : "daemon", (int)n, p);
+                        if (b.data)
+                                write_all(L.daemon_fd, b.data, b.len);
+                } else if (level >= OM_LOG_WARNING || L.console) {
+                        fprintf(stderr, "om: %.*s\n", (int)n, p);
+                }
+                om_buf_free(&b);
+                p += n;
+                if (*p == '\n')
+                        p++;
+        } while (*p);
+}
+
+int om_log_fullv(enum om_log_level level, int err, const char *fmt, va_list ap) {
+        int ret = err < 0 ? err : -err;
+        if (level == OM_LOG_DEBUG && !L.debug && !getenv("OM_DEBUG"))
+                return ret;
+        int saved = errno;
+        errno = -ret;
+        char *msg = om_vasprintf(fmt, ap);
+        errno = saved;
+        if (msg) {
+                emit(level, msg);
+                free(msg);
+        }
+        return ret;
+}
+
+int om_log_full(enum om_log_level level, int err, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int r = om_log_fullv(level, err, fmt, ap);
+        va_end(ap);
+        return r;
+}

@@ -1,0 +1,202 @@
+/*
+ * Implementation of object.h.
+ */
+#include "core/object.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/fileio.h"
+#include "core/keywords.h"
+#include "core/paths.h"
+#include "core/util.h"
+
+void om_object_free(struct om_object *o) {
+        if (!o)
+                return;
+        om_ini_free(o->ini);
+        free(o->file);
+        free(o);
+}
+
+int om_object_new(const struct om_path *p, struct om_object **ret) {
+        struct om_object *o = calloc(1, sizeof(*o));
+        if (!o)
+                return -ENOMEM;
+        o->path = *p;
+        om_path_to_string(p, o->pathstr, sizeof(o->pathstr));
+        o->file = om_object_conf_path(p);
+        o->ini = om_ini_new();
+        if (!o->file || !o->ini) {
+                om_object_free(o);
+                return -ENOMEM;
+        }
+        *ret = o;
+        return 0;
+}
+
+int om_object_load(const struct om_path *p, struct om_object **ret, char *err, size_t errlen) {
+        struct om_object *o;
+        int r = om_object_new(p, &o);
+        if (r < 0)
+                return r;
+        om_ini_free(o->ini);
+        o->ini = NULL;
+        r = om_ini_load(o->file, &o->ini, err, errlen);
+        if (r == -ENOENT && err)
+                snprintf(err, errlen, "object %s does not exist", o->pathstr);
+        if (r < 0) {
+                om_object_free(o);
+                return r;
+        }
+        *ret = o;
+        return 0;
+}
+
+bool om_object_exists(const struct om_path *p) {
+        _cleanup_free_ char *file = om_object_conf_path(p);
+        return file && access(file, F_OK) == 0;
+}
+
+int om_object_write(struct om_object *o) {
+        uint64_t hlc;
+        char buf[64];
+        int r = om_hlc_next(&hlc);
+        if (r < 0)
+                return r;
+        om_hlc_format(hlc, buf, sizeof(buf));
+        /* the metadata section goes last, out of the user's way */
+        om_ini_remove_section(o->ini, OM_META_SECTION);
+        if ((r = om_ini_set(o->ini, OM_META_SECTION, "version", NULL, buf)) < 0 ||
+            (r = om_ini_set(o->ini, OM_META_SECTION, "writer", NULL, om_nodename())) < 0)
+                return r;
+        _cleanup_free_ char *text = om_ini_format(o->ini);
+        if (!text)
+                return -ENOMEM;
+        mode_t mode = o->path.kind == OM_KIND_SEC ? 0600 : 0644;
+        return om_write_atomic(o->file, text, strlen(text), mode);
+}
+
+void om_object_version(const struct om_object *o, struct om_version *ret) {
+        *ret = (struct om_version){0};
+        const char *v = om_ini_get(o->ini, OM_META_SECTION, "version", NULL);
+        const char *w = om_ini_get(o->ini, OM_META_SECTION, "writer", NULL);
+        if (v)
+                om_hlc_parse(v, &ret->hlc);
+        if (w)
+                snprintf(ret->writer, sizeof(ret->writer), "%s", w);
+}
+
+int om_object_lock(const struct om_path *p, int *ret_fd) {
+        _cleanup_free_ char *dir = om_object_var_path(p);
+        _cleanup_free_ char *lock = dir ? om_asprintf("%s/config.lock", dir) : NULL;
+        if (!lock)
+                return -ENOMEM;
+        return om_lock_file(lock, true, ret_fd);
+}
+
+static int rm_rf(const char *path) {
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (S_ISDIR(st.st_mode)) {
+                DIR *d = opendir(path);
+                if (!d)
+                        return -errno;
+                struct dirent *de;
+                while ((de = readdir(d))) {
+                        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                                continue;
+                        _cleanup_free_ char *sub = om_asprintf("%s/%s", path, de->d_name);
+                        if (sub)
+                                rm_rf(sub);
+                }
+                closedir(d);
+                return rmdir(path) < 0 ? -errno : 0;
+        }
+        return unlink(path) < 0 ? -errno : 0;
+}
+
+int om_object_delete(const struct om_path *p) {
+        _cleanup_free_ char *file = om_object_conf_path(p);
+        _cleanup_free_ char *var = om_object_var_path(p);
+        if (!file || !var)
+                return -ENOMEM;
+        int r = om_unlink_sync(file);
+        if (r < 0)
+                return r;
+        rm_rf(var);
+        return 0;
+}
+
+static int cmp_path(const void *a, const void *b) {
+        char x[OM_PATH_STRMAX], y[OM_PATH_STRMAX];
+        return strcmp(om_path_to_string(a, x, sizeof(x)), om_path_to_string(b, y, sizeof(y)));
+}
+
+int om_object_list(const char *selector, struct om_path **ret, size_t *ret_n) {
+        _cleanup_free_ char *root = om_asprintf("%s/namespaces", om_dir_etc());
+        struct om_path *v = NULL;
+        size_t n = 0;
+        if (!root)
+                return -ENOMEM;
+        bool all = !selector || !strcmp(selector, "*") || !strcmp(selector, "**");
+
+        DIR *nsd = opendir(root);
+        if (nsd) {
+                struct dirent *ns;
+                while ((ns = readdir(nsd))) {
+                        if (ns->d_name[0] == '.' || !om_name_valid(ns->d_name, NULL, 0))
+                                continue;
+                        for (int k = 0; k < _OM_KIND_MAX; k++) {
+                                _cleanup_free_ char *kd = om_asprintf("%s/%s/%s", root, ns->d_name,
+                                                                      om_kind_to_string(k));
+                                DIR *d = kd ? opendir(kd) : NULL;
+                                if (!d)
+                                        continue;
+                                struct dirent *de;
+                                while ((de = readdir(d))) {
+                                        size_t len = strlen(de->d_name);
+                                        if (len <= 5 || !om_endswith(de->d_name, ".conf"))
+                                                continue;
+                                        struct om_path p = {.kind = k};
+                                        snprintf(p.ns, sizeof(p.ns), "%s", ns->d_name);
+                                        if (len - 5 > OM_NAME_MAX)
+                                                continue;
+                                        memcpy(p.name, de->d_name, len - 5);
+                                        p.name[len - 5] = 0;
+                                        if (!om_name_valid(p.name, NULL, 0))
+                                                continue;
+                                        if (!all && !om_selector_match(selector, &p))
+                                                continue;
+                                        struct om_path *nv = realloc(v, (n + 1) * sizeof(*v));
+                                        if (!nv) {
+                                                closedir(d);
+                                                closedir(nsd);
+                                                free(v);
+                                                return -ENOMEM;
+                                        }
+                                        v = nv;
+                                        v[n++] = p;
+                                }
+                                closedir(d);
+                        }
+                }
+                closedir(nsd);
+        }
+        if (n)
+                qsort(v, n, sizeof(*v), cmp_path);
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+struct om_ref_ctx om_object_ref_ctx(const struct om_object *o) {
+        return (struct om_ref_ctx){
+                .path = &o->path,
+                .ini = o->ini,
+        };
+}

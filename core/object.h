@@ -1,0 +1,48 @@
+/*
+ * Objects on disk: the config file of a path, its version, its lock, the listing of
+ * objects and their deletion. Every write goes through om_object_write, which stamps a
+ * new version (core/hlc.h) into the reserved [om] section (version, writer) and
+ * replaces the file atomically. sec objects are written 0600, others 0644.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "core/hlc.h"
+#include "core/ini.h"
+#include "core/objpath.h"
+#include "core/ref.h"
+
+struct om_object {
+        struct om_path path;
+        char pathstr[OM_PATH_STRMAX];
+        char *file;
+        struct om_ini *ini;
+};
+
+void om_object_free(struct om_object *o);
+OM_DEFINE_CLEANUP(struct om_object, om_object_free)
+#define _cleanup_object_ _cleanup_(om_object_freep)
+
+/* A new object with an empty config (not written). */
+int om_object_new(const struct om_path *p, struct om_object **ret);
+/* Loads an object's config. -ENOENT ("object X does not exist" in err) when absent. */
+int om_object_load(const struct om_path *p, struct om_object **ret, char *err, size_t errlen);
+bool om_object_exists(const struct om_path *p);
+
+/* Stamps a new version and writes the config atomically. */
+int om_object_write(struct om_object *o);
+/* The version recorded in the config (zero when none). */
+void om_object_version(const struct om_object *o, struct om_version *ret);
+
+/* Exclusive lock of the object's config (serializes writers of one object). */
+int om_object_lock(const struct om_path *p, int *ret_fd);
+
+/* Deletes the config file (and the object's var state). */
+int om_object_delete(const struct om_path *p);
+
+/* Lists objects matching selector (NULL or "*" or "**": all), sorted by path. */
+int om_object_list(const char *selector, struct om_path **ret, size_t *ret_n);
+
+/* A reference context for the object as seen from this node. */
+struct om_ref_ctx om_object_ref_ctx(const struct om_object *o);
