@@ -1,0 +1,68 @@
+/*
+ * Implementation of status.h.
+ */
+#include "resources/status.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/fileio.h"
+#include "core/ini.h"
+#include "core/paths.h"
+#include "core/util.h"
+
+static char *var_file(const struct om_path *p, const char *name) {
+        _cleanup_free_ char *dir = om_object_var_path(p);
+        return dir ? om_asprintf("%s/%s", dir, name) : NULL;
+}
+
+int om_instance_status_load(const struct om_path *p, struct om_instance_status *ret) {
+        _cleanup_free_ char *file = var_file(p, "status");
+        _cleanup_ini_ struct om_ini *ini = NULL;
+        if (!file)
+                return -ENOMEM;
+        int r = om_ini_load(file, &ini, NULL, 0);
+        if (r < 0)
+                return r;
+        struct om_instance_status st = {0};
+        const char *v;
+        snprintf(st.avail, sizeof(st.avail), "%s",
+                 (v = om_ini_get(ini, "instance", "avail", NULL)) ? v : "undef");
+        snprintf(st.overall, sizeof(st.overall), "%s",
+                 (v = om_ini_get(ini, "instance", "overall", NULL)) ? v : st.avail);
+        if ((v = om_ini_get(ini, "instance", "provisioned", NULL)))
+                om_parse_bool(v, &st.provisioned);
+        if ((v = om_ini_get(ini, "instance", "updated", NULL)))
+                st.updated_ms = strtoull(v, NULL, 10);
+        st.frozen = om_instance_frozen(p);
+        *ret = st;
+        return 0;
+}
+
+int om_instance_status_save(const struct om_path *p, const struct om_instance_status *st) {
+        _cleanup_free_ char *file = var_file(p, "status");
+        _cleanup_free_ char *text = om_asprintf(
+                "[instance]\navail = %s\noverall = %s\nprovisioned = %s\n"
+                "updated = %" PRIu64 "\n",
+                st->avail, st->overall, st->provisioned ? "true" : "false", st->updated_ms);
+        if (!file || !text)
+                return -ENOMEM;
+        return om_write_atomic(file, text, strlen(text), 0644);
+}
+
+bool om_instance_frozen(const struct om_path *p) {
+        _cleanup_free_ char *file = var_file(p, "frozen");
+        return file && access(file, F_OK) == 0;
+}
+
+int om_instance_set_frozen(const struct om_path *p, bool frozen) {
+        _cleanup_free_ char *file = var_file(p, "frozen");
+        if (!file)
+                return -ENOMEM;
+        if (!frozen)
+                return om_unlink_sync(file);
+        return om_write_atomic(file, "", 0, 0644);
+}

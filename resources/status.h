@@ -1,0 +1,27 @@
+/*
+ * The cached status of an object's instance on this node: written by every action and
+ * by `om <path> print status` (which computes it from the drivers), read by the agent
+ * without touching any device. Stored as ini text in <var>/namespaces/<ns>/<kind>/<name>/
+ * status, replaced atomically. The frozen flag is the file `frozen` beside it.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/objpath.h"
+
+struct om_instance_status {
+        char avail[8];   /* up, down, warn, n/a, undef */
+        char overall[8]; /* avail, worsened by warnings of optional resources */
+        bool provisioned;
+        bool frozen;
+        uint64_t updated_ms; /* wall clock of the computation */
+};
+
+/* Loads the cached status; -ENOENT when never computed (avail "undef" is then right). */
+int om_instance_status_load(const struct om_path *p, struct om_instance_status *ret);
+int om_instance_status_save(const struct om_path *p, const struct om_instance_status *st);
+
+bool om_instance_frozen(const struct om_path *p);
+int om_instance_set_frozen(const struct om_path *p, bool frozen);
