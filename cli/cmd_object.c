@@ -166,7 +166,8 @@ static int cmd_print_config(struct om_cli_ctx *ctx) {
                 fputs(text, stdout);
                 return OM_EXIT_OK;
         }
-        struct om_json j = {0};
+        struct om_json j;
+        om_json_init(&j, format);
         om_json_object_begin(&j);
         for (size_t i = 0; i < o->ini->n_sections; i++) {
                 const struct om_ini_section *s = &o->ini->sections[i];
@@ -181,8 +182,8 @@ static int cmd_print_config(struct om_cli_ctx *ctx) {
                 om_json_object_end(&j);
         }
         om_json_object_end(&j);
-        printf("%s\n", j.buf.data);
-        om_buf_free(&j.buf);
+        om_json_print(&j, format, stdout);
+        om_json_free(&j);
         return OM_EXIT_OK;
 }
 
@@ -229,7 +230,8 @@ static int list(struct om_cli_ctx *ctx, const char *selector) {
         int r = om_object_list(selector, &paths, &n);
         if (r < 0)
                 return om_cli_fail("cannot list objects: %s", strerror(-r));
-        struct om_json j = {0};
+        struct om_json j;
+        om_json_init(&j, format);
         if (strcmp(format, "text"))
                 om_json_array_begin(&j);
         for (size_t i = 0; i < n; i++) {
@@ -242,9 +244,9 @@ static int list(struct om_cli_ctx *ctx, const char *selector) {
         }
         if (strcmp(format, "text")) {
                 om_json_array_end(&j);
-                printf("%s\n", j.buf.data);
-                om_buf_free(&j.buf);
+                om_json_print(&j, format, stdout);
         }
+        om_json_free(&j);
         return OM_EXIT_OK;
 }
 

@@ -1,12 +1,15 @@
 /*
- * A small streaming JSON writer for `--format json` output: compact, valid UTF-8 in
- * and out (control characters escaped), keys and values written in call order. It
- * does not parse JSON (om reads msgpack and ini, never JSON).
+ * A small streaming writer for machine-readable output: `--format json` (compact,
+ * control characters escaped, keys and values in call order) and `--format yaml`
+ * (through libyaml's emitter). Callers write once with the om_json_* calls; when the
+ * writer was made with record set, the calls are also kept as events that
+ * om_json_print replays into YAML. It does not parse JSON.
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/util.h"
 
@@ -17,7 +20,21 @@ struct om_json {
         int depth;
         bool first[OM_JSON_MAX_DEPTH];
         bool after_key;
+        bool record; /* keep events for YAML (set before the first call) */
+        struct om_json_event *events;
+        size_t n_events;
 };
+
+struct om_json_event {
+        int type; /* enum in json.c */
+        char *text;
+};
+
+/* A writer for --format FORMAT ("json" or "yaml"). */
+void om_json_init(struct om_json *j, const char *format);
+/* Prints the document (JSON, or YAML when recorded for it) with a final newline to f. */
+int om_json_print(struct om_json *j, const char *format, FILE *f);
+void om_json_free(struct om_json *j);
 
 void om_json_object_begin(struct om_json *j);
 void om_json_object_end(struct om_json *j);
