@@ -51,6 +51,9 @@ void om_cli_register(const struct om_cli_cmd *cmds, size_t n);
                 om_cli_register(table, sizeof(table) / sizeof(table[0]));                          \
         }
 
+/* Every registered command, for documentation. */
+size_t om_cli_commands(const struct om_cli_cmd *const **ret);
+
 /* Option lookups: the value, NULL when absent; flags return "" when set. */
 const char *om_cli_opt(const struct om_cli_ctx *ctx, const char *name);
 bool om_cli_flag(const struct om_cli_ctx *ctx, const char *name);

@@ -21,6 +21,11 @@ void om_cli_register(const struct om_cli_cmd *table, size_t n) {
                 cmds[n_cmds++] = &table[i];
 }
 
+size_t om_cli_commands(const struct om_cli_cmd *const **ret) {
+        *ret = cmds;
+        return n_cmds;
+}
+
 const char *om_cli_opt(const struct om_cli_ctx *ctx, const char *name) {
         const char *v = NULL;
         for (int i = 0; i < ctx->n_opts; i++)

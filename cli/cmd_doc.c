@@ -1,0 +1,216 @@
+/*
+ * `om doc man om` and `om doc man om.conf`: the man pages om(1) and om.conf(5), written
+ * from the command tables and the keyword tables, so the documentation cannot drift
+ * from the program. The build runs them to produce the installed pages.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/keywords.h"
+#include "core/util.h"
+
+/* roff escapes: a leading dot or quote, and backslashes */
+static void roff(const char *s) {
+        if (*s == '.' || *s == '\'')
+                fputs("\\&", stdout);
+        for (; *s; s++) {
+                if (*s == '\\')
+                        fputs("\\e", stdout);
+                else if (*s == '-')
+                        fputs("\\-", stdout);
+                else
+                        putchar(*s);
+        }
+}
+
+static void options_roff(const char *spec) {
+        _cleanup_strv_free_ char **items = NULL;
+        if (!spec || om_strv_split(spec, " ", &items) < 0 || !items[0])
+                return;
+        fputs("Options:", stdout);
+        for (char **it = items; *it; it++) {
+                char item[64];
+                snprintf(item, sizeof(item), "%s", *it);
+                size_t n = strlen(item);
+                bool arg = n && item[n - 1] == '=';
+                if (arg)
+                        item[n - 1] = 0;
+                char *alias = strchr(item, '|');
+                if (alias)
+                        *alias = 0;
+                printf(" \\fB\\-\\-");
+                roff(item);
+                printf("\\fR%s", arg ? " \\fIVALUE\\fR" : "");
+        }
+        fputs("\n", stdout);
+}
+
+static int man_om(void) {
+        const struct om_cli_cmd *const *cmds;
+        size_t n = om_cli_commands(&cmds);
+        printf(".TH OM 1 \"\" \"om\" \"User Commands\"\n"
+               ".SH NAME\nom \\- drive the om cluster agent and its objects\n"
+               ".SH SYNOPSIS\n\\fBom\\fR \\fICOMMAND\\fR [\\fIOPTIONS\\fR]\n.br\n"
+               "\\fBom\\fR \\fIPATH\\fR \\fIACTION\\fR [\\fIOPTIONS\\fR]\n"
+               ".SH DESCRIPTION\nom runs services on encrypted volumes across a cluster. "
+               "Every node runs one agent (\\fBom daemon run\\fR); the \\fBom\\fR command "
+               "creates and changes objects and asks the agent for actions.\n"
+               ".PP\nA \\fIPATH\\fR is [\\fInamespace\\fR/][\\fIkind\\fR/]\\fIname\\fR: "
+               "demo/svc/loopcrypt. Kinds are \\fBsvc\\fR (services) and \\fBsec\\fR "
+               "(secrets). Names are lower case letters, digits and '\\-', 63 at most.\n"
+               ".SH COMMANDS\n");
+        for (size_t i = 0; i < n; i++) {
+                if (cmds[i]->kinds)
+                        continue;
+                printf(".TP\n\\fBom ");
+                roff(cmds[i]->name);
+                printf("\\fR\n");
+                roff(cmds[i]->summary);
+                printf("\n.br\n");
+                options_roff(cmds[i]->options);
+        }
+        for (int k = 0; k < _OM_KIND_MAX; k++) {
+                bool any = false;
+                for (size_t i = 0; i < n; i++) {
+                        if (!(cmds[i]->kinds & OM_KIND_BIT(k)))
+                                continue;
+                        if (!any)
+                                printf(".SH ACTIONS ON %s OBJECTS\n", k == OM_KIND_SVC   ? "SVC"
+                                                                      : k == OM_KIND_SEC ? "SEC"
+                                                                                         : "CFG");
+                        any = true;
+                        printf(".TP\n\\fBom\\fR \\fIPATH\\fR \\fB");
+                        roff(cmds[i]->name);
+                        printf("\\fR\n");
+                        roff(cmds[i]->summary);
+                        printf("\n.br\n");
+                        options_roff(cmds[i]->options);
+                }
+        }
+        printf(".SH ENVIRONMENT\n.TP\n\\fBOM_ROOT\\fR\nRelocates etc, var, log and run "
+               "(/etc/om, /var/lib/om, /var/log/om, /run/om) under one directory.\n"
+               ".TP\n\\fBOM_NODENAME\\fR\nThe node's name; the short host name when unset.\n"
+               ".SH EXIT STATUS\n0 success, 1 the action failed, 2 usage or input error.\n"
+               ".SH SEE ALSO\n\\fBom.conf\\fR(5)\n");
+        return OM_EXIT_OK;
+}
+
+static int man_conf(void) {
+        size_t n;
+        const struct om_keyword *kws = om_keywords_all(&n);
+        printf(".TH OM.CONF 5 \"\" \"om\" \"File Formats\"\n"
+               ".SH NAME\nom.conf \\- object and cluster configuration of om\n"
+               ".SH DESCRIPTION\nObject configs live in "
+               "/etc/om/namespaces/\\fIns\\fR/\\fIkind\\fR/\\fIname\\fR.conf, the cluster's "
+               "in /etc/om/cluster.conf. Both are ini files: [\\fIsection\\fR] headers, "
+               "\\fIkey\\fR = \\fIvalue\\fR lines, # and ; comments, and "
+               "\\fIkey\\fR@\\fInode\\fR to override a keyword on one node. Resources are "
+               "sections named \\fIgroup\\fR#\\fIindex\\fR (disk#0, fs#0, app#1) whose "
+               "\\fBtype\\fR keyword picks the driver.\n"
+               ".PP\nValues may hold references expanded when read: {name}, {namespace}, "
+               "{kind}, {path}, {nodename}, {clustername}, {fqdn}, {rid}, {rindex}, {etc}, "
+               "{var}, {\\fIsection\\fR.\\fIkeyword\\fR} and device references such as "
+               "{disk#0.exposed_devs[0]}.\n");
+        const char *last = "";
+        for (size_t i = 0; i < n; i++) {
+                const struct om_keyword *k = &kws[i];
+                char title[96];
+                if (!strcmp(k->section, "*"))
+                        snprintf(title, sizeof(title), "EVERY RESOURCE");
+                else if (k->type)
+                        snprintf(title, sizeof(title), "[%s#N] TYPE = %s", k->section, k->type);
+                else if (!strcmp(k->section, "DEFAULT"))
+                        snprintf(title, sizeof(title), "[DEFAULT]");
+                else if (!strcmp(k->section, "cluster"))
+                        snprintf(title, sizeof(title), "CLUSTER.CONF [cluster]");
+                else if (!strcmp(k->section, "hb") || !strcmp(k->section, "arbitrator"))
+                        snprintf(title, sizeof(title), "CLUSTER.CONF [%s#N]", k->section);
+                else
+                        snprintf(title, sizeof(title), "[%s#N]", k->section);
+                if (strcmp(title, last) != 0) {
+                        printf(".SH ");
+                        roff(title);
+                        printf("\n");
+                        static char keep[96];
+                        memcpy(keep, title, sizeof(keep));
+                        last = keep;
+                }
+                printf(".TP\n\\fB");
+                roff(k->name);
+                printf("\\fR (%s", om_kw_type_to_string(k->kwtype));
+                if (k->default_value) {
+                        printf(", default ");
+                        roff(k->default_value);
+                }
+                if (k->flags & OM_KWF_REQUIRED)
+                        printf(", required");
+                if (k->flags & OM_KWF_PROVISION)
+                        printf(", provisioning");
+                if (k->flags & OM_KWF_SCOPABLE)
+                        printf(", scopable");
+                printf(")\n");
+                roff(k->doc);
+                if (k->choices) {
+                        printf(" One of: ");
+                        roff(k->choices);
+                        printf(".");
+                }
+                printf("\n");
+        }
+        printf(".SH SEE ALSO\n\\fBom\\fR(1)\n");
+        return OM_EXIT_OK;
+}
+
+static int cmd_doc_man(struct om_cli_ctx *ctx) {
+        if (ctx->n_args != 1)
+                return om_cli_usage_error("om doc man needs a page: om or om.conf");
+        if (!strcmp(ctx->args[0], "om"))
+                return man_om();
+        if (!strcmp(ctx->args[0], "om.conf"))
+                return man_conf();
+        return om_cli_usage_error("unknown page '%s' (om or om.conf)", ctx->args[0]);
+}
+
+/* The words that may follow `om` (no argument) or `om <path>`, for shell completion:
+ * command names, then the options of the command whose words are given. */
+static int cmd_doc_words(struct om_cli_ctx *ctx) {
+        const struct om_cli_cmd *const *cmds;
+        size_t n = om_cli_commands(&cmds);
+        unsigned kinds = 0;
+        if (ctx->n_args >= 1) {
+                struct om_path p;
+                if (om_selector_is_pattern(ctx->args[0]))
+                        kinds = OM_KINDS_ALL;
+                else if (om_path_parse(ctx->args[0], &p, NULL, 0) == 0)
+                        kinds = OM_KIND_BIT(p.kind);
+                else
+                        return OM_EXIT_OK;
+        }
+        _cleanup_strv_free_ char **seen = NULL;
+        for (size_t i = 0; i < n; i++) {
+                if (kinds ? !(cmds[i]->kinds & kinds) : cmds[i]->kinds != 0)
+                        continue;
+                if (om_strv_contains(seen, cmds[i]->name))
+                        continue;
+                om_strv_push(&seen, cmds[i]->name);
+                printf("%s\t", cmds[i]->name);
+                _cleanup_strv_free_ char **items = NULL;
+                if (om_strv_split(cmds[i]->options ? cmds[i]->options : "", " ", &items) == 0)
+                        for (char **it = items; *it; it++) {
+                                char item[64];
+                                snprintf(item, sizeof(item), "%s", *it);
+                                item[strcspn(item, "|=")] = 0;
+                                printf(" --%s", item);
+                        }
+                printf("\n");
+        }
+        return OM_EXIT_OK;
+}
+
+static const struct om_cli_cmd doc_cmds[] = {
+        {"doc words", 0, "", cmd_doc_words,
+         "List command words and their options (for shell completion)."},
+        {"doc man", 0, "", cmd_doc_man, "Print the man page om(1) or om.conf(5) as roff."},
+};
+OM_CLI_REGISTER(doc_cmds)
