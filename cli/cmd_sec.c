@@ -157,14 +157,15 @@ static int cmd_keys(struct om_cli_ctx *ctx) {
                         printf("%s\n", *k);
                 return OM_EXIT_OK;
         }
-        struct om_json j = {0};
+        struct om_json j;
+        om_json_init(&j, format);
         om_json_array_begin(&j);
         for (char **k = keys; *k; k++)
                 om_json_string(&j, *k);
         om_json_array_end(&j);
-        printf("%s\n", j.buf.data);
-        om_buf_free(&j.buf);
-        return OM_EXIT_OK;
+        r = om_json_print(&j, format, stdout);
+        om_json_free(&j);
+        return r < 0 ? om_cli_fail("cannot print the keys: %s", strerror(-r)) : OM_EXIT_OK;
 }
 
 static int cmd_decode(struct om_cli_ctx *ctx) {
@@ -242,7 +243,7 @@ static int cmd_remove(struct om_cli_ctx *ctx) {
 
 static const struct om_cli_cmd sec_cmds[] = {
         {"keys", OM_KIND_BIT(OM_KIND_SEC), "format=", cmd_keys,
-         "List the keys of the secret, sorted, one a line (--format json: an array)."},
+         "List the keys of the secret, sorted, one a line (--format json|yaml: a list)."},
         {"decode", OM_KIND_BIT(OM_KIND_SEC), "key=", cmd_decode,
          "Print the value of --key K: its exact bytes, no newline added."},
         {"add", OM_KIND_BIT(OM_KIND_SEC), "key= value= from=", cmd_add,

@@ -44,6 +44,8 @@ printf 'Rand\nbin.v-1\ndisk_1_crypt_passphrase\nempty\n' | cmp -s - "$OM_ROOT/ou
 expect 0 "keys --format json" -- om $S keys --format json
 [ "$(cat "$OM_ROOT/out")" = '["Rand","bin.v-1","disk_1_crypt_passphrase","empty"]' ] &&
   ok "keys json" || ko "keys json: $(cat "$OM_ROOT/out")"
+expect 0 "keys --format yaml" -- om $S keys --format yaml
+grep -q '^- disk_1_crypt_passphrase$' "$OM_ROOT/out" && ok "keys yaml" || ko "keys yaml: $(cat "$OM_ROOT/out")"
 expect 2 "keys --format bad" -- om $S keys --format xml
 
 # decode: exact bytes
