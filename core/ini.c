@@ -166,12 +166,19 @@ int om_ini_unset(struct om_ini *ini, const char *section, const char *key, const
 
 int om_ini_parse(const char *text, size_t len, const char *filename, struct om_ini **ret, char *err,
                  size_t errlen) {
+        return om_ini_parse_max(text, len, filename, OM_INI_MAX_FILE, OM_INI_MAX_LINE, ret, err,
+                                errlen);
+}
+
+int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t max_file,
+                     size_t max_line, struct om_ini **ret, char *err, size_t errlen) {
         const char *fn = filename ? filename : "<input>";
         struct om_ini *ini = NULL;
 
-        if (len > OM_INI_MAX_FILE) {
+        if (len > max_file) {
                 if (err)
-                        snprintf(err, errlen, "%s: file is larger than 1 MiB (%zu bytes)", fn, len);
+                        snprintf(err, errlen, "%s: file is larger than %zu MiB (%zu bytes)", fn,
+                                 max_file >> 20, len);
                 return -EFBIG;
         }
         ini = om_ini_new();
@@ -182,7 +189,7 @@ int om_ini_parse(const char *text, size_t len, const char *filename, struct om_i
         struct om_ini_entry *last = NULL; /* target of continuation lines */
         unsigned lineno = 0;
         const char *p = text, *end = text + len;
-        char *line = malloc(OM_INI_MAX_LINE + 1);
+        char *line = malloc(max_line + 1);
         if (!line) {
                 om_ini_free(ini);
                 return -ENOMEM;
@@ -192,9 +199,10 @@ int om_ini_parse(const char *text, size_t len, const char *filename, struct om_i
                 lineno++;
                 const char *nl = memchr(p, '\n', (size_t)(end - p));
                 size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-                if (n > OM_INI_MAX_LINE) {
+                if (n > max_line) {
                         free(line);
-                        PARSE_FAIL("%s:%u: line is longer than 64 KiB", fn, lineno);
+                        PARSE_FAIL("%s:%u: line is longer than %zu KiB", fn, lineno,
+                                   max_line >> 10);
                 }
                 if (memchr(p, 0, n) || !om_utf8_valid(p, n)) {
                         free(line);
@@ -318,12 +326,18 @@ int om_ini_parse(const char *text, size_t len, const char *filename, struct om_i
 }
 
 int om_ini_load(const char *file, struct om_ini **ret, char *err, size_t errlen) {
+        return om_ini_load_max(file, OM_INI_MAX_FILE, OM_INI_MAX_LINE, ret, err, errlen);
+}
+
+int om_ini_load_max(const char *file, size_t max_file, size_t max_line, struct om_ini **ret,
+                    char *err, size_t errlen) {
         _cleanup_free_ char *text = NULL;
         size_t len;
-        int r = om_read_file(file, OM_INI_MAX_FILE, &text, &len);
+        int r = om_read_file(file, max_file, &text, &len);
         if (r == -EFBIG) {
                 if (err)
-                        snprintf(err, errlen, "%s: file is larger than 1 MiB", file);
+                        snprintf(err, errlen, "%s: file is larger than %zu MiB", file,
+                                 max_file >> 20);
                 return r;
         }
         if (r < 0) {
@@ -331,7 +345,7 @@ int om_ini_load(const char *file, struct om_ini **ret, char *err, size_t errlen)
                         snprintf(err, errlen, "%s: %s", file, strerror(-r));
                 return r;
         }
-        return om_ini_parse(text, len, file, ret, err, errlen);
+        return om_ini_parse_max(text, len, file, max_file, max_line, ret, err, errlen);
 }
 
 char *om_ini_format(const struct om_ini *ini) {

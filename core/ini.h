@@ -48,6 +48,15 @@ int om_ini_parse(const char *text, size_t len, const char *filename, struct om_i
 /* Reads and parses a file; -ENOENT when it does not exist. */
 int om_ini_load(const char *file, struct om_ini **ret, char *err, size_t errlen);
 
+/* The same with other limits. sec objects use OM_INI_SEC_MAX_*: each sealed value of up to
+ * 1 MiB is one line of about 1.4 MB of base64 (see secrets/sec.h). */
+#define OM_INI_SEC_MAX_FILE (64 * 1024 * 1024)
+#define OM_INI_SEC_MAX_LINE (2 * 1024 * 1024)
+int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t max_file,
+                     size_t max_line, struct om_ini **ret, char *err, size_t errlen);
+int om_ini_load_max(const char *file, size_t max_file, size_t max_line, struct om_ini **ret,
+                    char *err, size_t errlen);
+
 struct om_ini_section *om_ini_find_section(const struct om_ini *ini, const char *name);
 /* The entry for key in section as seen from node: key@node wins over key. */
 const struct om_ini_entry *om_ini_lookup(const struct om_ini *ini, const char *section,

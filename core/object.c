@@ -45,7 +45,11 @@ int om_object_load(const struct om_path *p, struct om_object **ret, char *err, s
                 return r;
         om_ini_free(o->ini);
         o->ini = NULL;
-        r = om_ini_load(o->file, &o->ini, err, errlen);
+        if (p->kind == OM_KIND_SEC)
+                r = om_ini_load_max(o->file, OM_INI_SEC_MAX_FILE, OM_INI_SEC_MAX_LINE, &o->ini, err,
+                                    errlen);
+        else
+                r = om_ini_load(o->file, &o->ini, err, errlen);
         if (r == -ENOENT && err)
                 snprintf(err, errlen, "object %s does not exist", o->pathstr);
         if (r < 0) {

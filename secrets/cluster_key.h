@@ -11,8 +11,18 @@
 #define OM_CLUSTER_SECRET_LEN 32
 #define OM_KEY_LEN 32
 
-/* Loads the secret, creating cluster.conf or its secret keyword when absent. */
+/* Loads the secret, creating cluster.conf or its secret keyword when absent (under
+ * om_cluster_conf_lock, so concurrent first users agree on one secret). An existing file
+ * keeps its content, comments included: the secret line is inserted after [cluster].
+ * -EINVAL when the file holds a secret that is not 64 hex digits (never replaced).
+ * The caller should sodium_memzero ret after use. */
 int om_cluster_secret(uint8_t ret[OM_CLUSTER_SECRET_LEN]);
 
-/* Derives a subkey: ctx is exactly 8 characters ("sealsec_", "hbframe_", "peerapi_"). */
+/* Takes the lock that serializes writers of cluster.conf (<var>/cluster.conf.lock): every
+ * process that rewrites the file (secret generation here, `cluster join`) holds it across
+ * its read-modify-write. Blocks until granted; release by closing *ret_fd. */
+int om_cluster_conf_lock(int *ret_fd);
+
+/* Derives a subkey: ctx is exactly 8 characters ("sealsec_", "hbframe_", "peerapi_").
+ * crypto_kdf_derive_from_key(ret, 32, subkey_id, ctx, secret). Wipe ret after use. */
 int om_cluster_key_derive(uint64_t subkey_id, const char ctx[8], uint8_t ret[OM_KEY_LEN]);
