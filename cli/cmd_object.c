@@ -75,6 +75,15 @@ static int cmd_create(struct om_cli_ctx *ctx) {
                                                   ctx->pathstr, problems, problems > 1 ? "s" : "");
                 }
                 om_buf_free(&report);
+                struct om_ini_section *data = om_ini_find_section(o->ini, "data");
+                for (size_t i = 0; ctx->path.kind == OM_KIND_SEC && data && i < data->n_entries;
+                     i++)
+                        if (!om_startswith(data->entries[i].value, "sealed:"))
+                                return om_cli_usage_error(
+                                        "%s:%u: [data] %s: a sec object holds sealed values "
+                                        "only; store it with om %s add --key %s --from FILE",
+                                        label, data->entries[i].line, data->entries[i].key,
+                                        ctx->pathstr, data->entries[i].key);
         }
         if (ctx->path.kind != OM_KIND_SEC && !om_ini_get(o->ini, "DEFAULT", "id", NULL)) {
                 char id[37];

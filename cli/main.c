@@ -174,7 +174,7 @@ static void command_help(const struct om_cli_cmd *c) {
 }
 
 /* Parses the options and positional arguments following the command words. */
-static int parse_args(struct om_cli_ctx *ctx, int argc, char **argv) {
+static int parse_args(struct om_cli_ctx *ctx, int argc, char **argv, bool *ret_help) {
         const struct om_cli_cmd *c = ctx->cmd;
         ctx->args = calloc((size_t)argc + 1, sizeof(char *));
         if (!ctx->args)
@@ -188,6 +188,10 @@ static int parse_args(struct om_cli_ctx *ctx, int argc, char **argv) {
                 }
                 if (!strcmp(a, "--")) {
                         only_args = true;
+                        continue;
+                }
+                if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+                        *ret_help = true;
                         continue;
                 }
                 bool is_short = a[1] != '-';
@@ -220,16 +224,6 @@ static int parse_args(struct om_cli_ctx *ctx, int argc, char **argv) {
         return 0;
 }
 
-static bool wants_help(int argc, char **argv) {
-        for (int i = 0; i < argc; i++) {
-                if (!strcmp(argv[i], "--"))
-                        return false;
-                if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-                        return true;
-        }
-        return false;
-}
-
 static const struct om_cli_cmd *find_cmd(unsigned kind_bit, char **argv, int argc, int *ret_words) {
         const struct om_cli_cmd *best = NULL;
         int best_n = 0;
@@ -247,15 +241,24 @@ static const struct om_cli_cmd *find_cmd(unsigned kind_bit, char **argv, int arg
         return best;
 }
 
+static void ctx_clear(struct om_cli_ctx *ctx) {
+        for (int i = 0; i < ctx->n_opts; i++)
+                free((char *)ctx->opts[i].name);
+        ctx->n_opts = 0;
+        free(ctx->args);
+        ctx->args = NULL;
+        ctx->n_args = 0;
+}
+
 static int run_cmd(struct om_cli_ctx *ctx, int argc, char **argv) {
-        if (wants_help(argc, argv)) {
+        bool help = false;
+        int r = parse_args(ctx, argc, argv, &help);
+        if (r == 0 && help)
                 command_help(ctx->cmd);
-                return OM_EXIT_OK;
-        }
-        int r = parse_args(ctx, argc, argv);
-        if (r)
-                return r;
-        return ctx->cmd->run(ctx);
+        else if (r == 0)
+                r = ctx->cmd->run(ctx);
+        ctx_clear(ctx);
+        return r;
 }
 
 int om_cli_main(int argc, char **argv) {
