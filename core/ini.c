@@ -156,10 +156,12 @@ int om_ini_unset(struct om_ini *ini, const char *section, const char *key, const
         return 1;
 }
 
+/* The message may quote the line buffer: it is freed only after formatting. */
 #define PARSE_FAIL(...)                                                                            \
         do {                                                                                       \
                 if (err)                                                                           \
                         snprintf(err, errlen, __VA_ARGS__);                                        \
+                free(line);                                                                        \
                 om_ini_free(ini);                                                                  \
                 return -EINVAL;                                                                    \
         } while (0)
@@ -193,11 +195,9 @@ int om_ini_parse(const char *text, size_t len, const char *filename, struct om_i
                 const char *nl = memchr(p, '\n', (size_t)(end - p));
                 size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
                 if (n > OM_INI_MAX_LINE) {
-                        free(line);
                         PARSE_FAIL("%s:%u: line is longer than 64 KiB", fn, lineno);
                 }
                 if (memchr(p, 0, n) || !om_utf8_valid(p, n)) {
-                        free(line);
                         PARSE_FAIL("%s:%u: bytes that are not UTF-8 text", fn, lineno);
                 }
                 memcpy(line, p, n);
@@ -230,24 +230,20 @@ int om_ini_parse(const char *text, size_t len, const char *filename, struct om_i
                 if (*s == '[') {
                         char *close = strchr(s, ']');
                         if (!close) {
-                                free(line);
                                 PARSE_FAIL("%s:%u: unterminated section header", fn, lineno);
                         }
                         char *rest = om_strstrip(close + 1);
                         if (*rest && *rest != '#' && *rest != ';') {
-                                free(line);
                                 PARSE_FAIL("%s:%u: text after the section header", fn, lineno);
                         }
                         *close = 0;
                         char *name = om_strstrip(s + 1);
                         if (!*name) {
-                                free(line);
                                 PARSE_FAIL("%s:%u: empty section name", fn, lineno);
                         }
                         struct om_ini_section *dup = om_ini_find_section(ini, name);
                         if (dup) {
                                 unsigned first = dup->line;
-                                free(line);
                                 PARSE_FAIL("%s:%u: duplicate section [%s] (first at line %u)", fn,
                                            lineno, name, first);
                         }
@@ -263,11 +259,9 @@ int om_ini_parse(const char *text, size_t len, const char *filename, struct om_i
 
                 char *eq = strchr(s, '=');
                 if (!cur) {
-                        free(line);
                         PARSE_FAIL("%s:%u: text outside a section", fn, lineno);
                 }
                 if (!eq) {
-                        free(line);
                         PARSE_FAIL("%s:%u: expected 'key = value'", fn, lineno);
                 }
                 *eq = 0;
@@ -281,26 +275,22 @@ int om_ini_parse(const char *text, size_t len, const char *filename, struct om_i
                         }
                 value = om_strstrip(value);
                 if (!*key) {
-                        free(line);
                         PARSE_FAIL("%s:%u: empty key", fn, lineno);
                 }
                 char *scope = strchr(key, '@');
                 if (scope) {
                         *scope++ = 0;
                         if (!*scope || !*key) {
-                                free(line);
                                 PARSE_FAIL("%s:%u: bad scoped key (expected key@node)", fn, lineno);
                         }
                 }
                 for (char *c = key; *c; c++)
                         if (isspace((unsigned char)*c)) {
-                                free(line);
                                 PARSE_FAIL("%s:%u: white space in key '%s'", fn, lineno, key);
                         }
                 struct om_ini_entry *dup = find_entry(cur, key, scope);
                 if (dup) {
                         unsigned first = dup->line;
-                        free(line);
                         PARSE_FAIL("%s:%u: duplicate key '%s%s%s' in [%s] (first at line %u)", fn,
                                    lineno, key, scope ? "@" : "", scope ? scope : "", cur->name,
                                    first);
