@@ -339,9 +339,11 @@ char *om_ini_format(const struct om_ini *ini) {
                         bool first = true;
                         do {
                                 size_t n = strcspn(v, "\n");
+                                /* "k = #x" would read back as an empty value and a
+                                 * comment: a first line starting with '#' is glued to '=' */
+                                const char *lead = !first ? "    " : *v == '#' ? "" : " ";
                                 if (r == 0 && (n || !first))
-                                        r = om_buf_printf(&b, "%s%.*s", first ? " " : "    ",
-                                                          (int)n, v);
+                                        r = om_buf_printf(&b, "%s%.*s", lead, (int)n, v);
                                 if (r == 0)
                                         r = om_buf_puts(&b, "\n");
                                 v += n;
