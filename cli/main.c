@@ -242,15 +242,26 @@ static const struct om_cli_cmd *find_cmd(unsigned kind_bit, char **argv, int arg
         return best;
 }
 
+/* Frees what parse_args allocated. */
+static void ctx_clear(struct om_cli_ctx *ctx) {
+        free(ctx->args);
+        ctx->args = NULL;
+        ctx->n_args = 0;
+        for (int i = 0; i < ctx->n_opts; i++)
+                free((char *)ctx->opts[i].name);
+        ctx->n_opts = 0;
+}
+
 static int run_cmd(struct om_cli_ctx *ctx, int argc, char **argv) {
         if (wants_help(argc, argv)) {
                 command_help(ctx->cmd);
                 return OM_EXIT_OK;
         }
         int r = parse_args(ctx, argc, argv);
-        if (r)
-                return r;
-        return ctx->cmd->run(ctx);
+        if (r == 0)
+                r = ctx->cmd->run(ctx);
+        ctx_clear(ctx);
+        return r;
 }
 
 int om_cli_main(int argc, char **argv) {
