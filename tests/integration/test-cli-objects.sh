@@ -114,7 +114,11 @@ run 2 demo/svc/u7 create --config="$tmp/big.conf" && expect "big" "larger than 1
 run 2 demo/svc/u8 create --config=- <"$tmp/big.conf" && expect "big stdin" "larger than 1 MiB" "$err"
 printf '[DEFAULT]\ncomment = caf\xe9\n' >"$tmp/latin1.conf"
 run 2 demo/svc/u9 create --config="$tmp/latin1.conf" && expect "utf8" "latin1.conf:2: bytes that are not UTF-8 text" "$err"
-for n in 1 2 3 4 5 6 7 8 9; do
+# accepted by the parser, but over 64 KiB once written as "key = value"
+python3 -c 'print("[DEFAULT]\ncomment=" + "x" * (65536 - 8))' >"$tmp/long.conf"
+run 2 demo/svc/u10 create --config="$tmp/long.conf" &&
+        expect "long line" "once formatted, the config has a line over 64 KiB" "$err"
+for n in 1 2 3 4 5 6 7 8 9 10; do
         [ ! -e "$OM_ROOT/etc/namespaces/demo/svc/u$n.conf" ] || { echo "FAIL: u$n written"; fails=$((fails + 1)); }
 done
 
