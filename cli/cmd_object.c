@@ -97,7 +97,11 @@ static int cmd_create(struct om_cli_ctx *ctx) {
                 return om_cli_fail("create %s: cannot lock: %s", ctx->pathstr, strerror(-r));
         if (om_object_exists(&ctx->path))
                 return om_cli_fail("create %s: the object already exists", ctx->pathstr);
-        if ((r = om_object_write(o)) < 0)
+        if ((r = om_object_write(o)) == -EFBIG)
+                return om_cli_usage_error("create %s: once formatted, the config has a line over "
+                                          "64 KiB or is over 1 MiB, nothing written",
+                                          ctx->pathstr);
+        if (r < 0)
                 return om_cli_fail("create %s: %s", ctx->pathstr, strerror(-r));
 
         _cleanup_free_ char *logfile = om_object_log_path(&ctx->path);

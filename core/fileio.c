@@ -40,8 +40,10 @@ int om_read_file(const char *path, size_t max, char **ret, size_t *ret_len) {
                         om_buf_free(&b);
                         return r;
                 }
-                if (n == 0)
+                if (n == 0) {
+                        b.data[b.len] = 0; /* an empty file reads as "", not garbage */
                         break;
+                }
                 b.len += (size_t)n;
                 b.data[b.len] = 0;
                 if (b.len > max) {

@@ -27,6 +27,8 @@ static int update(uint64_t remote, uint64_t *ret) {
         _cleanup_free_ char *text = NULL;
         if (om_read_file(file, 64, &text, NULL) == 0)
                 om_hlc_parse(om_strstrip(text), &last);
+        if (OM_MAX(last, remote) == UINT64_MAX)
+                return -EOVERFLOW; /* +1 would wrap to the past */
         uint64_t wall = om_now_ms() << 16;
         uint64_t v = OM_MAX(wall, OM_MAX(last, remote) + 1);
         char buf[64];
@@ -52,11 +54,25 @@ void om_hlc_format(uint64_t hlc, char *buf, size_t len) {
         snprintf(buf, len, "%" PRIu64 ".%" PRIu64, hlc >> 16, hlc & 0xffff);
 }
 
+/* Digits only: sscanf's %llu would also take white space, a sign and wrap negatives. */
+static const char *parse_digits(const char *s, uint64_t max, uint64_t *ret) {
+        uint64_t v = 0;
+        const char *p = s;
+        for (; *p >= '0' && *p <= '9'; p++) {
+                if (v > (max - (uint64_t)(*p - '0')) / 10)
+                        return NULL;
+                v = v * 10 + (uint64_t)(*p - '0');
+        }
+        if (p == s)
+                return NULL;
+        *ret = v;
+        return p;
+}
+
 int om_hlc_parse(const char *s, uint64_t *ret) {
-        unsigned long long ms, c;
-        int n = 0;
-        if (sscanf(s, "%llu.%llu%n", &ms, &c, &n) != 2 || s[n] || c > 0xffff ||
-            ms > (UINT64_MAX >> 16))
+        uint64_t ms, c;
+        const char *p = parse_digits(s, UINT64_MAX >> 16, &ms);
+        if (!p || *p != '.' || !(p = parse_digits(p + 1, 0xffff, &c)) || *p)
                 return -EINVAL;
         *ret = (uint64_t)ms << 16 | c;
         return 0;

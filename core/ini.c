@@ -156,10 +156,12 @@ int om_ini_unset(struct om_ini *ini, const char *section, const char *key, const
         return 1;
 }
 
+/* The message may quote the line buffer: it is freed only after formatting. */
 #define PARSE_FAIL(...)                                                                            \
         do {                                                                                       \
                 if (err)                                                                           \
                         snprintf(err, errlen, __VA_ARGS__);                                        \
+                free(line);                                                                        \
                 om_ini_free(ini);                                                                  \
                 return -EINVAL;                                                                    \
         } while (0)
@@ -200,12 +202,10 @@ int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t 
                 const char *nl = memchr(p, '\n', (size_t)(end - p));
                 size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
                 if (n > max_line) {
-                        free(line);
                         PARSE_FAIL("%s:%u: line is longer than %zu KiB", fn, lineno,
                                    max_line >> 10);
                 }
                 if (memchr(p, 0, n) || !om_utf8_valid(p, n)) {
-                        free(line);
                         PARSE_FAIL("%s:%u: bytes that are not UTF-8 text", fn, lineno);
                 }
                 memcpy(line, p, n);
@@ -238,24 +238,20 @@ int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t 
                 if (*s == '[') {
                         char *close = strchr(s, ']');
                         if (!close) {
-                                free(line);
                                 PARSE_FAIL("%s:%u: unterminated section header", fn, lineno);
                         }
                         char *rest = om_strstrip(close + 1);
                         if (*rest && *rest != '#' && *rest != ';') {
-                                free(line);
                                 PARSE_FAIL("%s:%u: text after the section header", fn, lineno);
                         }
                         *close = 0;
                         char *name = om_strstrip(s + 1);
                         if (!*name) {
-                                free(line);
                                 PARSE_FAIL("%s:%u: empty section name", fn, lineno);
                         }
                         struct om_ini_section *dup = om_ini_find_section(ini, name);
                         if (dup) {
                                 unsigned first = dup->line;
-                                free(line);
                                 PARSE_FAIL("%s:%u: duplicate section [%s] (first at line %u)", fn,
                                            lineno, name, first);
                         }
@@ -271,11 +267,9 @@ int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t 
 
                 char *eq = strchr(s, '=');
                 if (!cur) {
-                        free(line);
                         PARSE_FAIL("%s:%u: text outside a section", fn, lineno);
                 }
                 if (!eq) {
-                        free(line);
                         PARSE_FAIL("%s:%u: expected 'key = value'", fn, lineno);
                 }
                 *eq = 0;
@@ -289,26 +283,22 @@ int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t 
                         }
                 value = om_strstrip(value);
                 if (!*key) {
-                        free(line);
                         PARSE_FAIL("%s:%u: empty key", fn, lineno);
                 }
                 char *scope = strchr(key, '@');
                 if (scope) {
                         *scope++ = 0;
                         if (!*scope || !*key) {
-                                free(line);
                                 PARSE_FAIL("%s:%u: bad scoped key (expected key@node)", fn, lineno);
                         }
                 }
                 for (char *c = key; *c; c++)
                         if (isspace((unsigned char)*c)) {
-                                free(line);
                                 PARSE_FAIL("%s:%u: white space in key '%s'", fn, lineno, key);
                         }
                 struct om_ini_entry *dup = find_entry(cur, key, scope);
                 if (dup) {
                         unsigned first = dup->line;
-                        free(line);
                         PARSE_FAIL("%s:%u: duplicate key '%s%s%s' in [%s] (first at line %u)", fn,
                                    lineno, key, scope ? "@" : "", scope ? scope : "", cur->name,
                                    first);
@@ -363,9 +353,11 @@ char *om_ini_format(const struct om_ini *ini) {
                         bool first = true;
                         do {
                                 size_t n = strcspn(v, "\n");
+                                /* "k = #x" would read back as an empty value and a
+                                 * comment: a first line starting with '#' is glued to '=' */
+                                const char *lead = !first ? "    " : *v == '#' ? "" : " ";
                                 if (r == 0 && (n || !first))
-                                        r = om_buf_printf(&b, "%s%.*s", first ? " " : "    ",
-                                                          (int)n, v);
+                                        r = om_buf_printf(&b, "%s%.*s", lead, (int)n, v);
                                 if (r == 0)
                                         r = om_buf_puts(&b, "\n");
                                 v += n;

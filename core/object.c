@@ -80,6 +80,17 @@ int om_object_write(struct om_object *o) {
         _cleanup_free_ char *text = om_ini_format(o->ini);
         if (!text)
                 return -ENOMEM;
+        /* Never write what om_object_load cannot read back: formatting adds " = ", the
+         * indentation of continuation lines and the [om] section, which can push a line
+         * over 64 KiB or the file over 1 MiB. */
+        _cleanup_ini_ struct om_ini *check = NULL;
+        if (o->path.kind == OM_KIND_SEC)
+                r = om_ini_parse_max(text, strlen(text), o->file, OM_INI_SEC_MAX_FILE,
+                                     OM_INI_SEC_MAX_LINE, &check, NULL, 0);
+        else
+                r = om_ini_parse(text, strlen(text), o->file, &check, NULL, 0);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EFBIG;
         mode_t mode = o->path.kind == OM_KIND_SEC ? 0600 : 0644;
         return om_write_atomic(o->file, text, strlen(text), mode);
 }

@@ -30,7 +30,8 @@ int om_object_new(const struct om_path *p, struct om_object **ret);
 int om_object_load(const struct om_path *p, struct om_object **ret, char *err, size_t errlen);
 bool om_object_exists(const struct om_path *p);
 
-/* Stamps a new version and writes the config atomically. */
+/* Stamps a new version and writes the config atomically. -EFBIG, nothing written, when
+ * the formatted config would not parse back (a line over 64 KiB, a file over 1 MiB). */
 int om_object_write(struct om_object *o);
 /* The version recorded in the config (zero when none). */
 void om_object_version(const struct om_object *o, struct om_version *ret);

@@ -72,6 +72,22 @@ int om_path_parse(const char *s, struct om_path *ret, char *err, size_t errlen) 
         if (strlen(s) >= sizeof(buf))
                 return fail(err, errlen, "invalid object path '%.80s...': %s", s, "too long");
         strcpy(buf, s);
+        /* relative and empty parts first: they say more than a count of parts */
+        for (char *q = buf;;) {
+                size_t n = strcspn(q, "/");
+                if (n == 0)
+                        return fail(err, errlen, "invalid object path '%s': %s", s,
+                                    "it has an empty part");
+                if (n == 2 && q[0] == '.' && q[1] == '.')
+                        return fail(err, errlen, "invalid object path '%s': %s", s,
+                                    "'..' is not allowed (no relative parts)");
+                if (n == 1 && q[0] == '.')
+                        return fail(err, errlen, "invalid object path '%s': %s", s,
+                                    "'.' is not allowed (no relative parts)");
+                if (!q[n])
+                        break;
+                q += n + 1;
+        }
         char *p = buf;
         for (;;) {
                 if (nparts == 3)

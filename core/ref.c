@@ -15,10 +15,15 @@
 #include "core/util.h"
 
 #define MAX_DEPTH 16
+/* Bounds on the work of one expansion: without them, ten keywords each naming the next
+ * one ten times expand 10^10 references (a config that hangs every node it reaches). */
+#define MAX_REFS 10000
+#define MAX_EXPANDED OM_INI_MAX_FILE
 
 struct chain {
         const char *items[MAX_DEPTH];
         size_t n;
+        size_t refs; /* references resolved so far, across the whole expansion */
 };
 
 static int expand(const struct om_ref_ctx *ctx, const char *value, struct chain *ch, char **ret,
@@ -245,6 +250,12 @@ static int expand(const struct om_ref_ctx *ctx, const char *value, struct chain 
                         r = -EINVAL;
                         break;
                 }
+                if (++ch->refs > MAX_REFS) {
+                        snprintf(err, errlen, "more than %d references to expand in '%.80s'",
+                                 MAX_REFS, value);
+                        r = -ELOOP;
+                        break;
+                }
                 _cleanup_free_ char *ref = strndup(open + 1, (size_t)(close - open - 1));
                 _cleanup_free_ char *v = NULL;
                 if (!ref) {
@@ -257,6 +268,10 @@ static int expand(const struct om_ref_ctx *ctx, const char *value, struct chain 
                 } else if (r == 0)
                         r = om_buf_puts(&b, v);
                 p = close + 1;
+                if (r == 0 && b.len > MAX_EXPANDED) {
+                        snprintf(err, errlen, "expansion of '%.80s' is longer than 1 MiB", value);
+                        r = -EINVAL;
+                }
         }
         if (r < 0) {
                 om_buf_free(&b);

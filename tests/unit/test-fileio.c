@@ -1,0 +1,143 @@
+/*
+ * Unit tests of core/fileio.h: bounded reads, atomic writes (content, mode, no
+ * temporary left behind), directory creation, locks, unlink.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "core/fileio.h"
+#include "core/util.h"
+
+static char root[64];
+
+static int setup(void **state) {
+        snprintf(root, sizeof(root), "/tmp/om-test-fileio-XXXXXX");
+        assert_non_null(mkdtemp(root));
+        return 0;
+}
+
+static int teardown(void **state) {
+        _cleanup_free_ char *cmd = om_asprintf("rm -rf '%s'", root);
+        assert_int_equal(system(cmd), 0);
+        return 0;
+}
+
+static size_t count_entries(const char *dir) {
+        DIR *d = opendir(dir);
+        assert_non_null(d);
+        size_t n = 0;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                n += de->d_name[0] != '.';
+        closedir(d);
+        return n;
+}
+
+static void test_write_read(void **state) {
+        _cleanup_free_ char *file = om_asprintf("%s/a/b/c.conf", root);
+        _cleanup_free_ char *dir = om_asprintf("%s/a/b", root);
+        assert_int_equal(om_write_atomic(file, "hello\0world", 11, 0600), 0);
+        struct stat st;
+        assert_int_equal(stat(file, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        assert_int_equal(count_entries(dir), 1); /* no temporary file left */
+
+        char *data = NULL;
+        size_t len = 0;
+        assert_int_equal(om_read_file(file, 100, &data, &len), 0);
+        assert_int_equal(len, 11);
+        assert_memory_equal(data, "hello\0world", 12); /* NUL-terminated */
+        free(data);
+
+        /* replaced, mode applied even though the file existed */
+        assert_int_equal(om_write_atomic(file, "x", 1, 0644), 0);
+        assert_int_equal(stat(file, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0644);
+        assert_int_equal(om_read_file(file, 100, &data, NULL), 0);
+        assert_string_equal(data, "x");
+        free(data);
+
+        /* bounds */
+        assert_int_equal(om_write_atomic(file, "0123456789", 10, 0644), 0);
+        assert_int_equal(om_read_file(file, 10, &data, &len), 0);
+        free(data);
+        data = (char *)0x1;
+        assert_int_equal(om_read_file(file, 9, &data, &len), -EFBIG);
+        assert_ptr_equal(data, (char *)0x1);
+        assert_int_equal(om_read_file(root, 9, &data, &len), -EISDIR);
+        _cleanup_free_ char *none = om_asprintf("%s/none", root);
+        assert_int_equal(om_read_file(none, 9, &data, &len), -ENOENT);
+
+        /* empty file */
+        assert_int_equal(om_write_atomic(file, "", 0, 0644), 0);
+        assert_int_equal(om_read_file(file, 10, &data, &len), 0);
+        assert_int_equal(len, 0);
+        assert_string_equal(data, "");
+        free(data);
+
+        assert_int_equal(om_unlink_sync(file), 0);
+        assert_int_equal(access(file, F_OK), -1);
+        assert_int_equal(om_unlink_sync(file), 0);
+}
+
+static void test_mkdir(void **state) {
+        _cleanup_free_ char *dir = om_asprintf("%s/x/y/z", root);
+        assert_int_equal(om_mkdir_p(dir, 0755), 0);
+        assert_int_equal(om_mkdir_p(dir, 0755), 0);
+        struct stat st;
+        assert_int_equal(stat(dir, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        _cleanup_free_ char *file = om_asprintf("%s/p/q/f", root);
+        assert_int_equal(om_mkdir_parents(file, 0755), 0);
+        _cleanup_free_ char *parent = om_asprintf("%s/p/q", root);
+        assert_int_equal(stat(parent, &st), 0);
+        assert_int_equal(access(file, F_OK), -1);
+        /* a file in the way */
+        _cleanup_free_ char *blocker = om_asprintf("%s/blk", root);
+        assert_int_equal(om_write_atomic(blocker, "", 0, 0644), 0);
+        _cleanup_free_ char *under = om_asprintf("%s/blk/sub", root);
+        assert_true(om_mkdir_p(under, 0755) < 0);
+}
+
+static void test_lock(void **state) {
+        _cleanup_free_ char *lock = om_asprintf("%s/locks/l", root);
+        int fd = -1;
+        assert_int_equal(om_lock_file(lock, false, &fd), 0);
+        assert_true(fd >= 0);
+        /* another process cannot take it while we hold it */
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                int fd2 = -1;
+                _exit(om_lock_file(lock, false, &fd2) == -EWOULDBLOCK ? 0 : 1);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        close(fd);
+        pid = fork();
+        if (pid == 0) {
+                int fd2 = -1;
+                _exit(om_lock_file(lock, false, &fd2) == 0 ? 0 : 1);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_write_read, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_mkdir, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,202 @@
+/*
+ * Unit tests of core/keywords.h: lookups in the tables, section names, value checks by
+ * type, and om_config_validate's report (every problem with file, line and section).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "core/ini.h"
+#include "core/keywords.h"
+#include "core/util.h"
+
+static void test_find(void **state) {
+        const struct om_keyword *k = om_keyword_find("disk", "loop", "file");
+        assert_non_null(k);
+        assert_true(k->flags & OM_KWF_REQUIRED);
+        assert_null(om_keyword_find("disk", "crypt", "file"));
+        k = om_keyword_find("disk", "crypt", "name");
+        assert_non_null(k);
+        assert_string_equal(k->default_value, "{fqdn}-crypt");
+        k = om_keyword_find("fs", "ext4", "optional"); /* a keyword of every resource */
+        assert_non_null(k);
+        assert_int_equal(k->kwtype, OM_KW_BOOL);
+        assert_null(om_keyword_find("DEFAULT", NULL, "optional"));
+        assert_null(om_keyword_find("DEFAULT", NULL, "type"));
+        assert_non_null(om_keyword_find("DEFAULT", NULL, "nodes"));
+        assert_non_null(om_keyword_find("hb", NULL, "timeout"));
+
+        size_t n = 0;
+        const struct om_keyword *all = om_keywords_all(&n);
+        assert_true(n > 20);
+        for (size_t i = 0; i < n; i++) {
+                assert_non_null(all[i].section);
+                assert_non_null(all[i].name);
+                assert_non_null(all[i].doc);
+                assert_string_not_equal(om_kw_type_to_string(all[i].kwtype), "?");
+                if (all[i].kwtype == OM_KW_CHOICE)
+                        assert_non_null(all[i].choices);
+                /* every default satisfies its own type */
+                char err[200];
+                if (all[i].default_value &&
+                    om_keyword_check_value(&all[i], all[i].default_value, err, sizeof(err)) < 0)
+                        fail_msg("default of %s.%s: %s", all[i].section, all[i].name, err);
+        }
+        assert_true(om_keyword_group_known(OM_KIND_SVC, "disk"));
+        assert_false(om_keyword_group_known(OM_KIND_SEC, "disk"));
+        assert_false(om_keyword_group_known(OM_KIND_SVC, "volume"));
+        assert_true(om_keyword_type_known("disk", "crypt"));
+        assert_false(om_keyword_type_known("disk", "ext4"));
+        assert_false(om_keyword_type_known("disk", "cry"));
+}
+
+static void test_section_split(void **state) {
+        char g[64], i[64];
+        assert_int_equal(om_section_split("disk#1", g, sizeof(g), i, sizeof(i)), 0);
+        assert_string_equal(g, "disk");
+        assert_string_equal(i, "1");
+        assert_int_equal(om_section_split("DEFAULT", g, sizeof(g), i, sizeof(i)), 0);
+        assert_string_equal(g, "DEFAULT");
+        assert_string_equal(i, "");
+        assert_int_equal(om_section_split("data", g, sizeof(g), i, sizeof(i)), 0);
+        assert_int_equal(om_section_split("disk", g, sizeof(g), i, sizeof(i)), -EINVAL);
+        assert_int_equal(om_section_split("#1", g, sizeof(g), i, sizeof(i)), -EINVAL);
+        assert_int_equal(om_section_split("disk#", g, sizeof(g), i, sizeof(i)), -EINVAL);
+        assert_int_equal(om_section_split("Disk#1", g, sizeof(g), i, sizeof(i)), -EINVAL);
+        assert_int_equal(om_section_split("disk#1.x", g, sizeof(g), i, sizeof(i)), -EINVAL);
+        assert_int_equal(om_section_split("disk#1", g, 4, i, sizeof(i)), -EINVAL);
+}
+
+static void check(const char *section, const char *type, const char *key, const char *value,
+                  const char *want_err) {
+        const struct om_keyword *k = om_keyword_find(section, type, key);
+        assert_non_null(k);
+        char err[200] = "";
+        int r = om_keyword_check_value(k, value, err, sizeof(err));
+        if (!want_err) {
+                if (r < 0)
+                        fail_msg("%s = %s refused: %s", key, value, err);
+                return;
+        }
+        assert_int_equal(r, -EINVAL);
+        assert_string_equal(err, want_err);
+}
+
+static void test_values(void **state) {
+        check("disk", "loop", "size", "1G", NULL);
+        check("disk", "loop", "size", "1Q", "value '1Q' is not a size (like 512M, 1G)");
+        check("DEFAULT", NULL, "ready_period", "500ms", NULL);
+        check("DEFAULT", NULL, "ready_period", "soon",
+              "value 'soon' is not a duration (like 500ms, 1s, 2m)");
+        check("DEFAULT", NULL, "priority", "-3", NULL);
+        check("DEFAULT", NULL, "priority", "3.5", "value '3.5' is not an integer");
+        check("fs", "ext4", "optional", "yes", NULL);
+        check("fs", "ext4", "optional", "perhaps",
+              "value 'perhaps' is not a boolean (true or false)");
+        check("DEFAULT", NULL, "id", "e60306f6-e429-4a02-bd8f-a537a918a217", NULL);
+        check("DEFAULT", NULL, "id", "1234", "value '1234' is not a UUID");
+        check("DEFAULT", NULL, "topology", "flex", NULL);
+        check("DEFAULT", NULL, "topology", "active", "value 'active' is not one of failover|flex");
+        check("DEFAULT", NULL, "orchestrate", "h", "value 'h' is not one of no|ha|start");
+        check("DEFAULT", NULL, "placement", "nodes order", NULL);
+        check("DEFAULT", NULL, "priority", "{DEFAULT.env}", NULL); /* checked once expanded */
+}
+
+static int validate(const char *text, enum om_kind kind, char **ret_report) {
+        _cleanup_ini_ struct om_ini *ini = NULL;
+        char err[256] = "";
+        if (om_ini_parse(text, strlen(text), "x.conf", &ini, err, sizeof(err)) < 0)
+                fail_msg("%s", err);
+        struct om_buf report = {0};
+        int n = om_config_validate(ini, kind, "x.conf", &report);
+        *ret_report = om_buf_steal(&report);
+        return n;
+}
+
+static void test_validate_reference(void **state) {
+        const char conf[] = "[DEFAULT]\n"
+                            "id = e60306f6-e429-4a02-bd8f-a537a918a217\n"
+                            "[disk#0]\n"
+                            "type = loop\n"
+                            "file = /opt/{fqdn}.img\n"
+                            "size = 1G\n"
+                            "[disk#1]\n"
+                            "type = crypt\n"
+                            "dev = {disk#0.exposed_devs[0]}\n"
+                            "name = {fqdn}-crypt\n"
+                            "[fs#0]\n"
+                            "type = ext4\n"
+                            "dev = {disk#1.exposed_devs[0]}\n"
+                            "mnt = /srv/{svcname}\n"
+                            "[om]\n"
+                            "version = 1.0\n";
+        _cleanup_free_ char *report = NULL;
+        assert_int_equal(validate(conf, OM_KIND_SVC, &report), 0);
+        assert_string_equal(report, "");
+}
+
+static void test_validate_problems(void **state) {
+        const char conf[] = "[DEFAULT]\n"            /* 1 */
+                            "nodes = n1\n"           /* 2 */
+                            "topolgy = failover\n"   /* 3 */
+                            "priority = high\n"      /* 4 */
+                            "[disk#0]\n"             /* 5 */
+                            "type = loop\n"          /* 6 */
+                            "size = big\n"           /* 7 */
+                            "colour = red\n"         /* 8 */
+                            "[disk#1]\n"             /* 9 */
+                            "type = zfs\n"           /* 10 */
+                            "[disk#2]\n"             /* 11 */
+                            "[volume#0]\n"           /* 12 */
+                            "[fs#0]\n"               /* 13 */
+                            "type = ext4\n"          /* 14 */
+                            "mnt = /srv\n"           /* 15 */
+                            "optional = sometimes\n" /* 16 */
+                            "[weird]\n"              /* 17 */
+                            "[data]\n"               /* 18 */
+                            "k = v\n";               /* 19 */
+        _cleanup_free_ char *report = NULL;
+        assert_int_equal(validate(conf, OM_KIND_SVC, &report), 12);
+        assert_string_equal(
+                report,
+                "x.conf:3: [DEFAULT] unknown keyword 'topolgy'\n"
+                "x.conf:4: [DEFAULT] priority: value 'high' is not an integer\n"
+                "x.conf:7: [disk#0] size: value 'big' is not a size (like 512M, 1G)\n"
+                "x.conf:8: [disk#0] unknown keyword 'colour'\n"
+                "x.conf:5: [disk#0] missing required keyword 'file'\n"
+                "x.conf:10: [disk#1] unknown disk type 'zfs'\n"
+                "x.conf:11: [disk#2] missing required keyword 'type'\n"
+                "x.conf:12: [volume#0] unknown section group 'volume' for a svc object\n"
+                "x.conf:16: [fs#0] optional: value 'sometimes' is not a boolean (true or false)\n"
+                "x.conf:13: [fs#0] missing required keyword 'dev'\n"
+                "x.conf:17: [weird] bad section name 'weird' (expected DEFAULT or "
+                "<group>#<index>)\n"
+                "x.conf:18: [data] unknown section group 'data' for a svc object\n");
+}
+
+static void test_validate_sec(void **state) {
+        _cleanup_free_ char *report = NULL;
+        assert_int_equal(validate("[data]\nk.1 = sealed:x\nbad!key = y\nk@n1 = z\n"
+                                  "[disk#0]\ntype = loop\n",
+                                  OM_KIND_SEC, &report),
+                         3);
+        assert_string_equal(
+                report, "x.conf:3: [data] bad key name 'bad!key' (expected [A-Za-z0-9_.-]{1,255})\n"
+                        "x.conf:4: [data] bad key name 'k' (expected [A-Za-z0-9_.-]{1,255})\n"
+                        "x.conf:5: [disk#0] unknown section group 'disk' for a sec object\n");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_find),
+                cmocka_unit_test(test_section_split),
+                cmocka_unit_test(test_values),
+                cmocka_unit_test(test_validate_reference),
+                cmocka_unit_test(test_validate_problems),
+                cmocka_unit_test(test_validate_sec),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
