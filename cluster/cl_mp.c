@@ -1,0 +1,105 @@
+/*
+ * Implementation of cl_mp.h on top of msgpack-c's object model. Everything here checks
+ * the type and the size of what it reads, since the input comes from the network.
+ */
+#include "cluster/cl_mp.h"
+
+#include <errno.h>
+#include <string.h>
+
+bool om_cl_mp_streq(const msgpack_object *o, const char *s) {
+        size_t n = strlen(s);
+        return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
+               memcmp(o->via.str.ptr, s, n) == 0;
+}
+
+const msgpack_object *om_cl_mp_get(const msgpack_object *map, const char *key) {
+        if (!map || map->type != MSGPACK_OBJECT_MAP)
+                return NULL;
+        for (uint32_t i = 0; i < map->via.map.size; i++)
+                if (om_cl_mp_streq(&map->via.map.ptr[i].key, key))
+                        return &map->via.map.ptr[i].val;
+        return NULL;
+}
+
+int om_cl_mp_str(const msgpack_object *o, char *buf, size_t len) {
+        if (!o || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= len ||
+            memchr(o->via.str.ptr, 0, o->via.str.size))
+                return -EINVAL;
+        memcpy(buf, o->via.str.ptr, o->via.str.size);
+        buf[o->via.str.size] = 0;
+        return 0;
+}
+
+int om_cl_mp_get_str(const msgpack_object *map, const char *key, char *buf, size_t len) {
+        return om_cl_mp_str(om_cl_mp_get(map, key), buf, len);
+}
+
+int om_cl_mp_get_u64(const msgpack_object *map, const char *key, uint64_t *ret) {
+        const msgpack_object *o = om_cl_mp_get(map, key);
+        if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return -EINVAL;
+        *ret = o->via.u64;
+        return 0;
+}
+
+int om_cl_mp_get_i64(const msgpack_object *map, const char *key, int64_t *ret) {
+        const msgpack_object *o = om_cl_mp_get(map, key);
+        if (o && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+                *ret = o->via.i64;
+        else if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+                *ret = (int64_t)o->via.u64;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+int om_cl_mp_get_bool(const msgpack_object *map, const char *key, bool *ret) {
+        const msgpack_object *o = om_cl_mp_get(map, key);
+        if (!o || o->type != MSGPACK_OBJECT_BOOLEAN)
+                return -EINVAL;
+        *ret = o->via.boolean;
+        return 0;
+}
+
+void om_cl_mp_str_pack(msgpack_packer *pk, const char *s) {
+        size_t n = strlen(s);
+        msgpack_pack_str(pk, n);
+        msgpack_pack_str_body(pk, s, n);
+}
+
+void om_cl_mp_kv_str(msgpack_packer *pk, const char *key, const char *s) {
+        om_cl_mp_str_pack(pk, key);
+        om_cl_mp_str_pack(pk, s ? s : "");
+}
+
+void om_cl_mp_kv_u64(msgpack_packer *pk, const char *key, uint64_t v) {
+        om_cl_mp_str_pack(pk, key);
+        msgpack_pack_uint64(pk, v);
+}
+
+void om_cl_mp_kv_i64(msgpack_packer *pk, const char *key, int64_t v) {
+        om_cl_mp_str_pack(pk, key);
+        msgpack_pack_int64(pk, v);
+}
+
+void om_cl_mp_kv_bool(msgpack_packer *pk, const char *key, bool v) {
+        om_cl_mp_str_pack(pk, key);
+        if (v)
+                msgpack_pack_true(pk);
+        else
+                msgpack_pack_false(pk);
+}
+
+int om_cl_mp_unpack(const void *data, size_t len, msgpack_unpacked *ret) {
+        size_t off = 0;
+        msgpack_unpacked_init(ret);
+        if (!data || len == 0)
+                return -EBADMSG;
+        if (msgpack_unpack_next(ret, data, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len) {
+                msgpack_unpacked_destroy(ret);
+                msgpack_unpacked_init(ret);
+                return -EBADMSG;
+        }
+        return 0;
+}
