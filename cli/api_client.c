@@ -176,60 +176,6 @@ int om_api_call(const char *cmd, int timeout_ms, struct om_api_reply *ret) {
         return r;
 }
 
-void om_api_to_json(const msgpack_object *o, struct om_json *j) {
-        char key[512];
-        switch (o->type) {
-        case MSGPACK_OBJECT_NIL:
-                om_json_null(j);
-                break;
-        case MSGPACK_OBJECT_BOOLEAN:
-                om_json_bool(j, o->via.boolean);
-                break;
-        case MSGPACK_OBJECT_POSITIVE_INTEGER:
-                om_json_int(j, o->via.u64 > INT64_MAX ? INT64_MAX : (int64_t)o->via.u64);
-                break;
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-                om_json_int(j, o->via.i64);
-                break;
-        case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64:
-                om_json_int(j, (int64_t)o->via.f64);
-                break;
-        case MSGPACK_OBJECT_STR: {
-                _cleanup_free_ char *s = strndup(o->via.str.ptr, o->via.str.size);
-                om_json_string(j, s ? s : "");
-                break;
-        }
-        case MSGPACK_OBJECT_BIN: {
-                size_t n = o->via.bin.size;
-                _cleanup_free_ char *hex = malloc(2 * n + 1);
-                if (hex && om_hex_encode((const uint8_t *)o->via.bin.ptr, n, hex, 2 * n + 1) >= 0)
-                        om_json_string(j, hex);
-                else
-                        om_json_null(j);
-                break;
-        }
-        case MSGPACK_OBJECT_ARRAY:
-                om_json_array_begin(j);
-                for (uint32_t i = 0; i < o->via.array.size; i++)
-                        om_api_to_json(&o->via.array.ptr[i], j);
-                om_json_array_end(j);
-                break;
-        case MSGPACK_OBJECT_MAP:
-                om_json_object_begin(j);
-                for (uint32_t i = 0; i < o->via.map.size; i++) {
-                        if (om_cl_mp_str(&o->via.map.ptr[i].key, key, sizeof(key)) < 0)
-                                continue;
-                        om_json_key(j, key);
-                        om_api_to_json(&o->via.map.ptr[i].val, j);
-                }
-                om_json_object_end(j);
-                break;
-        default:
-                om_json_null(j);
-        }
-}
-
 int om_api_peer_join(const char *host, uint16_t port, const char *node, const char *addr,
                      char **ret_conf, char *err, size_t errlen) {
         uint8_t key[OM_KEY_LEN], boot[OM_HB_BOOT_ID_LEN];

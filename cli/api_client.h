@@ -32,10 +32,6 @@ int om_api_call(const char *cmd, int timeout_ms, struct om_api_reply *ret);
  * framed reply; for tests of malformed requests. */
 int om_api_call_raw(const void *req, size_t len, int timeout_ms, struct om_api_reply *ret);
 
-/* Writes any msgpack object as JSON (maps with string keys, arrays, scalars; binary
- * data as hex). */
-void om_api_to_json(const msgpack_object *o, struct om_json *j);
-
 /* Asks the peer API of host:port to add node (reachable at addr) to the cluster, sealed
  * with the key derived from the local cluster.conf's secret. On success *ret_conf
  * receives the cluster.conf text to install. */

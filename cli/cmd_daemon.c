@@ -153,7 +153,7 @@ static int64_t i_get(const msgpack_object *m, const char *k) {
 
 static int print_json(const msgpack_object *o) {
         struct om_json j = {0};
-        om_api_to_json(o, &j);
+        om_cl_mp_to_json(o, &j);
         printf("%s\n", j.buf.data ? j.buf.data : "{}");
         om_buf_free(&j.buf);
         return OM_EXIT_OK;

@@ -67,7 +67,7 @@ static int cmd_mon(struct om_cli_ctx *ctx) {
         }
         if (strcmp(fmt, "text") != 0) {
                 struct om_json j = {0};
-                om_api_to_json(rep.data, &j);
+                om_cl_mp_to_json(rep.data, &j);
                 printf("%s\n", j.buf.data ? j.buf.data : "{}");
                 om_buf_free(&j.buf);
                 om_api_reply_done(&rep);

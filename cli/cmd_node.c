@@ -61,7 +61,7 @@ static int cmd_ls(struct om_cli_ctx *ctx) {
         const msgpack_object *nodes = om_cl_mp_get(rep.data, "nodes");
         if (strcmp(fmt, "text") != 0) {
                 struct om_json j = {0};
-                om_api_to_json(nodes, &j);
+                om_cl_mp_to_json(nodes, &j);
                 printf("%s\n", j.buf.data ? j.buf.data : "{}");
                 om_buf_free(&j.buf);
                 om_api_reply_done(&rep);

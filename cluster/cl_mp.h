@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/json.h"
+
 /* The value of key in map, NULL when map is not a map or has no such key. */
 const msgpack_object *om_cl_mp_get(const msgpack_object *map, const char *key);
 /* Copies a string value into buf (NUL-terminated); -EINVAL when not a string, contains a
@@ -32,3 +34,7 @@ void om_cl_mp_kv_bool(msgpack_packer *pk, const char *key, bool v);
 /* Decodes exactly one msgpack object filling data; -EBADMSG when it is not one complete
  * object, or has trailing bytes. The result lives in *ret (msgpack_unpacked_destroy). */
 int om_cl_mp_unpack(const void *data, size_t len, msgpack_unpacked *ret);
+
+/* Writes any msgpack object as JSON (maps with string keys, arrays, scalars; binary data
+ * as hex; non-string keys skipped). */
+void om_cl_mp_to_json(const msgpack_object *o, struct om_json *j);
