@@ -196,6 +196,8 @@ static int add_node(struct om_agent *a, const char *node, const char *addr, char
                     size_t errlen) {
         _cleanup_ini_ struct om_ini *ini = NULL;
         _cleanup_free_ char *file = om_cluster_conf_path();
+        _cleanup_strv_free_ char **v = NULL;
+        _cleanup_free_ char *joined = NULL, *text = NULL;
         int lock_fd = -1;
         if (!file)
                 return -ENOMEM;
@@ -206,19 +208,18 @@ static int add_node(struct om_agent *a, const char *node, const char *addr, char
         if (r < 0)
                 goto out;
         const char *nodes = om_ini_get(ini, "cluster", "nodes", NULL);
-        _cleanup_strv_free_ char **v = NULL;
         if ((r = om_strv_split(nodes ? nodes : a->self, " \t,", &v)) < 0)
                 goto out;
         if (!om_strv_contains(v, node) && (r = om_strv_push(&v, node)) < 0)
                 goto out;
-        _cleanup_free_ char *joined = om_strv_join(v, " ");
+        joined = om_strv_join(v, " ");
         if (!joined || (r = om_ini_set(ini, "cluster", "nodes", NULL, joined)) < 0)
                 goto out;
         for (size_t i = 0; i < ini->n_sections; i++)
                 if (om_startswith(ini->sections[i].name, "hb#") &&
                     (r = om_ini_set(ini, ini->sections[i].name, "addr", node, addr)) < 0)
                         goto out;
-        _cleanup_free_ char *text = om_ini_format(ini);
+        text = om_ini_format(ini);
         if (!text) {
                 r = -ENOMEM;
                 goto out;

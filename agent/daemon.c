@@ -428,8 +428,10 @@ int om_agent_run(void) {
         a->started = uv_now(&a->loop);
         a->started_wall = om_now_ms();
         om_hb_boot_id_new(a->boot_id);
-        if ((r = setup_peers(a, cfg)) < 0)
+        if ((r = setup_peers(a, cfg)) < 0) {
+                free(cfg);
                 goto out;
+        }
         a->interval = 1000;
         a->timeout = 3000;
         if (a->cfg->n_hb) {
