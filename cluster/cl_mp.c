@@ -94,10 +94,131 @@ void om_cl_mp_kv_bool(msgpack_packer *pk, const char *key, bool v) {
                 msgpack_pack_false(pk);
 }
 
+/*
+ * Walks the encoding of one msgpack object without allocating: msgpack-c allocates a
+ * container's element array from its declared count before reading the elements, so a
+ * 5-byte "array of 4 billion" would ask for tens of GiB. Every element takes at least one
+ * byte, so a message is refused when the elements it announces outnumber the bytes left.
+ * Returns the encoded length of the object, or -EBADMSG.
+ */
+static int64_t mp_walk(const uint8_t *p, size_t len) {
+        size_t pos = 0, pending = 1;
+        while (pending > 0) {
+                if (pos >= len)
+                        return -EBADMSG;
+                uint8_t b = p[pos++];
+                uint64_t skip = 0, items = 0;
+                size_t nlen = 0;
+                if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3 && b != 0xc1))
+                        ;
+                else if (b >= 0x80 && b <= 0x8f)
+                        items = 2u * (b & 0x0f);
+                else if (b >= 0x90 && b <= 0x9f)
+                        items = b & 0x0f;
+                else if (b >= 0xa0 && b <= 0xbf)
+                        skip = b & 0x1f;
+                else
+                        switch (b) {
+                        case 0xc4:
+                        case 0xd9:
+                                nlen = 1;
+                                break; /* bin8 str8 */
+                        case 0xc5:
+                        case 0xda:
+                                nlen = 2;
+                                break; /* bin16 str16 */
+                        case 0xc6:
+                        case 0xdb:
+                                nlen = 4;
+                                break; /* bin32 str32 */
+                        case 0xc7:
+                                nlen = 1;
+                                skip = 1;
+                                break; /* ext8 */
+                        case 0xc8:
+                                nlen = 2;
+                                skip = 1;
+                                break; /* ext16 */
+                        case 0xc9:
+                                nlen = 4;
+                                skip = 1;
+                                break; /* ext32 */
+                        case 0xca:
+                                skip = 4;
+                                break;
+                        case 0xcb:
+                                skip = 8;
+                                break;
+                        case 0xcc:
+                        case 0xd0:
+                                skip = 1;
+                                break;
+                        case 0xcd:
+                        case 0xd1:
+                                skip = 2;
+                                break;
+                        case 0xce:
+                        case 0xd2:
+                                skip = 4;
+                                break;
+                        case 0xcf:
+                        case 0xd3:
+                                skip = 8;
+                                break;
+                        case 0xd4:
+                                skip = 2;
+                                break;
+                        case 0xd5:
+                                skip = 3;
+                                break;
+                        case 0xd6:
+                                skip = 5;
+                                break;
+                        case 0xd7:
+                                skip = 9;
+                                break;
+                        case 0xd8:
+                                skip = 17;
+                                break;
+                        case 0xdc:
+                        case 0xde:
+                                nlen = 2;
+                                break;
+                        case 0xdd:
+                        case 0xdf:
+                                nlen = 4;
+                                break;
+                        default:
+                                return -EBADMSG; /* 0xc1 is never used */
+                        }
+                if (nlen) {
+                        uint64_t n = 0;
+                        if (len - pos < nlen)
+                                return -EBADMSG;
+                        for (size_t i = 0; i < nlen; i++)
+                                n = n << 8 | p[pos++];
+                        if (b == 0xdc || b == 0xdd)
+                                items = n;
+                        else if (b == 0xde || b == 0xdf)
+                                items = 2 * n;
+                        else
+                                skip += n;
+                }
+                if (skip > len - pos)
+                        return -EBADMSG;
+                pos += (size_t)skip;
+                pending--;
+                if (items > len - pos || pending + items > len - pos)
+                        return -EBADMSG;
+                pending += (size_t)items;
+        }
+        return (int64_t)pos;
+}
+
 int om_cl_mp_unpack(const void *data, size_t len, msgpack_unpacked *ret) {
         size_t off = 0;
         msgpack_unpacked_init(ret);
-        if (!data || len == 0)
+        if (!data || len == 0 || mp_walk(data, len) != (int64_t)len)
                 return -EBADMSG;
         if (msgpack_unpack_next(ret, data, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len) {
                 msgpack_unpacked_destroy(ret);

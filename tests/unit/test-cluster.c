@@ -153,6 +153,26 @@ static void test_nodedata_refusals(void **state) {
         msgpack_sbuffer_destroy(&sb);
 }
 
+static void test_mp_unpack_bounds(void **state) {
+        msgpack_unpacked u;
+        /* containers announcing more elements than bytes are refused before allocating */
+        assert_int_equal(om_cl_mp_unpack("\xdd\xff\xff\xff\xff", 5, &u), -EBADMSG);
+        assert_int_equal(om_cl_mp_unpack("\xdf\x00\x01\x00\x00\x01", 6, &u), -EBADMSG);
+        assert_int_equal(om_cl_mp_unpack("\xdb\xff\xff\xff\xff"
+                                         "ab",
+                                         7, &u),
+                         -EBADMSG);
+        assert_int_equal(om_cl_mp_unpack("\xc1", 1, &u), -EBADMSG);
+        assert_int_equal(om_cl_mp_unpack("\x92\x01", 2, &u), -EBADMSG);
+        /* well formed nesting and every scalar width pass */
+        const char ok[] = "\x82\xa1v\x01\xa1x\x94\xcd\x01\x00\xcb\x00\x00\x00\x00\x00\x00"
+                          "\x00\x00\x80\xc4\x02"
+                          "ab";
+        assert_int_equal(om_cl_mp_unpack(ok, sizeof(ok) - 1, &u), 0);
+        assert_int_equal(u.data.type, MSGPACK_OBJECT_MAP);
+        msgpack_unpacked_destroy(&u);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_good),
@@ -160,6 +180,7 @@ int main(void) {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_nodedata_roundtrip),
                 cmocka_unit_test(test_nodedata_refusals),
+                cmocka_unit_test(test_mp_unpack_bounds),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
