@@ -87,13 +87,35 @@ static int cmd_ls(struct om_cli_ctx *ctx) {
                 (void)om_cl_mp_get_i64(&kv->val, "last_seen_ms", &seen);
                 (void)om_cl_mp_get_u64(&kv->val, "gen", &gen);
                 (void)om_cl_mp_get_bool(&kv->val, "frozen", &frozen);
-                if (seen < 0)
+                if (strcmp(rx, "-") == 0)
+                        snprintf(age, sizeof(age), "-"); /* this node */
+                else if (seen < 0)
                         snprintf(age, sizeof(age), "never");
                 else
                         snprintf(age, sizeof(age), "%lld.%llds", (long long)(seen / 1000),
                                  (long long)(seen % 1000 / 100));
                 printf("%-16s %-8s %-16s %-10s %-6llu %-6s %s\n", name, st, addr, age,
                        (unsigned long long)gen, frozen ? "yes" : "no", rx);
+        }
+        /* the streams these ages come from, with what they dropped */
+        const msgpack_object *hb = om_cl_mp_get(rep.data, "hb");
+        for (uint32_t i = 0; hb && hb->type == MSGPACK_OBJECT_ARRAY && i < hb->via.array.size;
+             i++) {
+                const msgpack_object *h = &hb->via.array.ptr[i];
+                const msgpack_object *drops = om_cl_mp_get(om_cl_mp_get(h, "rx"), "drops");
+                char name[32] = "?", addr[96] = "?";
+                (void)om_cl_mp_get_str(h, "name", name, sizeof(name));
+                (void)om_cl_mp_get_str(h, "addr", addr, sizeof(addr));
+                printf("%s %s drops:", name, addr);
+                for (uint32_t k = 0;
+                     drops && drops->type == MSGPACK_OBJECT_MAP && k < drops->via.map.size; k++) {
+                        char key[32];
+                        const msgpack_object_kv *kv = &drops->via.map.ptr[k];
+                        if (om_cl_mp_str(&kv->key, key, sizeof(key)) == 0 &&
+                            kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                                printf(" %s %llu", key, (unsigned long long)kv->val.via.u64);
+                }
+                printf("\n");
         }
         om_api_reply_done(&rep);
         return OM_EXIT_OK;
