@@ -1,0 +1,113 @@
+/*
+ * The agent (`om daemon run`): one libuv loop thread owning every piece of state below:
+ * the cluster config, the heartbeat streams, the node table with each peer's liveness
+ * and node data, the local API (unix socket) and the peer API (TCP). Nothing here
+ * blocks on a device; actions will run as child processes. This header is shared by the
+ * agent's files only (the files of agent/) plus the daemon command that calls om_agent_run.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "cluster/cl_config.h"
+#include "cluster/cl_nodedata.h"
+#include "cluster/hb_frame.h"
+
+/* Runs the agent in the foreground until SIGTERM, SIGINT or an API stop. Returns 0 on a
+ * clean stop, a negative errno when it could not start (the reason printed on stderr). */
+int om_agent_run(void);
+
+/* Liveness of a peer, in stages: a missed beat or two make it suspect, `timeout`
+ * without a valid frame makes it down. */
+enum om_peer_state { OM_PEER_UNKNOWN, OM_PEER_UP, OM_PEER_SUSPECT, OM_PEER_DOWN };
+const char *om_peer_state_to_string(enum om_peer_state s);
+
+struct om_agent;
+
+struct om_peer {
+        char name[OM_CL_NAME_MAX];
+        bool self;
+        enum om_peer_state state;
+        uint64_t last_rx;                  /* loop time of the last valid frame, any stream */
+        uint64_t last_rx_hb[OM_CL_HB_MAX]; /* per stream, 0 never */
+        uint64_t gen_announced;            /* generation its beats announce */
+        uint8_t boot_id[OM_HB_BOOT_ID_LEN];
+        bool have_data;
+        uint8_t data_boot[OM_HB_BOOT_ID_LEN];
+        struct om_cl_nodedata data;
+        bool pulling;
+        uint64_t pulls, pull_errors;
+};
+
+struct om_hb_stream {
+        struct om_agent *agent;
+        int index;
+        uv_udp_t udp;
+        bool running;
+        struct om_hb_stats st;
+        char bind[96];
+};
+
+struct om_agent {
+        uv_loop_t loop;
+        struct om_cl_config *cfg;
+        char self[OM_CL_NAME_MAX];
+        int self_idx;
+        uint8_t hb_key[OM_HB_KEY_LEN];
+        uint8_t peer_key[OM_HB_KEY_LEN];
+        uint32_t keygen;
+        uint8_t boot_id[OM_HB_BOOT_ID_LEN];
+        uint64_t seq;
+
+        struct om_peer *peers; /* cfg->n_nodes entries, cfg order */
+        size_t n_peers;
+        struct om_hb_window *windows;
+        struct om_hb_stream hb[OM_CL_HB_MAX];
+        size_t n_hb;
+
+        uint64_t interval, timeout;
+        uv_timer_t tick;
+        uint64_t tick_due; /* loop time the tick was due */
+        uint64_t stalls, stall_max_ms;
+        uv_timer_t scan;
+        uv_prepare_t before_sleep;
+        bool beat_now;
+        uv_signal_t sigterm, sigint;
+
+        uv_pipe_t api;
+        bool api_bound;
+        uv_tcp_t peer_api;
+        bool peer_bound;
+        char *api_path;
+
+        struct om_cl_nodedata local; /* gen is the node data generation */
+        uint64_t started;            /* loop time */
+        uint64_t started_wall;
+        int pid_fd;
+        bool stopping;
+        uint64_t peer_rx_errors;
+};
+
+/* daemon.c */
+void om_agent_stop(struct om_agent *a);
+/* Re-reads the local node data now; bumps the generation and beats when it changed. */
+void om_agent_rescan(struct om_agent *a);
+/* A node's data arrived over the peer API. */
+void om_agent_peer_data(struct om_agent *a, int node, const uint8_t boot[OM_HB_BOOT_ID_LEN],
+                        struct om_cl_nodedata *nd);
+/* Re-reads cluster.conf after a join (new nodes join the table). */
+int om_agent_reload(struct om_agent *a);
+
+/* api_local.c */
+int om_api_local_start(struct om_agent *a);
+/* Packs the cluster view (om mon, node ls, daemon status) as a msgpack map. */
+void om_api_view_pack(struct om_agent *a, msgpack_packer *pk);
+
+/* api_peer.c */
+int om_api_peer_start(struct om_agent *a);
+/* Starts pulling node's data (no-op when a pull is in flight). */
+void om_api_peer_pull(struct om_agent *a, int node);
+/* Sends cluster.conf text to every other node (after a join). */
+void om_api_peer_push_conf(struct om_agent *a, const char *text, const char *skip);

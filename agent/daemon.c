@@ -1,0 +1,495 @@
+/*
+ * The agent's lifecycle and its cluster loop: start-up (config checked before anything
+ * is bound, pid file, daemon log, keys, sockets), the periodic tick that beats and
+ * judges peers' liveness, the receive path of heartbeats, the local node data and its
+ * generation, and a clean stop on SIGTERM. The APIs are in api_local.c and api_peer.c.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "core/fileio.h"
+#include "core/log.h"
+#include "core/paths.h"
+#include "core/util.h"
+#include "secrets/cluster_key.h"
+#include "sodium.h"
+
+#define OM_KEYGEN 1
+
+const char *om_peer_state_to_string(enum om_peer_state s) {
+        switch (s) {
+        case OM_PEER_UP:
+                return "up";
+        case OM_PEER_SUSPECT:
+                return "suspect";
+        case OM_PEER_DOWN:
+                return "down";
+        default:
+                return "unknown";
+        }
+}
+
+static void peer_set_state(struct om_agent *a, struct om_peer *p, enum om_peer_state s,
+                           const char *why) {
+        if (p->state == s)
+                return;
+        om_log_set_component("hb");
+        log_info("node %s %s => %s%s%s", p->name, om_peer_state_to_string(p->state),
+                 om_peer_state_to_string(s), why ? ": " : "", why ? why : "");
+        p->state = s;
+}
+
+/* ---- beats ---- */
+
+static void send_beats(struct om_agent *a) {
+        uint8_t payload[256], frame[OM_HB_UDP_MAX];
+        int plen =
+                om_hb_beat_pack(a->cfg->name, a->local.gen, om_now_ms(), payload, sizeof(payload));
+        if (plen < 0)
+                return;
+        for (size_t h = 0; h < a->n_hb; h++) {
+                struct om_hb_stream *s = &a->hb[h];
+                if (!s->running)
+                        continue;
+                for (size_t i = 0; i < a->n_peers; i++) {
+                        if (a->peers[i].self)
+                                continue;
+                        struct om_hb_info info = {
+                                .type = OM_HB_BEAT, .keygen = a->keygen, .seq = ++a->seq};
+                        snprintf(info.sender, sizeof(info.sender), "%s", a->self);
+                        memcpy(info.boot_id, a->boot_id, OM_HB_BOOT_ID_LEN);
+                        int flen = om_hb_seal(a->hb_key, &info, payload, (size_t)plen, frame,
+                                              sizeof(frame));
+                        if (flen < 0)
+                                continue;
+                        struct sockaddr_storage ss;
+                        const char *addr = a->cfg->hb[h].addrs[i];
+                        if (uv_ip4_addr(addr, a->cfg->hb[h].port, (struct sockaddr_in *)&ss) &&
+                            uv_ip6_addr(addr, a->cfg->hb[h].port, (struct sockaddr_in6 *)&ss)) {
+                                s->st.tx_errors++;
+                                continue;
+                        }
+                        uv_buf_t b = uv_buf_init((char *)frame, (unsigned)flen);
+                        int r = uv_udp_try_send(&s->udp, &b, 1, (struct sockaddr *)&ss);
+                        if (r < 0)
+                                s->st.tx_errors++;
+                        else {
+                                s->st.tx_frames++;
+                                s->st.tx_bytes += (uint64_t)flen;
+                        }
+                }
+        }
+}
+
+static void hb_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+        static char rxbuf[65536];
+        buf->base = rxbuf;
+        buf->len = sizeof(rxbuf);
+}
+
+static void hb_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+                    unsigned flags) {
+        struct om_hb_stream *s = container_of(u, struct om_hb_stream, udp);
+        struct om_agent *a = s->agent;
+        struct om_hb_beat beat;
+        if (nread < 0 || !addr)
+                return;
+        if (flags & UV_UDP_PARTIAL) {
+                s->st.drops[OM_HB_DROP_SIZE]++;
+                return;
+        }
+        struct om_hb_rx_ctx ctx = {.key = a->hb_key,
+                                   .keygen = a->keygen,
+                                   .cluster = a->cfg->name,
+                                   .self = a->self,
+                                   .n_nodes = a->cfg->n_nodes,
+                                   .nodes = (const char(*)[64])a->cfg->nodes,
+                                   .windows = a->windows};
+        if (om_hb_receive(&ctx, &s->st, (const uint8_t *)buf->base, (size_t)nread, &beat) < 0)
+                return;
+        uint64_t now = uv_now(&a->loop);
+        struct om_peer *p = &a->peers[beat.node];
+        p->last_rx = now;
+        p->last_rx_hb[s->index] = now;
+        p->gen_announced = beat.gen;
+        memcpy(p->boot_id, beat.boot_id, OM_HB_BOOT_ID_LEN);
+        if (beat.new_boot && p->have_data) {
+                om_log_set_component("hb");
+                log_info("node %s restarted (new boot id)", p->name);
+        }
+        peer_set_state(a, p, OM_PEER_UP, NULL);
+        if (!p->have_data || memcmp(p->data_boot, beat.boot_id, OM_HB_BOOT_ID_LEN) != 0 ||
+            p->data.gen < beat.gen)
+                om_api_peer_pull(a, beat.node);
+}
+
+/*
+ * Liveness, and the stall guard.
+ *
+ * Problem: a peer is declared stale when no valid frame came from it for `timeout`. The
+ * clock that measures this runs in our own process: when our loop does not run (the
+ * process was stopped, swapped out, or the machine starved it of CPU) frames pile up
+ * unread in the socket buffer and the timer fires late, all at once, so a naive check
+ * would find every peer silent for longer than `timeout` and declare the whole cluster
+ * down, when the only thing that stopped was us.
+ *
+ * Behaviour: the tick is due every `interval`; when it fires later than due by half of
+ * `timeout` or more (and at least one interval), the tick counts a stall and resets the
+ * last-seen time of every peer to now, instead of judging them. Peers then get a full
+ * `timeout` of fresh listening, which the frames queued during the stall usually answer
+ * at once. Otherwise failure detection goes in stages, never on one missed packet: a
+ * peer silent for two intervals is "suspect" (shown, nothing acts on it), silent for
+ * `timeout` it is "down". Any valid frame makes it "up".
+ *
+ * Reason: a stalled node cannot tell how long it was gone from the peers' point of view
+ * without their frames, so it must not act on its own pause; the peers, whose loops ran,
+ * did see it go silent and rightly declare it down. The cost is that a real failure
+ * during our own stall is detected one `timeout` after we wake, which errs on the safe
+ * side (no false takeover).
+ */
+static void tick_cb(uv_timer_t *t) {
+        struct om_agent *a = container_of(t, struct om_agent, tick);
+        uint64_t now = uv_now(&a->loop);
+        uint64_t late = now > a->tick_due ? now - a->tick_due : 0;
+        uint64_t limit = OM_MAX(a->interval, a->timeout / 2);
+        a->tick_due = now + a->interval;
+        if (late >= limit) {
+                a->stalls++;
+                a->stall_max_ms = OM_MAX(a->stall_max_ms, late);
+                om_log_set_component("hb");
+                log_warning("loop stalled %llums: peers' last-seen reset, not judged",
+                            (unsigned long long)late);
+                for (size_t i = 0; i < a->n_peers; i++)
+                        a->peers[i].last_rx = now;
+        }
+        send_beats(a);
+        for (size_t i = 0; i < a->n_peers; i++) {
+                struct om_peer *p = &a->peers[i];
+                if (p->self)
+                        continue;
+                uint64_t silent = now - p->last_rx;
+                if (silent > a->timeout) {
+                        char why[64];
+                        snprintf(why, sizeof(why), "no valid frame for %llums",
+                                 (unsigned long long)silent);
+                        peer_set_state(a, p, OM_PEER_DOWN, why);
+                } else if (silent > 2 * a->interval && p->state == OM_PEER_UP)
+                        peer_set_state(a, p, OM_PEER_SUSPECT, NULL);
+        }
+}
+
+/* ---- local node data ---- */
+
+void om_agent_rescan(struct om_agent *a) {
+        struct om_cl_nodedata nd = {0};
+        if (om_cl_nodedata_collect(&nd) < 0)
+                return;
+        nd.frozen = om_cl_node_frozen();
+        if (a->local.gen && om_cl_nodedata_same(&nd, &a->local)) {
+                om_cl_nodedata_done(&nd);
+                return;
+        }
+        nd.gen = a->local.gen + 1;
+        om_cl_nodedata_done(&a->local);
+        a->local = nd;
+        a->beat_now = true;
+        om_log_set_component("daemon");
+        log_info("node data generation %llu", (unsigned long long)nd.gen);
+}
+
+static void scan_cb(uv_timer_t *t) {
+        om_agent_rescan(container_of(t, struct om_agent, scan));
+}
+
+static void before_sleep_cb(uv_prepare_t *p) {
+        struct om_agent *a = container_of(p, struct om_agent, before_sleep);
+        if (a->beat_now) {
+                a->beat_now = false;
+                send_beats(a);
+        }
+}
+
+void om_agent_peer_data(struct om_agent *a, int node, const uint8_t boot[OM_HB_BOOT_ID_LEN],
+                        struct om_cl_nodedata *nd) {
+        struct om_peer *p = &a->peers[node];
+        bool same_boot = p->have_data && memcmp(p->data_boot, boot, OM_HB_BOOT_ID_LEN) == 0;
+        if (same_boot && nd->gen <= p->data.gen)
+                return;
+        om_cl_nodedata_done(&p->data);
+        p->data = *nd;
+        *nd = (struct om_cl_nodedata){0};
+        memcpy(p->data_boot, boot, OM_HB_BOOT_ID_LEN);
+        p->have_data = true;
+        om_log_set_component("daemon");
+        log_info("node %s data generation %llu received", p->name, (unsigned long long)p->data.gen);
+}
+
+/* ---- config and peers ---- */
+
+static int setup_peers(struct om_agent *a, struct om_cl_config *cfg) {
+        struct om_peer *peers = calloc(cfg->n_nodes, sizeof(*peers));
+        struct om_hb_window *win = calloc(cfg->n_nodes, sizeof(*win));
+        uint64_t now = uv_now(&a->loop);
+        if (!peers || !win) {
+                free(peers);
+                free(win);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < cfg->n_nodes; i++) {
+                struct om_peer *p = &peers[i];
+                bool found = false;
+                for (size_t j = 0; j < a->n_peers; j++)
+                        if (strcmp(a->peers[j].name, cfg->nodes[i]) == 0) {
+                                *p = a->peers[j];
+                                a->peers[j].data = (struct om_cl_nodedata){0};
+                                win[i] = a->windows[j];
+                                found = true;
+                        }
+                if (found)
+                        continue;
+                snprintf(p->name, sizeof(p->name), "%s", cfg->nodes[i]);
+                p->self = strcmp(p->name, a->self) == 0;
+                p->state = p->self ? OM_PEER_UP : OM_PEER_UNKNOWN;
+                p->last_rx = now;
+        }
+        for (size_t j = 0; j < a->n_peers; j++)
+                om_cl_nodedata_done(&a->peers[j].data);
+        free(a->peers);
+        free(a->windows);
+        a->peers = peers;
+        a->windows = win;
+        a->n_peers = cfg->n_nodes;
+        free(a->cfg);
+        a->cfg = cfg;
+        a->self_idx = om_cl_config_node_index(cfg, a->self);
+        return 0;
+}
+
+int om_agent_reload(struct om_agent *a) {
+        struct om_cl_config *cfg = NULL;
+        char err[512];
+        int r = om_cl_config_load(a->self, &cfg, err, sizeof(err));
+        if (r < 0) {
+                om_log_set_component("daemon");
+                return log_error_errno(r, "cluster.conf reload refused: %s", err);
+        }
+        /* streams and addresses stay as bound: only the node list may grow */
+        if (cfg->n_hb != a->cfg->n_hb) {
+                free(cfg);
+                return log_error_errno(-EINVAL, "cluster.conf reload: heartbeat sections "
+                                                "changed, restart the agent");
+        }
+        r = setup_peers(a, cfg);
+        if (r < 0) {
+                free(cfg);
+                return r;
+        }
+        om_log_set_component("daemon");
+        log_info("cluster.conf reloaded: %zu nodes", a->n_peers);
+        return 0;
+}
+
+static int hb_start(struct om_agent *a, size_t h) {
+        struct om_hb_stream *s = &a->hb[h];
+        struct sockaddr_storage ss;
+        const char *addr = a->cfg->hb[h].addrs[a->self_idx];
+        uint16_t port = a->cfg->hb[h].port;
+        s->agent = a;
+        s->index = (int)h;
+        if (uv_ip4_addr(addr, port, (struct sockaddr_in *)&ss) &&
+            uv_ip6_addr(addr, port, (struct sockaddr_in6 *)&ss))
+                return -EINVAL;
+        snprintf(s->bind, sizeof(s->bind), strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr, port);
+        int r = uv_udp_init(&a->loop, &s->udp);
+        if (r < 0)
+                return r;
+        r = uv_udp_bind(&s->udp, (struct sockaddr *)&ss, 0);
+        if (r == 0)
+                r = uv_udp_recv_start(&s->udp, hb_alloc, hb_recv);
+        if (r < 0) {
+                fprintf(stderr, "om: %s: cannot bind udp %s: %s\n", a->cfg->hb[h].name, s->bind,
+                        uv_strerror(r));
+                return r;
+        }
+        s->running = true;
+        return 0;
+}
+
+/* ---- lifecycle ---- */
+
+static void on_signal(uv_signal_t *s, int signum) {
+        struct om_agent *a = s->data;
+        om_log_set_component("daemon");
+        log_info("signal %d: stopping", signum);
+        om_agent_stop(a);
+}
+
+static void close_walk(uv_handle_t *h, void *arg) {
+        if (!uv_is_closing(h))
+                uv_close(h, NULL);
+}
+
+void om_agent_stop(struct om_agent *a) {
+        if (a->stopping)
+                return;
+        a->stopping = true;
+        uv_stop(&a->loop);
+}
+
+static int pidfile_take(struct om_agent *a, char **ret_path) {
+        char *file = om_asprintf("%s/daemon.pid", om_dir_run());
+        int fd, r;
+        if (!file)
+                return -ENOMEM;
+        r = om_lock_file(file, false, &fd);
+        if (r == -EWOULDBLOCK) {
+                _cleanup_free_ char *txt = NULL;
+                (void)om_read_file(file, 64, &txt, NULL);
+                fprintf(stderr, "om: an agent already runs here (pid %s)\n",
+                        txt ? om_strstrip(txt) : "?");
+                free(file);
+                return -EBUSY;
+        }
+        if (r < 0) {
+                fprintf(stderr, "om: cannot lock %s: %s\n", file, strerror(-r));
+                free(file);
+                return r;
+        }
+        char buf[32];
+        int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+                close(fd);
+                free(file);
+                return -errno;
+        }
+        a->pid_fd = fd;
+        *ret_path = file;
+        return 0;
+}
+
+int om_agent_run(void) {
+        struct om_agent *a = calloc(1, sizeof(*a));
+        struct om_cl_config *cfg = NULL;
+        _cleanup_free_ char *pidfile = NULL, *logfile = NULL;
+        char err[512];
+        int r;
+        if (!a)
+                return -ENOMEM;
+        a->pid_fd = -1;
+        snprintf(a->self, sizeof(a->self), "%s", om_nodename());
+
+        /* 1. the config, checked before anything is bound or written */
+        r = om_cl_config_load(a->self, &cfg, err, sizeof(err));
+        if (r < 0) {
+                fprintf(stderr, "om: %s\n", r == -EINVAL ? err : strerror(-r));
+                free(a);
+                return r;
+        }
+        uint8_t secret[OM_CLUSTER_SECRET_LEN];
+        r = om_cluster_secret(secret);
+        sodium_memzero(secret, sizeof(secret));
+        if (r < 0) {
+                fprintf(stderr, "om: cannot read the cluster secret: %s\n", strerror(-r));
+                free(cfg);
+                free(a);
+                return r;
+        }
+        a->keygen = OM_KEYGEN;
+        if ((r = om_cluster_key_derive(a->keygen, "hbframe_", a->hb_key)) < 0 ||
+            (r = om_cluster_key_derive(a->keygen, "peerapi_", a->peer_key)) < 0) {
+                fprintf(stderr, "om: cannot derive keys: %s\n", strerror(-r));
+                free(cfg);
+                free(a);
+                return r;
+        }
+
+        /* 2. pid file and log */
+        if ((r = om_mkdir_p(om_dir_run(), 0755)) < 0 || (r = om_mkdir_p(om_dir_log(), 0755)) < 0 ||
+            (r = pidfile_take(a, &pidfile)) < 0) {
+                if (r != -EBUSY)
+                        fprintf(stderr, "om: cannot set up %s: %s\n", om_dir_run(), strerror(-r));
+                free(cfg);
+                free(a);
+                return r;
+        }
+        logfile = om_asprintf("%s/daemon.log", om_dir_log());
+        if (!logfile || om_log_open_daemon(logfile) < 0)
+                fprintf(stderr, "om: cannot open the daemon log %s\n", logfile ? logfile : "");
+
+        /* 3. loop, sockets, timers */
+        uv_loop_init(&a->loop);
+        a->started = uv_now(&a->loop);
+        a->started_wall = om_now_ms();
+        om_hb_boot_id_new(a->boot_id);
+        if ((r = setup_peers(a, cfg)) < 0) {
+                free(cfg);
+                goto out;
+        }
+        a->interval = 1000;
+        a->timeout = 3000;
+        if (a->cfg->n_hb) {
+                a->interval = a->cfg->hb[0].interval_ms;
+                a->timeout = a->cfg->hb[0].timeout_ms;
+                for (size_t h = 1; h < a->cfg->n_hb; h++) {
+                        a->interval = OM_MIN(a->interval, a->cfg->hb[h].interval_ms);
+                        a->timeout = OM_MAX(a->timeout, a->cfg->hb[h].timeout_ms);
+                }
+        }
+        a->n_hb = a->cfg->n_hb;
+        for (size_t h = 0; h < a->n_hb; h++)
+                if ((r = hb_start(a, h)) < 0)
+                        goto out;
+        if ((r = om_api_peer_start(a)) < 0 || (r = om_api_local_start(a)) < 0)
+                goto out;
+
+        uv_signal_init(&a->loop, &a->sigterm);
+        uv_signal_init(&a->loop, &a->sigint);
+        a->sigterm.data = a->sigint.data = a;
+        uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+        uv_signal_start(&a->sigint, on_signal, SIGINT);
+        signal(SIGPIPE, SIG_IGN);
+        om_agent_rescan(a);
+        uv_timer_init(&a->loop, &a->tick);
+        uv_timer_init(&a->loop, &a->scan);
+        a->tick_due = uv_now(&a->loop) + a->interval;
+        uv_timer_start(&a->tick, tick_cb, a->interval, a->interval);
+        uv_timer_start(&a->scan, scan_cb, a->interval, a->interval);
+        uv_prepare_init(&a->loop, &a->before_sleep);
+        uv_prepare_start(&a->before_sleep, before_sleep_cb);
+
+        om_log_set_component("daemon");
+        log_info("agent started: pid %d, cluster %s, %zu nodes, %zu heartbeat streams",
+                 (int)getpid(), a->cfg->name, a->n_peers, a->n_hb);
+        uv_run(&a->loop, UV_RUN_DEFAULT);
+        om_log_set_component("daemon");
+        log_info("agent stopped");
+        r = 0;
+out:
+        uv_walk(&a->loop, close_walk, NULL);
+        uv_run(&a->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&a->loop);
+        if (a->api_path && a->api_bound)
+                unlink(a->api_path);
+        if (pidfile)
+                unlink(pidfile);
+        if (a->pid_fd >= 0)
+                close(a->pid_fd);
+        for (size_t i = 0; i < a->n_peers; i++)
+                om_cl_nodedata_done(&a->peers[i].data);
+        om_cl_nodedata_done(&a->local);
+        sodium_memzero(a->hb_key, sizeof(a->hb_key));
+        sodium_memzero(a->peer_key, sizeof(a->peer_key));
+        free(a->peers);
+        free(a->windows);
+        free(a->cfg);
+        free(a->api_path);
+        free(a);
+        return r;
+}

@@ -1,0 +1,39 @@
+/*
+ * The CLI's clients of the agent: the local API over `<run>/api.sock` (msgpack maps with
+ * a version field, 4-byte length prefix), a generic msgpack to JSON renderer for
+ * `--format json`, and a blocking peer API client for `om cluster join`, which talks to
+ * a member's TCP peer API with frames sealed by the cluster key.
+ */
+#pragma once
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/json.h"
+
+struct om_api_reply {
+        char *buf;
+        msgpack_unpacked u;
+        bool have_u;
+        const msgpack_object *data; /* "data" of the reply, NULL when none */
+        char error[256];            /* "error" of a refused request */
+};
+
+void om_api_reply_done(struct om_api_reply *r);
+
+/* Sends {"v":1,"cmd":cmd} to the local agent and reads its reply. Returns 0 when the
+ * agent answered ok; -ECONNREFUSED or -ENOENT when no agent listens; -EREMOTEIO when it
+ * refused (reason in ret->error); -EBADMSG for a malformed reply. timeout_ms bounds
+ * the whole exchange. */
+int om_api_call(const char *cmd, int timeout_ms, struct om_api_reply *ret);
+
+/* Sends raw request bytes (already framed or not: the caller's choice) and reads one
+ * framed reply; for tests of malformed requests. */
+int om_api_call_raw(const void *req, size_t len, int timeout_ms, struct om_api_reply *ret);
+
+/* Asks the peer API of host:port to add node (reachable at addr) to the cluster, sealed
+ * with the key derived from the local cluster.conf's secret. On success *ret_conf
+ * receives the cluster.conf text to install. */
+int om_api_peer_join(const char *host, uint16_t port, const char *node, const char *addr,
+                     char **ret_conf, char *err, size_t errlen);

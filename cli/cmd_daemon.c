@@ -1,0 +1,259 @@
+/*
+ * `om daemon run|start|stop|status`: run the agent in the foreground, start it detached
+ * (and wait until its API answers), stop it through its API (SIGTERM when the API does
+ * not answer), and show its heartbeat streams, peers' last-seen ages and drop counters.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "cli/api_client.h"
+#include "cli/cli.h"
+#include "cluster/cl_mp.h"
+#include "core/fileio.h"
+#include "core/json.h"
+#include "core/paths.h"
+#include "core/util.h"
+
+static int cmd_run(struct om_cli_ctx *ctx) {
+        int r = om_agent_run();
+        return r < 0 ? OM_EXIT_FAIL : OM_EXIT_OK;
+}
+
+static pid_t read_pid(void) {
+        _cleanup_free_ char *file = om_asprintf("%s/daemon.pid", om_dir_run());
+        _cleanup_free_ char *txt = NULL;
+        long long pid;
+        if (!file || om_read_file(file, 64, &txt, NULL) < 0 ||
+            om_parse_int(om_strstrip(txt), 1, 1 << 30, &pid) < 0)
+                return -1;
+        return (pid_t)pid;
+}
+
+static bool api_answers(void) {
+        struct om_api_reply rep;
+        int r = om_api_call("status", 1000, &rep);
+        om_api_reply_done(&rep);
+        return r == 0;
+}
+
+static int cmd_start(struct om_cli_ctx *ctx) {
+        char exe[4096];
+        int pfd[2];
+        if (api_answers()) {
+                printf("om: the agent already runs (pid %d)\n", (int)read_pid());
+                return OM_EXIT_OK;
+        }
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n < 0)
+                return om_cli_fail("cannot find the om binary: %s", strerror(errno));
+        exe[n] = 0;
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return om_cli_fail("pipe: %s", strerror(errno));
+        pid_t pid = fork();
+        if (pid < 0)
+                return om_cli_fail("fork: %s", strerror(errno));
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDWR);
+                setsid();
+                if (null >= 0) {
+                        dup2(null, 0);
+                        dup2(null, 1);
+                }
+                dup2(pfd[1], 2); /* start-up errors reach `om daemon start` */
+                execl(exe, exe, "daemon", "run", (char *)NULL);
+                _exit(127);
+        }
+        close(pfd[1]);
+        fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+        struct om_buf errtxt = {0};
+        uint64_t deadline = om_mono_ms() + 15000;
+        int status;
+        while (om_mono_ms() < deadline) {
+                char buf[512];
+                ssize_t k;
+                while ((k = read(pfd[0], buf, sizeof(buf))) > 0)
+                        om_buf_append(&errtxt, buf, (size_t)k);
+                if (waitpid(pid, &status, WNOHANG) == pid) {
+                        while ((k = read(pfd[0], buf, sizeof(buf))) > 0)
+                                om_buf_append(&errtxt, buf, (size_t)k);
+                        fputs(errtxt.data ? errtxt.data : "", stderr);
+                        om_buf_free(&errtxt);
+                        close(pfd[0]);
+                        return om_cli_fail("the agent did not start (exit status %d)",
+                                           WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+                }
+                if (api_answers()) {
+                        om_buf_free(&errtxt);
+                        close(pfd[0]);
+                        printf("om: agent started (pid %d)\n", (int)pid);
+                        return OM_EXIT_OK;
+                }
+                poll(NULL, 0, 50);
+        }
+        om_buf_free(&errtxt);
+        close(pfd[0]);
+        return om_cli_fail("the agent (pid %d) did not answer within 15s", (int)pid);
+}
+
+static int cmd_stop(struct om_cli_ctx *ctx) {
+        pid_t pid = read_pid();
+        struct om_api_reply rep;
+        int r = om_api_call("stop", 3000, &rep);
+        om_api_reply_done(&rep);
+        if (r < 0) {
+                if (pid <= 0 || kill(pid, 0) < 0) {
+                        printf("om: no agent runs\n");
+                        return OM_EXIT_OK;
+                }
+                if (kill(pid, SIGTERM) < 0)
+                        return om_cli_fail("cannot signal pid %d: %s", (int)pid, strerror(errno));
+        }
+        uint64_t deadline = om_mono_ms() + 15000;
+        while (pid > 0 && kill(pid, 0) == 0) {
+                if (om_mono_ms() > deadline)
+                        return om_cli_fail("the agent (pid %d) did not stop within 15s", (int)pid);
+                poll(NULL, 0, 20);
+        }
+        printf("om: agent stopped\n");
+        return OM_EXIT_OK;
+}
+
+static void print_age(int64_t ms, char *buf, size_t len) {
+        if (ms < 0)
+                snprintf(buf, len, "never");
+        else
+                snprintf(buf, len, "%lld.%llds ago", (long long)(ms / 1000),
+                         (long long)(ms % 1000 / 100));
+}
+
+static void s_get(const msgpack_object *m, const char *k, char *buf, size_t len) {
+        if (om_cl_mp_get_str(m, k, buf, len) < 0)
+                snprintf(buf, len, "?");
+}
+
+static uint64_t u_get(const msgpack_object *m, const char *k) {
+        uint64_t v = 0;
+        (void)om_cl_mp_get_u64(m, k, &v);
+        return v;
+}
+
+static int64_t i_get(const msgpack_object *m, const char *k) {
+        int64_t v = -1;
+        (void)om_cl_mp_get_i64(m, k, &v);
+        return v;
+}
+
+static int print_json(const msgpack_object *o) {
+        struct om_json j = {0};
+        om_cl_mp_to_json(o, &j);
+        printf("%s\n", j.buf.data ? j.buf.data : "{}");
+        om_buf_free(&j.buf);
+        return OM_EXIT_OK;
+}
+
+static int cmd_status(struct om_cli_ctx *ctx) {
+        const char *fmt;
+        struct om_api_reply rep;
+        char s1[128], s2[128];
+        if (om_cli_format(ctx, &fmt) < 0)
+                return OM_EXIT_USAGE;
+        int r = om_api_call("status", 5000, &rep);
+        if (r < 0 || !rep.data) {
+                om_api_reply_done(&rep);
+                if (r == -ENOENT || r == -ECONNREFUSED) {
+                        printf("daemon    not running\n");
+                        return OM_EXIT_FAIL;
+                }
+                return om_cli_fail("the agent did not answer: %s",
+                                   r == -EREMOTEIO ? rep.error : strerror(-r));
+        }
+        if (strcmp(fmt, "text") != 0) {
+                print_json(rep.data);
+                om_api_reply_done(&rep);
+                return OM_EXIT_OK;
+        }
+        const msgpack_object *d = om_cl_mp_get(rep.data, "daemon");
+        const msgpack_object *cl = om_cl_mp_get(rep.data, "cluster");
+        const msgpack_object *hb = om_cl_mp_get(rep.data, "hb");
+        const msgpack_object *nodes = om_cl_mp_get(rep.data, "nodes");
+        s_get(cl, "node", s1, sizeof(s1));
+        s_get(cl, "name", s2, sizeof(s2));
+        printf("daemon    running  pid %llu  node %s  cluster %s  uptime %llus\n",
+               (unsigned long long)u_get(d, "pid"), s1, s2,
+               (unsigned long long)(u_get(d, "uptime_ms") / 1000));
+        printf("          node data gen %llu  interval %llums  timeout %llums  loop stalls %llu  "
+               "peer api errors %llu\n",
+               (unsigned long long)u_get(d, "gen"), (unsigned long long)u_get(d, "interval_ms"),
+               (unsigned long long)u_get(d, "timeout_ms"), (unsigned long long)u_get(d, "stalls"),
+               (unsigned long long)u_get(d, "peer_api_errors"));
+        for (uint32_t i = 0; hb && hb->type == MSGPACK_OBJECT_ARRAY && i < hb->via.array.size;
+             i++) {
+                const msgpack_object *h = &hb->via.array.ptr[i];
+                const msgpack_object *rx = om_cl_mp_get(h, "rx"), *tx = om_cl_mp_get(h, "tx");
+                const msgpack_object *drops = om_cl_mp_get(rx, "drops");
+                char name[32], addr[96], state[32];
+                s_get(h, "name", name, sizeof(name));
+                s_get(h, "addr", addr, sizeof(addr));
+                s_get(h, "state", state, sizeof(state));
+                printf("%-9s unicast  %s  %s\n", name, addr, state);
+                printf("  rx      frames %llu  bytes %llu\n",
+                       (unsigned long long)u_get(rx, "frames"),
+                       (unsigned long long)u_get(rx, "bytes"));
+                printf("  drops  ");
+                for (uint32_t k = 0;
+                     drops && drops->type == MSGPACK_OBJECT_MAP && k < drops->via.map.size; k++) {
+                        char key[32];
+                        const msgpack_object_kv *kv = &drops->via.map.ptr[k];
+                        if (om_cl_mp_str(&kv->key, key, sizeof(key)) == 0 &&
+                            kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                                printf(" %s %llu", key, (unsigned long long)kv->val.via.u64);
+                }
+                printf("\n  tx      frames %llu  bytes %llu  errors %llu\n",
+                       (unsigned long long)u_get(tx, "frames"),
+                       (unsigned long long)u_get(tx, "bytes"),
+                       (unsigned long long)u_get(tx, "errors"));
+                const msgpack_object *peers = om_cl_mp_get(h, "peers");
+                for (uint32_t k = 0;
+                     peers && peers->type == MSGPACK_OBJECT_MAP && k < peers->via.map.size; k++) {
+                        char pn[64], prx[16], age[32];
+                        const msgpack_object_kv *kv = &peers->via.map.ptr[k];
+                        if (om_cl_mp_str(&kv->key, pn, sizeof(pn)) < 0)
+                                continue;
+                        s_get(&kv->val, "rx", prx, sizeof(prx));
+                        print_age(i_get(&kv->val, "last_rx_age_ms"), age, sizeof(age));
+                        printf("  peer    %-16s rx %-5s last frame %s\n", pn, prx, age);
+                }
+        }
+        printf("nodes\n");
+        for (uint32_t k = 0; nodes && nodes->type == MSGPACK_OBJECT_MAP && k < nodes->via.map.size;
+             k++) {
+                char pn[64], st[16], age[32];
+                const msgpack_object_kv *kv = &nodes->via.map.ptr[k];
+                if (om_cl_mp_str(&kv->key, pn, sizeof(pn)) < 0)
+                        continue;
+                s_get(&kv->val, "liveness", st, sizeof(st));
+                print_age(i_get(&kv->val, "last_seen_ms"), age, sizeof(age));
+                printf("  %-16s %-8s last seen %-12s gen %llu\n", pn, st,
+                       strcmp(pn, s1) == 0 ? "(self)" : age,
+                       (unsigned long long)u_get(&kv->val, "gen"));
+        }
+        om_api_reply_done(&rep);
+        return OM_EXIT_OK;
+}
+
+static const struct om_cli_cmd daemon_cmds[] = {
+        {"daemon run", 0, "", cmd_run, "Run the agent in the foreground."},
+        {"daemon start", 0, "", cmd_start, "Start the agent in the background."},
+        {"daemon stop", 0, "", cmd_stop, "Stop the agent."},
+        {"daemon status", 0, "format=", cmd_status,
+         "Show the agent, its heartbeat streams, peers and drop counters."},
+};
+OM_CLI_REGISTER(daemon_cmds)

@@ -1,0 +1,197 @@
+/*
+ * `om mon`: the cluster at a glance, in the reference's layout: the agent's threads
+ * (heartbeat streams with one glyph per node), the nodes, then one row per object with
+ * each node's instance glyphs (O up, X down, ! warn, * frozen, P not provisioned,
+ * ^ HA leader, / n/a). `--format json` prints the agent's whole view (DESIGN 8b).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/api_client.h"
+#include "cli/cli.h"
+#include "cluster/cl_mp.h"
+#include "core/json.h"
+#include "core/util.h"
+
+#define COL 12
+
+struct row {
+        char left[160];
+        char cells[128][24];
+};
+
+static void print_rows(const char *title, struct row *rows, size_t n, char names[][64],
+                       size_t n_nodes, size_t width) {
+        printf("%-*s  ", (int)width, title);
+        for (size_t i = 0; i < n_nodes; i++)
+                printf("%-*s", COL, names[i]);
+        printf("\n");
+        for (size_t r = 0; r < n; r++) {
+                printf("%-*s", (int)width, rows[r].left);
+                printf("| ");
+                for (size_t i = 0; i < n_nodes; i++)
+                        printf("%-*s", COL, rows[r].cells[i]);
+                printf("\n");
+        }
+}
+
+static const char *sget(const msgpack_object *m, const char *k, char *buf, size_t len) {
+        if (om_cl_mp_get_str(m, k, buf, len) < 0)
+                buf[0] = 0;
+        return buf;
+}
+
+static bool bget(const msgpack_object *m, const char *k) {
+        bool b = false;
+        (void)om_cl_mp_get_bool(m, k, &b);
+        return b;
+}
+
+static int cmd_mon(struct om_cli_ctx *ctx) {
+        const char *fmt;
+        struct om_api_reply rep;
+        static struct row rows[512];
+        static char names[128][64];
+        size_t n_nodes = 0, n_rows = 0;
+        char b1[128], b2[128];
+        if (om_cli_format(ctx, &fmt) < 0)
+                return OM_EXIT_USAGE;
+        int r = om_api_call("status", 5000, &rep);
+        if (r < 0 || !rep.data) {
+                om_api_reply_done(&rep);
+                if (r == -ENOENT || r == -ECONNREFUSED)
+                        return om_cli_fail("no agent answers on this node (om daemon start)");
+                return om_cli_fail("the agent did not answer: %s",
+                                   r == -EREMOTEIO ? rep.error : strerror(-r));
+        }
+        if (strcmp(fmt, "text") != 0) {
+                struct om_json j = {0};
+                om_cl_mp_to_json(rep.data, &j);
+                printf("%s\n", j.buf.data ? j.buf.data : "{}");
+                om_buf_free(&j.buf);
+                om_api_reply_done(&rep);
+                return OM_EXIT_OK;
+        }
+        const msgpack_object *cl = om_cl_mp_get(rep.data, "cluster");
+        const msgpack_object *nodes = om_cl_mp_get(rep.data, "nodes");
+        const msgpack_object *hb = om_cl_mp_get(rep.data, "hb");
+        const msgpack_object *objs = om_cl_mp_get(rep.data, "objects");
+        char self[64];
+        sget(cl, "node", self, sizeof(self));
+        for (uint32_t i = 0;
+             nodes && nodes->type == MSGPACK_OBJECT_MAP && i < nodes->via.map.size && n_nodes < 128;
+             i++)
+                if (om_cl_mp_str(&nodes->via.map.ptr[i].key, names[n_nodes], 64) == 0)
+                        n_nodes++;
+        const msgpack_object *nv[128] = {0};
+        for (size_t i = 0; i < n_nodes; i++)
+                nv[i] = om_cl_mp_get(nodes, names[i]);
+
+        /* Threads */
+        memset(rows, 0, sizeof(rows));
+        snprintf(rows[n_rows].left, sizeof(rows[0].left), " %-12s %-7s", "daemon", "running");
+        for (size_t i = 0; i < n_nodes; i++)
+                snprintf(rows[n_rows].cells[i], COL, "%s", strcmp(names[i], self) ? "" : "O");
+        n_rows++;
+        for (uint32_t h = 0; hb && hb->type == MSGPACK_OBJECT_ARRAY && h < hb->via.array.size;
+             h++) {
+                const msgpack_object *s = &hb->via.array.ptr[h];
+                const msgpack_object *peers = om_cl_mp_get(s, "peers");
+                char name[32], addr[96], state[16], lbl[48];
+                sget(s, "name", name, sizeof(name));
+                sget(s, "addr", addr, sizeof(addr));
+                sget(s, "state", state, sizeof(state));
+                for (int dir = 0; dir < 2; dir++) {
+                        snprintf(lbl, sizeof(lbl), "%s.%s", name, dir ? "tx" : "rx");
+                        snprintf(rows[n_rows].left, sizeof(rows[0].left), " %-12s %-7s %s ", lbl,
+                                 state, dir ? "" : addr);
+                        for (size_t i = 0; i < n_nodes; i++) {
+                                const msgpack_object *p = om_cl_mp_get(peers, names[i]);
+                                const char *g = "/";
+                                if (p && dir == 0)
+                                        g = om_cl_mp_streq(om_cl_mp_get(p, "rx"), "up") ? "O" : "X";
+                                else if (p)
+                                        g = om_streq(state, "running") ? "O" : "X";
+                                snprintf(rows[n_rows].cells[i], COL, "%s", g);
+                        }
+                        n_rows++;
+                }
+        }
+        size_t width = 34;
+        for (size_t k = 0; k < n_rows; k++)
+                width = OM_MAX(width, strlen(rows[k].left) + 1);
+        print_rows("Threads", rows, n_rows, names, n_nodes, width);
+
+        /* Nodes */
+        n_rows = 0;
+        memset(rows, 0, sizeof(rows));
+        snprintf(rows[n_rows].left, sizeof(rows[0].left), " state");
+        for (size_t i = 0; i < n_nodes; i++)
+                snprintf(rows[n_rows].cells[i], COL, "%s", sget(nv[i], "state", b1, sizeof(b1)));
+        n_rows++;
+        snprintf(rows[n_rows].left, sizeof(rows[0].left), " frozen");
+        for (size_t i = 0; i < n_nodes; i++)
+                snprintf(rows[n_rows].cells[i], COL, "%s", bget(nv[i], "frozen") ? "*" : "-");
+        n_rows++;
+        snprintf(rows[n_rows].left, sizeof(rows[0].left), " monitor");
+        for (size_t i = 0; i < n_nodes; i++)
+                snprintf(rows[n_rows].cells[i], COL, "%s", sget(nv[i], "monitor", b1, sizeof(b1)));
+        n_rows++;
+        printf("\n");
+        print_rows("Nodes", rows, n_rows, names, n_nodes, width);
+
+        /* Objects */
+        n_rows = 0;
+        memset(rows, 0, sizeof(rows));
+        for (uint32_t k = 0;
+             objs && objs->type == MSGPACK_OBJECT_MAP && k < objs->via.map.size && n_rows < 512;
+             k++) {
+                const msgpack_object_kv *kv = &objs->via.map.ptr[k];
+                const msgpack_object *inst = om_cl_mp_get(&kv->val, "instances");
+                char path[256], avail[16], overall[16];
+                if (om_cl_mp_str(&kv->key, path, sizeof(path)) < 0)
+                        continue;
+                sget(&kv->val, "avail", avail, sizeof(avail));
+                sget(&kv->val, "overall", overall, sizeof(overall));
+                int n_up = 0, n_inst = 0;
+                for (size_t i = 0; i < n_nodes; i++) {
+                        const msgpack_object *in = om_cl_mp_get(inst, names[i]);
+                        char *c = rows[n_rows].cells[i];
+                        if (!in) {
+                                snprintf(c, COL, " ");
+                                continue;
+                        }
+                        n_inst++;
+                        sget(in, "avail", b1, sizeof(b1));
+                        sget(in, "overall", b2, sizeof(b2));
+                        const char *base = om_streq(b1, "up")     ? "O"
+                                           : om_streq(b1, "down") ? "X"
+                                           : om_streq(b1, "warn") ? "!"
+                                                                  : "/";
+                        n_up += om_streq(b1, "up");
+                        snprintf(c, COL, "%s%s%s%s%s", base,
+                                 om_streq(b2, "warn") && !om_streq(b1, "warn") ? "!" : "",
+                                 bget(in, "frozen") ? "*" : "", bget(in, "provisioned") ? "" : "P",
+                                 bget(in, "ha_leader") ? "^" : "");
+                }
+                char av[24], cnt[16];
+                snprintf(av, sizeof(av), "%s%s", avail,
+                         om_streq(overall, "warn") && !om_streq(avail, "warn") ? "!" : "");
+                snprintf(cnt, sizeof(cnt), "%d/%d", n_up, n_inst);
+                snprintf(rows[n_rows].left, sizeof(rows[0].left), " %-12s %-8s%-6s%-6s", path, av,
+                         "", cnt);
+                n_rows++;
+        }
+        for (size_t k = 0; k < n_rows; k++)
+                width = OM_MAX(width, strlen(rows[k].left));
+        printf("\n");
+        print_rows("*/svc/*", rows, n_rows, names, n_nodes, width);
+        om_api_reply_done(&rep);
+        return OM_EXIT_OK;
+}
+
+static const struct om_cli_cmd mon_cmds[] = {
+        {"mon", 0, "format=", cmd_mon, "Show the cluster at a glance (the agent's view)."},
+};
+OM_CLI_REGISTER(mon_cmds)

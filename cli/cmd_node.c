@@ -1,0 +1,155 @@
+/*
+ * `om node ls` (the nodes with their liveness, address, last-seen age, node data
+ * generation and heartbeat state, from the agent's view; from cluster.conf alone when no
+ * agent answers) and `om node freeze|thaw` (the node's frozen flag, through the agent
+ * so the change is beaten at once).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/api_client.h"
+#include "cli/cli.h"
+#include "cluster/cl_config.h"
+#include "cluster/cl_mp.h"
+#include "cluster/cl_nodedata.h"
+#include "core/json.h"
+#include "core/paths.h"
+#include "core/util.h"
+
+static int ls_offline(const char *fmt) {
+        struct om_cl_config *cfg = NULL;
+        char err[512];
+        int r = om_cl_config_load(om_nodename(), &cfg, err, sizeof(err));
+        if (r < 0)
+                return om_cli_fail("%s", r == -EINVAL ? err : strerror(-r));
+        fprintf(stderr, "om: no agent answers on this node: states unknown\n");
+        if (strcmp(fmt, "text") != 0) {
+                struct om_json j = {0};
+                om_json_object_begin(&j);
+                for (size_t i = 0; i < cfg->n_nodes; i++) {
+                        om_json_key(&j, cfg->nodes[i]);
+                        om_json_object_begin(&j);
+                        om_json_kv_string(&j, "state", "unknown");
+                        om_json_object_end(&j);
+                }
+                om_json_object_end(&j);
+                printf("%s\n", j.buf.data);
+                om_buf_free(&j.buf);
+        } else
+                for (size_t i = 0; i < cfg->n_nodes; i++)
+                        printf("%s\n", cfg->nodes[i]);
+        free(cfg);
+        return OM_EXIT_OK;
+}
+
+static int cmd_ls(struct om_cli_ctx *ctx) {
+        const char *fmt;
+        struct om_api_reply rep;
+        if (om_cli_format(ctx, &fmt) < 0)
+                return OM_EXIT_USAGE;
+        int r = om_api_call("status", 5000, &rep);
+        if (r == -ENOENT || r == -ECONNREFUSED) {
+                om_api_reply_done(&rep);
+                return ls_offline(fmt);
+        }
+        if (r < 0 || !rep.data) {
+                om_api_reply_done(&rep);
+                return om_cli_fail("the agent did not answer: %s",
+                                   r == -EREMOTEIO ? rep.error : strerror(-r));
+        }
+        const msgpack_object *nodes = om_cl_mp_get(rep.data, "nodes");
+        if (strcmp(fmt, "text") != 0) {
+                struct om_json j = {0};
+                om_cl_mp_to_json(nodes, &j);
+                printf("%s\n", j.buf.data ? j.buf.data : "{}");
+                om_buf_free(&j.buf);
+                om_api_reply_done(&rep);
+                return OM_EXIT_OK;
+        }
+        printf("%-16s %-8s %-16s %-10s %-6s %-6s %s\n", "NODE", "STATE", "ADDR", "LAST_SEEN", "GEN",
+               "FROZEN", "HB_RX");
+        for (uint32_t k = 0; nodes && nodes->type == MSGPACK_OBJECT_MAP && k < nodes->via.map.size;
+             k++) {
+                const msgpack_object_kv *kv = &nodes->via.map.ptr[k];
+                char name[64], st[16], addr[64], rx[16], age[24];
+                int64_t seen = -1;
+                uint64_t gen = 0;
+                bool frozen = false;
+                if (om_cl_mp_str(&kv->key, name, sizeof(name)) < 0)
+                        continue;
+                if (om_cl_mp_get_str(&kv->val, "liveness", st, sizeof(st)) < 0)
+                        snprintf(st, sizeof(st), "?");
+                if (om_cl_mp_get_str(&kv->val, "addr", addr, sizeof(addr)) < 0)
+                        snprintf(addr, sizeof(addr), "-");
+                if (om_cl_mp_get_str(om_cl_mp_get(&kv->val, "hb"), "rx", rx, sizeof(rx)) < 0)
+                        snprintf(rx, sizeof(rx), "?");
+                (void)om_cl_mp_get_i64(&kv->val, "last_seen_ms", &seen);
+                (void)om_cl_mp_get_u64(&kv->val, "gen", &gen);
+                (void)om_cl_mp_get_bool(&kv->val, "frozen", &frozen);
+                if (strcmp(rx, "-") == 0)
+                        snprintf(age, sizeof(age), "-"); /* this node */
+                else if (seen < 0)
+                        snprintf(age, sizeof(age), "never");
+                else
+                        snprintf(age, sizeof(age), "%lld.%llds", (long long)(seen / 1000),
+                                 (long long)(seen % 1000 / 100));
+                printf("%-16s %-8s %-16s %-10s %-6llu %-6s %s\n", name, st, addr, age,
+                       (unsigned long long)gen, frozen ? "yes" : "no", rx);
+        }
+        /* the streams these ages come from, with what they dropped */
+        const msgpack_object *hb = om_cl_mp_get(rep.data, "hb");
+        for (uint32_t i = 0; hb && hb->type == MSGPACK_OBJECT_ARRAY && i < hb->via.array.size;
+             i++) {
+                const msgpack_object *h = &hb->via.array.ptr[i];
+                const msgpack_object *drops = om_cl_mp_get(om_cl_mp_get(h, "rx"), "drops");
+                char name[32] = "?", addr[96] = "?";
+                (void)om_cl_mp_get_str(h, "name", name, sizeof(name));
+                (void)om_cl_mp_get_str(h, "addr", addr, sizeof(addr));
+                printf("%s %s drops:", name, addr);
+                for (uint32_t k = 0;
+                     drops && drops->type == MSGPACK_OBJECT_MAP && k < drops->via.map.size; k++) {
+                        char key[32];
+                        const msgpack_object_kv *kv = &drops->via.map.ptr[k];
+                        if (om_cl_mp_str(&kv->key, key, sizeof(key)) == 0 &&
+                            kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                                printf(" %s %llu", key, (unsigned long long)kv->val.via.u64);
+                }
+                printf("\n");
+        }
+        om_api_reply_done(&rep);
+        return OM_EXIT_OK;
+}
+
+static int set_frozen(bool frozen) {
+        struct om_api_reply rep;
+        int r = om_api_call(frozen ? "node_freeze" : "node_thaw", 5000, &rep);
+        om_api_reply_done(&rep);
+        if (r == -ENOENT || r == -ECONNREFUSED) {
+                /* no agent: the flag file is what an agent reads when it starts */
+                r = om_cl_node_set_frozen(frozen);
+                if (r < 0)
+                        return om_cli_fail("cannot set the node frozen flag: %s", strerror(-r));
+                return OM_EXIT_OK;
+        }
+        if (r < 0)
+                return om_cli_fail("the agent refused: %s",
+                                   r == -EREMOTEIO ? rep.error : strerror(-r));
+        return OM_EXIT_OK;
+}
+
+static int cmd_freeze(struct om_cli_ctx *ctx) {
+        return set_frozen(true);
+}
+
+static int cmd_thaw(struct om_cli_ctx *ctx) {
+        return set_frozen(false);
+}
+
+static const struct om_cli_cmd node_cmds[] = {
+        {"node ls", 0, "format=", cmd_ls,
+         "List the nodes: liveness, address, last-seen age, generation, heartbeat."},
+        {"node freeze", 0, "", cmd_freeze, "Freeze this node (no orchestration here)."},
+        {"node thaw", 0, "", cmd_thaw, "Thaw this node."},
+};
+OM_CLI_REGISTER(node_cmds)

@@ -1,0 +1,218 @@
+/*
+ * Implementation of cl_config.h: walks every section and entry of cluster.conf, checks
+ * each keyword against the keyword tables (core/keywords.c), then builds the node and
+ * heartbeat tables. It does not create the secret (secrets/cluster_key.c does).
+ */
+#include "cluster/cl_config.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/keywords.h"
+#include "core/objpath.h"
+#include "core/paths.h"
+#include "core/util.h"
+
+_printf_(4, 5) static int fail(char *err, size_t errlen, unsigned line, const char *fmt, ...) {
+        /* err already holds "<file>" as its prefix set by the caller through fname */
+        (void)line;
+        if (err && errlen) {
+                va_list ap;
+                va_start(ap, fmt);
+                vsnprintf(err, errlen, fmt, ap);
+                va_end(ap);
+        }
+        return -EINVAL;
+}
+
+/* Resolves a host name or a numeric address to a numeric address. */
+static int resolve(const char *host, char *out, size_t outlen) {
+        struct in6_addr a6;
+        struct in_addr a4;
+        if (inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1) {
+                snprintf(out, outlen, "%s", host);
+                return 0;
+        }
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM};
+        struct addrinfo *res = NULL;
+        if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+                return -EADDRNOTAVAIL;
+        int r = getnameinfo(res->ai_addr, res->ai_addrlen, out, outlen, NULL, 0, NI_NUMERICHOST);
+        freeaddrinfo(res);
+        return r == 0 ? 0 : -EADDRNOTAVAIL;
+}
+
+int om_cl_config_node_index(const struct om_cl_config *cfg, const char *name) {
+        for (size_t i = 0; i < cfg->n_nodes; i++)
+                if (strcmp(cfg->nodes[i], name) == 0)
+                        return (int)i;
+        return -ENOENT;
+}
+
+const char *om_cl_config_node_addr(const struct om_cl_config *cfg, size_t idx) {
+        if (cfg->n_hb == 0 || idx >= cfg->n_nodes)
+                return NULL;
+        return cfg->hb[0].addrs[idx];
+}
+
+#define FAIL(line, fmt, ...) fail(err, errlen, line, "%s:%u: " fmt, fn, line, ##__VA_ARGS__)
+
+int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *self,
+                          struct om_cl_config **ret, char *err, size_t errlen) {
+        _cleanup_free_ struct om_cl_config *cfg = calloc(1, sizeof(*cfg));
+        char why[256];
+        if (!cfg)
+                return -ENOMEM;
+        snprintf(cfg->name, sizeof(cfg->name), "default");
+        cfg->api_port = 1215;
+
+        /* Pass 1: every section and keyword is known and well typed. */
+        for (size_t i = 0; i < ini->n_sections; i++) {
+                const struct om_ini_section *s = &ini->sections[i];
+                char group[32], index[32];
+                if (strcmp(s->name, "cluster") == 0)
+                        snprintf(group, sizeof(group), "cluster");
+                else if (om_section_split(s->name, group, sizeof(group), index, sizeof(index)) <
+                                 0 ||
+                         (strcmp(group, "hb") != 0 && strcmp(group, "arbitrator") != 0))
+                        return FAIL(s->line, "unknown section [%s]", s->name);
+                for (size_t j = 0; j < s->n_entries; j++) {
+                        const struct om_ini_entry *e = &s->entries[j];
+                        const struct om_keyword *kw = om_keyword_find(group, NULL, e->key);
+                        if (!kw)
+                                return FAIL(e->line, "[%s] unknown keyword '%s'", s->name, e->key);
+                        if (e->scope && !(kw->flags & OM_KWF_SCOPABLE))
+                                return FAIL(e->line, "[%s] keyword '%s' cannot be scoped to a node",
+                                            s->name, e->key);
+                        if (om_keyword_check_value(kw, e->value, why, sizeof(why)) < 0)
+                                return FAIL(e->line, "[%s] %s: %s", s->name, e->key, why);
+                }
+        }
+
+        /* [cluster] */
+        const struct om_ini_entry *e;
+        if ((e = om_ini_lookup(ini, "cluster", "name", NULL))) {
+                char nerr[128];
+                if (!om_name_valid(e->value, nerr, sizeof(nerr)))
+                        return FAIL(e->line, "[cluster] name: %s", nerr);
+                snprintf(cfg->name, sizeof(cfg->name), "%s", e->value);
+        }
+        if ((e = om_ini_lookup(ini, "cluster", "nodes", NULL))) {
+                _cleanup_strv_free_ char **v = NULL;
+                if (om_strv_split(e->value, " \t,", &v) < 0)
+                        return -ENOMEM;
+                for (size_t k = 0; v[k]; k++) {
+                        if (strlen(v[k]) >= OM_CL_NAME_MAX || strchr(v[k], '/') ||
+                            strchr(v[k], '@'))
+                                return FAIL(e->line, "[cluster] nodes: bad node name '%s'", v[k]);
+                        if (cfg->n_nodes >= OM_CL_NODES_MAX)
+                                return FAIL(e->line, "[cluster] nodes: more than %d nodes",
+                                            OM_CL_NODES_MAX);
+                        if (om_cl_config_node_index(cfg, v[k]) >= 0)
+                                return FAIL(e->line, "[cluster] nodes: '%s' listed twice", v[k]);
+                        snprintf(cfg->nodes[cfg->n_nodes++], OM_CL_NAME_MAX, "%s", v[k]);
+                }
+                if (self && om_cl_config_node_index(cfg, self) < 0)
+                        return FAIL(e->line, "[cluster] nodes: this node '%s' is not listed", self);
+        }
+        if (cfg->n_nodes == 0 && self)
+                snprintf(cfg->nodes[cfg->n_nodes++], OM_CL_NAME_MAX, "%s", self);
+        if ((e = om_ini_lookup(ini, "cluster", "quorum", NULL)))
+                (void)om_parse_bool(e->value, &cfg->quorum);
+        else
+                cfg->quorum = cfg->n_nodes >= 3;
+        if ((e = om_ini_lookup(ini, "cluster", "api_port", NULL))) {
+                long long p;
+                if (om_parse_int(e->value, 1, 65535, &p) < 0)
+                        return FAIL(e->line, "[cluster] api_port: not a port number");
+                cfg->api_port = (uint16_t)p;
+        }
+
+        /* [hb#N] and [arbitrator#N] */
+        for (size_t i = 0; i < ini->n_sections; i++) {
+                const struct om_ini_section *s = &ini->sections[i];
+                if (om_startswith(s->name, "arbitrator#")) {
+                        if (cfg->n_arb >= OM_CL_ARB_MAX)
+                                return FAIL(s->line, "too many arbitrators");
+                        const char *uri = om_ini_get(ini, s->name, "uri", NULL);
+                        const char *w = om_ini_get(ini, s->name, "weight", NULL);
+                        long long weight = 1;
+                        if (!uri)
+                                return FAIL(s->line, "[%s] missing required keyword 'uri'",
+                                            s->name);
+                        if (!om_startswith(uri, "tcp://"))
+                                return FAIL(s->line, "[%s] uri: expected tcp://<addr>:<port>",
+                                            s->name);
+                        if (w && om_parse_int(w, 0, 1000, &weight) < 0)
+                                return FAIL(s->line, "[%s] weight: out of range", s->name);
+                        snprintf(cfg->arb[cfg->n_arb].uri, sizeof(cfg->arb[0].uri), "%s", uri);
+                        cfg->arb[cfg->n_arb++].weight = (int)weight;
+                        continue;
+                }
+                if (!om_startswith(s->name, "hb#"))
+                        continue;
+                if (cfg->n_hb >= OM_CL_HB_MAX)
+                        return FAIL(s->line, "more than %d heartbeat sections", OM_CL_HB_MAX);
+                struct om_cl_hb_conf *hb = &cfg->hb[cfg->n_hb];
+                snprintf(hb->name, sizeof(hb->name), "%s", s->name);
+                hb->port = 10000;
+                hb->interval_ms = 1000;
+                hb->timeout_ms = 3000;
+                for (size_t j = 0; j < s->n_entries; j++) {
+                        const struct om_ini_entry *x = &s->entries[j];
+                        long long p;
+                        if (strcmp(x->key, "port") == 0) {
+                                if (om_parse_int(x->value, 1, 65535, &p) < 0)
+                                        return FAIL(x->line, "[%s] port: not a port number",
+                                                    s->name);
+                                hb->port = (uint16_t)p;
+                        } else if (strcmp(x->key, "interval") == 0) {
+                                (void)om_parse_duration_ms(x->value, &hb->interval_ms);
+                        } else if (strcmp(x->key, "timeout") == 0) {
+                                (void)om_parse_duration_ms(x->value, &hb->timeout_ms);
+                        } else if (strcmp(x->key, "addr") == 0) {
+                                int idx = x->scope ? om_cl_config_node_index(cfg, x->scope) : -1;
+                                if (!x->scope)
+                                        return FAIL(x->line, "[%s] addr needs a node: addr@<node>",
+                                                    s->name);
+                                if (idx < 0)
+                                        return FAIL(x->line, "[%s] addr@%s: '%s' is not in nodes",
+                                                    s->name, x->scope, x->scope);
+                                if (resolve(x->value, hb->addrs[idx], OM_CL_ADDR_MAX) < 0)
+                                        return FAIL(x->line, "[%s] addr@%s: cannot resolve '%s'",
+                                                    s->name, x->scope, x->value);
+                        }
+                }
+                if (hb->interval_ms < 10 || hb->timeout_ms <= hb->interval_ms)
+                        return FAIL(s->line, "[%s] timeout (%llums) must exceed interval (%llums)",
+                                    s->name, (unsigned long long)hb->timeout_ms,
+                                    (unsigned long long)hb->interval_ms);
+                for (size_t k = 0; k < cfg->n_nodes; k++)
+                        if (!hb->addrs[k][0] &&
+                            resolve(cfg->nodes[k], hb->addrs[k], OM_CL_ADDR_MAX) < 0)
+                                return FAIL(s->line, "[%s] no addr@%s and '%s' does not resolve",
+                                            s->name, cfg->nodes[k], cfg->nodes[k]);
+                cfg->n_hb++;
+        }
+        *ret = OM_TAKE_PTR(cfg);
+        return 0;
+}
+
+int om_cl_config_load(const char *self, struct om_cl_config **ret, char *err, size_t errlen) {
+        _cleanup_free_ char *file = om_cluster_conf_path();
+        _cleanup_ini_ struct om_ini *ini = NULL;
+        if (!file)
+                return -ENOMEM;
+        int r = om_ini_load(file, &ini, err, errlen);
+        if (r == -ENOENT)
+                ini = om_ini_new();
+        else if (r < 0)
+                return r;
+        if (!ini)
+                return -ENOMEM;
+        return om_cl_config_from_ini(ini, file, self, ret, err, errlen);
+}

@@ -1,0 +1,60 @@
+/*
+ * The cluster's configuration as the agent uses it: `<etc>/cluster.conf` (DESIGN section
+ * 7) parsed and checked into nodes, heartbeat streams, the peer API port and the
+ * arbitrators. This module only reads and validates; writing the file (join) is done by
+ * the callers through om_write_atomic. A bad file is refused with a message naming its
+ * line, so the agent can stop before it binds anything.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ini.h"
+
+#define OM_CL_NODES_MAX 128
+#define OM_CL_HB_MAX 4
+#define OM_CL_ARB_MAX 8
+#define OM_CL_NAME_MAX 64
+#define OM_CL_ADDR_MAX 64
+
+struct om_cl_hb_conf {
+        char name[16]; /* "hb#1" */
+        uint16_t port;
+        uint64_t interval_ms;
+        uint64_t timeout_ms;
+        char addrs[OM_CL_NODES_MAX][OM_CL_ADDR_MAX]; /* by node index, numeric address */
+};
+
+struct om_cl_config {
+        char name[OM_CL_NAME_MAX];
+        char nodes[OM_CL_NODES_MAX][OM_CL_NAME_MAX];
+        size_t n_nodes;
+        bool quorum;
+        uint16_t api_port;
+        struct om_cl_hb_conf hb[OM_CL_HB_MAX];
+        size_t n_hb;
+        struct {
+                char uri[256];
+                int weight;
+        } arb[OM_CL_ARB_MAX];
+        size_t n_arb;
+};
+
+/* Checks a parsed cluster.conf and fills ret (allocated, caller frees). self is this
+ * node's name: it must be in `nodes` when `nodes` is set; when `nodes` is absent the
+ * cluster is this node alone. Addresses that are not numeric are resolved (this may
+ * block: call it at start-up or from the CLI). On error returns -EINVAL with
+ * "<file>:<line>: <what>" in err. */
+int om_cl_config_from_ini(const struct om_ini *ini, const char *filename, const char *self,
+                          struct om_cl_config **ret, char *err, size_t errlen);
+
+/* Loads and checks `<etc>/cluster.conf`. A missing file gives the one-node default. */
+int om_cl_config_load(const char *self, struct om_cl_config **ret, char *err, size_t errlen);
+
+/* Index of node name in cfg->nodes, or -ENOENT. */
+int om_cl_config_node_index(const struct om_cl_config *cfg, const char *name);
+
+/* The address of a node for the peer API: its address on the first heartbeat stream. */
+const char *om_cl_config_node_addr(const struct om_cl_config *cfg, size_t idx);

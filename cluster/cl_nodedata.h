@@ -1,0 +1,57 @@
+/*
+ * Node data (DESIGN section 7): what a node says about itself to the cluster, its node
+ * state, the status of each of its instances and the version of each object it holds.
+ * Each node is the only writer of its own; a generation counts its changes. This module
+ * collects the local data from the files the CLI and the actions write (never touching
+ * a device), compares two collections, and encodes and decodes them as msgpack.
+ */
+#pragma once
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/objpath.h"
+
+struct om_cl_instance {
+        char path[OM_PATH_STRMAX];
+        char avail[8];
+        char overall[8];
+        bool provisioned;
+        bool frozen;
+};
+
+struct om_cl_objver {
+        char path[OM_PATH_STRMAX];
+        uint64_t hlc;
+        char writer[64];
+};
+
+struct om_cl_nodedata {
+        uint64_t gen;
+        char state[16]; /* node monitor state: "idle" */
+        bool frozen;
+        struct om_cl_instance *inst;
+        size_t n_inst;
+        struct om_cl_objver *objs;
+        size_t n_objs;
+};
+
+void om_cl_nodedata_done(struct om_cl_nodedata *nd);
+
+/* Reads the local node data (gen left 0, frozen left false: the caller owns them). */
+int om_cl_nodedata_collect(struct om_cl_nodedata *ret);
+
+/* True when a and b say the same thing (generations ignored). */
+bool om_cl_nodedata_same(const struct om_cl_nodedata *a, const struct om_cl_nodedata *b);
+
+/* Packs nd as one msgpack map. */
+void om_cl_nodedata_pack(const struct om_cl_nodedata *nd, msgpack_packer *pk);
+/* Decodes a map packed by om_cl_nodedata_pack (unknown keys skipped); -EBADMSG when it is
+ * not one. ret is replaced only on success. */
+int om_cl_nodedata_unpack(const msgpack_object *o, struct om_cl_nodedata *ret);
+
+/* Frozen flag of the node: <var>/node/frozen. */
+bool om_cl_node_frozen(void);
+int om_cl_node_set_frozen(bool frozen);

@@ -1,0 +1,26 @@
+#!/bin/bash
+# SIGSTOP of 2 x timeout on one agent: the others see it down meanwhile; on waking, the
+# paused agent does not declare the others stale for its own pause (its stall guard
+# counts the stall instead) and it is seen up again.
+set -u
+. "$(dirname "$0")/test-agent.lib"
+
+write_conf 3 200ms 1s
+for k in 1 2 3; do start_agent $k; done
+for k in 1 2 3; do wait_api $k; done
+for k in 1 2 3; do for j in 1 2 3; do [ $k = $j ] || wait_state $k n$j up 5 >/dev/null; done; done
+
+kill -STOP "${PIDS[3]}"
+wait_state 1 n3 down 3 >/dev/null
+wait_state 2 n3 down 3 >/dev/null
+sleep 1.2 # 2 x timeout in all since the stop
+kill -CONT "${PIDS[3]}"
+wait_state 1 n3 up 5 >/dev/null
+wait_state 2 n3 up 5 >/dev/null
+sleep 1.5 # more than timeout after waking: a false stale would have happened by now
+on 3 daemon status | grep -Eq "loop stalls [1-9]" || fail "n3 counted no loop stall"
+grep -E "node n[12] .*=> down" "$T/n3/log/daemon.log" && fail "n3 declared a peer down for its own pause"
+[ "$(node_state 3 n1)" = up ] || fail "n1 not up on n3"
+[ "$(node_state 3 n2)" = up ] || fail "n2 not up on n3"
+grep "loop stalled" "$T/n3/log/daemon.log"
+echo "ok: the paused agent was stale on the others, and kept its peers up on waking"

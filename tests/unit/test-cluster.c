@@ -1,0 +1,186 @@
+/*
+ * Unit tests of the cluster module's parsers: cluster.conf checking (every error names
+ * its line), and node data encoding round trips and refusals.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cluster/cl_config.h"
+#include "cluster/cl_mp.h"
+#include "cluster/cl_nodedata.h"
+#include "core/ini.h"
+
+static int parse(const char *text, struct om_cl_config **cfg, char *err, size_t errlen) {
+        struct om_ini *ini = NULL;
+        int r = om_ini_parse(text, strlen(text), "cluster.conf", &ini, err, errlen);
+        if (r < 0)
+                return r;
+        r = om_cl_config_from_ini(ini, "cluster.conf", "n1", cfg, err, errlen);
+        om_ini_free(ini);
+        return r;
+}
+
+#define GOOD                                                                                       \
+        "[cluster]\nname = prod\nnodes = n1 n2 n3\nquorum = true\napi_port = 1300\n\n"             \
+        "[hb#1]\ntype = unicast\nport = 10001\naddr@n1 = 127.0.0.21\naddr@n2 = 127.0.0.22\n"       \
+        "addr@n3 = 127.0.0.23\ninterval = 500ms\ntimeout = 2s\n\n"                                 \
+        "[arbitrator#1]\nuri = tcp://127.0.0.30:1300\nweight = 2\n"
+
+static void test_good(void **state) {
+        struct om_cl_config *cfg = NULL;
+        char err[256] = "";
+        assert_int_equal(parse(GOOD, &cfg, err, sizeof(err)), 0);
+        assert_string_equal(cfg->name, "prod");
+        assert_int_equal(cfg->n_nodes, 3);
+        assert_string_equal(cfg->nodes[2], "n3");
+        assert_true(cfg->quorum);
+        assert_int_equal(cfg->api_port, 1300);
+        assert_int_equal(cfg->n_hb, 1);
+        assert_int_equal(cfg->hb[0].port, 10001);
+        assert_int_equal(cfg->hb[0].interval_ms, 500);
+        assert_int_equal(cfg->hb[0].timeout_ms, 2000);
+        assert_string_equal(cfg->hb[0].addrs[1], "127.0.0.22");
+        assert_string_equal(om_cl_config_node_addr(cfg, 2), "127.0.0.23");
+        assert_int_equal(cfg->n_arb, 1);
+        assert_int_equal(cfg->arb[0].weight, 2);
+        free(cfg);
+}
+
+static void expect_error(const char *text, const char *needle) {
+        struct om_cl_config *cfg = NULL;
+        char err[256] = "";
+        assert_int_equal(parse(text, &cfg, err, sizeof(err)), -EINVAL);
+        if (!strstr(err, needle))
+                fail_msg("error '%s' does not contain '%s'", err, needle);
+        assert_null(cfg);
+}
+
+static void test_errors_name_the_line(void **state) {
+        expect_error("[cluster]\nnodes = n1\nbogus = 1\n",
+                     "cluster.conf:3: [cluster] unknown keyword 'bogus'");
+        expect_error("[cluster]\nnodes = n1 n2\n[hb#1]\naddr@n1 = 127.0.0.1\naddr@n2 = 127.0.0.2\n"
+                     "interval = fast\n",
+                     "cluster.conf:6: [hb#1] interval");
+        expect_error("[cluster]\nnodes = n1\n[hb#1]\naddr@n9 = 127.0.0.1\n",
+                     "cluster.conf:4: [hb#1] addr@n9");
+        expect_error("[cluster]\nnodes = n2 n3\n",
+                     "cluster.conf:2: [cluster] nodes: this node 'n1'");
+        expect_error("[cluster]\nnodes = n1\n[hb#1]\naddr@n1 = 127.0.0.1\ninterval = 3s\n"
+                     "timeout = 1s\n",
+                     "cluster.conf:3: [hb#1] timeout");
+        expect_error("[cluster]\nnodes = n1\n[heartbeat]\n", "cluster.conf:3: unknown section");
+        expect_error("[cluster]\nnodes = n1 n1\n",
+                     "cluster.conf:2: [cluster] nodes: 'n1' listed twice");
+        expect_error("[cluster]\nnodes = n1\n[hb#1]\naddr@n1 = 127.0.0.1\nport = 70000\n",
+                     "cluster.conf:5: [hb#1] port");
+        expect_error("[cluster]\nnodes = n1\n[arbitrator#1]\nweight = 1\n",
+                     "cluster.conf:3: [arbitrator#1] missing required keyword 'uri'");
+}
+
+static void test_defaults(void **state) {
+        struct om_cl_config *cfg = NULL;
+        char err[256] = "";
+        assert_int_equal(parse("", &cfg, err, sizeof(err)), 0);
+        assert_string_equal(cfg->name, "default");
+        assert_int_equal(cfg->n_nodes, 1);
+        assert_string_equal(cfg->nodes[0], "n1");
+        assert_int_equal(cfg->api_port, 1215);
+        assert_int_equal(cfg->n_hb, 0);
+        free(cfg);
+}
+
+static void test_nodedata_roundtrip(void **state) {
+        struct om_cl_instance inst[1] = {{"demo/svc/web", "up", "warn", true, false}};
+        struct om_cl_objver objs[1] = {{"demo/svc/web", 42, "n1"}};
+        struct om_cl_nodedata nd = {.gen = 9,
+                                    .state = "idle",
+                                    .frozen = true,
+                                    .inst = inst,
+                                    .n_inst = 1,
+                                    .objs = objs,
+                                    .n_objs = 1};
+        struct om_cl_nodedata back = {0};
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_unpacked u;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        om_cl_nodedata_pack(&nd, &pk);
+        assert_int_equal(om_cl_mp_unpack(sb.data, sb.size, &u), 0);
+        assert_int_equal(om_cl_nodedata_unpack(&u.data, &back), 0);
+        assert_int_equal(back.gen, 9);
+        assert_true(back.frozen);
+        assert_true(om_cl_nodedata_same(&nd, &back));
+        assert_string_equal(back.inst[0].overall, "warn");
+        assert_int_equal(back.objs[0].hlc, 42);
+        msgpack_unpacked_destroy(&u);
+        /* a trailing byte makes it not one object */
+        msgpack_sbuffer_write(&sb, "\xc0", 1);
+        assert_int_equal(om_cl_mp_unpack(sb.data, sb.size, &u), -EBADMSG);
+        msgpack_sbuffer_destroy(&sb);
+        om_cl_nodedata_done(&back);
+}
+
+static void test_nodedata_refusals(void **state) {
+        struct om_cl_nodedata back = {0};
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_unpacked u;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        /* an instance path that is no object path */
+        msgpack_pack_map(&pk, 5);
+        om_cl_mp_kv_u64(&pk, "gen", 1);
+        om_cl_mp_kv_str(&pk, "state", "idle");
+        om_cl_mp_kv_bool(&pk, "frozen", false);
+        om_cl_mp_str_pack(&pk, "instances");
+        msgpack_pack_map(&pk, 1);
+        om_cl_mp_str_pack(&pk, "../../etc/passwd");
+        msgpack_pack_map(&pk, 0);
+        om_cl_mp_str_pack(&pk, "objects");
+        msgpack_pack_map(&pk, 0);
+        assert_int_equal(om_cl_mp_unpack(sb.data, sb.size, &u), 0);
+        assert_int_equal(om_cl_nodedata_unpack(&u.data, &back), -EBADMSG);
+        assert_int_equal(back.n_inst, 0);
+        msgpack_unpacked_destroy(&u);
+        msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_mp_unpack_bounds(void **state) {
+        msgpack_unpacked u;
+        /* containers announcing more elements than bytes are refused before allocating */
+        assert_int_equal(om_cl_mp_unpack("\xdd\xff\xff\xff\xff", 5, &u), -EBADMSG);
+        assert_int_equal(om_cl_mp_unpack("\xdf\x00\x01\x00\x00\x01", 6, &u), -EBADMSG);
+        assert_int_equal(om_cl_mp_unpack("\xdb\xff\xff\xff\xff"
+                                         "ab",
+                                         7, &u),
+                         -EBADMSG);
+        assert_int_equal(om_cl_mp_unpack("\xc1", 1, &u), -EBADMSG);
+        assert_int_equal(om_cl_mp_unpack("\x92\x01", 2, &u), -EBADMSG);
+        /* well formed nesting and every scalar width pass */
+        const char ok[] = "\x82\xa1v\x01\xa1x\x94\xcd\x01\x00\xcb\x00\x00\x00\x00\x00\x00"
+                          "\x00\x00\x80\xc4\x02"
+                          "ab";
+        assert_int_equal(om_cl_mp_unpack(ok, sizeof(ok) - 1, &u), 0);
+        assert_int_equal(u.data.type, MSGPACK_OBJECT_MAP);
+        msgpack_unpacked_destroy(&u);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_good),
+                cmocka_unit_test(test_errors_name_the_line),
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_nodedata_roundtrip),
+                cmocka_unit_test(test_nodedata_refusals),
+                cmocka_unit_test(test_mp_unpack_bounds),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,200 @@
+/*
+ * Unit tests of cluster/hb_frame.c: sealing and opening, and one test for each reason a
+ * receiver drops a heartbeat (truncated, oversized, malformed, unknown sender, fails to
+ * open, another cluster's, replay), each asserting the matching counter moves and no
+ * other, plus the replay window's edges (reordering, 64 behind, a new boot).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "cluster/hb_frame.h"
+
+static uint8_t key[OM_HB_KEY_LEN], other_key[OM_HB_KEY_LEN];
+static const char nodes[3][64] = {"n1", "n2", "n3"};
+static struct om_hb_window windows[3];
+static uint8_t boot[OM_HB_BOOT_ID_LEN];
+
+static struct om_hb_rx_ctx ctx(void) {
+        return (struct om_hb_rx_ctx){.key = key,
+                                     .keygen = 1,
+                                     .cluster = "default",
+                                     .self = "n1",
+                                     .n_nodes = 3,
+                                     .nodes = nodes,
+                                     .windows = windows};
+}
+
+static int frame(const uint8_t *k, const char *sender, const char *cluster, uint64_t seq,
+                 const uint8_t *boot_id, uint8_t *out) {
+        uint8_t payload[256];
+        int n = om_hb_beat_pack(cluster, 7, 1234, payload, sizeof(payload));
+        assert_true(n > 0);
+        struct om_hb_info info = {.type = OM_HB_BEAT, .keygen = 1, .seq = seq};
+        snprintf(info.sender, sizeof(info.sender), "%s", sender);
+        memcpy(info.boot_id, boot_id, OM_HB_BOOT_ID_LEN);
+        int len = om_hb_seal(k, &info, payload, (size_t)n, out, OM_HB_UDP_MAX);
+        assert_true(len > 0);
+        return len;
+}
+
+static int setup(void **state) {
+        memset(windows, 0, sizeof(windows));
+        randombytes_buf(key, sizeof(key));
+        randombytes_buf(other_key, sizeof(other_key));
+        om_hb_boot_id_new(boot);
+        return 0;
+}
+
+static uint64_t total_drops(const struct om_hb_stats *st) {
+        uint64_t t = 0;
+        for (int i = 0; i < _OM_HB_DROP_MAX; i++)
+                t += st->drops[i];
+        return t;
+}
+
+static void expect_drop(const uint8_t *f, size_t len, enum om_hb_drop why) {
+        struct om_hb_rx_ctx c = ctx();
+        struct om_hb_stats st = {0};
+        struct om_hb_beat b;
+        assert_int_equal(om_hb_receive(&c, &st, f, len, &b), -EBADMSG);
+        assert_int_equal(st.drops[why], 1);
+        assert_int_equal(total_drops(&st), 1);
+        assert_int_equal(st.rx_frames, 0);
+}
+
+static void test_accept(void **state) {
+        uint8_t f[OM_HB_UDP_MAX];
+        int n = frame(key, "n2", "default", 1, boot, f);
+        struct om_hb_rx_ctx c = ctx();
+        struct om_hb_stats st = {0};
+        struct om_hb_beat b;
+        assert_int_equal(om_hb_receive(&c, &st, f, (size_t)n, &b), 0);
+        assert_int_equal(b.node, 1);
+        assert_int_equal(b.gen, 7);
+        assert_true(b.new_boot);
+        assert_int_equal(st.rx_frames, 1);
+        assert_int_equal(total_drops(&st), 0);
+}
+
+static void test_drop_truncated(void **state) {
+        uint8_t f[OM_HB_UDP_MAX];
+        int n = frame(key, "n2", "default", 1, boot, f);
+        expect_drop(f, OM_HB_OVERHEAD - 1, OM_HB_DROP_SHORT);
+        expect_drop(f, 0, OM_HB_DROP_SHORT);
+        /* cut inside the sealed payload: the tag no longer matches */
+        expect_drop(f, (size_t)n - 1, OM_HB_DROP_OPEN);
+}
+
+static void test_drop_oversized(void **state) {
+        static uint8_t big[OM_HB_UDP_MAX + 1];
+        int n = frame(key, "n2", "default", 1, boot, big);
+        (void)n;
+        expect_drop(big, sizeof(big), OM_HB_DROP_SIZE);
+}
+
+static void test_drop_malformed(void **state) {
+        uint8_t f[OM_HB_UDP_MAX];
+        int n = frame(key, "n2", "default", 1, boot, f);
+        f[0] = 'X';
+        expect_drop(f, (size_t)n, OM_HB_DROP_MALFORMED);
+        n = frame(key, "n2", "default", 1, boot, f);
+        f[4] = 99; /* version */
+        expect_drop(f, (size_t)n, OM_HB_DROP_MALFORMED);
+}
+
+static void test_drop_unknown_sender(void **state) {
+        uint8_t f[OM_HB_UDP_MAX];
+        int n = frame(key, "intruder", "default", 1, boot, f);
+        expect_drop(f, (size_t)n, OM_HB_DROP_SENDER);
+        n = frame(key, "n1", "default", 1, boot, f); /* ourselves */
+        expect_drop(f, (size_t)n, OM_HB_DROP_SENDER);
+}
+
+static void test_drop_open_failed(void **state) {
+        uint8_t f[OM_HB_UDP_MAX];
+        int n = frame(other_key, "n2", "default", 1, boot, f);
+        expect_drop(f, (size_t)n, OM_HB_DROP_OPEN);
+        /* a header byte changed: the associated data no longer matches */
+        n = frame(key, "n2", "default", 1, boot, f);
+        f[offsetof(struct om_hb_header, seq) + 7] ^= 1;
+        expect_drop(f, (size_t)n, OM_HB_DROP_OPEN);
+        /* and the forged frames did not move the window */
+        assert_false(windows[1].init);
+}
+
+static void test_drop_other_cluster(void **state) {
+        uint8_t f[OM_HB_UDP_MAX];
+        int n = frame(key, "n2", "prod", 1, boot, f);
+        expect_drop(f, (size_t)n, OM_HB_DROP_CLUSTER);
+}
+
+static void test_drop_replay(void **state) {
+        uint8_t f[OM_HB_UDP_MAX];
+        int n = frame(key, "n2", "default", 5, boot, f);
+        struct om_hb_rx_ctx c = ctx();
+        struct om_hb_stats st = {0};
+        struct om_hb_beat b;
+        assert_int_equal(om_hb_receive(&c, &st, f, (size_t)n, &b), 0);
+        expect_drop(f, (size_t)n, OM_HB_DROP_REPLAY);
+}
+
+static void test_window(void **state) {
+        struct om_hb_window w = {0};
+        uint8_t b1[OM_HB_BOOT_ID_LEN] = {0, 0, 0, 1}, b2[OM_HB_BOOT_ID_LEN] = {0, 0, 0, 2};
+        assert_int_equal(om_hb_window_check(&w, b1, 100), 0);
+        assert_int_equal(om_hb_window_commit(&w, b1, 100), 1);
+        assert_int_equal(om_hb_window_check(&w, b1, 100), -ESTALE);
+        /* reordered within the window: accepted once */
+        assert_int_equal(om_hb_window_check(&w, b1, 90), 0);
+        om_hb_window_commit(&w, b1, 90);
+        assert_int_equal(om_hb_window_check(&w, b1, 90), -ESTALE);
+        assert_int_equal(om_hb_window_check(&w, b1, 101), 0);
+        om_hb_window_commit(&w, b1, 101);
+        assert_int_equal(om_hb_window_check(&w, b1, 100), -ESTALE);
+        /* 64 behind the top is out of the window */
+        assert_int_equal(om_hb_window_check(&w, b1, 101 - 64), -ESTALE);
+        assert_int_equal(om_hb_window_check(&w, b1, 101 - 63), 0);
+        /* a big jump forgets the old bits */
+        om_hb_window_commit(&w, b1, 1000);
+        assert_int_equal(om_hb_window_check(&w, b1, 999), 0);
+        /* a later boot restarts the window, an older one is a replay */
+        assert_int_equal(om_hb_window_check(&w, b2, 1), 0);
+        assert_int_equal(om_hb_window_commit(&w, b2, 1), 1);
+        assert_int_equal(om_hb_window_check(&w, b1, 5000), -ESTALE);
+        assert_int_equal(om_hb_window_check(&w, b2, 1), -ESTALE);
+}
+
+static void test_seal_too_small(void **state) {
+        uint8_t out[OM_HB_OVERHEAD + 3];
+        struct om_hb_info info = {.type = OM_HB_BEAT, .keygen = 1, .seq = 1};
+        snprintf(info.sender, sizeof(info.sender), "n2");
+        assert_int_equal(om_hb_seal(key, &info, "abcd", 4, out, sizeof(out)), -EMSGSIZE);
+        assert_int_equal(om_hb_seal(key, &info, "abc", 3, out, sizeof(out)),
+                         (int)(OM_HB_OVERHEAD + 3));
+}
+
+int main(void) {
+        if (sodium_init() < 0)
+                return 1;
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup(test_accept, setup),
+                cmocka_unit_test_setup(test_drop_truncated, setup),
+                cmocka_unit_test_setup(test_drop_oversized, setup),
+                cmocka_unit_test_setup(test_drop_malformed, setup),
+                cmocka_unit_test_setup(test_drop_unknown_sender, setup),
+                cmocka_unit_test_setup(test_drop_open_failed, setup),
+                cmocka_unit_test_setup(test_drop_other_cluster, setup),
+                cmocka_unit_test_setup(test_drop_replay, setup),
+                cmocka_unit_test_setup(test_window, setup),
+                cmocka_unit_test_setup(test_seal_too_small, setup),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
