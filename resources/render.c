@@ -68,7 +68,9 @@ static void add_text(struct forest *f, int node, int col, const char *text) {
                 n->ncols = col + 1;
 }
 
-/* Greedy word wrap at width; words longer than width are cut. */
+/* Word wrap at width like Python's textwrap (which the reference uses), without its
+ * hyphen splitting: words go on the line while they fit; a word longer than width
+ * fills what is left of the line and continues on the next ones. */
 static int wrap(const char *text, int width, char ***ret) {
         char **v = NULL;
         int r = 0;
@@ -78,26 +80,32 @@ static int wrap(const char *text, int width, char ***ret) {
         }
         struct om_buf line = {0};
         const char *p = text;
-        while (*p && r == 0) {
+        while (r == 0) {
                 while (*p == ' ')
                         p++;
                 if (!*p)
                         break;
                 size_t wl = strcspn(p, " ");
-                if (line.len && line.len + 1 + wl > (size_t)width) {
-                        r = om_strv_consume(&v, om_buf_steal(&line));
+                size_t sep = line.len ? 1 : 0;
+                if (line.len + sep + wl <= (size_t)width) {
+                        if (sep)
+                                om_buf_puts(&line, " ");
+                        om_buf_append(&line, p, wl);
+                        p += wl;
                         continue;
                 }
-                if (!line.len && wl > (size_t)width) {
-                        om_buf_append(&line, p, (size_t)width);
-                        p += width;
-                        r = om_strv_consume(&v, om_buf_steal(&line));
-                        continue;
+                if (wl > (size_t)width) {
+                        size_t room = (size_t)width - line.len - sep;
+                        if (line.len && (line.len + sep >= (size_t)width)) {
+                                r = om_strv_consume(&v, om_buf_steal(&line));
+                                continue;
+                        }
+                        if (sep)
+                                om_buf_puts(&line, " ");
+                        om_buf_append(&line, p, room);
+                        p += room;
                 }
-                if (line.len)
-                        om_buf_puts(&line, " ");
-                om_buf_append(&line, p, wl);
-                p += wl;
+                r = om_strv_consume(&v, om_buf_steal(&line));
         }
         if (r == 0 && line.len)
                 r = om_strv_consume(&v, om_buf_steal(&line));

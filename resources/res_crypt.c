@@ -96,8 +96,17 @@ static int get_secret(struct om_res *r, struct om_path *ret_sec, char *ret_key, 
         return 0;
 }
 
+/* Whether the running kernel has device-mapper: its misc device is registered. (The
+ * /dev/mapper/control node proves nothing: libdevmapper creates it on first use.) */
 static bool dm_available(void) {
-        return access("/dev/mapper/control", F_OK) == 0;
+        _cleanup_fclose_ FILE *f = fopen("/proc/misc", "re");
+        char line[128];
+        if (!f)
+                return access("/sys/module/dm_mod", F_OK) == 0;
+        while (fgets(line, sizeof(line), f))
+                if (strstr(line, "device-mapper"))
+                        return true;
+        return access("/sys/module/dm_mod", F_OK) == 0;
 }
 
 static int crypt_status_of(const char *name) {
@@ -126,12 +135,13 @@ static int is_luks(const char *dev) {
 static int res_crypt_provisioned(struct om_res *r) {
         _cleanup_free_ char *dev = NULL;
         int e = get_dev(r, &dev, false);
+        if (e == -ENXIO)
+                return 0; /* the device under it is not up: never provisioned here */
         if (e < 0)
                 return e;
         if (access(dev, F_OK) < 0)
                 return 0;
-        e = is_luks(dev);
-        return e < 0 ? e : e;
+        return is_luks(dev);
 }
 
 /* Refuses a device that does not exist, or holds a signature other than LUKS. */
@@ -305,9 +315,9 @@ static int res_crypt_start(struct om_res *r) {
         if (!dm_available())
                 return log_error_errno(
                         e,
-                        "cannot activate %s: the kernel has no device-mapper "
-                        "(no /dev/mapper/control; dm_mod and dm_crypt are needed)%s%s",
-                        name, last_error[0] ? ": " : "", last_error);
+                        "cannot activate %s: the kernel has no device-mapper (no "
+                        "device-mapper in /proc/misc; dm_mod and dm_crypt are needed)",
+                        name);
         return log_error_errno(e, "cannot activate %s: %s", name,
                                last_error[0] ? last_error : strerror(-e));
 }
