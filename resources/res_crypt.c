@@ -362,8 +362,14 @@ static int res_crypt_unprovision(struct om_res *r) {
                 return e;
         om_path_to_string(&sec, sp, sizeof(sp));
         e = om_res_kw(r, "dev", &dev, err, sizeof(err));
+        if (e < 0 && !r->svc->force)
+                return log_error_errno(e,
+                                       "cannot erase the LUKS header: %s. start the service "
+                                       "first, or use --force to skip the erase (the key "
+                                       "stays in %s)",
+                                       err, sp);
         if (e < 0) {
-                log_warning("cannot erase the LUKS header, the key stays in %s: %s", sp, err);
+                log_warning("skip the LUKS header erase (%s): the key stays in %s", err, sp);
                 return 0;
         }
         quiet_library();
