@@ -109,7 +109,13 @@ static bool dm_available(void) {
         return access("/sys/module/dm_mod", F_OK) == 0;
 }
 
+static bool dm_available(void);
+
 static int crypt_status_of(const char *name) {
+        /* without device-mapper nothing is active, and asking libdevmapper would create
+         * /dev/mapper/control: a status must change nothing */
+        if (!dm_available())
+                return OM_RES_DOWN;
         quiet_library();
         crypt_status_info s = crypt_status(NULL, name);
         return s == CRYPT_ACTIVE || s == CRYPT_BUSY ? OM_RES_UP : OM_RES_DOWN;

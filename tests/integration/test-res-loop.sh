@@ -159,6 +159,38 @@ out=$($OM demo/svc/svc1 unprovision --local); rc=$?
 [ -z "$(attached "$IMG")" ] || fail "unprovision left the loop device attached"
 $OM demo/svc/svc1 print status | grep -q "down       not provisioned, idle" || fail "status after unprovision"
 
+# the same with xfs (no fsck before mount)
+if command -v mkfs.xfs >/dev/null; then
+        cat >"$T/xfs1.conf" <<EOF
+[disk#0]
+type = loop
+file = $T/img/xfs1.img
+size = 512M
+
+[fs#0]
+type = xfs
+dev = {disk#0.exposed_devs[0]}
+mnt = $T/srv/xfs1
+EOF
+        $OM demo/svc/xfs1 create --config="$T/xfs1.conf" >/dev/null || fail "create xfs1"
+        out=$($OM demo/svc/xfs1 provision --local); rc=$?
+        [ $rc = 0 ] || fail "xfs provision exit $rc: $out"
+        XDEV=$(attached "$T/img/xfs1.img")
+        echo "$out" | grep -qx "  mkfs.xfs -f -q $XDEV" || fail "no mkfs.xfs line: $out"
+        echo "$out" | grep -qx "  mount -t xfs $XDEV $T/srv/xfs1" || fail "no xfs mount line: $out"
+        echo "$out" | grep -q e2fsck && fail "e2fsck ran on xfs"
+        echo xfsdata >"$T/srv/xfs1/f"
+        $OM demo/svc/xfs1 stop --local >/dev/null || fail "xfs stop"
+        $OM demo/svc/xfs1 print status | grep -q '^demo/svc/xfs1                    down$' ||
+                fail "xfs status after stop"
+        $OM demo/svc/xfs1 start --local >/dev/null || fail "xfs start"
+        [ "$(cat "$T/srv/xfs1/f" 2>/dev/null)" = xfsdata ] || fail "xfs data lost"
+        $OM demo/svc/xfs1 unprovision --local >/dev/null || fail "xfs unprovision"
+        [ -e "$T/img/xfs1.img" ] && fail "xfs unprovision left the image"
+else
+        echo "note: no mkfs.xfs, xfs not checked"
+fi
+
 # one action per object at a time
 cat >"$T/app.conf" <<EOF
 [app#0]

@@ -28,6 +28,7 @@
 #include "core/util.h"
 #include "resources/render.h"
 #include "resources/res.h"
+#include "resources/status.h"
 
 static char root[256];
 
@@ -141,6 +142,27 @@ static void test_status_reference_before_provision(void **state) {
         assert_string_equal(out.data, want);
         assert_int_equal(svc->avail, OM_RES_DOWN);
         assert_int_equal(svc->provisioned, 0);
+
+        /* frozen, and provisioned as recorded by actions */
+        assert_int_equal(om_instance_set_frozen(&svc->obj->path, true), 0);
+        for (size_t i = 0; i < svc->n_res; i++)
+                assert_int_equal(om_res_state_set_provisioned(svc, svc->res[i]->rid, true), 0);
+        assert_int_equal(om_res_svc_eval(svc), 0);
+        om_buf_free(&out);
+        assert_int_equal(om_res_render_status(svc, 120, &out), 0);
+        assert_non_null(strstr(out.data, "   `- demo1                          down       frozen, "
+                                         "idle\n      |- disk#0             ........ down       "
+                                         "loop"));
+        assert_int_equal(om_res_svc_save_status(svc), 0);
+        struct om_instance_status st;
+        assert_int_equal(om_instance_status_load(&svc->obj->path, &st), 0);
+        assert_string_equal(st.avail, "down");
+        assert_true(st.provisioned);
+        assert_true(st.frozen);
+        assert_int_equal(om_instance_set_frozen(&svc->obj->path, false), 0);
+        for (size_t i = 0; i < svc->n_res; i++)
+                assert_int_equal(om_res_state_set_provisioned(svc, svc->res[i]->rid, false), 0);
+        assert_int_equal(om_res_svc_eval(svc), 0);
 
         /* narrow: the label column wraps under itself, the tree bars continue */
         om_buf_free(&out);
