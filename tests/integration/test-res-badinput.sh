@@ -4,7 +4,8 @@
 # crypt or fs dev that does not exist, a crypt device that already holds a filesystem
 # (refused without --force: the filesystem and its data stay, no key is generated), a
 # mount point in use, a device reference to a resource that is not up, an unknown
-# --rid. Every refusal is checked for its message and for what it must not have done.
+# --rid; and --force formats over a filesystem. Every refusal is checked for its
+# message and for what it must not have done.
 set -u
 OM=${OM_BIN:?}
 [ "$(id -u)" = 0 ] || { echo "skipped: needs root"; exit 77; }
@@ -131,6 +132,20 @@ expect_refusal "unknown rid" 2 "demo/svc/data1 has no resource matching --rid di
         demo/svc/data1 start --local --rid disk#9
 expect_refusal "purge --rid" 2 "unknown option '--rid'" demo/svc/data1 purge --local --rid disk#0
 expect_refusal "bad --waitlock" 2 "is not a duration" demo/svc/data1 start --local --waitlock=soon
+
+# 7. ... and --force formats it anyway (then activation fails here without device-mapper)
+if ! grep -q device-mapper /proc/misc 2>/dev/null; then
+        $OM demo/svc/data1 start --local --rid disk#0 >/dev/null || fail "start data1 disk#0"
+        DEV=$(sed -n 's/.*"exposed":\["\([^"]*\)".*/\1/p' <<<"$($OM demo/svc/data1 print devs --format json)")
+        sed -i "s|^dev = .*|dev = $DEV|" "$T/root/etc/namespaces/demo/svc/over.conf"
+        out=$($OM demo/svc/over provision --local --force); rc=$?
+        [ "$rc" = 1 ] || fail "forced crypt over ext4: exit $rc"
+        echo "$out" | grep -q "cryptsetup luksFormat $DEV" || fail "forced crypt over ext4 did not format: $out"
+        [ "$(head -c 6 "$T/data1.img" | od -An -tx1 | tr -d ' ')" = "4c554b53babe" ] ||
+                fail "forced crypt over ext4: no LUKS header"
+        [ "$($OM demo/sec/over keys)" = disk_0_crypt_passphrase ] || fail "forced: no key stored"
+        $OM demo/svc/data1 stop --local --rid disk#0 >/dev/null || fail "stop data1 disk#0"
+fi
 
 [ "$(loops_over_T)" = "" ] || fail "loop devices left: $(loops_over_T)"
 [ $fails = 0 ] && echo "ok" || exit 1
