@@ -19,8 +19,8 @@
 #include "resources/status.h"
 
 static const struct om_res_driver *const drivers[] = {
-        &om_res_driver_loop, &om_res_driver_crypt, &om_res_driver_ext4,
-        &om_res_driver_xfs,  &om_res_driver_app,
+        &om_res_driver_ip,   &om_res_driver_loop, &om_res_driver_crypt,
+        &om_res_driver_ext4, &om_res_driver_xfs,  &om_res_driver_app,
 };
 
 const struct om_res_driver *const *om_res_drivers(size_t *ret_n) {
@@ -31,6 +31,8 @@ const struct om_res_driver *const *om_res_drivers(size_t *ret_n) {
 const struct om_res_driver *om_res_driver_find(const char *group, const char *type) {
         if (om_streq(group, "app") && !type)
                 type = "simple";
+        if (om_streq(group, "ip") && !type)
+                type = "host";
         for (size_t i = 0; i < ARRAY_SIZE(drivers); i++) {
                 const struct om_res_driver *d = drivers[i];
                 if (!om_streq(d->group, group))

@@ -56,6 +56,7 @@ extern const struct om_res_driver om_res_driver_crypt;
 extern const struct om_res_driver om_res_driver_ext4;
 extern const struct om_res_driver om_res_driver_xfs;
 extern const struct om_res_driver om_res_driver_app;
+extern const struct om_res_driver om_res_driver_ip;
 
 /* The driver of group and type (type NULL: the group's default), NULL when none. */
 const struct om_res_driver *om_res_driver_find(const char *group, const char *type);

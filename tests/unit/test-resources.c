@@ -94,7 +94,8 @@ static const char loopback_conf[] = "[DEFAULT]\n"
 static void test_driver_keywords_declared(void **state) {
         size_t n;
         const struct om_res_driver *const *d = om_res_drivers(&n);
-        assert_true(n >= 5);
+        assert_true(n >= 6);
+        assert_ptr_equal(om_res_driver_find("ip", NULL), &om_res_driver_ip);
         for (size_t i = 0; i < n; i++) {
                 assert_non_null(d[i]->keywords);
                 for (const char *const *k = d[i]->keywords; *k; k++) {
@@ -114,11 +115,12 @@ static void test_action_order(void **state) {
         create("demo/svc/order",
                "[app#0]\nstart = true\n[fs#1]\ntype = ext4\ndev = /dev/x\nmnt = "
                "/x\n[disk#10]\ntype = loop\nfile = /x.img\n[disk#2]\ntype = "
-               "loop\nfile = /y.img\n[fs#0]\ntype = ext4\ndev = /dev/y\nmnt = /y\n");
+               "loop\nfile = /y.img\n[fs#0]\ntype = ext4\ndev = /dev/y\nmnt = /y\n"
+               "[ip#0]\nipname = 10.0.0.1\nipdev = lo\n");
         struct om_res_svc *svc = load("demo/svc/order");
-        const char *want[] = {"disk#2", "disk#10", "fs#0", "fs#1", "app#0"};
-        assert_int_equal(svc->n_res, 5);
-        for (size_t i = 0; i < 5; i++)
+        const char *want[] = {"ip#0", "disk#2", "disk#10", "fs#0", "fs#1", "app#0"};
+        assert_int_equal(svc->n_res, 6);
+        for (size_t i = 0; i < 6; i++)
                 assert_string_equal(svc->res[i]->rid, want[i]);
         om_res_svc_free(svc);
 }
