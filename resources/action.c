@@ -134,8 +134,7 @@ static int start_one(struct om_res *r, bool provision, struct om_res **started, 
         return 0;
 }
 
-static int run_up(struct om_res_svc *svc, struct om_res **sel, size_t n_sel, bool provision,
-                  const char *action) {
+static int run_up(struct om_res **sel, size_t n_sel, bool provision, const char *action) {
         _cleanup_free_ struct om_res **started = calloc(n_sel + 1, sizeof(*started));
         size_t n_started = 0;
         if (!started)
@@ -152,7 +151,6 @@ static int run_up(struct om_res_svc *svc, struct om_res **sel, size_t n_sel, boo
                         return e;
                 }
         }
-        (void)svc;
         return 0;
 }
 
@@ -267,10 +265,10 @@ int om_res_action_run(const struct om_path *p, const char *action,
         if (e >= 0) {
                 switch (a) {
                 case OM_ACT_START:
-                        e = run_up(svc, sel, n_sel, false, action);
+                        e = run_up(sel, n_sel, false, action);
                         break;
                 case OM_ACT_PROVISION:
-                        e = run_up(svc, sel, n_sel, true, action);
+                        e = run_up(sel, n_sel, true, action);
                         break;
                 case OM_ACT_STOP:
                         e = run_down(sel, n_sel, false, action);

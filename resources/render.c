@@ -351,13 +351,11 @@ int om_res_render_devs(struct om_res_svc *svc, struct om_buf *out) {
         static const char *const names[3] = {"exposed", "sub", "base"};
         char **devs[MAX_NODES][3];
         size_t n = OM_MIN(svc->n_res, (size_t)MAX_NODES);
-        size_t shown = 0, last = 0;
+        size_t last = 0;
         for (size_t i = 0; i < n; i++) {
                 res_devs(svc->res[i], devs[i]);
-                if (devs[i][0] || devs[i][1] || devs[i][2]) {
-                        shown++;
+                if (devs[i][0] || devs[i][1] || devs[i][2])
                         last = i;
-                }
         }
         om_buf_printf(out, "%s\n", svc->obj->pathstr);
         for (size_t i = 0; i < n; i++) {
@@ -383,7 +381,6 @@ int om_res_render_devs(struct om_res_svc *svc, struct om_buf *out) {
         for (size_t i = 0; i < n; i++)
                 for (int k = 0; k < 3; k++)
                         om_strv_free(devs[i][k]);
-        (void)shown;
         return 0;
 }
 
