@@ -4,8 +4,11 @@
  * reference's loopback service before provision matches the reference text to the
  * character (and wraps under the label column when narrow), flags, command splitting,
  * the child runner (output captured, exit status, timeout kills the process group),
- * `print devs` and its json for resources that are down, and device references to a
- * resource that is not up. Each case runs in its own temporary OM_ROOT.
+ * `print devs` and its json for resources that are down, device references to a
+ * resource that is not up, and the action engine driven by app resources (start order,
+ * reverse stop, rollback of only what the action started, optional failures, --rid,
+ * the object log lines, the lock naming its holder). Each case runs in its own
+ * temporary OM_ROOT.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +29,8 @@
 #include "core/object.h"
 #include "core/paths.h"
 #include "core/util.h"
+#include "core/fileio.h"
+#include "resources/action.h"
 #include "resources/render.h"
 #include "resources/res.h"
 #include "resources/status.h"
@@ -299,6 +304,121 @@ static void test_term_width(void **state) {
         assert_true(om_res_term_width() >= 78);
 }
 
+static int run_action(const char *path, const char *act, const char *rid, char *err,
+                      size_t errlen) {
+        struct om_path p;
+        assert_int_equal(om_path_parse(path, &p, err, errlen), 0);
+        struct om_res_action_opts o = {.rid = rid, .waitlock_ms = 0, .origin = "user"};
+        return om_res_action_run(&p, act, &o, err, errlen);
+}
+
+static char *slurp(const char *file) {
+        char *text = NULL;
+        if (om_read_file(file, 1 << 20, &text, NULL) < 0)
+                return strdup("");
+        return text;
+}
+
+/* Apps recording their starts and stops in a journal: order, reverse order, rollback of
+ * what the action started (not what was up before), optional failures, --rid. */
+static void test_engine_order_and_rollback(void **state) {
+        char conf[4096], journal[512], err[512];
+        snprintf(journal, sizeof(journal), "%s/journal", root);
+        struct om_buf b = {0};
+        for (int i = 0; i < 3; i++)
+                om_buf_printf(
+                        &b,
+                        "[app#%d]\nstart = sh -c 'echo start %d >>%s; touch %s.%d'\n"
+                        "stop = sh -c 'echo stop %d >>%s; rm -f %s.%d'\ncheck = test -f %s.%d\n",
+                        i, i, journal, journal, i, i, journal, journal, i, journal, i);
+        snprintf(conf, sizeof(conf), "%s", b.data);
+        om_buf_free(&b);
+        create("demo/svc/apps", conf);
+
+        assert_int_equal(run_action("demo/svc/apps", "start", NULL, err, sizeof(err)), 0);
+        assert_int_equal(run_action("demo/svc/apps", "stop", NULL, err, sizeof(err)), 0);
+        char *j = slurp(journal);
+        assert_string_equal(j, "start 0\nstart 1\nstart 2\nstop 2\nstop 1\nstop 0\n");
+        free(j);
+        unlink(journal);
+
+        /* app#0 up before the action, app#2 fails: roll back app#1 only */
+        assert_int_equal(run_action("demo/svc/apps", "start", "app#0", err, sizeof(err)), 0);
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/etc/namespaces/demo/svc/apps.conf", root);
+        char *text = slurp(cfg);
+        char *at = strstr(text, "[app#2]\nstart = ");
+        assert_non_null(at);
+        struct om_buf nb = {0};
+        om_buf_append(&nb, text, (size_t)(at - text));
+        om_buf_printf(&nb, "[app#2]\nstart = false\n%s", strchr(at + 8, '\n') + 1);
+        assert_int_equal(om_write_atomic(cfg, nb.data, nb.len, 0644), 0);
+        om_buf_free(&nb);
+        free(text);
+        unlink(journal);
+        assert_true(run_action("demo/svc/apps", "start", NULL, err, sizeof(err)) < 0);
+        assert_string_equal(err, ""); /* the reason is in the log, not in err */
+        j = slurp(journal);
+        assert_string_equal(j, "start 1\nstop 1\n");
+        free(j);
+        char f0[600];
+        snprintf(f0, sizeof(f0), "%s.0", journal);
+        assert_int_equal(access(f0, F_OK), 0); /* up before the action: left up */
+
+        /* the same failure on an optional resource does not fail the action */
+        text = slurp(cfg);
+        nb = (struct om_buf){0};
+        at = strstr(text, "[app#2]\n");
+        om_buf_append(&nb, text, (size_t)(at - text) + 8);
+        om_buf_printf(&nb, "optional = true\n%s", at + 8);
+        assert_int_equal(om_write_atomic(cfg, nb.data, nb.len, 0644), 0);
+        om_buf_free(&nb);
+        free(text);
+        assert_int_equal(run_action("demo/svc/apps", "start", NULL, err, sizeof(err)), 0);
+
+        /* --rid: unknown ids are refused before anything runs */
+        assert_int_equal(run_action("demo/svc/apps", "stop", "app#7", err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, "has no resource matching --rid app#7"));
+
+        /* the object log: the do line and every step */
+        char logf[512];
+        snprintf(logf, sizeof(logf), "%s/log/namespaces/demo/svc/apps.log", root);
+        char *log = slurp(logf);
+        assert_non_null(strstr(log, " INFO sid:"));
+        assert_non_null(strstr(log, " n:demo1 o:demo/svc/apps sc:n | do start --local (user "
+                                    "origin)\n"));
+        assert_non_null(strstr(log, " n:demo1 o:demo/svc/apps sc:n | do start --local --rid "
+                                    "app#0 (user origin)\n"));
+        assert_non_null(strstr(log, " ERROR sid:"));
+        assert_non_null(strstr(log, " o:demo/svc/apps r:app#2 sc:n | start command exited with "
+                                    "status 1\n"));
+        assert_non_null(strstr(log, " o:demo/svc/apps sc:n | rollback start: stop what this "
+                                    "action started\n"));
+        free(log);
+}
+
+static void test_engine_lock(void **state) {
+        char err[512];
+        create("demo/svc/locked", "[app#0]\nstart = true\n");
+        struct om_path p;
+        assert_int_equal(om_path_parse("demo/svc/locked", &p, err, sizeof(err)), 0);
+        char *dir = om_object_var_path(&p);
+        char *lock = om_asprintf("%s/action.lock", dir);
+        char *holder = om_asprintf("%s/action.holder", dir);
+        int fd = -1;
+        assert_int_equal(om_lock_file(lock, false, &fd), 0);
+        assert_int_equal(om_write_atomic(holder, "stop pid 4242\n", 14, 0644), 0);
+        assert_int_equal(run_action("demo/svc/locked", "start", NULL, err, sizeof(err)), -EBUSY);
+        assert_string_equal(err, "demo/svc/locked: action stop pid 4242 holds the lock; start "
+                                 "not run");
+        close(fd);
+        assert_int_equal(run_action("demo/svc/locked", "start", NULL, err, sizeof(err)), 0);
+        assert_int_equal(access(holder, F_OK), -1); /* released */
+        free(dir);
+        free(lock);
+        free(holder);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_driver_keywords_declared, setup, teardown),
@@ -312,6 +432,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_exec, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_driver, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_term_width, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_engine_order_and_rollback, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_engine_lock, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
