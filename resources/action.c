@@ -154,6 +154,60 @@ static int run_up(struct om_res **sel, size_t n_sel, bool provision, const char 
         return 0;
 }
 
+/* The resource ids a value references through device references ({disk#0.exposed_devs[0]}). */
+static int referenced_rids(const char *value, char ***ret) {
+        char **v = NULL;
+        for (const char *p = value; p && (p = strchr(p, '{'));) {
+                const char *close = strchr(p, '}');
+                const char *dot = strchr(p, '.');
+                if (!close)
+                        break;
+                if (dot && dot < close && memmem(dot, (size_t)(close - dot), "_devs", 5)) {
+                        _cleanup_free_ char *rid = strndup(p + 1, (size_t)(dot - p - 1));
+                        if (!rid || om_strv_push(&v, rid) < 0) {
+                                om_strv_free(v);
+                                return -ENOMEM;
+                        }
+                }
+                p = close + 1;
+        }
+        *ret = v;
+        return 0;
+}
+
+/*
+ * Unprovision of a stopped stack: a crypt resource erases its header on `dev`, which
+ * only exists while the resource under it is up. Before walking down, bring up (start,
+ * never provision) the resources that such keywords reference, and remember them: the
+ * walk stops those it unprovisions, the caller stops the others afterwards.
+ */
+static void prepare_unprovision(struct om_res **sel, size_t n_sel, struct om_res **started,
+                                size_t *n) {
+        for (size_t i = 0; i < n_sel; i++) {
+                struct om_res *r = sel[i];
+                const char *raw = r->drv->unprovision_needs
+                                          ? om_res_kw_raw(r, r->drv->unprovision_needs)
+                                          : NULL;
+                _cleanup_strv_free_ char **rids = NULL;
+                if (!raw || referenced_rids(raw, &rids) < 0)
+                        continue;
+                for (char **x = rids; x && *x; x++) {
+                        struct om_res *under = om_res_find(r->svc, *x);
+                        bool known = false;
+                        for (size_t k = 0; under && k < *n; k++)
+                                known |= started[k] == under;
+                        if (!under || known || !under->drv->start ||
+                            (under->drv->status && under->drv->status(under) == OM_RES_UP))
+                                continue;
+                        om_log_set_rid(under->rid);
+                        log_info("start %s so that %s can reach its %s", under->rid, r->rid,
+                                 r->drv->unprovision_needs);
+                        if (under->drv->start(under) == 0)
+                                started[(*n)++] = under;
+                }
+        }
+}
+
 static int run_down(struct om_res **sel, size_t n_sel, bool unprovision, const char *action) {
         for (size_t i = n_sel; i-- > 0;) {
                 struct om_res *r = sel[i];
@@ -273,9 +327,25 @@ int om_res_action_run(const struct om_path *p, const char *action,
                 case OM_ACT_STOP:
                         e = run_down(sel, n_sel, false, action);
                         break;
-                case OM_ACT_UNPROVISION:
+                case OM_ACT_UNPROVISION: {
+                        _cleanup_free_ struct om_res **up = calloc(svc->n_res + 1, sizeof(*up));
+                        size_t n_up = 0;
+                        if (!up) {
+                                e = -ENOMEM;
+                                break;
+                        }
+                        prepare_unprovision(sel, n_sel, up, &n_up);
                         e = run_down(sel, n_sel, true, action);
+                        /* stop what was brought up for the walk and is still up (not
+                         * selected, or the walk stopped before it) */
+                        for (size_t k = n_up; k-- > 0;) {
+                                if (up[k]->drv->status && up[k]->drv->status(up[k]) != OM_RES_UP)
+                                        continue;
+                                om_log_set_rid(up[k]->rid);
+                                up[k]->drv->stop(up[k]);
+                        }
                         break;
+                }
                 }
         }
         om_log_set_rid(NULL);

@@ -49,6 +49,10 @@ struct om_res_driver {
                     size_t errlen);
         /* "loop /opt/x.img"; allocated */
         char *(*label)(struct om_res *r);
+        /* the keyword naming a device that unprovision must reach ("dev" for crypt,
+         * whose header lives there): the engine brings up the resources it references
+         * first. NULL: unprovision needs no other resource up. */
+        const char *unprovision_needs;
 };
 
 extern const struct om_res_driver om_res_driver_loop;

@@ -458,4 +458,5 @@ const struct om_res_driver om_res_driver_crypt = {
         .unprovision = res_crypt_unprovision,
         .devs = res_crypt_devs,
         .label = res_crypt_label,
+        .unprovision_needs = "dev",
 };
