@@ -357,5 +357,13 @@ int om_res_svc_save_status(struct om_res_svc *svc) {
         st.provisioned = svc->provisioned != 0;
         st.frozen = svc->frozen;
         st.updated_ms = om_now_ms();
+        /* steady state: a repeated `print status` rewrites (and fsyncs) the cache only
+         * when it changed or is older than OM_RES_STATUS_REFRESH_MS */
+        struct om_instance_status old;
+        if (om_instance_status_load(&svc->obj->path, &old) == 0 && !strcmp(old.avail, st.avail) &&
+            !strcmp(old.overall, st.overall) && old.provisioned == st.provisioned &&
+            old.updated_ms <= st.updated_ms &&
+            st.updated_ms - old.updated_ms < OM_RES_STATUS_REFRESH_MS)
+                return 0;
         return om_instance_status_save(&svc->obj->path, &st);
 }

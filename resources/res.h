@@ -125,7 +125,10 @@ int om_res_devs(struct om_res *r, enum om_res_devs which, char ***ret, char *err
 /* Computes every resource's status, provisioned flag and label, and the instance's
  * avail, overall and provisioned. Never logs, never changes anything. */
 int om_res_svc_eval(struct om_res_svc *svc);
-/* Writes the evaluated status to the cache read by the agent (resources/status.h). */
+/* Writes the evaluated status to the cache read by the agent (resources/status.h),
+ * unless the cache already says the same and is younger than OM_RES_STATUS_REFRESH_MS.
+ * (The frozen flag is a file of its own, never stale in the cache.) */
+#define OM_RES_STATUS_REFRESH_MS 10000
 int om_res_svc_save_status(struct om_res_svc *svc);
 
 /* The provisioned flag recorded by the last provision/unprovision of rid: 1, 0, or -1
