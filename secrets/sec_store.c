@@ -121,8 +121,8 @@ int om_sec_open(const uint8_t key[32], const char *pathstr, const char *k, const
                 return -EBADMSG;
         const char *b64 = sealed + strlen(OM_SEC_SEALED_PREFIX);
         size_t b64_len = strlen(b64);
-        if (b64_len + 1 > sodium_base64_ENCODED_LEN(NONCE_LEN + OM_SEC_VALUE_MAX + TAG_LEN,
-                                                    B64_VARIANT))
+        if (b64_len + 1 >
+            sodium_base64_ENCODED_LEN(NONCE_LEN + OM_SEC_VALUE_MAX + TAG_LEN, B64_VARIANT))
                 return -EBADMSG;
         size_t max_bin = b64_len / 4 * 3 + 3;
         _cleanup_free_ uint8_t *bin = malloc(max_bin ? max_bin : 1);
