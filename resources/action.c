@@ -1,0 +1,370 @@
+/*
+ * Implementation of action.h. One action per object at a time: an flock on
+ * <var>/.../<name>/action.lock, with the holder's action and pid written beside it so a
+ * second action can say what it waits for. Resources run in the order om_res_svc_load
+ * sorted them; stop and unprovision walk it backwards.
+ *
+ * Rollback: start and provision remember the resources this action brought up (not
+ * those already up) and, when a non-optional resource fails, stop them in reverse
+ * order before returning the failure. Provisioned flags stay as recorded: a file
+ * created or a device formatted before the failure is provisioned, and the next
+ * provision picks up from there. Stop does not roll back: it stops at the first
+ * failure, leaving what it could not stop up (the reference's "stop failed").
+ */
+#include "resources/action.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/fileio.h"
+#include "core/keywords.h"
+#include "core/log.h"
+#include "core/paths.h"
+#include "core/util.h"
+#include "resources/res.h"
+
+static const char *const actions[] = {"provision", "start", "stop", "unprovision", "purge"};
+
+bool om_res_action_known(const char *action) {
+        for (size_t i = 0; i < ARRAY_SIZE(actions); i++)
+                if (om_streq(actions[i], action))
+                        return true;
+        return false;
+}
+
+static bool selected(const struct om_res *r, char **rids) {
+        if (!rids)
+                return true;
+        for (char **x = rids; *x; x++)
+                if (!strcmp(*x, r->rid) || !strcmp(*x, r->group))
+                        return true;
+        return false;
+}
+
+static int take_lock(const struct om_path *p, const char *action, int64_t waitlock_ms, int *ret_fd,
+                     char *err, size_t errlen) {
+        _cleanup_free_ char *dir = om_object_var_path(p);
+        _cleanup_free_ char *lock = dir ? om_asprintf("%s/action.lock", dir) : NULL;
+        _cleanup_free_ char *holder = dir ? om_asprintf("%s/action.holder", dir) : NULL;
+        if (!lock || !holder)
+                return -ENOMEM;
+        uint64_t start = om_mono_ms();
+        bool told = false;
+        for (;;) {
+                int fd = -1;
+                int r = om_lock_file(lock, false, &fd);
+                if (r == 0) {
+                        _cleanup_free_ char *who =
+                                om_asprintf("%s pid %ld\n", action, (long)getpid());
+                        if (who)
+                                om_write_atomic(holder, who, strlen(who), 0644);
+                        *ret_fd = fd;
+                        return 0;
+                }
+                if (r != -EWOULDBLOCK && r != -EAGAIN) {
+                        snprintf(err, errlen, "cannot lock %s: %s", lock, strerror(-r));
+                        return r;
+                }
+                _cleanup_free_ char *who = NULL;
+                if (om_read_file(holder, 256, &who, NULL) < 0 || !(who = om_strstrip(who)))
+                        who = strdup("another action");
+                char pathstr[OM_PATH_STRMAX];
+                om_path_to_string(p, pathstr, sizeof(pathstr));
+                if (waitlock_ms == 0 ||
+                    (waitlock_ms > 0 && om_mono_ms() - start >= (uint64_t)waitlock_ms)) {
+                        snprintf(err, errlen, "%s: action %s holds the lock; %s not run", pathstr,
+                                 who ? who : "?", action);
+                        return -EBUSY;
+                }
+                if (!told) {
+                        fprintf(stderr, "om: %s: waiting for action %s to finish\n", pathstr,
+                                who ? who : "?");
+                        told = true;
+                }
+                usleep(100 * 1000);
+        }
+}
+
+static void release_lock(const struct om_path *p, int fd) {
+        _cleanup_free_ char *dir = om_object_var_path(p);
+        _cleanup_free_ char *holder = dir ? om_asprintf("%s/action.holder", dir) : NULL;
+        if (holder)
+                unlink(holder);
+        if (fd >= 0)
+                close(fd);
+}
+
+static void rollback(struct om_res **started, size_t n, const char *action) {
+        if (!n)
+                return;
+        om_log_set_rid(NULL);
+        log_info("rollback %s: stop what this action started", action);
+        for (size_t i = n; i-- > 0;) {
+                struct om_res *r = started[i];
+                om_log_set_rid(r->rid);
+                if (r->drv->stop)
+                        r->drv->stop(r);
+        }
+}
+
+/* Starts r (after provisioning it when provision); remembers it in started when this
+ * action brought it up. */
+static int start_one(struct om_res *r, bool provision, struct om_res **started, size_t *n) {
+        int e = 0;
+        om_log_set_rid(r->rid);
+        if (provision && r->drv->provision) {
+                e = r->drv->provision(r);
+                if (e < 0)
+                        return e;
+        }
+        if (provision) {
+                int s = om_res_state_set_provisioned(r->svc, r->rid, true);
+                if (s < 0)
+                        log_warning_errno(s, "cannot record the provisioned state: %m");
+        }
+        int before = r->drv->status ? r->drv->status(r) : OM_RES_NA;
+        om_strv_free(r->notes);
+        r->notes = NULL;
+        if (r->drv->start && (e = r->drv->start(r)) < 0)
+                return e;
+        if (before != OM_RES_UP)
+                started[(*n)++] = r;
+        return 0;
+}
+
+static int run_up(struct om_res **sel, size_t n_sel, bool provision, const char *action) {
+        _cleanup_free_ struct om_res **started = calloc(n_sel + 1, sizeof(*started));
+        size_t n_started = 0;
+        if (!started)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_sel; i++) {
+                struct om_res *r = sel[i];
+                int e = start_one(r, provision, started, &n_started);
+                if (e < 0 && r->optional) {
+                        log_warning("optional resource: the %s goes on", action);
+                        continue;
+                }
+                if (e < 0) {
+                        rollback(started, n_started, action);
+                        return e;
+                }
+        }
+        return 0;
+}
+
+/* The resource ids a value references through device references ({disk#0.exposed_devs[0]}). */
+static int referenced_rids(const char *value, char ***ret) {
+        char **v = NULL;
+        for (const char *p = value; p && (p = strchr(p, '{'));) {
+                const char *close = strchr(p, '}');
+                const char *dot = strchr(p, '.');
+                if (!close)
+                        break;
+                if (dot && dot < close && memmem(dot, (size_t)(close - dot), "_devs", 5)) {
+                        _cleanup_free_ char *rid = strndup(p + 1, (size_t)(dot - p - 1));
+                        if (!rid || om_strv_push(&v, rid) < 0) {
+                                om_strv_free(v);
+                                return -ENOMEM;
+                        }
+                }
+                p = close + 1;
+        }
+        *ret = v;
+        return 0;
+}
+
+/*
+ * Unprovision of a stopped stack: a crypt resource erases its header on `dev`, which
+ * only exists while the resource under it is up. Before walking down, bring up (start,
+ * never provision) the resources that such keywords reference, and remember them: the
+ * walk stops those it unprovisions, the caller stops the others afterwards.
+ */
+static void prepare_unprovision(struct om_res **sel, size_t n_sel, struct om_res **started,
+                                size_t *n) {
+        for (size_t i = 0; i < n_sel; i++) {
+                struct om_res *r = sel[i];
+                const char *raw = r->drv->unprovision_needs
+                                          ? om_res_kw_raw(r, r->drv->unprovision_needs)
+                                          : NULL;
+                _cleanup_strv_free_ char **rids = NULL;
+                if (!raw || referenced_rids(raw, &rids) < 0)
+                        continue;
+                for (char **x = rids; x && *x; x++) {
+                        struct om_res *under = om_res_find(r->svc, *x);
+                        bool known = false;
+                        for (size_t k = 0; under && k < *n; k++)
+                                known |= started[k] == under;
+                        if (!under || known || !under->drv->start ||
+                            (under->drv->status && under->drv->status(under) == OM_RES_UP))
+                                continue;
+                        om_log_set_rid(under->rid);
+                        log_info("start %s so that %s can reach its %s", under->rid, r->rid,
+                                 r->drv->unprovision_needs);
+                        if (under->drv->start(under) == 0)
+                                started[(*n)++] = under;
+                }
+        }
+}
+
+static int run_down(struct om_res **sel, size_t n_sel, bool unprovision, const char *action) {
+        for (size_t i = n_sel; i-- > 0;) {
+                struct om_res *r = sel[i];
+                om_log_set_rid(r->rid);
+                int e = r->drv->stop ? r->drv->stop(r) : 0;
+                if (e >= 0 && unprovision && r->drv->unprovision)
+                        e = r->drv->unprovision(r);
+                if (e >= 0 && unprovision) {
+                        int s = om_res_state_set_provisioned(r->svc, r->rid, false);
+                        if (s < 0)
+                                log_warning_errno(s, "cannot record the provisioned state: %m");
+                }
+                if (e < 0 && r->optional) {
+                        log_warning("optional resource: the %s goes on", action);
+                        continue;
+                }
+                if (e < 0)
+                        return e;
+        }
+        return 0;
+}
+
+/* Static checks of every selected resource, before anything changes. */
+static int preflight(struct om_res_svc *svc, struct om_res **sel, size_t n_sel,
+                     enum om_res_action a) {
+        struct om_buf report = {0};
+        int problems =
+                om_config_validate(svc->obj->ini, svc->obj->path.kind, svc->obj->file, &report);
+        if (problems > 0) {
+                om_log_set_rid(NULL);
+                log_error("the config has %d problem%s, nothing done:\n%s", problems,
+                          problems > 1 ? "s" : "", report.data ? report.data : "");
+                om_buf_free(&report);
+                return -EINVAL;
+        }
+        om_buf_free(&report);
+        for (size_t i = 0; i < n_sel; i++) {
+                struct om_res *r = sel[i];
+                if (!r->drv->check)
+                        continue;
+                om_log_set_rid(r->rid);
+                int e = r->drv->check(r, a);
+                if (e < 0 && !r->optional)
+                        return e;
+        }
+        return 0;
+}
+
+int om_res_action_run(const struct om_path *p, const char *action,
+                      const struct om_res_action_opts *opts, char *err, size_t errlen) {
+        _cleanup_res_svc_ struct om_res_svc *svc = NULL;
+        _cleanup_strv_free_ char **rids = NULL;
+        int e;
+
+        err[0] = 0;
+        if (!om_res_action_known(action)) {
+                snprintf(err, errlen, "unknown action '%s'", action);
+                return -EINVAL;
+        }
+        if ((e = om_res_svc_load(p, &svc, err, errlen)) < 0)
+                return e;
+        svc->force = opts->force;
+        if (opts->rid && (e = om_strv_split(opts->rid, ",", &rids)) < 0)
+                return e;
+        if (rids && om_streq(action, "purge")) {
+                snprintf(err, errlen, "purge applies to the whole object: --rid is refused");
+                return -EINVAL;
+        }
+        for (char **x = rids; x && *x; x++) {
+                bool found = false;
+                for (size_t i = 0; i < svc->n_res; i++)
+                        if (!strcmp(*x, svc->res[i]->rid) || !strcmp(*x, svc->res[i]->group))
+                                found = true;
+                if (!found) {
+                        snprintf(err, errlen, "%s has no resource matching --rid %s",
+                                 svc->obj->pathstr, *x);
+                        return -EINVAL;
+                }
+        }
+        _cleanup_free_ struct om_res **sel = calloc(svc->n_res + 1, sizeof(*sel));
+        size_t n_sel = 0;
+        if (!sel)
+                return -ENOMEM;
+        for (size_t i = 0; i < svc->n_res; i++)
+                if (selected(svc->res[i], rids) && !svc->res[i]->disabled)
+                        sel[n_sel++] = svc->res[i];
+
+        int lock = -1;
+        if ((e = take_lock(p, action, opts->waitlock_ms, &lock, err, errlen)) < 0)
+                return e;
+
+        _cleanup_free_ char *logfile = om_object_log_path(p);
+        if (!logfile || (e = om_log_object_open(svc->obj->pathstr, logfile)) < 0) {
+                snprintf(err, errlen, "cannot open the object log: %s", strerror(e ? -e : ENOMEM));
+                release_lock(p, lock);
+                return e ? e : -ENOMEM;
+        }
+        om_log_set_console(false);
+        log_info("do %s --local%s%s%s (%s origin)", action, opts->rid ? " --rid " : "",
+                 opts->rid ? opts->rid : "", opts->force ? " --force" : "",
+                 opts->origin ? opts->origin : "user");
+        om_log_set_console(opts->console);
+
+        enum om_res_action a = om_streq(action, "start")       ? OM_ACT_START
+                               : om_streq(action, "stop")      ? OM_ACT_STOP
+                               : om_streq(action, "provision") ? OM_ACT_PROVISION
+                                                               : OM_ACT_UNPROVISION;
+        e = preflight(svc, sel, n_sel, a);
+        if (e >= 0) {
+                switch (a) {
+                case OM_ACT_START:
+                        e = run_up(sel, n_sel, false, action);
+                        break;
+                case OM_ACT_PROVISION:
+                        e = run_up(sel, n_sel, true, action);
+                        break;
+                case OM_ACT_STOP:
+                        e = run_down(sel, n_sel, false, action);
+                        break;
+                case OM_ACT_UNPROVISION: {
+                        _cleanup_free_ struct om_res **up = calloc(svc->n_res + 1, sizeof(*up));
+                        size_t n_up = 0;
+                        if (!up) {
+                                e = -ENOMEM;
+                                break;
+                        }
+                        prepare_unprovision(sel, n_sel, up, &n_up);
+                        e = run_down(sel, n_sel, true, action);
+                        /* stop what was brought up for the walk and is still up (not
+                         * selected, or the walk stopped before it) */
+                        for (size_t k = n_up; k-- > 0;) {
+                                if (up[k]->drv->status && up[k]->drv->status(up[k]) != OM_RES_UP)
+                                        continue;
+                                om_log_set_rid(up[k]->rid);
+                                up[k]->drv->stop(up[k]);
+                        }
+                        break;
+                }
+                }
+        }
+        om_log_set_rid(NULL);
+        if (e >= 0 && om_streq(action, "purge")) {
+                log_info("delete %s", svc->obj->pathstr);
+                release_lock(p, OM_TAKE_FD(lock));
+                if ((e = om_object_delete(p)) < 0)
+                        log_error_errno(e, "cannot delete %s: %m", svc->obj->pathstr);
+                om_log_object_close();
+                return e;
+        }
+        om_log_set_console(false);
+        if (e < 0)
+                log_error("%s failed", action);
+        om_res_svc_eval(svc);
+        int s = om_res_svc_save_status(svc);
+        if (s < 0)
+                log_warning_errno(s, "cannot save the instance status: %m");
+        om_log_object_close();
+        release_lock(p, lock);
+        return e; /* the reason is in the object log and on the console: err stays empty */
+}

@@ -1,0 +1,34 @@
+/*
+ * The action engine: provision, start, stop, unprovision and purge of one service on
+ * this node (DESIGN section 5). It orders resources (ip, disk, fs, app by index; stop
+ * and unprovision in reverse), rolls back what a failed start or provision started,
+ * serializes actions per object with a lock, records provisioned flags under <var>,
+ * logs every step to the object log and refreshes the cached instance status. It is a
+ * plain function so `om <path> <action> --local` (what the agent spawns) and tests call
+ * the same code; it never talks to a daemon.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/objpath.h"
+
+struct om_res_action_opts {
+        bool force;
+        const char *rid;     /* comma separated rids or groups ("disk#0,fs"), NULL: all */
+        int64_t waitlock_ms; /* wait for another action's lock: <0 forever, 0 not at all */
+        const char *origin;  /* "user" or "daemon" (log line "do start --local (user origin)") */
+        bool console;        /* show the reference's blocks on stdout */
+};
+
+/* Actions accepted by om_res_action_run. */
+bool om_res_action_known(const char *action);
+
+/* Runs action on the service p. Returns 0 on success; -EBUSY when another action holds
+ * the lock (err says which); -ENOENT when the object does not exist; another negative
+ * errno when the action failed. err is set when the failure happened before the action
+ * began (bad --rid, lock, load); once begun, the reasons are in the object log and, with
+ * console, on stdout, and err stays empty. */
+int om_res_action_run(const struct om_path *p, const char *action,
+                      const struct om_res_action_opts *opts, char *err, size_t errlen);

@@ -1,0 +1,20 @@
+/*
+ * Renderers of `print status` and `print devs` (text trees as the reference draws
+ * them, and --format json). They read an evaluated service (om_res_svc_eval) and write
+ * to a buffer; they never touch devices themselves, except that `print devs` asks the
+ * drivers for their devices.
+ */
+#pragma once
+
+#include "core/util.h"
+#include "resources/res.h"
+
+/* The rendering width: COLUMNS when set, else the terminal's, never under 78. */
+int om_res_term_width(void);
+
+/* The status tree of an evaluated service, as seen from this node, at width columns. */
+int om_res_render_status(struct om_res_svc *svc, int width, struct om_buf *out);
+int om_res_render_status_json(struct om_res_svc *svc, struct om_buf *out);
+
+int om_res_render_devs(struct om_res_svc *svc, struct om_buf *out);
+int om_res_render_devs_json(struct om_res_svc *svc, struct om_buf *out);

@@ -1,0 +1,163 @@
+/*
+ * The resource driver interface and the loaded view of a service (DESIGN section 5).
+ * A service is its config plus one struct om_res per `[<group>#<index>]` section, in
+ * action order (ip, disk, fs, app, each by index). A driver reads its keywords through
+ * om_res_kw, which expands references, including the deferred device references that
+ * ask the other resources' drivers for their live devices. This header does not run
+ * actions (see action.h) nor render anything (see render.h).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/object.h"
+
+enum om_res_status { OM_RES_UP, OM_RES_DOWN, OM_RES_WARN, OM_RES_NA, OM_RES_UNDEF };
+const char *om_res_status_to_string(enum om_res_status s);
+
+enum om_res_devs { OM_RES_DEVS_EXPOSED, OM_RES_DEVS_SUB, OM_RES_DEVS_BASE };
+const char *om_res_devs_to_string(enum om_res_devs d); /* "exposed_devs"... */
+
+enum om_res_action { OM_ACT_START, OM_ACT_STOP, OM_ACT_PROVISION, OM_ACT_UNPROVISION };
+
+struct om_res;
+
+/* A driver. Every callback returns 0 or a negative errno, having logged the reason
+ * (the engine sets the object log context and the rid before calling). NULL callbacks
+ * mean "nothing to do" (start, stop, provision, unprovision) or "none" (devs). */
+struct om_res_driver {
+        const char *group; /* "disk" */
+        const char *type;  /* "loop" */
+        const char *name;  /* as `print devs` shows it: "disk.loop", "fs" */
+        /* the keywords the driver reads, NULL-terminated; every one is declared in the
+         * tables of core/keywords.c (a unit test checks it) */
+        const char *const *keywords;
+        /* static checks before an action changes anything (bad size, missing device) */
+        int (*check)(struct om_res *r, enum om_res_action a);
+        /* enum om_res_status; notes for `print status` go to r->notes; never logs */
+        int (*status)(struct om_res *r);
+        /* 1 provisioned, 0 not, negative: cannot tell now */
+        int (*provisioned)(struct om_res *r);
+        int (*start)(struct om_res *r);
+        int (*stop)(struct om_res *r);
+        int (*provision)(struct om_res *r);
+        int (*unprovision)(struct om_res *r);
+        /* the devices of a kind, NULL-terminated; -ENXIO with a reason when not up */
+        int (*devs)(struct om_res *r, enum om_res_devs which, char ***ret, char *err,
+                    size_t errlen);
+        /* "loop /opt/x.img"; allocated */
+        char *(*label)(struct om_res *r);
+        /* the keyword naming a device that unprovision must reach ("dev" for crypt,
+         * whose header lives there): the engine brings up the resources it references
+         * first. NULL: unprovision needs no other resource up. */
+        const char *unprovision_needs;
+};
+
+extern const struct om_res_driver om_res_driver_loop;
+extern const struct om_res_driver om_res_driver_crypt;
+extern const struct om_res_driver om_res_driver_ext4;
+extern const struct om_res_driver om_res_driver_xfs;
+extern const struct om_res_driver om_res_driver_app;
+extern const struct om_res_driver om_res_driver_ip;
+
+/* The driver of group and type (type NULL: the group's default), NULL when none. */
+const struct om_res_driver *om_res_driver_find(const char *group, const char *type);
+/* Every driver, for tests and documentation. */
+const struct om_res_driver *const *om_res_drivers(size_t *ret_n);
+
+struct om_res_svc;
+
+struct om_res {
+        struct om_res_svc *svc;
+        const struct om_res_driver *drv;
+        char rid[64];
+        char group[32];
+        char type[32];
+        long index;
+        bool optional, disabled, monitor, standby;
+        int restart;
+        char **notes; /* status notes ("info: dev is not defined") */
+        /* filled by om_res_svc_eval */
+        enum om_res_status status;
+        int provisioned; /* 1, 0, -1 unknown */
+        char *label;
+};
+
+struct om_res_svc {
+        struct om_object *obj;
+        struct om_res **res;
+        size_t n_res;
+        bool force;
+        struct om_ini *state; /* <var>/.../resources: provisioned flags */
+        int depth;            /* device reference recursion guard */
+        /* filled by om_res_svc_eval */
+        enum om_res_status avail, overall;
+        int provisioned; /* 1, 0, -1 unknown */
+        bool frozen;
+};
+
+/* Loads the object and builds its resources. -ENOENT when the object does not exist,
+ * -EINVAL for an unknown driver, with the reason in err. */
+int om_res_svc_load(const struct om_path *p, struct om_res_svc **ret, char *err, size_t errlen);
+void om_res_svc_free(struct om_res_svc *svc);
+OM_DEFINE_CLEANUP(struct om_res_svc, om_res_svc_free)
+#define _cleanup_res_svc_ _cleanup_(om_res_svc_freep)
+
+struct om_res *om_res_find(struct om_res_svc *svc, const char *rid);
+
+/* The expanded value of keyword key of the resource (default of the keyword table when
+ * unset). -ENOENT when neither; -ENXIO when a device reference cannot be resolved now.
+ * The reason is in err. */
+int om_res_kw(struct om_res *r, const char *key, char **ret, char *err, size_t errlen);
+/* Same, but an unresolvable device reference stays as written (for labels). */
+char *om_res_kw_label(struct om_res *r, const char *key);
+/* The raw value of key (NULL when unset): tells whether it holds a device reference. */
+const char *om_res_kw_raw(struct om_res *r, const char *key);
+bool om_res_kw_bool(struct om_res *r, const char *key, bool def);
+/* The service path "ns/kind/name". */
+const char *om_res_path(const struct om_res *r);
+
+/* Devices of a resource, NULL-terminated (empty vector when none). */
+int om_res_devs(struct om_res *r, enum om_res_devs which, char ***ret, char *err, size_t errlen);
+
+/* Computes every resource's status, provisioned flag and label, and the instance's
+ * avail, overall and provisioned. Never logs, never changes anything. */
+int om_res_svc_eval(struct om_res_svc *svc);
+/* Writes the evaluated status to the cache read by the agent (resources/status.h),
+ * unless the cache already says the same and is younger than OM_RES_STATUS_REFRESH_MS.
+ * (The frozen flag is a file of its own, never stale in the cache.) */
+#define OM_RES_STATUS_REFRESH_MS 10000
+int om_res_svc_save_status(struct om_res_svc *svc);
+
+/* The provisioned flag recorded by the last provision/unprovision of rid: 1, 0, or -1
+ * when never recorded. */
+int om_res_state_provisioned(struct om_res_svc *svc, const char *rid);
+int om_res_state_set_provisioned(struct om_res_svc *svc, const char *rid, bool on);
+
+/* "<flags>" column: R M D O E P S restart, 8 characters + NUL. */
+void om_res_flags(const struct om_res *r, char buf[9]);
+
+/* --- helpers shared by drivers --- */
+
+/* Runs argv (no shell) with stdin on /dev/null, stdout and stderr captured and logged
+ * line by line as "| <line>" at info level (discarded when quiet); kills the process group after
+ * timeout_ms (0: none). *ret_status is the exit status (128+signal when killed by one). Returns
+ * -ETIME on timeout, -errno when it cannot run. */
+int om_res_exec(char *const argv[], uint64_t timeout_ms, const char *cwd, bool quiet,
+                int *ret_status);
+/* Splits a command line into words: white space separates, '...' and "..." quote,
+ * backslash escapes outside single quotes. -EINVAL for an unterminated quote. */
+int om_res_split_command(const char *s, char ***ret);
+
+/* The whole-disk block devices under dev (for a regular file: under the filesystem
+ * holding it) (a partition's disk, a loop device's backing
+ * file's disk, a device-mapper device's slaves), as /dev paths. */
+int om_res_base_devs_of(const char *dev, char ***ret);
+/* The loop device (/dev/loopN) whose backing file is file, 0 when found, -ENODEV when
+ * none. */
+int om_res_loop_find(const char *file, char *ret, size_t len);
+/* The filesystem type found on dev by libblkid ("ext4", "crypto_LUKS"), NULL in *ret
+ * when dev holds no known signature. */
+int om_res_probe_type(const char *dev, char **ret);

@@ -1,0 +1,462 @@
+/*
+ * disk.crypt: a LUKS2 volume opened as /dev/mapper/<name>, through libcryptsetup only
+ * (no cryptsetup program). Provision formats `dev` (aes-xts-plain64, 512-bit key,
+ * label `label`) with the passphrase of key `<rid with # as _>_crypt_passphrase` of the
+ * sec object `<namespace>/sec/<secret>`: with manage_passphrase (the default) om
+ * generates it, stores it first, and gives its keyslot a minimal PBKDF2 (the passphrase
+ * carries ~1600 bits, stretching buys nothing and costs failover time); a user's
+ * passphrase gets libcryptsetup's default PBKDF. Start activates, stop deactivates but
+ * refuses while the key is missing from the sec object (the reference's loss
+ * protection) unless --force; unprovision wipes the LUKS header area and removes a
+ * managed key. A device that holds another signature is never formatted without
+ * --force. Passphrases stay in sodium memory from the secrets module to libcryptsetup.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "resources/cleanup.h"
+#include "resources/res.h"
+#include "secrets/sec.h"
+
+/* Generated passphrases: PBKDF2-SHA256 at libcryptsetup's floor of 1000 iterations. */
+#define MIN_PBKDF2_ITERATIONS 1000
+
+static char last_error[512];
+
+static void on_crypt_log(int level, const char *msg, void *usrptr) {
+        (void)usrptr;
+        if (level != CRYPT_LOG_ERROR)
+                return;
+        snprintf(last_error, sizeof(last_error), "%s", msg);
+        size_t n = strlen(last_error);
+        while (n && (last_error[n - 1] == '\n' || last_error[n - 1] == '.'))
+                last_error[--n] = 0;
+}
+
+static void quiet_library(void) {
+        static bool done;
+        if (!done) {
+                crypt_set_log_callback(NULL, on_crypt_log, NULL);
+                done = true;
+        }
+        last_error[0] = 0;
+}
+
+static int get_name(struct om_res *r, char **ret, bool log) {
+        char err[512];
+        int e = om_res_kw(r, "name", ret, err, sizeof(err));
+        if (e < 0)
+                return log ? log_error_errno(e, "name: %s", err) : e;
+        if (!(*ret)[0] || strchr(*ret, '/')) {
+                if (log)
+                        log_error("name '%s' is not a valid device-mapper name", *ret);
+                free(*ret);
+                *ret = NULL;
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int get_dev(struct om_res *r, char **ret, bool log) {
+        char err[512];
+        int e = om_res_kw(r, "dev", ret, err, sizeof(err));
+        if (e == -ENOENT)
+                return log ? log_error_errno(-EINVAL, "dev is not set") : -EINVAL;
+        if (e < 0)
+                return log ? log_error_errno(e, "dev: %s", err) : e;
+        return 0;
+}
+
+/* The sec object path and the key holding the passphrase. */
+static int get_secret(struct om_res *r, struct om_path *ret_sec, char *ret_key, size_t keylen,
+                      bool log) {
+        _cleanup_free_ char *name = NULL;
+        char err[512];
+        int e = om_res_kw(r, "secret", &name, err, sizeof(err));
+        if (e < 0)
+                return log ? log_error_errno(e, "secret: %s", err) : e;
+        if (!om_name_valid(name, err, sizeof(err)))
+                return log ? log_error_errno(-EINVAL, "secret '%s': %s", name, err) : -EINVAL;
+        struct om_path sec = {.kind = OM_KIND_SEC};
+        snprintf(sec.ns, sizeof(sec.ns), "%s", r->svc->obj->path.ns);
+        snprintf(sec.name, sizeof(sec.name), "%s", name);
+        *ret_sec = sec;
+        char rid[64];
+        snprintf(rid, sizeof(rid), "%s", r->rid);
+        for (char *p = rid; *p; p++)
+                if (*p == '#')
+                        *p = '_';
+        snprintf(ret_key, keylen, "%s_crypt_passphrase", rid);
+        return 0;
+}
+
+/* Whether the running kernel has device-mapper: its misc device is registered. (The
+ * /dev/mapper/control node proves nothing: libdevmapper creates it on first use.) */
+static bool dm_available(void) {
+        _cleanup_fclose_ FILE *f = fopen("/proc/misc", "re");
+        char line[128];
+        if (!f)
+                return access("/sys/module/dm_mod", F_OK) == 0;
+        while (fgets(line, sizeof(line), f))
+                if (strstr(line, "device-mapper"))
+                        return true;
+        return access("/sys/module/dm_mod", F_OK) == 0;
+}
+
+static bool dm_available(void);
+
+static int crypt_status_of(const char *name) {
+        /* without device-mapper nothing is active, and asking libdevmapper would create
+         * /dev/mapper/control: a status must change nothing */
+        if (!dm_available())
+                return OM_RES_DOWN;
+        quiet_library();
+        crypt_status_info s = crypt_status(NULL, name);
+        return s == CRYPT_ACTIVE || s == CRYPT_BUSY ? OM_RES_UP : OM_RES_DOWN;
+}
+
+static int res_crypt_status(struct om_res *r) {
+        _cleanup_free_ char *name = NULL;
+        if (get_name(r, &name, false) < 0)
+                return OM_RES_UNDEF;
+        return crypt_status_of(name);
+}
+
+/* 1 when dev has a LUKS header, 0 when not, negative when it cannot be read. */
+static int is_luks(const char *dev) {
+        _cleanup_crypt_ struct crypt_device *cd = NULL;
+        quiet_library();
+        int e = crypt_init(&cd, dev);
+        if (e < 0)
+                return e;
+        return crypt_load(cd, CRYPT_LUKS, NULL) == 0 ? 1 : 0;
+}
+
+static int res_crypt_provisioned(struct om_res *r) {
+        _cleanup_free_ char *dev = NULL;
+        int e = get_dev(r, &dev, false);
+        if (e == -ENXIO)
+                return 0; /* the device under it is not up: never provisioned here */
+        if (e < 0)
+                return e;
+        if (access(dev, F_OK) < 0)
+                return 0;
+        return is_luks(dev);
+}
+
+/* Refuses a device that does not exist, or holds a signature other than LUKS. */
+static int check_dev(struct om_res *r, const char *dev) {
+        struct stat st;
+        _cleanup_free_ char *type = NULL;
+        if (stat(dev, &st) < 0)
+                return log_error_errno(-ENOENT, "dev %s does not exist", dev);
+        if (!S_ISBLK(st.st_mode))
+                return log_error_errno(-ENOTBLK, "dev %s is not a block device", dev);
+        int e = om_res_probe_type(dev, &type);
+        if (e < 0)
+                return log_error_errno(e, "cannot read %s: %m", dev);
+        if (type && strcmp(type, "crypto_LUKS") != 0 && !r->svc->force)
+                return log_error_errno(-EEXIST,
+                                       "%s already holds a %s signature: refusing to format it "
+                                       "(use --force to overwrite)",
+                                       dev, type);
+        return 0;
+}
+
+static int res_crypt_check(struct om_res *r, enum om_res_action a) {
+        _cleanup_free_ char *name = NULL, *dev = NULL;
+        int e = get_name(r, &name, true);
+        if (e < 0)
+                return e;
+        struct om_path sec;
+        char key[128];
+        if ((e = get_secret(r, &sec, key, sizeof(key), true)) < 0)
+                return e;
+        if (a != OM_ACT_PROVISION)
+                return 0;
+        const char *raw = om_res_kw_raw(r, "dev");
+        if (raw && strstr(raw, "_devs"))
+                return 0; /* a device another resource brings up: checked at provision */
+        if ((e = get_dev(r, &dev, true)) < 0)
+                return e;
+        if (is_luks(dev) == 1)
+                return 0;
+        if ((e = check_dev(r, dev)) < 0)
+                return e;
+        if (!om_res_kw_bool(r, "manage_passphrase", true) && om_sec_has(&sec, key) != 1) {
+                char sp[OM_PATH_STRMAX];
+                om_path_to_string(&sec, sp, sizeof(sp));
+                return log_error_errno(-ENOKEY,
+                                       "%s has no %s key: store the passphrase there or set "
+                                       "manage_passphrase = true",
+                                       sp, key);
+        }
+        return 0;
+}
+
+static int res_crypt_provision(struct om_res *r) {
+        _cleanup_free_ char *dev = NULL, *label = NULL;
+        _cleanup_crypt_ struct crypt_device *cd = NULL;
+        struct om_path sec;
+        char key[128], sp[OM_PATH_STRMAX];
+        int e;
+        if ((e = get_dev(r, &dev, true)) < 0 ||
+            (e = get_secret(r, &sec, key, sizeof(key), true)) < 0)
+                return e;
+        om_path_to_string(&sec, sp, sizeof(sp));
+        if (access(dev, F_OK) == 0 && is_luks(dev) == 1) {
+                log_info("%s is already LUKS formatted", dev);
+                return 0;
+        }
+        if ((e = check_dev(r, dev)) < 0)
+                return e;
+        if (om_res_kw(r, "label", &label, NULL, 0) < 0)
+                label = NULL;
+
+        bool managed = om_res_kw_bool(r, "manage_passphrase", true);
+        uint8_t *pass = NULL;
+        size_t pass_len = 0;
+        if (managed) {
+                char *gen = NULL;
+                if ((e = om_passphrase_generate(&gen)) < 0)
+                        return log_error_errno(e, "cannot generate a passphrase: %m");
+                pass = (uint8_t *)gen;
+                pass_len = strlen(gen);
+                /* store before formatting: a header nobody can open is worse than a key
+                 * nobody uses */
+                e = om_sec_set(&sec, key, pass, pass_len);
+                if (e < 0) {
+                        om_sec_value_free(pass, pass_len);
+                        return log_error_errno(e, "cannot store the passphrase in %s key %s: %m",
+                                               sp, key);
+                }
+                log_info("generated passphrase stored in %s key %s", sp, key);
+        } else {
+                e = om_sec_get(&sec, key, &pass, &pass_len);
+                if (e == -ENOENT)
+                        return log_error_errno(e,
+                                               "%s has no %s key: store the passphrase there or "
+                                               "set manage_passphrase = true",
+                                               sp, key);
+                if (e < 0)
+                        return log_error_errno(e, "cannot read %s key %s: %m", sp, key);
+        }
+
+        log_info("cryptsetup luksFormat %s (LUKS2, aes-xts-plain64, 512-bit key%s%s)", dev,
+                 label ? ", label " : "", label ? label : "");
+        quiet_library();
+        struct crypt_pbkdf_type minimal = {
+                .type = CRYPT_KDF_PBKDF2,
+                .hash = "sha256",
+                .iterations = MIN_PBKDF2_ITERATIONS,
+                .flags = CRYPT_PBKDF_NO_BENCHMARK,
+        };
+        struct crypt_params_luks2 params = {
+                .pbkdf = managed ? &minimal : NULL,
+                .sector_size = 512,
+                .label = label,
+        };
+        e = crypt_init(&cd, dev);
+        if (e == 0 && managed)
+                e = crypt_set_pbkdf_type(cd, &minimal);
+        if (e == 0)
+                e = crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64", NULL, NULL, 64, &params);
+        if (e == 0) {
+                int slot = crypt_keyslot_add_by_volume_key(cd, CRYPT_ANY_SLOT, NULL, 0,
+                                                           (const char *)pass, pass_len);
+                e = slot < 0 ? slot : 0;
+        }
+        om_sec_value_free(pass, pass_len);
+        if (e < 0)
+                return log_error_errno(e, "cannot format %s: %s", dev,
+                                       last_error[0] ? last_error : strerror(-e));
+        return 0;
+}
+
+static int res_crypt_start(struct om_res *r) {
+        _cleanup_free_ char *dev = NULL, *name = NULL;
+        _cleanup_crypt_ struct crypt_device *cd = NULL;
+        struct om_path sec;
+        char key[128], sp[OM_PATH_STRMAX];
+        int e;
+        if ((e = get_name(r, &name, true)) < 0)
+                return e;
+        if (crypt_status_of(name) == OM_RES_UP) {
+                log_info("crypt /dev/mapper/%s is already up", name);
+                return 0;
+        }
+        if ((e = get_dev(r, &dev, true)) < 0 ||
+            (e = get_secret(r, &sec, key, sizeof(key), true)) < 0)
+                return e;
+        om_path_to_string(&sec, sp, sizeof(sp));
+        if (access(dev, F_OK) < 0)
+                return log_error_errno(-ENOENT, "dev %s does not exist", dev);
+        quiet_library();
+        if ((e = crypt_init(&cd, dev)) < 0)
+                return log_error_errno(e, "cannot open %s: %m", dev);
+        if ((e = crypt_load(cd, CRYPT_LUKS, NULL)) < 0)
+                return log_error_errno(e, "%s is not a LUKS device (not provisioned?)", dev);
+
+        uint8_t *pass = NULL;
+        size_t pass_len = 0;
+        e = om_sec_get(&sec, key, &pass, &pass_len);
+        if (e == -ENOENT)
+                return log_error_errno(e, "%s has no %s key: cannot activate %s", sp, key, dev);
+        if (e < 0)
+                return log_error_errno(e, "cannot read %s key %s: %m", sp, key);
+        log_info("cryptsetup luksOpen %s %s -", dev, name);
+        e = crypt_activate_by_passphrase(cd, name, CRYPT_ANY_SLOT, (const char *)pass, pass_len, 0);
+        om_sec_value_free(pass, pass_len);
+        if (e >= 0)
+                return 0;
+        if (e == -EPERM)
+                return log_error_errno(e, "no keyslot of %s opens with the passphrase of %s key %s",
+                                       dev, sp, key);
+        if (!dm_available())
+                return log_error_errno(
+                        e,
+                        "cannot activate %s: the kernel has no device-mapper (no "
+                        "device-mapper in /proc/misc; dm_mod and dm_crypt are needed)",
+                        name);
+        return log_error_errno(e, "cannot activate %s: %s", name,
+                               last_error[0] ? last_error : strerror(-e));
+}
+
+static int res_crypt_stop(struct om_res *r) {
+        _cleanup_free_ char *name = NULL;
+        struct om_path sec;
+        char key[128], sp[OM_PATH_STRMAX];
+        int e;
+        if ((e = get_name(r, &name, true)) < 0)
+                return e;
+        if (crypt_status_of(name) != OM_RES_UP) {
+                log_info("crypt /dev/mapper/%s is already down", name);
+                return 0;
+        }
+        if ((e = get_secret(r, &sec, key, sizeof(key), true)) < 0)
+                return e;
+        om_path_to_string(&sec, sp, sizeof(sp));
+        if (om_sec_has(&sec, key) != 1 && !r->svc->force)
+                return log_error_errno(-ENOKEY,
+                                       "abort crypt deactivate, so you can backup the device "
+                                       "that we won't be able to activate again: %s has no %s "
+                                       "key. restore the key or use --force to skip this "
+                                       "safeguard",
+                                       sp, key);
+        log_info("cryptsetup luksClose /dev/mapper/%s", name);
+        quiet_library();
+        e = crypt_deactivate(NULL, name);
+        if (e < 0)
+                return log_error_errno(e, "cannot deactivate %s: %s", name,
+                                       last_error[0] ? last_error : strerror(-e));
+        return 0;
+}
+
+static int res_crypt_unprovision(struct om_res *r) {
+        _cleanup_free_ char *dev = NULL;
+        _cleanup_crypt_ struct crypt_device *cd = NULL;
+        struct om_path sec;
+        char key[128], sp[OM_PATH_STRMAX], err[512];
+        int e;
+        if ((e = get_secret(r, &sec, key, sizeof(key), true)) < 0)
+                return e;
+        om_path_to_string(&sec, sp, sizeof(sp));
+        e = om_res_kw(r, "dev", &dev, err, sizeof(err));
+        if (e < 0 && !r->svc->force)
+                return log_error_errno(e,
+                                       "cannot erase the LUKS header: %s. start the service "
+                                       "first, or use --force to skip the erase (the key "
+                                       "stays in %s)",
+                                       err, sp);
+        if (e < 0) {
+                log_warning("skip the LUKS header erase (%s): the key stays in %s", err, sp);
+                return 0;
+        }
+        quiet_library();
+        if (access(dev, F_OK) == 0 && crypt_init(&cd, dev) == 0 &&
+            crypt_load(cd, CRYPT_LUKS, NULL) == 0) {
+                uint64_t bytes = crypt_get_data_offset(cd) * 512;
+                if (bytes == 0 || bytes > (256u << 20))
+                        bytes = 16u << 20;
+                log_info("erase the LUKS header of %s (%llu bytes)", dev,
+                         (unsigned long long)bytes);
+                _cleanup_close_ int fd = open(dev, O_WRONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return log_error_errno(-errno, "cannot open %s: %m", dev);
+                static const char zero[1 << 16];
+                for (uint64_t off = 0; off < bytes; off += sizeof(zero)) {
+                        size_t n = (size_t)OM_MIN((uint64_t)sizeof(zero), bytes - off);
+                        if (pwrite(fd, zero, n, (off_t)off) != (ssize_t)n)
+                                return log_error_errno(-errno, "cannot erase %s: %m", dev);
+                }
+                if (fsync(fd) < 0)
+                        return log_error_errno(-errno, "cannot erase %s: %m", dev);
+        } else {
+                log_info("%s holds no LUKS header", dev);
+        }
+        if (om_res_kw_bool(r, "manage_passphrase", true)) {
+                e = om_sec_remove(&sec, key);
+                if (e < 0)
+                        return log_error_errno(e, "cannot remove key %s from %s: %m", key, sp);
+                if (e > 0)
+                        log_info("remove key %s from %s", key, sp);
+        }
+        return 0;
+}
+
+static int res_crypt_devs(struct om_res *r, enum om_res_devs which, char ***ret, char *err,
+                          size_t errlen) {
+        _cleanup_free_ char *v = NULL;
+        int e;
+        if (which == OM_RES_DEVS_EXPOSED) {
+                e = om_res_kw(r, "name", &v, err, errlen);
+                if (e < 0)
+                        return e;
+                char **out = NULL;
+                _cleanup_free_ char *mapper = om_asprintf("/dev/mapper/%s", v);
+                if (!mapper || (e = om_strv_push(&out, mapper)) < 0)
+                        return -ENOMEM;
+                *ret = out;
+                return 0;
+        }
+        if ((e = om_res_kw(r, "dev", &v, err, errlen)) < 0)
+                return e;
+        if (which == OM_RES_DEVS_BASE)
+                return om_res_base_devs_of(v, ret);
+        char **out = NULL;
+        if ((e = om_strv_push(&out, v)) < 0)
+                return e;
+        *ret = out;
+        return 0;
+}
+
+static char *res_crypt_label(struct om_res *r) {
+        _cleanup_free_ char *name = om_res_kw_label(r, "name");
+        return om_asprintf("crypt /dev/mapper/%s", name ? name : "");
+}
+
+static const char *const crypt_keywords[] = {"dev",   "name", "secret", "manage_passphrase",
+                                             "label", NULL};
+
+const struct om_res_driver om_res_driver_crypt = {
+        .group = "disk",
+        .type = "crypt",
+        .name = "disk.crypt",
+        .keywords = crypt_keywords,
+        .check = res_crypt_check,
+        .status = res_crypt_status,
+        .provisioned = res_crypt_provisioned,
+        .start = res_crypt_start,
+        .stop = res_crypt_stop,
+        .provision = res_crypt_provision,
+        .unprovision = res_crypt_unprovision,
+        .devs = res_crypt_devs,
+        .label = res_crypt_label,
+        .unprovision_needs = "dev",
+};
