@@ -6,6 +6,7 @@
 #
 #   OM_BUILD_DIR   build directory (default: build)
 #   OM_TEST_LABEL  run only the tests of this ctest label (unit, fuzz, integration, vm)
+#   OM_SKIP_FUZZ=1 / OM_SKIP_ASAN=1  skip the libFuzzer runs / the sanitizer pass
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -34,6 +35,18 @@ if command -v clang >/dev/null && [ "${OM_SKIP_FUZZ:-}" != 1 ]; then
   done
 fi
 
-args=(--test-dir "$build" --output-on-failure)
+args=(--test-dir "$build" --output-on-failure -j2)
 [ -n "${OM_TEST_LABEL:-}" ] && args+=(-L "$OM_TEST_LABEL")
 ctest "${args[@]}"
+
+# Once more under AddressSanitizer and UndefinedBehaviorSanitizer (leaks included),
+# every tier but the QEMU guests, which run the same binary inside a guest.
+if [ "${OM_SKIP_ASAN:-}" != 1 ]; then
+  abuild="$build-asan"
+  cmake -S . -B "$abuild" -DOM_ASAN=ON -DOM_UBSAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  cmake --build "$abuild" -j"$(nproc)" >/dev/null
+  echo "ctest under ASan+UBSan:"
+  aargs=(--test-dir "$abuild" --output-on-failure -j2 -LE vm)
+  [ -n "${OM_TEST_LABEL:-}" ] && aargs+=(-L "$OM_TEST_LABEL")
+  ctest "${aargs[@]}"
+fi
