@@ -28,7 +28,8 @@ int om_res_term_width(void) {
         struct winsize ws;
         if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
                 return OM_MAX((int)ws.ws_col, 78);
-        return 78;
+        /* not a terminal (a pipe, a file, a test): lines are not wrapped */
+        return 4096;
 }
 
 #define NCOLS 4

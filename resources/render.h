@@ -9,7 +9,8 @@
 #include "core/util.h"
 #include "resources/res.h"
 
-/* The rendering width: COLUMNS when set, else the terminal's, never under 78. */
+/* The rendering width: COLUMNS when set, else the terminal's, never under 78; no
+ * wrapping (4096) when stdout is not a terminal. */
 int om_res_term_width(void);
 
 /* The status tree of an evaluated service, as seen from this node, at width columns. */
