@@ -88,6 +88,7 @@ struct om_agent {
         int pid_fd;
         bool stopping;
         uint64_t peer_rx_errors;
+        struct om_orch *orch; /* agent/orchestrator.c */
 };
 
 /* daemon.c */
