@@ -464,7 +464,9 @@ static bool some_failed(struct om_orch *o, struct obj *ob, const char *what, cha
         struct om_agent *a = o->agent;
         for (size_t i = 0; i < a->n_peers; i++) {
                 const struct om_cl_instance *in = inst_of(a, i, ob->path);
-                if (alive(a, i) && in && om_streq(in->monitor, what)) {
+                /* only a node that works on this very target can have failed it */
+                if (alive(a, i) && in && om_streq(in->monitor, what) &&
+                    in->target_ver == ob->tver && om_streq(in->target_writer, ob->twriter)) {
                         snprintf(ret, len, "%s", a->peers[i].name);
                         return true;
                 }
