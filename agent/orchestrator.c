@@ -877,6 +877,13 @@ static void probe_cb(uv_timer_t *t) {
                 r->in_flight = true;
                 uv_tcp_init(&a->loop, &r->tcp);
                 r->tcp.data = r;
+                /* from the node's cluster address: the arbitrator must be reachable on
+                 * the cluster's network, not through whatever route the host prefers */
+                struct sockaddr_storage src;
+                const char *self_addr = om_cl_config_node_addr(a->cfg, (size_t)a->self_idx);
+                if (self_addr && (!uv_ip4_addr(self_addr, 0, (struct sockaddr_in *)&src) ||
+                                  !uv_ip6_addr(self_addr, 0, (struct sockaddr_in6 *)&src)))
+                        (void)uv_tcp_bind(&r->tcp, (struct sockaddr *)&src, 0);
                 if (uv_tcp_connect(&r->req, &r->tcp, (struct sockaddr *)&ss, arb_connected) < 0) {
                         arb_finish(r, false);
                         continue;
