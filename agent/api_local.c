@@ -290,8 +290,9 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
                                 tin = in;
                 }
                 om_cl_mp_str_pack(pk, paths[j]);
-                msgpack_pack_map(pk, 6);
+                msgpack_pack_map(pk, 7);
                 om_cl_mp_kv_str(pk, "orchestrate", om_orch_orchestrate(a, paths[j]));
+                om_cl_mp_kv_str(pk, "topology", om_orch_topology(a, paths[j]));
                 om_cl_mp_kv_str(pk, "target", tin && !tin->target_done ? tin->target : "");
                 om_cl_mp_kv_str(pk, "last_target", tin ? tin->target : "");
                 om_cl_mp_kv_str(pk, "avail", aggregate(avail, n));

@@ -89,6 +89,8 @@ struct obj {
         const char *then; /* action chained after the running one succeeds */
         bool split_done;
         uint64_t dup_check_stalls;
+        uint64_t stall_window; /* loop time until which a duplicate is ours to stop */
+        uint64_t dup_since;
         /* target */
         char target[80];
         uint64_t tver;
@@ -398,7 +400,15 @@ static void sync_objects(struct om_orch *o) {
                 if (!ob->present && ob->loaded == false)
                         ob->state = MON_INIT;
                 ob->present = true;
-                obj_load_config(o, ob);
+                /* the config is read again only when its version moves (the scan
+                 * collects every object's version each interval) */
+                bool same = false;
+                for (size_t j = 0; j < a->local.n_objs && ob->loaded; j++)
+                        if (strcmp(a->local.objs[j].path, ob->path) == 0)
+                                same = a->local.objs[j].hlc == ob->cfg_hlc &&
+                                       strcmp(a->local.objs[j].writer, ob->cfg_writer) == 0;
+                if (!same)
+                        obj_load_config(o, ob);
         }
 }
 
@@ -629,21 +639,45 @@ static void eval_ha(struct om_orch *o, struct obj *ob, const struct om_cl_instan
         if (!ob->ha || !ob->failover || !me)
                 return;
 
-        /* A loop stall long enough for peers to declare us down: they may have taken
-         * over what we run. Once their fresh data shows the instance up elsewhere, ours
-         * is the one that must go (they acted on a real silence, we on nothing). */
+        /* Two instances up. After a loop stall long enough for peers to declare us
+         * down, they may have taken over what we run: once their fresh data shows the
+         * instance up elsewhere (within two timeouts of the stall, since the frames
+         * queued during the stall are read after the timers that notice it), ours is
+         * the one that goes (they acted on a real silence, we on nothing). Any other
+         * duplicate that lasts a timeout is resolved by the service's `nodes` order:
+         * the node later in the list stops, as computed the same way on both. */
         if (a->stalls != ob->dup_check_stalls) {
-                if (avail_up(me) && ob->state == MON_IDLE && all_fresh(o)) {
-                        ob->dup_check_stalls = a->stalls;
-                        for (size_t i = 0; i < a->n_peers; i++)
-                                if (!a->peers[i].self && alive(a, i) &&
-                                    avail_up(inst_of(a, i, ob->path))) {
-                                        job_start(o, ob, MON_STOPPING,
-                                                  "also up elsewhere after our loop stalled");
-                                        return;
-                                }
-                } else if (!avail_up(me))
-                        ob->dup_check_stalls = a->stalls;
+                ob->dup_check_stalls = a->stalls;
+                ob->stall_window = now + 2 * a->timeout;
+        }
+        int other = -1;
+        for (size_t i = 0; i < a->n_peers && avail_up(me); i++)
+                if (!a->peers[i].self && alive(a, i) && fresh(a, i) &&
+                    avail_up(inst_of(a, i, ob->path)))
+                        other = (int)i;
+        if (other < 0 || ob->state != MON_IDLE) {
+                ob->dup_since = 0;
+        } else if (now < ob->stall_window) {
+                job_start(o, ob, MON_STOPPING, "also up elsewhere after our loop stalled");
+                return;
+        } else {
+                if (!ob->dup_since)
+                        ob->dup_since = now;
+                int me_rank = -1, other_rank = -1;
+                for (size_t k = 0; k < ob->n_nodes; k++) {
+                        if (om_streq(ob->nodes[k], a->self))
+                                me_rank = (int)k;
+                        if (om_streq(ob->nodes[k], a->peers[other].name))
+                                other_rank = (int)k;
+                }
+                if (now - ob->dup_since >= a->timeout && other_rank >= 0 &&
+                    (me_rank < 0 || me_rank > other_rank)) {
+                        char why[128];
+                        snprintf(why, sizeof(why), "also up on %s, earlier in nodes",
+                                 a->peers[other].name);
+                        job_start(o, ob, MON_STOPPING, why);
+                        return;
+                }
         }
 
         bool frozen = me->frozen || a->local.frozen;
@@ -963,6 +997,11 @@ int om_orch_leader(struct om_agent *a, const char *path) {
 const char *om_orch_orchestrate(struct om_agent *a, const char *path) {
         struct obj *ob = a->orch ? obj_find(a->orch, path) : NULL;
         return ob && ob->ha ? "ha" : "no";
+}
+
+const char *om_orch_topology(struct om_agent *a, const char *path) {
+        struct obj *ob = a->orch ? obj_find(a->orch, path) : NULL;
+        return !ob || ob->failover ? "failover" : "flex";
 }
 
 void om_orch_quorum(struct om_agent *a, bool *ret_have, int *ret_votes, int *ret_total) {

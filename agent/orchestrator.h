@@ -35,6 +35,7 @@ void om_orch_api(struct om_agent *a, const char *cmd, const msgpack_object *req,
  * object's orchestrate mode and target, and the quorum. */
 int om_orch_leader(struct om_agent *a, const char *path);
 const char *om_orch_orchestrate(struct om_agent *a, const char *path);
+const char *om_orch_topology(struct om_agent *a, const char *path);
 void om_orch_quorum(struct om_agent *a, bool *ret_have, int *ret_votes, int *ret_total);
 
 /* runner.c: spawns `<self exe> <path> <action> --local [extra...]` with OM_ORIGIN=daemon

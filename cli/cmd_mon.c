@@ -207,7 +207,12 @@ static int cmd_mon(struct om_cli_ctx *ctx) {
                 sget(&kv->val, "orchestrate", orch, sizeof(orch));
                 sget(&kv->val, "target", target, sizeof(target));
                 /* the reference counts up instances against the one a failover wants */
-                snprintf(cnt, sizeof(cnt), "%d/%d", n_up, n_inst ? 1 : 0);
+                char topo[16];
+                sget(&kv->val, "topology", topo, sizeof(topo));
+                snprintf(cnt, sizeof(cnt), "%d/%d", n_up,
+                         om_streq(topo, "flex") ? n_inst
+                         : n_inst               ? 1
+                                                : 0);
                 snprintf(rows[n_rows].left, sizeof(rows[0].left), " %-12s %-8s%-6s%-6s%s%s", path,
                          av, om_streq(orch, "ha") ? "ha" : "", cnt, target[0] ? " -> " : "",
                          target);
