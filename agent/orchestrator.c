@@ -580,20 +580,26 @@ static void eval_target(struct om_orch *o, struct obj *ob, const struct om_cl_in
                                 job_start(o, ob, MON_PROVISIONING, t);
                         }
                 }
-                if (!fr || leader < 0)
+                /* reached: the destination runs it (switch), or one instance runs it
+                 * wherever it is (failover: a node that comes back and adopts an old
+                 * target finds it reached), or every instance does (flex) */
+                if (!fr)
                         return;
-                const struct om_cl_instance *lin = inst_of(a, (size_t)leader, ob->path);
-                if (!avail_up(lin) || !om_streq(lin->monitor, "idle"))
-                        return;
+                int n_up = 0, n_active = 0, n_inst = 0;
                 for (size_t i = 0; i < a->n_peers; i++) {
                         const struct om_cl_instance *in = inst_of(a, i, ob->path);
                         if (!alive(a, i) || !in)
                                 continue;
                         if (prov && !in->provisioned)
                                 return;
-                        if (ob->failover && (int)i != leader && inst_active(in))
+                        n_inst++;
+                        n_active += inst_active(in);
+                        n_up += avail_up(in) && om_streq(in->monitor, "idle");
+                        if (dest && (int)i == leader && !avail_up(in))
                                 return;
                 }
+                if (ob->failover ? n_up != 1 || n_active != 1 : n_up != n_inst)
+                        return;
                 target_end(o, ob, false, "%s", "");
                 return;
         }

@@ -3,7 +3,7 @@
 # an app service (orchestrate = no): provision, stop, start, switch --to, freeze, thaw,
 # unprovision and purge without --local print the reference's two lines and, with
 # --wait, return when the target is reached; a stop orchestration leaves every instance
-# frozen; a stop that fails ends in "stop failed", `--wait` exits 1 saying why, and
+# frozen (a node down meanwhile freezes when it comes back); a stop that fails ends in "stop failed", `--wait` exits 1 saying why, and
 # `om mon` shows "warn!" and "!!* stop failed" as the reference does. The object logs
 # carry "do start --local (daemon origin)".
 set -u
@@ -64,6 +64,16 @@ rm -f "$T/n3/fail-stop"
 on 1 web stop --wait >/dev/null || fail "stop --wait after the fix"
 [ "$(running web)" = "" ] || fail "still runs on $(running web)"
 echo "ok: stop failed, then stopped"
+
+# a node down during a stop orchestration adopts the target when it comes back: frozen
+on 1 web start --wait >/dev/null || fail "start --wait"
+crash 3
+wait_state 1 n3 down 5 >/dev/null
+on 1 web stop --wait >/dev/null || fail "stop --wait with n3 down"
+start_agent 3
+wait_agents_up 1 2 3
+wait_inst 1 n3 $P frozen true 5
+echo "ok: n3, down during the stop, is frozen when it comes back"
 
 on 1 web unprovision --wait >/dev/null || fail "unprovision --wait"
 on 1 web purge --wait >/dev/null || fail "purge --wait"
