@@ -229,8 +229,11 @@ static void set_state(struct om_orch *o, struct obj *ob, enum mon s, const char 
         if (ob->state == s)
                 return;
         om_log_set_component("monitor");
-        log_info("%s monitor status change: %s => %s%s%s%s", ob->path, mon_to_string(ob->state),
-                 mon_to_string(s), why ? " (" : "", why ? why : "", why ? ")" : "");
+        /* the reference's line, exactly; the reason on a line of its own */
+        log_info("%s monitor status change: %s => %s", ob->path, mon_to_string(ob->state),
+                 mon_to_string(s));
+        if (why)
+                log_info("%s monitor: %s", ob->path, why);
         ob->state = s;
         o->dirty = true;
 }

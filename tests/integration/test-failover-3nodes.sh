@@ -30,7 +30,7 @@ t0=$(date +%s%3N)
 crash 1
 ms=$(wait_running web n2 10) || exit 1
 echo "ok: n1 killed, n2 took over in ${ms}ms"
-grep -q "root/svc/web monitor status change: ready => starting" "$T/n2/log/daemon.log" ||
+grep -q "c:monitor | root/svc/web monitor status change: ready => starting$" "$T/n2/log/daemon.log" ||
         fail "no 'ready => starting' transition in n2's log"
 sleep 1
 start_agent 1
