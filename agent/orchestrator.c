@@ -101,7 +101,7 @@ struct obj {
 
 struct om_orch {
         struct om_agent *agent;
-        uv_timer_t eval, kick, probe;
+        uv_timer_t eval, kick, probe, ready;
         struct obj **objs;
         size_t n_objs;
         bool dirty; /* local node data must be collected again */
@@ -642,6 +642,12 @@ static void eval_target(struct om_orch *o, struct obj *ob, const struct om_cl_in
 
 /* ---- HA ---- */
 
+static void eval(struct om_orch *o);
+
+static void ready_cb(uv_timer_t *t) {
+        eval(container_of(t, struct om_orch, ready));
+}
+
 static void eval_ha(struct om_orch *o, struct obj *ob, const struct om_cl_instance *me) {
         struct om_agent *a = o->agent;
         uint64_t now = uv_now(&a->loop);
@@ -696,6 +702,8 @@ static void eval_ha(struct om_orch *o, struct obj *ob, const struct om_cl_instan
         if (ob->state == MON_IDLE && can) {
                 ob->ready_until = now + ob->ready_ms;
                 set_state(o, ob, MON_READY, "no instance up, this node is the leader");
+                /* evaluate again right when the period ends, not at the next 100ms tick */
+                uv_timer_start(&o->ready, ready_cb, ob->ready_ms, 0);
                 return;
         }
         if (ob->state != MON_READY)
@@ -946,6 +954,7 @@ int om_orch_start(struct om_agent *a) {
         uv_timer_init(&a->loop, &o->eval);
         uv_timer_init(&a->loop, &o->kick);
         uv_timer_init(&a->loop, &o->probe);
+        uv_timer_init(&a->loop, &o->ready);
         o->n_arb = a->cfg->n_arb;
         for (size_t k = 0; k < o->n_arb; k++) {
                 o->arb[k].o = o;
