@@ -177,7 +177,9 @@ lab_init() {
     LAB_NODES=()
     LAB_PID=() LAB_IDX=() LAB_ADDR=() LAB_BOOT_T0=() LAB_BOOT_SECS=() LAB_BOOT_GUEST=()
 
+    lab__sweep
     LAB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/omlab.XXXXXX") || return 1
+    lab__proc_id $$ >"$LAB_DIR/owner"
     trap 'lab_cleanup' EXIT
     trap 'lab_cleanup; trap - INT; kill -INT $$' INT
     trap 'lab_cleanup; trap - TERM; kill -TERM $$' TERM
@@ -229,6 +231,30 @@ lab_init() {
 
     printf '127.0.0.1\tlocalhost\n' >"$LAB_DIR/hosts"
     lab__trace "lab in $LAB_DIR, kernel $LAB_KERNEL"
+}
+
+# lab__proc_id PID: "PID STARTTIME" of a live process (not a zombie), which
+# names it even across pid reuse (field 22 of /proc/PID/stat; the command
+# names of interest, bash and the like, have no space).
+lab__proc_id() {
+    local f
+    read -r -a f 2>/dev/null <"/proc/$1/stat" || return 1
+    case ${f[2]} in Z | X) return 1 ;; esac
+    echo "$1 ${f[21]}"
+}
+
+# lab__sweep: remove the directories of labs whose test died without cleaning
+# up (killed with SIGKILL): their owner process is gone.  Their QEMU and
+# namespace died with them; only files can be left behind.
+lab__sweep() {
+    local d owner pid
+    for d in "${TMPDIR:-/tmp}"/omlab.*; do
+        [ -f "$d/owner" ] || continue
+        owner=$(<"$d/owner")
+        pid=${owner%% *}
+        [ "$(lab__proc_id "$pid" 2>/dev/null)" = "$owner" ] && continue
+        rm -rf "$d"
+    done
 }
 
 # lab__extract_vmlinux BZIMAGE OUT: write the uncompressed kernel of BZIMAGE
