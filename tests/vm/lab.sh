@@ -500,11 +500,13 @@ lab_kill() {
     lab__need_node "$node" || return 1
     pid=${LAB_PID[$node]:-}
     [ -n "$pid" ] || return 0
+    local what=killed
+    lab__alive "$node" || what="gone (powered off)"
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     LAB_PID[$node]=
-    printf '=== %s: killed at %(%F %T)T ===\n' "$node" -1 >>"$(lab__nodedir "$node")/console.log"
-    lab__trace "killed $node"
+    printf '=== %s: %s at %(%F %T)T ===\n' "$node" "$what" -1 >>"$(lab__nodedir "$node")/console.log"
+    lab__trace "$node $what"
 }
 
 # lab_stop NODE [TIMEOUT]: clean power off (sync, poweroff); kills the guest if
@@ -664,6 +666,16 @@ lab_get() {
     local rc=$?
     rm -f "$tmp"
     return $rc
+}
+
+# lab_link NODE up|down: plug or unplug NODE's network cable (its tap device
+# on the lab bridge), both directions; the guest's own link stays up, as when
+# a switch port dies.  Disks are untouched: a partition, not a node loss.
+lab_link() {
+    local node=$1 state=$2
+    lab__need_node "$node" || return 1
+    case $state in up | down) ;; *) lab_log "lab_link: up or down, not '$state'"; return 1 ;; esac
+    lab__nsexec ip link set "tap${LAB_IDX[$node]}" "$state"
 }
 
 # lab_host CMD...: run CMD on the host inside the lab network (it sees the

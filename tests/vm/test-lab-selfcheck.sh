@@ -6,7 +6,8 @@
 #   - the command channel: stdout, stderr, exit status, stdin, timeouts,
 #     file copy in and out, concurrent commands;
 #   - the private network: ping and a TCP exchange (busybox nc) between the
-#     guests, by name, and from the host side of the lab network;
+#     guests, by name, from the host side of the lab network, and a cable
+#     pulled and plugged back (lab_link);
 #   - the shared disk: a block one guest writes with O_DIRECT, the other
 #     reads with O_DIRECT;
 #   - dm-crypt, with the cryptsetup binary (om itself uses libcryptsetup):
@@ -90,6 +91,10 @@ lab_run n2 'echo hello-from-n2 | nc -w 5 n1 7000' || fail "n2 cannot send to n1:
 lab_run n1 'for i in $(seq 50); do grep -q hello-from-n2 /tmp/got && exit 0; sleep 0.1; done; exit 1' ||
     fail "n1 did not receive n2's message"
 lab_host busybox ping -c 1 -W 5 "$(lab_addr n2)" >/dev/null || fail "the host side cannot ping n2"
+lab_link n1 down || fail "lab_link n1 down"
+lab_run n2 'ping -c 1 -W 2 n1 >/dev/null 2>&1' && fail "n2 still reaches n1 with n1's link down"
+lab_link n1 up || fail "lab_link n1 up"
+lab_run n2 'ping -c 1 -W 5 n1 >/dev/null' || fail "n2 does not reach n1 once its link is back"
 
 step "shared disk: n1 writes with O_DIRECT, n2 reads with O_DIRECT"
 lab_run n1 'set -e
