@@ -62,7 +62,7 @@ LAB_VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${LAB_VERBOSE:=}"
 
 LAB_DIR=             # the lab's temporary directory
-LAB_KERNEL=          # /boot/vmlinuz-<version>
+LAB_KERNEL=          # the kernel guests boot (extracted from /boot/vmlinuz-*)
 LAB_INITRAMFS=       # the initramfs guests boot
 LAB_NETNS_PID=       # the process holding the lab's network namespace
 LAB_SLEEP_FD=        # a FIFO nobody writes: read -t on it sleeps without a fork
@@ -120,6 +120,7 @@ lab__need_node() {
 # lab_check: can the lab run here?  Prints the reason and returns 77 if not.
 lab_check() {
     local why=
+    PATH=$PATH:/usr/sbin:/sbin
     if ! command -v qemu-system-x86_64 >/dev/null; then
         why="qemu-system-x86_64 is not installed (package qemu-system-x86)"
     elif ! ls /boot/vmlinuz-* >/dev/null 2>&1; then
@@ -130,8 +131,8 @@ lab_check() {
         why="/dev/net/tun is missing"
     else
         local t
-        for t in nsenter unshare ip busybox cpio gzip modprobe depmod; do
-            PATH=$PATH:/usr/sbin:/sbin command -v "$t" >/dev/null || { why="$t is missing"; break; }
+        for t in nsenter unshare setpriv ip busybox cpio gzip modprobe depmod mkfs.ext4; do
+            command -v "$t" >/dev/null || { why="$t is missing"; break; }
         done
     fi
     if [ -z "$why" ] && ! unshare --net -- sh -c \
@@ -173,7 +174,7 @@ lab_init() {
         esac
     done
     lab_check || return $?
-    export PATH=$PATH:/usr/sbin:/sbin
+    export PATH
     LAB_NODES=()
     LAB_PID=() LAB_IDX=() LAB_ADDR=() LAB_BOOT_T0=() LAB_BOOT_SECS=() LAB_BOOT_GUEST=()
 
@@ -257,6 +258,10 @@ lab__sweep() {
     done
 }
 
+# lab__le FILE OFFSET SIZE: the little-endian unsigned integer of SIZE bytes
+# at OFFSET in FILE (x86 host: od's native order is little-endian).
+lab__le() { od -A n -t u"$3" -j "$2" -N "$3" "$1" | tr -d ' '; }
+
 # lab__extract_vmlinux BZIMAGE OUT: write the uncompressed kernel of BZIMAGE
 # to OUT; fail unless it is an ELF file with a PVH entry point (ELF note Xen
 # type 18), which QEMU's -kernel boots directly.  The compressed payload's
@@ -265,9 +270,8 @@ lab__sweep() {
 # kernel build appends the uncompressed size (4 bytes) to the payload.
 lab__extract_vmlinux() {
     local bz=$1 out=$2 sects off len magic dec
-    lab__le() { od -A n -t u"$2" -j "$1" -N "$2" "$bz" | tr -d ' '; }
-    sects=$(lab__le $((0x1f1)) 1) && off=$(lab__le $((0x248)) 4) &&
-        len=$(lab__le $((0x24c)) 4) || return 1
+    sects=$(lab__le "$bz" $((0x1f1)) 1) && off=$(lab__le "$bz" $((0x248)) 4) &&
+        len=$(lab__le "$bz" $((0x24c)) 4) || return 1
     [ "$sects" != 0 ] || sects=4
     [ -n "$off" ] && [ -n "$len" ] && [ "$len" -gt 4 ] || return 1
     off=$(((sects + 1) * 512 + off))
@@ -440,8 +444,9 @@ lab_start() {
 }
 
 # lab_wait NODE [TIMEOUT]: wait until NODE's command runner answers (default
-# timeout $LAB_BOOT_TIMEOUT).  On failure prints why and the console log and
-# returns 1.  Records the boot time (see lab_boot_time).
+# timeout $LAB_BOOT_TIMEOUT).  On failure prints why and the console log,
+# kills the guest if it still runs, and returns 1.  Records the boot time (see
+# lab_boot_time).
 lab_wait() {
     local node=$1 timeout=${2:-$LAB_BOOT_TIMEOUT} nd t0
     lab__need_node "$node" || return 1
@@ -456,7 +461,8 @@ lab_wait() {
             return 1
         fi
         if lab__older "$t0" "$timeout"; then
-            lab_log "$node: not up after ${timeout}s"
+            lab_log "$node: not up after ${timeout}s, killing it"
+            lab_kill "$node"
             lab_console "$node" >&2
             return 1
         fi
@@ -509,6 +515,20 @@ lab_kill() {
     lab__trace "$node $what"
 }
 
+# lab_pause NODE / lab_resume NODE: freeze NODE (SIGSTOP to QEMU: its CPU,
+# disks and network stop, as in a stalled host) and thaw it; its clock jumps
+# ahead on resume.  lab_run on a paused node waits, within its bounds.
+lab_pause() {
+    lab__need_node "$1" || return 1
+    lab__alive "$1" || { lab_log "lab_pause: $1 is not running"; return 1; }
+    kill -STOP "${LAB_PID[$1]}"
+}
+lab_resume() {
+    lab__need_node "$1" || return 1
+    lab__alive "$1" || { lab_log "lab_resume: $1 is not running"; return 1; }
+    kill -CONT "${LAB_PID[$1]}"
+}
+
 # lab_stop NODE [TIMEOUT]: clean power off (sync, poweroff); kills the guest if
 # it is not gone after TIMEOUT seconds (30).
 lab_stop() {
@@ -533,7 +553,7 @@ lab_console() {
     local node=$1 f
     f=$(lab__nodedir "$node")/console.log
     echo "----- console of $node ($f) -----"
-    if [ -e "$f" ]; then cat -v "$f"; fi
+    if [ -e "$f" ]; then tr -d '\r' <"$f" | cat -v; fi
     echo "----- end of console of $node -----"
 }
 
@@ -570,8 +590,8 @@ lab__hosts_update() {
 # on stdout and its stderr on stderr; returns its exit status.  -i feeds
 # lab_run's own stdin to the command (its stdin is /dev/null otherwise).  The
 # guest kills the command after SECS seconds ($LAB_RUN_TIMEOUT) and lab_run
-# then returns 124.  lab_run returns 255 when the guest is down or does not
-# answer.  Several lab_run may run at once (in background) on one node.
+# then returns 124.  lab_run returns 255 when the guest is down or dies, or
+# gives no answer within SECS + 30 seconds (hung, paused).  Several lab_run may run at once (in background) on one node.
 # Multi-line commands and heredocs work:
 #   lab_run n1 "cat >/etc/om/x.conf <<'EOF'
 #   [DEFAULT]

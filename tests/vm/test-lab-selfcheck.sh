@@ -7,7 +7,7 @@
 #     file copy in and out, concurrent commands;
 #   - the private network: ping and a TCP exchange (busybox nc) between the
 #     guests, by name, from the host side of the lab network, and a cable
-#     pulled and plugged back (lab_link);
+#     pulled and plugged back (lab_link), a node paused and resumed;
 #   - the shared disk: a block one guest writes with O_DIRECT, the other
 #     reads with O_DIRECT;
 #   - dm-crypt, with the cryptsetup binary (om itself uses libcryptsetup):
@@ -95,6 +95,11 @@ lab_link n1 down || fail "lab_link n1 down"
 lab_run n2 'ping -c 1 -W 2 n1 >/dev/null 2>&1' && fail "n2 still reaches n1 with n1's link down"
 lab_link n1 up || fail "lab_link n1 up"
 lab_run n2 'ping -c 1 -W 5 n1 >/dev/null' || fail "n2 does not reach n1 once its link is back"
+
+lab_pause n1 || fail "lab_pause"
+lab_run n2 'ping -c 1 -W 2 n1 >/dev/null 2>&1' && fail "n2 still reaches n1 while n1 is paused"
+lab_resume n1 || fail "lab_resume"
+lab_run n1 true || fail "n1 does not answer after lab_resume"
 
 step "shared disk: n1 writes with O_DIRECT, n2 reads with O_DIRECT"
 lab_run n1 'set -e
