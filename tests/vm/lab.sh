@@ -591,7 +591,8 @@ lab__hosts_update() {
 # lab_run's own stdin to the command (its stdin is /dev/null otherwise).  The
 # guest kills the command after SECS seconds ($LAB_RUN_TIMEOUT) and lab_run
 # then returns 124.  lab_run returns 255 when the guest is down or dies, or
-# gives no answer within SECS + 30 seconds (hung, paused).  Several lab_run may run at once (in background) on one node.
+# gives no answer within SECS + 30 seconds (hung, paused).  Several lab_run
+# may run at once (in background) on one node.
 # Multi-line commands and heredocs work:
 #   lab_run n1 "cat >/etc/om/x.conf <<'EOF'
 #   [DEFAULT]
