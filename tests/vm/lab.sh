@@ -161,7 +161,7 @@ lab_check() {
 # Registers lab_cleanup on EXIT, INT and TERM.  Returns 77 when the lab cannot
 # run here, 1 on other errors.
 lab_init() {
-    local om=${LAB_OM:-} initramfs= extra=()
+    local om=${LAB_OM:-} initramfs='' extra=()
     while [ $# -gt 0 ]; do
         case $1 in
         --om) om=$2; shift 2 ;;
@@ -345,7 +345,7 @@ lab_disk() {
 # every boot of that node.  Returns once QEMU runs: see lab_wait.  A node may
 # be started again after lab_kill (a reboot): same tap, same MAC, same disks.
 lab_start() {
-    local private= mem=$LAB_MEM append=$LAB_APPEND
+    local private='' mem=$LAB_MEM append=$LAB_APPEND
     while [ $# -gt 0 ]; do
         case $1 in
         --private) private=$2; shift 2 ;;
@@ -403,6 +403,7 @@ lab_start() {
         cmdline+=" om.persist=private"
     fi
     cmdline+=" $append"
+    # shellcheck disable=SC2054 # commas belong to QEMU's option syntax
     local qemu=(
         qemu-system-x86_64 -name "$node" -accel tcg -machine q35 -cpu max
         -smp 1 -m "$mem" -nodefaults -no-user-config -display none -no-reboot
@@ -600,7 +601,7 @@ lab__hosts_update() {
 # A command left running in background keeps running after lab_run returns
 # (start daemons with: lab_run n1 'om daemon run >/var/log/om.log 2>&1 &').
 lab_run() {
-    local stdin= timeout=$LAB_RUN_TIMEOUT
+    local stdin='' timeout=$LAB_RUN_TIMEOUT
     while [ $# -gt 0 ]; do
         case $1 in
         -i) stdin=1; shift ;;
@@ -654,9 +655,9 @@ lab_run() {
 # argument single-quoted, so that lab_run runs exactly that argv:
 #   lab_run -i n1 "$(lab_quote om "$path" create --config=-)" <conf
 lab_quote() {
-    local a out=() q="'"
-    for a in "$@"; do out+=("'${a//$q/$q\\$q$q}'"); done
-    echo "${out[*]}"
+    local a words=() q="'"
+    for a in "$@"; do words+=("'${a//$q/$q\\$q$q}'"); done
+    echo "${words[*]}"
 }
 
 # lab_put NODE SRC DEST [MODE]: copy host file SRC to DEST in NODE (parent

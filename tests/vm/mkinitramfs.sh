@@ -148,8 +148,12 @@ add_prog mkfs.xfs || warn "mkfs.xfs not found: xfs will not be available in the 
 add_prog xfs_repair || true
 [ -e /etc/mke2fs.conf ] && copy_file /etc/mke2fs.conf
 # glibc dlopen()s libgcc_s for thread cancellation (pthread_cancel, pthread_exit).
-for f in /lib/x86_64-linux-gnu/libgcc_s.so.1; do
-    [ -e "$f" ] && { copy_file "$f"; copy_libs "$f"; }
+for f in /lib/x86_64-linux-gnu/libgcc_s.so.1 /usr/lib/x86_64-linux-gnu/libgcc_s.so.1; do
+    if [ -e "$f" ]; then
+        copy_file "$f"
+        copy_libs "$f"
+        break
+    fi
 done
 
 if [ -n "$om" ]; then
@@ -206,7 +210,7 @@ add_module() {
             path=${path%% *}
             [ -z "${have_mod[$path]:-}" ] || continue
             have_mod[$path]=1
-            rel=${path#/lib/modules/$kver/}
+            rel=${path#"/lib/modules/$kver/"}
             mkdir -p "$stage/lib/modules/$kver/$(dirname "$rel")"
             case $path in
             *.ko.xz)  xz -dc "$path" >"$stage/lib/modules/$kver/${rel%.xz}"; rel=${rel%.xz} ;;
