@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake pkg-config clang clang-format
+  build-essential cmake pkg-config clang clang-format dpkg-dev fakeroot
   libuv1-dev libmsgpack-dev libsodium-dev libcryptsetup-dev libmount-dev libyaml-dev
   libcmocka-dev
   # programs om runs, and the tests' tools
