@@ -6,9 +6,9 @@
  * installation on libuv's thread pool, so the loop thread never reads, parses, decrypts
  * or fsyncs an object file. After an installation the node data is rescanned, which
  * bumps the generation and beats it at once. Each path has at most one job in flight,
- * jobs are bounded in number, and a refused version of a path is not fetched again for
- * REFUSED_RETRY_MS. Not here: garbage collection of tombstones, and removing a stale
- * copy of a svc whose `nodes` no longer lists this node (it is left as it is).
+ * jobs are bounded in number, and a refused version of a path is not fetched again from
+ * the same peer (same boot) for REFUSED_RETRY_MS. Not here: garbage collection of tombstones, and
+ * removing a stale copy of a svc whose `nodes` no longer lists this node (it is left as it is).
  *
  * Fault injection for the tests: OM_TEST_CORRUPT_SERVE=1 in an agent's environment makes
  * it flip one byte of every file it serves (in the first sealed value of a sec, else in
@@ -41,7 +41,9 @@ struct rec {
         bool inflight;
         bool out_of_scope; /* judged at version `judged` */
         struct om_version judged;
-        struct om_version refused; /* refused at this version until retry_at */
+        struct om_version refused;         /* refused at this version, served by refused_peer in */
+        char refused_peer[OM_CL_NAME_MAX]; /* its boot refused_boot, until retry_at */
+        uint8_t refused_boot[OM_HB_BOOT_ID_LEN];
         uint64_t retry_at;
 };
 
@@ -67,6 +69,7 @@ struct job {
         char pathstr[OM_PATH_STRMAX];
         struct om_version v;
         char peer[OM_CL_NAME_MAX];
+        uint8_t peer_boot[OM_HB_BOOT_ID_LEN];
         char *text;
         size_t len;
         int r;
@@ -190,6 +193,8 @@ static void after_work_cb(uv_work_t *w, int status) {
                 if (rec) {
                         rec->refused = j->v;
                         rec->retry_at = uv_now(&a->loop) + REFUSED_RETRY_MS;
+                        snprintf(rec->refused_peer, sizeof(rec->refused_peer), "%s", j->peer);
+                        memcpy(rec->refused_boot, j->peer_boot, OM_HB_BOOT_ID_LEN);
                 }
         } else if (j->r < 0) {
                 r->errors++;
@@ -232,7 +237,12 @@ static void start_job(struct om_agent *a, const struct om_repl_want *w) {
                 return;
         if (!w->deleted && rec->out_of_scope && version_eq(&rec->judged, &w->v))
                 return;
-        if (version_eq(&rec->refused, &w->v) && uv_now(&a->loop) < rec->retry_at)
+        /* a refused version is not fetched again from the same peer (same boot) for a
+         * while: another peer, or the same one restarted, may serve it sound */
+        const struct om_peer *p = &a->peers[w->peer];
+        if (version_eq(&rec->refused, &w->v) && uv_now(&a->loop) < rec->retry_at &&
+            strcmp(rec->refused_peer, p->name) == 0 &&
+            memcmp(rec->refused_boot, p->data_boot, OM_HB_BOOT_ID_LEN) == 0)
                 return;
         if (!(j = calloc(1, sizeof(*j))))
                 return;
@@ -240,7 +250,8 @@ static void start_job(struct om_agent *a, const struct om_repl_want *w) {
         j->kind = w->deleted ? JOB_DELETE : JOB_FETCH;
         j->v = w->v;
         snprintf(j->pathstr, sizeof(j->pathstr), "%s", w->path);
-        snprintf(j->peer, sizeof(j->peer), "%s", a->peers[w->peer].name);
+        snprintf(j->peer, sizeof(j->peer), "%s", p->name);
+        memcpy(j->peer_boot, p->data_boot, OM_HB_BOOT_ID_LEN);
         if (om_path_parse(w->path, &j->path, NULL, 0) < 0) {
                 job_free(j);
                 return;
