@@ -598,8 +598,8 @@ static int call_start(struct om_agent *a, int node, enum call_kind kind, const c
         msgpack_pack_map(&pk, kind == CALL_PULL ? 3 : kind == CALL_OBJGET ? 4 : 5);
         om_cl_mp_kv_u64(&pk, "v", 1);
         om_cl_mp_kv_str(&pk, "c", a->cfg->name);
-        om_cl_mp_kv_str(&pk, "cmd",
-                        kind == CALL_PULL ? "nodedata" : kind == CALL_OBJGET ? "objget" : "setconf");
+        static const char *const cmds[] = {"nodedata", "setconf", "objget"};
+        om_cl_mp_kv_str(&pk, "cmd", cmds[kind]);
         if (kind == CALL_SETCONF) {
                 om_cl_mp_kv_u64(&pk, "ts", om_now_ms());
                 om_cl_mp_kv_str(&pk, "conf", conf);

@@ -184,8 +184,8 @@ static void test_tombstones_collected(void **state) {
         path("demo/svc/tz", &z);
         assert_int_equal(om_sec_set(&x, "k", (const uint8_t *)"v", 1), 0);
         assert_int_equal(om_sec_set(&y, "k", (const uint8_t *)"v", 1), 0);
-        struct om_version old = {.hlc = 1, .writer = "n9"}, fut = {.hlc = UINT64_MAX >> 1,
-                                                                   .writer = "n9"};
+        struct om_version old = {.hlc = 1, .writer = "n9"},
+                          fut = {.hlc = UINT64_MAX >> 1, .writer = "n9"};
         assert_int_equal(om_tombstone_write(&x, &old), 0); /* older than the file */
         assert_int_equal(om_tombstone_write(&y, &fut), 0); /* newer than the file */
         assert_int_equal(om_tombstone_write(&z, &old), 0); /* no file */
