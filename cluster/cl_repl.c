@@ -316,7 +316,8 @@ int om_repl_delete(const struct om_path *p, const struct om_version *v) {
                 return 0;
         if ((r = om_tombstone_write(p, v)) < 0)
                 return r;
-        if (om_object_exists(p) && (r = om_object_remove(p)) < 0)
+        /* also when there was no file: the lock's var dir goes with it */
+        if ((r = om_object_remove(p)) < 0)
                 return r;
         (void)om_hlc_observe(v->hlc);
         return 1;
