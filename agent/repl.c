@@ -136,9 +136,7 @@ static void work_cb(uv_work_t *w) {
                              &j->in_scope, j->err, sizeof(j->err));
         if (j->r < 0 || !j->in_scope)
                 return;
-        j->r = om_repl_install(&j->path, j->text, j->len, &j->v);
-        if (j->r < 0)
-                snprintf(j->err, sizeof(j->err), "cannot install: %s", strerror(-j->r));
+        j->r = om_repl_install(&j->path, j->text, j->len, &j->v); /* strerror on the loop */
 }
 
 static void job_finish(struct om_repl *r, struct job *j) {
@@ -198,8 +196,8 @@ static void after_work_cb(uv_work_t *w, int status) {
                 }
         } else if (j->r < 0) {
                 r->errors++;
-                log_error("%s version %s: %s", j->pathstr, ver,
-                          j->err[0] ? j->err : strerror(-j->r));
+                log_error("%s version %s: cannot %s: %s", j->pathstr, ver,
+                          j->kind == JOB_DELETE ? "delete" : "install", strerror(-j->r));
         }
         job_finish(r, j);
 }
