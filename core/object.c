@@ -12,6 +12,7 @@
 #include "core/fileio.h"
 #include "core/keywords.h"
 #include "core/paths.h"
+#include "core/tombstone.h"
 #include "core/util.h"
 
 void om_object_free(struct om_object *o) {
@@ -136,6 +137,20 @@ static int rm_rf(const char *path) {
 }
 
 int om_object_delete(const struct om_path *p) {
+        /* the tombstone first: a crash in between leaves a deletion newer than the file */
+        if (om_object_exists(p)) {
+                struct om_version v = {0};
+                int r = om_hlc_next(&v.hlc);
+                if (r < 0)
+                        return r;
+                snprintf(v.writer, sizeof(v.writer), "%s", om_nodename());
+                if ((r = om_tombstone_write(p, &v)) < 0)
+                        return r;
+        }
+        return om_object_remove(p);
+}
+
+int om_object_remove(const struct om_path *p) {
         _cleanup_free_ char *file = om_object_conf_path(p);
         _cleanup_free_ char *var = om_object_var_path(p);
         if (!file || !var)
