@@ -5,13 +5,13 @@
  */
 #include "core/tombstone.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/fileio.h"
+#include "core/object.h"
 #include "core/paths.h"
 #include "core/util.h"
 
@@ -71,55 +71,9 @@ int om_tombstone_remove(const struct om_path *p) {
         return om_unlink_sync(file);
 }
 
-static int cmp_path(const void *a, const void *b) {
-        char x[OM_PATH_STRMAX], y[OM_PATH_STRMAX];
-        return strcmp(om_path_to_string(a, x, sizeof(x)), om_path_to_string(b, y, sizeof(y)));
-}
-
 int om_tombstone_list(struct om_path **ret, size_t *ret_n) {
         _cleanup_free_ char *root = om_asprintf("%s/tombstones", om_dir_var());
-        struct om_path *v = NULL;
-        size_t n = 0;
         if (!root)
                 return -ENOMEM;
-        DIR *nsd = opendir(root);
-        if (nsd) {
-                struct dirent *ns;
-                while ((ns = readdir(nsd))) {
-                        if (!om_name_valid(ns->d_name, NULL, 0))
-                                continue;
-                        for (int k = 0; k < _OM_KIND_MAX; k++) {
-                                _cleanup_free_ char *kd = om_asprintf("%s/%s/%s", root, ns->d_name,
-                                                                      om_kind_to_string(k));
-                                DIR *d = kd ? opendir(kd) : NULL;
-                                if (!d)
-                                        continue;
-                                struct dirent *de;
-                                while ((de = readdir(d))) {
-                                        if (strlen(de->d_name) > OM_NAME_MAX ||
-                                            !om_name_valid(de->d_name, NULL, 0))
-                                                continue;
-                                        struct om_path *nv = realloc(v, (n + 1) * sizeof(*v));
-                                        if (!nv) {
-                                                closedir(d);
-                                                closedir(nsd);
-                                                free(v);
-                                                return -ENOMEM;
-                                        }
-                                        v = nv;
-                                        v[n] = (struct om_path){.kind = k};
-                                        snprintf(v[n].ns, sizeof(v[n].ns), "%s", ns->d_name);
-                                        snprintf(v[n].name, sizeof(v[n].name), "%s", de->d_name);
-                                        n++;
-                                }
-                                closedir(d);
-                        }
-                }
-                closedir(nsd);
-        }
-        if (n)
-                qsort(v, n, sizeof(*v), cmp_path);
-        *ret = v;
-        *ret_n = n;
-        return 0;
+        return om_path_tree_list(root, "", NULL, ret, ret_n);
 }
