@@ -50,7 +50,7 @@ run() {
     shift
     echo "# $*"
     # (The newline lets CMD end with a heredoc.)
-    out=$(lab_run "$node" "( $*
+    out=$(lab_run -t 60 "$node" "( $*
 ) 2>&1") || rc=$?
     [ -z "$out" ] || printf '%s\n' "$out"
     [ "$rc" = "$want" ] || fail "'$*' exited $rc, want $want"
