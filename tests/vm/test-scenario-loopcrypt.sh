@@ -9,9 +9,11 @@
 #   alphabet); df -h (an ext4 of about 1G minus the LUKS header); data survives
 #   stop --local and start --local; the object log has the reference's lines;
 #   the passphrase is removed: stop --local refuses with the reference's message,
-#   exits 1 and leaves the device open; stop --local --force closes it;
-#   unprovision --local removes everything; provision again and unprovision, which
-#   also removes the managed key.
+#   exits 1 and leaves the device open; stop --local --force closes it; start
+#   without the key, then with a wrong one, fails and rolls back; the passphrase
+#   restored, the service starts with its data; unprovision --local removes
+#   everything (a second one has nothing to do); provision again and unprovision,
+#   which also removes the managed key.
 #
 # The backing file /opt/loopcrypt.demo.svc.default.img is 1G sparse: /opt is a
 # directory of the guest's private disk (an ext4 image on the host), so that the
@@ -176,6 +178,7 @@ rest=$(LC_ALL=C tr -d '\041-\046\050-\133\135-\176' <<<"$pass")
 [ -z "$rest" ] || fail "the passphrase has symbols outside the 92-symbol alphabet"
 distinct=$(fold -w1 <<<"$pass" | sort -u | wc -l)
 [ "$distinct" -ge 60 ] || fail "the passphrase has only $distinct distinct symbols of 92"
+saved_pass=$pass   # restored after the loss-protection steps
 unset pass
 
 step "df -h, data in the filesystem"
@@ -258,8 +261,41 @@ expect "forced stop" "@ n:demo1 o:demo/svc/loopcrypt r:fs#0 sc:n
   /sbin/losetup -d $loop"
 run 0 "test ! -e $crypt && ! grep -qs . /sys/block/loop*/loop/backing_file"
 
+step "restore the passphrase: the service starts again"
+# Without the key, start fails and rolls back what it started.
+run 1 "om $svc start --local"
+grep -qE "^E demo/sec/loopcrypt has no disk_1_crypt_passphrase key: cannot activate /dev/loop[0-9]+\$" <<<"$out" ||
+    fail "start without the key does not say why"
+grep -qxF "  rollback start: stop what this action started" <<<"$out" || fail "start without the key did not roll back"
+run 0 "test ! -e $crypt && ! grep -qs . /sys/block/loop*/loop/backing_file"
+# A wrong passphrase: refused by LUKS, rolled back too.
+run 0 "om $sec add --key disk_1_crypt_passphrase --value not-the-passphrase"
+run 1 "om $sec keys && om $svc start --local"
+grep -qE "^E no keyslot of /dev/loop[0-9]+ opens with the passphrase of demo/sec/loopcrypt key disk_1_crypt_passphrase\$" <<<"$out" ||
+    fail "start with a wrong passphrase does not say why"
+run 0 "test ! -e $crypt && ! grep -qs . /sys/block/loop*/loop/backing_file"
+# The right one, on stdin (never in argv).
+echo "# om $sec change --key disk_1_crypt_passphrase --from - <saved passphrase>"
+printf %s "$saved_pass" | lab_run -i "$node" "om $sec change --key disk_1_crypt_passphrase --from -" ||
+    fail "cannot restore the passphrase"
+unset saved_pass
+run 0 "om $svc start --local"
+run 0 "om $svc print status -r"
+expect "status after the key is restored" "$status_up"
+run 0 "sha256sum -c /root/payload.sum"
+run 0 "om $svc stop --local"
+loop=$(sed -n 's|^  /sbin/losetup -d \(/dev/loop[0-9]*\)$|\1|p' <<<"$out")
+expect "stop with the key restored" "@ n:demo1 o:demo/svc/loopcrypt r:fs#0 sc:n
+  umount /srv/loopcrypt
+@ n:demo1 o:demo/svc/loopcrypt r:disk#1 sc:n
+  cryptsetup luksClose /dev/mapper/loopcrypt.demo.svc.default-crypt
+@ n:demo1 o:demo/svc/loopcrypt r:disk#0 sc:n
+  /sbin/losetup -d $loop"
+
 step "unprovision --local"
 run 0 "om $svc unprovision --local"
+grep -qxF "  remove key disk_1_crypt_passphrase from demo/sec/loopcrypt" <<<"$out" ||
+    fail "unprovision did not remove the managed key"
 run 0 "om $svc print status -r"
 expect "status after unprovision" "demo/svc/loopcrypt                   down
 \`- instances
@@ -269,6 +305,12 @@ expect "status after unprovision" "demo/svc/loopcrypt                   down
       \`- fs#0               .....P.. down       ext4 /dev/mapper/loopcrypt.demo.svc.default-crypt@/srv/loopcrypt"
 run 0 "test ! -e $img && test ! -e $crypt && test ! -e $mnt && ! grep -qs . /sys/block/loop*/loop/backing_file && ls /dev/mapper"
 expect "/dev/mapper after unprovision" control
+
+# Unprovision again: nothing left to do, and it says so.
+run 0 "om $svc unprovision --local"
+grep -qxF "  crypt $crypt is already unprovisioned: the devices under it are gone" <<<"$out" ||
+    fail "a second unprovision does not say the crypt is already unprovisioned"
+if grep -q '^E ' <<<"$out"; then fail "a second unprovision logs errors"; fi
 
 step "provision again (a new passphrase), unprovision removes the managed key"
 run 0 "om $svc provision --local"
