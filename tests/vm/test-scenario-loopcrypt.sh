@@ -139,6 +139,8 @@ status_up="demo/svc/loopcrypt                   up
       \`- fs#0               ........ up         ext4 /dev/mapper/loopcrypt.demo.svc.default-crypt@/srv/loopcrypt"
 run 0 "om $svc print status -r"
 expect "status after provision" "$status_up"
+run 0 "om $svc print status"
+expect "print status (without -r)" "$status_up"
 
 step "print devs"
 # shellcheck disable=SC2016 # expanded by the guest's shell
