@@ -25,6 +25,7 @@ enum om_peer_state { OM_PEER_UNKNOWN, OM_PEER_UP, OM_PEER_SUSPECT, OM_PEER_DOWN 
 const char *om_peer_state_to_string(enum om_peer_state s);
 
 struct om_agent;
+struct om_repl;
 
 struct om_peer {
         char name[OM_CL_NAME_MAX];
@@ -92,6 +93,7 @@ struct om_agent {
         bool stopping;
         uint64_t peer_rx_errors;
         struct om_orch *orch; /* agent/orchestrator.c */
+        struct om_repl *repl; /* object replication state (repl.c) */
 };
 
 /* daemon.c */
@@ -115,3 +117,20 @@ int om_api_peer_start(struct om_agent *a);
 void om_api_peer_pull(struct om_agent *a, int node);
 /* Sends cluster.conf text to every other node (after a join). */
 void om_api_peer_push_conf(struct om_agent *a, const char *text, const char *skip);
+/* Asks node for the config file of path ("objget"); om_repl_fetched(a, job, ...) is
+ * called exactly once, later, unless this returns a negative errno. */
+int om_api_peer_fetch(struct om_agent *a, int node, const char *path, void *job);
+
+/* repl.c: object replication (DESIGN section 7, cluster/cl_repl.h) */
+int om_repl_start(struct om_agent *a);
+void om_repl_free(struct om_agent *a);
+/* Node data changed (ours or a peer's): plan again on the next loop turn. */
+void om_repl_kick(struct om_agent *a);
+/* The reply of om_api_peer_fetch: the reply map, or NULL when the fetch failed. */
+void om_repl_fetched(struct om_agent *a, void *job, const msgpack_object *reply);
+/* Reads path's config file for a peer on the thread pool; done(arg, r, text, len) runs
+ * on the loop thread and owns text (NULL when r < 0). */
+int om_repl_serve(struct om_agent *a, const char *path,
+                  void (*done)(void *arg, int r, char *text, size_t len), void *arg);
+/* Packs the replication counters as a msgpack map (`om daemon status`). */
+void om_repl_pack_stats(struct om_agent *a, msgpack_packer *pk);

@@ -170,7 +170,7 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
         char boot[2 * OM_HB_BOOT_ID_LEN + 1];
         om_hex_encode(a->boot_id, OM_HB_BOOT_ID_LEN, boot, sizeof(boot));
         om_cl_mp_str_pack(pk, "daemon");
-        msgpack_pack_map(pk, 8);
+        msgpack_pack_map(pk, 9);
         om_cl_mp_kv_u64(pk, "pid", (uint64_t)getpid());
         om_cl_mp_kv_u64(pk, "uptime_ms", now - a->started);
         om_cl_mp_kv_str(pk, "boot_id", boot);
@@ -179,6 +179,8 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
         om_cl_mp_kv_u64(pk, "timeout_ms", a->timeout);
         om_cl_mp_kv_u64(pk, "stalls", a->stalls);
         om_cl_mp_kv_u64(pk, "peer_api_errors", a->peer_rx_errors);
+        om_cl_mp_str_pack(pk, "repl");
+        om_repl_pack_stats(a, pk);
 
         om_cl_mp_str_pack(pk, "hb");
         msgpack_pack_array(pk, a->n_hb);

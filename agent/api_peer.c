@@ -5,7 +5,8 @@
  * the request's sequence, so a recorded reply cannot answer another request. Requests:
  * "nodedata" (a peer behind on our generation pulls our node data), "join" (a new node
  * asks to be added; it knows the secret, not yet a member) and "setconf" (a member
- * distributes cluster.conf after a join). This file holds the server and the agent's
+ * distributes cluster.conf after a join) and "objget" (a peer fetches an object's config
+ * file to replicate it, agent/repl.c). This file holds the server and the agent's
  * asynchronous client; cli/api_client.c has a blocking client for `om cluster join`.
  */
 #include <arpa/inet.h>
@@ -100,16 +101,25 @@ struct srv_conn {
         struct om_buf in;
         uv_write_t wr;
         uint8_t *out;
+        uint64_t echo;
         bool done;
+        bool busy;   /* an objget read runs on the thread pool: it frees c when closed */
+        bool closed; /* both handles closed */
 };
+
+static void srv_free(struct srv_conn *c) {
+        om_buf_free(&c->in);
+        free(c->out);
+        free(c);
+}
 
 static void srv_closed(uv_handle_t *h) {
         struct srv_conn *c = h->data;
         if (--c->closing > 0)
                 return;
-        om_buf_free(&c->in);
-        free(c->out);
-        free(c);
+        c->closed = true;
+        if (!c->busy)
+                srv_free(c);
 }
 
 static void srv_close(struct srv_conn *c) {
@@ -164,6 +174,38 @@ static void body_nodedata(struct om_agent *a, msgpack_packer *pk, void *arg) {
 
 static void body_conf(struct om_agent *a, msgpack_packer *pk, void *arg) {
         om_cl_mp_kv_str(pk, "conf", arg);
+}
+
+struct objget {
+        const char *text;
+        size_t len;
+};
+
+static void body_objget(struct om_agent *a, msgpack_packer *pk, void *arg) {
+        const struct objget *g = arg;
+        om_cl_mp_str_pack(pk, "text");
+        msgpack_pack_bin(pk, g->len);
+        msgpack_pack_bin_body(pk, g->text, g->len);
+}
+
+/* The file read of an objget is done: reply, or free the connection closed meanwhile. */
+static void srv_objget_done(void *arg, int r, char *text, size_t len) {
+        struct srv_conn *c = arg;
+        c->busy = false;
+        if (c->closed || c->closing) {
+                free(text);
+                if (c->closed)
+                        srv_free(c);
+                return;
+        }
+        if (r < 0)
+                srv_reply(c, c->echo, false, r == -ENOENT ? "no such object" : strerror(-r), NULL,
+                          NULL, 0);
+        else {
+                struct objget g = {text, len};
+                srv_reply(c, c->echo, true, NULL, body_objget, &g, 1);
+        }
+        free(text);
 }
 
 /* Writes new cluster.conf text after checking it, then reloads. */
@@ -265,6 +307,21 @@ static void srv_handle(struct srv_conn *c, const uint8_t *frame, size_t len) {
         }
         if (strcmp(cmd, "nodedata") == 0) {
                 srv_reply(c, info.seq, true, NULL, body_nodedata, NULL, 2);
+                goto out;
+        }
+        if (strcmp(cmd, "objget") == 0) {
+                char path[OM_PATH_STRMAX];
+                if (om_cl_mp_get_str(&u.data, "path", path, sizeof(path)) < 0) {
+                        srv_reply(c, info.seq, false, "malformed objget", NULL, NULL, 0);
+                        goto out;
+                }
+                c->echo = info.seq;
+                c->busy = true;
+                int r = om_repl_serve(a, path, srv_objget_done, c);
+                if (r < 0) {
+                        c->busy = false;
+                        srv_reply(c, info.seq, false, strerror(-r), NULL, NULL, 0);
+                }
                 goto out;
         }
         /* requests that change the config must be fresh */
@@ -387,7 +444,7 @@ int om_api_peer_start(struct om_agent *a) {
 
 /* ---- client ---- */
 
-enum call_kind { CALL_PULL, CALL_SETCONF };
+enum call_kind { CALL_PULL, CALL_SETCONF, CALL_OBJGET };
 
 struct call {
         uv_tcp_t tcp;
@@ -403,6 +460,7 @@ struct call {
         size_t out_len;
         struct om_buf in;
         bool ok;
+        void *job; /* CALL_OBJGET: handed back to om_repl_fetched exactly once */
 };
 
 static struct om_peer *peer_by_name(struct om_agent *a, const char *name, int *ret_idx) {
@@ -427,6 +485,8 @@ static void call_closed(uv_handle_t *h) {
                                 p->pull_errors++;
                 }
         }
+        if (c->kind == CALL_OBJGET && c->job)
+                om_repl_fetched(c->agent, c->job, NULL);
         om_buf_free(&c->in);
         free(c->out);
         free(c);
@@ -470,6 +530,10 @@ static void call_reply(struct call *c, const uint8_t *frame, size_t len) {
                 }
                 om_agent_peer_data(a, idx, (const uint8_t *)boot->via.bin.ptr, &nd);
                 om_cl_nodedata_done(&nd);
+        } else if (c->kind == CALL_OBJGET) {
+                void *job = c->job;
+                c->job = NULL;
+                om_repl_fetched(a, job, &u.data);
         }
         c->ok = true;
 out:
@@ -512,7 +576,8 @@ static void call_timeout(uv_timer_t *t) {
         call_close(t->data);
 }
 
-static int call_start(struct om_agent *a, int node, enum call_kind kind, const char *conf) {
+static int call_start(struct om_agent *a, int node, enum call_kind kind, const char *conf,
+                      void *job) {
         const char *addr = om_cl_config_node_addr(a->cfg, (size_t)node);
         struct sockaddr_storage ss;
         msgpack_sbuffer sb;
@@ -530,14 +595,16 @@ static int call_start(struct om_agent *a, int node, enum call_kind kind, const c
         snprintf(c->node, sizeof(c->node), "%s", a->peers[node].name);
         msgpack_sbuffer_init(&sb);
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, kind == CALL_PULL ? 3 : 5);
+        msgpack_pack_map(&pk, kind == CALL_PULL ? 3 : kind == CALL_OBJGET ? 4 : 5);
         om_cl_mp_kv_u64(&pk, "v", 1);
         om_cl_mp_kv_str(&pk, "c", a->cfg->name);
-        om_cl_mp_kv_str(&pk, "cmd", kind == CALL_PULL ? "nodedata" : "setconf");
+        static const char *const cmds[] = {"nodedata", "setconf", "objget"};
+        om_cl_mp_kv_str(&pk, "cmd", cmds[kind]);
         if (kind == CALL_SETCONF) {
                 om_cl_mp_kv_u64(&pk, "ts", om_now_ms());
                 om_cl_mp_kv_str(&pk, "conf", conf);
-        }
+        } else if (kind == CALL_OBJGET)
+                om_cl_mp_kv_str(&pk, "path", conf);
         int r = seal_msg(a, OM_HB_PEER_REQ, &sb, &c->seq, &c->out, &c->out_len);
         msgpack_sbuffer_destroy(&sb);
         if (r < 0) {
@@ -551,6 +618,7 @@ static int call_start(struct om_agent *a, int node, enum call_kind kind, const c
         uv_tcp_nodelay(&c->tcp, 1);
         if (kind == CALL_PULL)
                 a->peers[node].pulling = true;
+        c->job = job; /* from here on, call_closed hands it back */
         r = uv_tcp_connect(&c->conn, &c->tcp, (struct sockaddr *)&ss, call_connected);
         if (r < 0)
                 call_close(c);
@@ -562,11 +630,17 @@ void om_api_peer_pull(struct om_agent *a, int node) {
         if (p->pulling || p->self)
                 return;
         p->pulls++;
-        (void)call_start(a, node, CALL_PULL, NULL);
+        (void)call_start(a, node, CALL_PULL, NULL, NULL);
 }
 
 void om_api_peer_push_conf(struct om_agent *a, const char *text, const char *skip) {
         for (size_t i = 0; i < a->n_peers; i++)
                 if (!a->peers[i].self && strcmp(a->peers[i].name, skip) != 0)
-                        (void)call_start(a, (int)i, CALL_SETCONF, text);
+                        (void)call_start(a, (int)i, CALL_SETCONF, text, NULL);
+}
+
+int om_api_peer_fetch(struct om_agent *a, int node, const char *path, void *job) {
+        if (node < 0 || (size_t)node >= a->n_peers || a->peers[node].self)
+                return -EINVAL;
+        return call_start(a, node, CALL_OBJGET, path, job);
 }

@@ -231,6 +231,7 @@ void om_agent_rescan(struct om_agent *a) {
                 return;
         nd.frozen = om_cl_node_frozen();
         om_orch_fill(a, &nd);
+        om_repl_kick(a);
         if (a->local.gen && om_cl_nodedata_same(&nd, &a->local)) {
                 om_cl_nodedata_done(&nd);
                 return;
@@ -269,6 +270,7 @@ void om_agent_peer_data(struct om_agent *a, int node, const uint8_t boot[OM_HB_B
         om_log_set_component("daemon");
         log_info("node %s data generation %llu received", p->name, (unsigned long long)p->data.gen);
         om_orch_kick(a);
+        om_repl_kick(a);
 }
 
 /* ---- config and peers ---- */
@@ -486,7 +488,8 @@ int om_agent_run(void) {
         for (size_t h = 0; h < a->n_hb; h++)
                 if ((r = hb_start(a, h)) < 0)
                         goto out;
-        if ((r = om_api_peer_start(a)) < 0 || (r = om_api_local_start(a)) < 0)
+        if ((r = om_repl_start(a)) < 0 || (r = om_api_peer_start(a)) < 0 ||
+            (r = om_api_local_start(a)) < 0)
                 goto out;
 
         uv_signal_init(&a->loop, &a->sigterm);
@@ -529,6 +532,7 @@ out:
         for (size_t i = 0; i < a->n_peers; i++)
                 om_cl_nodedata_done(&a->peers[i].data);
         om_cl_nodedata_done(&a->local);
+        om_repl_free(a);
         sodium_memzero(a->hb_key, sizeof(a->hb_key));
         sodium_memzero(a->peer_key, sizeof(a->peer_key));
         free(a->peers);

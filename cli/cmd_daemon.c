@@ -194,6 +194,18 @@ static int cmd_status(struct om_cli_ctx *ctx) {
                (unsigned long long)u_get(d, "gen"), (unsigned long long)u_get(d, "interval_ms"),
                (unsigned long long)u_get(d, "timeout_ms"), (unsigned long long)u_get(d, "stalls"),
                (unsigned long long)u_get(d, "peer_api_errors"));
+        const msgpack_object *rp = om_cl_mp_get(d, "repl");
+        if (rp)
+                printf("repl      installed %llu  deleted %llu  refused %llu  fetched %llu  "
+                       "stale %llu  out of scope %llu  errors %llu  served %llu\n",
+                       (unsigned long long)u_get(rp, "installed"),
+                       (unsigned long long)u_get(rp, "deleted"),
+                       (unsigned long long)u_get(rp, "refused"),
+                       (unsigned long long)u_get(rp, "fetched"),
+                       (unsigned long long)u_get(rp, "stale"),
+                       (unsigned long long)u_get(rp, "out_of_scope"),
+                       (unsigned long long)u_get(rp, "errors"),
+                       (unsigned long long)u_get(rp, "served"));
         for (uint32_t i = 0; hb && hb->type == MSGPACK_OBJECT_ARRAY && i < hb->via.array.size;
              i++) {
                 const msgpack_object *h = &hb->via.array.ptr[i];

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/api_client.h"
 #include "cli/cli.h"
 #include "core/log.h"
 #include "core/object.h"
@@ -250,6 +251,22 @@ static void ctx_clear(struct om_cli_ctx *ctx) {
         ctx->n_args = 0;
 }
 
+/* After a command that may have written an object config (or its tombstone), ask the
+ * local agent to rescan now, so the change replicates without waiting for its periodic
+ * scan. Best effort: no agent, no harm. */
+static void notify_agent(const struct om_cli_cmd *cmd) {
+        static const char *const writers[] = {"create", "delete",    "add",         "change",
+                                              "remove", "provision", "unprovision", "purge"};
+        struct om_api_reply rep;
+        bool write = false;
+        for (size_t i = 0; i < ARRAY_SIZE(writers); i++)
+                write = write || strcmp(cmd->name, writers[i]) == 0;
+        if (!write || !cmd->kinds)
+                return;
+        (void)om_api_call("rescan", 500, &rep);
+        om_api_reply_done(&rep);
+}
+
 static int run_cmd(struct om_cli_ctx *ctx, int argc, char **argv) {
         bool help = false;
         int r = parse_args(ctx, argc, argv, &help);
@@ -301,10 +318,13 @@ int om_cli_main(int argc, char **argv) {
         }
         int skip = 2 + words;
 
+        const struct om_cli_cmd *cmd = ctx.cmd;
         if (!pattern || ctx.cmd->multi) {
                 if (!pattern)
                         om_path_to_string(&ctx.path, ctx.pathstr, sizeof(ctx.pathstr));
-                return run_cmd(&ctx, argc - skip, argv + skip);
+                int r = run_cmd(&ctx, argc - skip, argv + skip);
+                notify_agent(cmd);
+                return r;
         }
 
         /* a selector: run the action on every matching object */
@@ -324,6 +344,7 @@ int om_cli_main(int argc, char **argv) {
                 if (r > worst)
                         worst = r;
         }
+        notify_agent(cmd);
         return worst;
 }
 

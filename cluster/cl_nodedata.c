@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cluster/cl_mp.h"
+#include "cluster/cl_repl.h"
 #include "core/fileio.h"
 #include "core/object.h"
 #include "core/paths.h"
@@ -68,6 +69,10 @@ int om_cl_nodedata_collect(struct om_cl_nodedata *ret) {
                 }
                 in->frozen = om_instance_frozen(&paths[i]);
         }
+        if ((r = om_repl_collect_tombstones(&nd)) < 0) {
+                om_cl_nodedata_done(&nd);
+                return r;
+        }
         *ret = nd;
         return 0;
 }
@@ -105,9 +110,11 @@ void om_cl_nodedata_pack(const struct om_cl_nodedata *nd, msgpack_packer *pk) {
         for (size_t i = 0; i < nd->n_objs; i++) {
                 const struct om_cl_objver *ov = &nd->objs[i];
                 om_cl_mp_str_pack(pk, ov->path);
-                msgpack_pack_map(pk, 2);
+                msgpack_pack_map(pk, ov->deleted ? 3 : 2);
                 om_cl_mp_kv_u64(pk, "hlc", ov->hlc);
                 om_cl_mp_kv_str(pk, "writer", ov->writer);
+                if (ov->deleted)
+                        om_cl_mp_kv_bool(pk, "deleted", true);
         }
 }
 
@@ -157,6 +164,10 @@ int om_cl_nodedata_unpack(const msgpack_object *o, struct om_cl_nodedata *ret) {
                     om_path_parse(ov->path, &p, NULL, 0) < 0 ||
                     om_cl_mp_get_u64(&kv->val, "hlc", &ov->hlc) < 0 ||
                     om_cl_mp_get_str(&kv->val, "writer", ov->writer, sizeof(ov->writer)) < 0)
+                        goto bad;
+                /* optional: absent means a file's version */
+                if (om_cl_mp_get(&kv->val, "deleted") &&
+                    om_cl_mp_get_bool(&kv->val, "deleted", &ov->deleted) < 0)
                         goto bad;
                 nd.n_objs++;
         }

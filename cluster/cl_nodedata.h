@@ -32,6 +32,7 @@ struct om_cl_objver {
         char path[OM_PATH_STRMAX];
         uint64_t hlc;
         char writer[64];
+        bool deleted; /* the version is a tombstone's (cluster/cl_repl.h) */
 };
 
 struct om_cl_nodedata {

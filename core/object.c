@@ -12,6 +12,7 @@
 #include "core/fileio.h"
 #include "core/keywords.h"
 #include "core/paths.h"
+#include "core/tombstone.h"
 #include "core/util.h"
 
 void om_object_free(struct om_object *o) {
@@ -136,6 +137,20 @@ static int rm_rf(const char *path) {
 }
 
 int om_object_delete(const struct om_path *p) {
+        /* the tombstone first: a crash in between leaves a deletion newer than the file */
+        if (om_object_exists(p)) {
+                struct om_version v = {0};
+                int r = om_hlc_next(&v.hlc);
+                if (r < 0)
+                        return r;
+                snprintf(v.writer, sizeof(v.writer), "%s", om_nodename());
+                if ((r = om_tombstone_write(p, &v)) < 0)
+                        return r;
+        }
+        return om_object_remove(p);
+}
+
+int om_object_remove(const struct om_path *p) {
         _cleanup_free_ char *file = om_object_conf_path(p);
         _cleanup_free_ char *var = om_object_var_path(p);
         if (!file || !var)
@@ -152,61 +167,62 @@ static int cmp_path(const void *a, const void *b) {
         return strcmp(om_path_to_string(a, x, sizeof(x)), om_path_to_string(b, y, sizeof(y)));
 }
 
-int om_object_list(const char *selector, struct om_path **ret, size_t *ret_n) {
-        _cleanup_free_ char *root = om_asprintf("%s/namespaces", om_dir_etc());
+int om_path_tree_list(const char *root, const char *suffix, const char *selector,
+                      struct om_path **ret, size_t *ret_n) {
         struct om_path *v = NULL;
-        size_t n = 0;
-        if (!root)
-                return -ENOMEM;
+        size_t n = 0, slen = strlen(suffix);
         bool all = !selector || !strcmp(selector, "*") || !strcmp(selector, "**");
 
         DIR *nsd = opendir(root);
-        if (nsd) {
-                struct dirent *ns;
-                while ((ns = readdir(nsd))) {
-                        if (ns->d_name[0] == '.' || !om_name_valid(ns->d_name, NULL, 0))
-                                continue;
-                        for (int k = 0; k < _OM_KIND_MAX; k++) {
-                                _cleanup_free_ char *kd = om_asprintf("%s/%s/%s", root, ns->d_name,
-                                                                      om_kind_to_string(k));
-                                DIR *d = kd ? opendir(kd) : NULL;
-                                if (!d)
+        struct dirent *ns;
+        while (nsd && (ns = readdir(nsd))) {
+                if (!om_name_valid(ns->d_name, NULL, 0))
+                        continue;
+                for (int k = 0; k < _OM_KIND_MAX; k++) {
+                        _cleanup_free_ char *kd =
+                                om_asprintf("%s/%s/%s", root, ns->d_name, om_kind_to_string(k));
+                        DIR *d = kd ? opendir(kd) : NULL;
+                        struct dirent *de;
+                        while (d && (de = readdir(d))) {
+                                size_t len = strlen(de->d_name);
+                                if (len <= slen || len - slen > OM_NAME_MAX ||
+                                    !om_endswith(de->d_name, suffix))
                                         continue;
-                                struct dirent *de;
-                                while ((de = readdir(d))) {
-                                        size_t len = strlen(de->d_name);
-                                        if (len <= 5 || !om_endswith(de->d_name, ".conf"))
-                                                continue;
-                                        struct om_path p = {.kind = k};
-                                        snprintf(p.ns, sizeof(p.ns), "%s", ns->d_name);
-                                        if (len - 5 > OM_NAME_MAX)
-                                                continue;
-                                        memcpy(p.name, de->d_name, len - 5);
-                                        p.name[len - 5] = 0;
-                                        if (!om_name_valid(p.name, NULL, 0))
-                                                continue;
-                                        if (!all && !om_selector_match(selector, &p))
-                                                continue;
-                                        struct om_path *nv = realloc(v, (n + 1) * sizeof(*v));
-                                        if (!nv) {
-                                                closedir(d);
-                                                closedir(nsd);
-                                                free(v);
-                                                return -ENOMEM;
-                                        }
-                                        v = nv;
-                                        v[n++] = p;
+                                struct om_path p = {.kind = k};
+                                snprintf(p.ns, sizeof(p.ns), "%s", ns->d_name);
+                                memcpy(p.name, de->d_name, len - slen);
+                                p.name[len - slen] = 0;
+                                if (!om_name_valid(p.name, NULL, 0) ||
+                                    (!all && !om_selector_match(selector, &p)))
+                                        continue;
+                                struct om_path *nv = realloc(v, (n + 1) * sizeof(*v));
+                                if (!nv) {
+                                        closedir(d);
+                                        closedir(nsd);
+                                        free(v);
+                                        return -ENOMEM;
                                 }
-                                closedir(d);
+                                v = nv;
+                                v[n++] = p;
                         }
+                        if (d)
+                                closedir(d);
                 }
-                closedir(nsd);
         }
+        if (nsd)
+                closedir(nsd);
         if (n)
                 qsort(v, n, sizeof(*v), cmp_path);
         *ret = v;
         *ret_n = n;
         return 0;
+}
+
+int om_object_list(const char *selector, struct om_path **ret, size_t *ret_n) {
+        _cleanup_free_ char *root = om_asprintf("%s/namespaces", om_dir_etc());
+        if (!root)
+                return -ENOMEM;
+        return om_path_tree_list(root, ".conf", selector, ret, ret_n);
 }
 
 struct om_ref_ctx om_object_ref_ctx(const struct om_object *o) {

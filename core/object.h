@@ -39,8 +39,17 @@ void om_object_version(const struct om_object *o, struct om_version *ret);
 /* Exclusive lock of the object's config (serializes writers of one object). */
 int om_object_lock(const struct om_path *p, int *ret_fd);
 
-/* Deletes the config file (and the object's var state). */
+/* Deletes the config file (and the object's var state), leaving a tombstone with a new
+ * version (core/tombstone.h) when the file existed, so the deletion replicates. */
 int om_object_delete(const struct om_path *p);
+/* The same without a tombstone (the replication applies a peer's tombstone itself). */
+int om_object_remove(const struct om_path *p);
+
+/* Lists the paths stored as <root>/<ns>/<kind>/<name><suffix> (suffix may be ""), those
+ * matching selector (NULL, "*" or "**": all), sorted. Entries that are not valid paths
+ * are skipped. */
+int om_path_tree_list(const char *root, const char *suffix, const char *selector,
+                      struct om_path **ret, size_t *ret_n);
 
 /* Lists objects matching selector (NULL or "*" or "**": all), sorted by path. */
 int om_object_list(const char *selector, struct om_path **ret, size_t *ret_n);

@@ -5,11 +5,11 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake pkg-config clang clang-format
+  build-essential cmake pkg-config clang clang-format dpkg-dev fakeroot
   libuv1-dev libmsgpack-dev libsodium-dev libcryptsetup-dev libmount-dev libyaml-dev
   libcmocka-dev
   # programs om runs, and the tests' tools
-  e2fsprogs xfsprogs util-linux kmod iproute2 nftables procps psmisc python3
+  e2fsprogs xfsprogs util-linux kmod iproute2 nftables procps psmisc python3 jq tcpdump man-db systemd
   # the QEMU lab (tests/vm): a kernel with device-mapper, busybox, qemu
   qemu-system-x86 busybox-static linux-image-amd64 cpio cryptsetup-bin
 )

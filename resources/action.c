@@ -175,23 +175,45 @@ static int referenced_rids(const char *value, char ***ret) {
         return 0;
 }
 
+/* True when r surely holds nothing to unprovision: not recorded as provisioned, and its
+ * driver says it is not (a loop whose file is gone). */
+static bool surely_unprovisioned(struct om_res *r) {
+        if (om_res_state_provisioned(r->svc, r->rid) == 1)
+                return false;
+        return r->drv->provisioned && r->drv->provisioned(r) == 0;
+}
+
 /*
  * Unprovision of a stopped stack: a crypt resource erases its header on `dev`, which
  * only exists while the resource under it is up. Before walking down, bring up (start,
  * never provision) the resources that such keywords reference, and remember them: the
  * walk stops those it unprovisions, the caller stops the others afterwards.
+ *
+ * When every resource such a keyword references is surely unprovisioned (a second
+ * unprovision, or one of a service never provisioned: the loop file is gone), there
+ * is no device to start and no header left to erase: the resource is marked in skip
+ * and the walk only says so, instead of failing to start what does not exist.
  */
 static void prepare_unprovision(struct om_res **sel, size_t n_sel, struct om_res **started,
-                                size_t *n) {
+                                size_t *n, bool *skip) {
         for (size_t i = 0; i < n_sel; i++) {
                 struct om_res *r = sel[i];
                 const char *raw = r->drv->unprovision_needs
                                           ? om_res_kw_raw(r, r->drv->unprovision_needs)
                                           : NULL;
                 _cleanup_strv_free_ char **rids = NULL;
-                if (!raw || referenced_rids(raw, &rids) < 0)
+                if (!raw || referenced_rids(raw, &rids) < 0 || !rids || !rids[0])
                         continue;
-                for (char **x = rids; x && *x; x++) {
+                bool all_gone = true;
+                for (char **x = rids; *x; x++) {
+                        struct om_res *under = om_res_find(r->svc, *x);
+                        all_gone &= under && surely_unprovisioned(under);
+                }
+                if (all_gone) {
+                        skip[i] = true;
+                        continue;
+                }
+                for (char **x = rids; *x; x++) {
                         struct om_res *under = om_res_find(r->svc, *x);
                         bool known = false;
                         for (size_t k = 0; under && k < *n; k++)
@@ -208,12 +230,19 @@ static void prepare_unprovision(struct om_res **sel, size_t n_sel, struct om_res
         }
 }
 
-static int run_down(struct om_res **sel, size_t n_sel, bool unprovision, const char *action) {
+/* Stops (and unprovisions) sel in reverse order; skip (NULL for none) marks the
+ * resources prepare_unprovision found nothing to unprovision in. */
+static int run_down(struct om_res **sel, size_t n_sel, bool unprovision, const bool *skip,
+                    const char *action) {
         for (size_t i = n_sel; i-- > 0;) {
                 struct om_res *r = sel[i];
                 om_log_set_rid(r->rid);
                 int e = r->drv->stop ? r->drv->stop(r) : 0;
-                if (e >= 0 && unprovision && r->drv->unprovision)
+                if (e >= 0 && unprovision && skip && skip[i]) {
+                        _cleanup_free_ char *label = r->drv->label ? r->drv->label(r) : NULL;
+                        log_info("%s is already unprovisioned: the devices under it are gone",
+                                 label ? label : r->rid);
+                } else if (e >= 0 && unprovision && r->drv->unprovision)
                         e = r->drv->unprovision(r);
                 if (e >= 0 && unprovision) {
                         int s = om_res_state_set_provisioned(r->svc, r->rid, false);
@@ -325,17 +354,18 @@ int om_res_action_run(const struct om_path *p, const char *action,
                         e = run_up(sel, n_sel, true, action);
                         break;
                 case OM_ACT_STOP:
-                        e = run_down(sel, n_sel, false, action);
+                        e = run_down(sel, n_sel, false, NULL, action);
                         break;
                 case OM_ACT_UNPROVISION: {
                         _cleanup_free_ struct om_res **up = calloc(svc->n_res + 1, sizeof(*up));
+                        _cleanup_free_ bool *skip = calloc(n_sel + 1, sizeof(*skip));
                         size_t n_up = 0;
-                        if (!up) {
+                        if (!up || !skip) {
                                 e = -ENOMEM;
                                 break;
                         }
-                        prepare_unprovision(sel, n_sel, up, &n_up);
-                        e = run_down(sel, n_sel, true, action);
+                        prepare_unprovision(sel, n_sel, up, &n_up, skip);
+                        e = run_down(sel, n_sel, true, skip, action);
                         /* stop what was brought up for the walk and is still up (not
                          * selected, or the walk stopped before it) */
                         for (size_t k = n_up; k-- > 0;) {

@@ -334,10 +334,13 @@ int om_res_render_status_json(struct om_res_svc *svc, struct om_buf *out) {
         return e;
 }
 
-/* Device lists of a resource in print order (exposed, sub, base); empty lists NULL. */
+/*
+ * Device lists of a resource in the reference's print order (base, sub, exposed: the
+ * stack read from the disk up); empty lists NULL.
+ */
 static void res_devs(struct om_res *r, char **v[3]) {
-        static const enum om_res_devs order[3] = {OM_RES_DEVS_EXPOSED, OM_RES_DEVS_SUB,
-                                                  OM_RES_DEVS_BASE};
+        static const enum om_res_devs order[3] = {OM_RES_DEVS_BASE, OM_RES_DEVS_SUB,
+                                                  OM_RES_DEVS_EXPOSED};
         for (int k = 0; k < 3; k++) {
                 char err[256];
                 v[k] = NULL;
@@ -349,7 +352,7 @@ static void res_devs(struct om_res *r, char **v[3]) {
 }
 
 int om_res_render_devs(struct om_res_svc *svc, struct om_buf *out) {
-        static const char *const names[3] = {"exposed", "sub", "base"};
+        static const char *const names[3] = {"base", "sub", "exposed"};
         char **devs[MAX_NODES][3];
         size_t n = OM_MIN(svc->n_res, (size_t)MAX_NODES);
         size_t last = 0;
@@ -395,8 +398,8 @@ int om_res_render_devs_json(struct om_res_svc *svc, struct om_buf *out) {
                         om_json_key(&j, svc->res[i]->rid);
                         om_json_object_begin(&j);
                         /* keys in alphabetical order, as the reference prints them */
-                        static const int order[3] = {2, 0, 1}; /* base, exposed, sub */
-                        static const char *const names[3] = {"exposed", "sub", "base"};
+                        static const int order[3] = {0, 2, 1}; /* base, exposed, sub */
+                        static const char *const names[3] = {"base", "sub", "exposed"};
                         for (int o = 0; o < 3; o++) {
                                 int k = order[o];
                                 if (!v[k])

@@ -100,15 +100,15 @@ BASE=$($OM demo/svc/svc1 print devs --format json | sed -n 's/.*"base":\["\([^"]
 if [ -n "$BASE" ]; then
         expect_eq "print devs" "$out" "demo/svc/svc1
 |- disk#0 (disk.loop)
-|  |- exposed
-|  |  \`- $DEV
-|  \`- base
-|     \`- $BASE
+|  |- base
+|  |  \`- $BASE
+|  \`- exposed
+|     \`- $DEV
 \`- fs#0 (fs)
-   |- sub
-   |  \`- $DEV
-   \`- base
-      \`- $BASE"
+   |- base
+   |  \`- $BASE
+   \`- sub
+      \`- $DEV"
         expect_eq "print devs json" "$($OM demo/svc/svc1 print devs --format json)" \
                 "{\"disk#0\":{\"base\":[\"$BASE\"],\"exposed\":[\"$DEV\"],\"type\":\"disk.loop\"},\"fs#0\":{\"base\":[\"$BASE\"],\"sub\":[\"$DEV\"],\"type\":\"fs\"}}"
 else

@@ -1,0 +1,383 @@
+/*
+ * The agent's side of object replication (DESIGN section 7, cluster/cl_repl.h): after
+ * any change of node data (ours after a rescan, a peer's after a pull) it draws the plan
+ * on the next loop turn, fetches each object that a peer holds in a newer version over
+ * the peer API ("objget", sealed like every peer message), and runs the check and the
+ * installation on libuv's thread pool, so the loop thread never reads, parses, decrypts
+ * or fsyncs an object file. After an installation the node data is rescanned, which
+ * bumps the generation and beats it at once. Each path has at most one job in flight,
+ * jobs are bounded in number, and a refused version of a path is not fetched again from
+ * the same peer (same boot) for REFUSED_RETRY_MS. Not here: garbage collection of tombstones, and
+ * removing a stale copy of a svc whose `nodes` no longer lists this node (it is left as it is).
+ *
+ * Fault injection for the tests: OM_TEST_CORRUPT_SERVE=1 in an agent's environment makes
+ * it flip one byte of every file it serves (in the first sealed value of a sec, else in
+ * the middle), so a test can check the receivers refuse and count it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "cluster/cl_mp.h"
+#include "cluster/cl_repl.h"
+#include "core/fileio.h"
+#include "core/ini.h"
+#include "core/log.h"
+#include "core/paths.h"
+#include "core/util.h"
+#include "secrets/cluster_key.h"
+#include "secrets/sec.h"
+#include "sodium.h"
+
+#define MAX_JOBS 16
+#define REFUSED_RETRY_MS 10000
+/* room for the reply's other fields and the frame's overhead in OM_HB_PEER_MAX */
+#define SERVE_MAX (OM_HB_PEER_MAX - 65536)
+
+/* What the agent remembers of a path. */
+struct rec {
+        char path[OM_PATH_STRMAX];
+        bool inflight;
+        bool out_of_scope; /* judged at version `judged` */
+        struct om_version judged;
+        struct om_version refused;         /* refused at this version, served by refused_peer in */
+        char refused_peer[OM_CL_NAME_MAX]; /* its boot refused_boot, until retry_at */
+        uint8_t refused_boot[OM_HB_BOOT_ID_LEN];
+        uint64_t retry_at;
+};
+
+struct om_repl {
+        struct om_agent *agent;
+        uv_timer_t kick; /* 0 ms timer: the next loop turn, before the loop sleeps */
+        bool need_rescan;
+        uint8_t *seckey; /* sodium_malloc'd */
+        bool corrupt_serve;
+        struct rec *recs;
+        size_t n_recs;
+        size_t inflight;
+        uint64_t fetched, installed, deleted, refused, stale, out_of_scope, errors, served;
+};
+
+enum job_kind { JOB_FETCH, JOB_DELETE, JOB_SERVE };
+
+struct job {
+        uv_work_t work;
+        struct om_agent *agent;
+        enum job_kind kind;
+        struct om_path path;
+        char pathstr[OM_PATH_STRMAX];
+        struct om_version v;
+        char peer[OM_CL_NAME_MAX];
+        uint8_t peer_boot[OM_HB_BOOT_ID_LEN];
+        char *text;
+        size_t len;
+        int r;
+        bool in_scope;
+        char err[512];
+        /* JOB_SERVE */
+        bool corrupt;
+        void (*done)(void *arg, int r, char *text, size_t len);
+        void *arg;
+};
+
+static void job_free(struct job *j) {
+        if (!j)
+                return;
+        free(j->text);
+        free(j);
+}
+
+static struct rec *rec_get(struct om_repl *r, const char *path) {
+        for (size_t i = 0; i < r->n_recs; i++)
+                if (strcmp(r->recs[i].path, path) == 0)
+                        return &r->recs[i];
+        struct rec *v = realloc(r->recs, (r->n_recs + 1) * sizeof(*v));
+        if (!v)
+                return NULL;
+        r->recs = v;
+        struct rec *x = &r->recs[r->n_recs++];
+        *x = (struct rec){0};
+        snprintf(x->path, sizeof(x->path), "%s", path);
+        return x;
+}
+
+static bool version_eq(const struct om_version *a, const struct om_version *b) {
+        return om_version_compare(a, b) == 0;
+}
+
+/* ---- the work, on the thread pool ---- */
+
+static void work_cb(uv_work_t *w) {
+        struct job *j = container_of(w, struct job, work);
+        struct om_repl *r = j->agent->repl;
+        if (j->kind == JOB_DELETE) {
+                j->r = om_repl_delete(&j->path, &j->v);
+                return;
+        }
+        if (j->kind == JOB_SERVE) {
+                _cleanup_free_ char *file = om_object_conf_path(&j->path);
+                size_t max = j->path.kind == OM_KIND_SEC ? OM_INI_SEC_MAX_FILE : OM_INI_MAX_FILE;
+                if (!file) {
+                        j->r = -ENOMEM;
+                        return;
+                }
+                j->r = om_read_file(file, OM_MIN(max, (size_t)SERVE_MAX), &j->text, &j->len);
+                if (j->r == 0 && j->corrupt && j->len) {
+                        char *s = strstr(j->text, OM_SEC_SEALED_PREFIX);
+                        size_t at = s && (size_t)(s - j->text) + 20 < j->len
+                                            ? (size_t)(s - j->text) + 20
+                                            : j->len / 2;
+                        j->text[at] ^= 0x01;
+                }
+                return;
+        }
+        j->r = om_repl_check(&j->path, j->text, j->len, &j->v, r->seckey, j->agent->self,
+                             &j->in_scope, j->err, sizeof(j->err));
+        if (j->r < 0 || !j->in_scope)
+                return;
+        j->r = om_repl_install(&j->path, j->text, j->len, &j->v); /* strerror on the loop */
+}
+
+static void job_finish(struct om_repl *r, struct job *j) {
+        struct rec *rec = rec_get(r, j->pathstr);
+        if (rec)
+                rec->inflight = false;
+        r->inflight--;
+        job_free(j);
+        om_repl_kick(r->agent);
+}
+
+static void after_work_cb(uv_work_t *w, int status) {
+        struct job *j = container_of(w, struct job, work);
+        struct om_agent *a = j->agent;
+        struct om_repl *r = a->repl;
+        char ver[64];
+        if (j->kind == JOB_SERVE) {
+                r->served++;
+                j->done(j->arg, status < 0 ? status : j->r, j->r == 0 ? j->text : NULL, j->len);
+                if (j->r == 0)
+                        j->text = NULL; /* done owns it */
+                job_free(j);
+                return;
+        }
+        if (status < 0 && j->r == 0)
+                j->r = status;
+        om_hlc_format(j->v.hlc, ver, sizeof(ver));
+        om_log_set_component("repl");
+        struct rec *rec = rec_get(r, j->pathstr);
+        if (j->r > 0) {
+                if (j->kind == JOB_DELETE) {
+                        r->deleted++;
+                        log_info("%s deleted: tombstone %s by %s", j->pathstr, ver, j->v.writer);
+                } else {
+                        r->installed++;
+                        log_info("%s installed: version %s by %s, from %s", j->pathstr, ver,
+                                 j->v.writer, j->peer);
+                }
+                r->need_rescan = true;
+        } else if (j->r == 0 && j->kind == JOB_FETCH && !j->in_scope) {
+                r->out_of_scope++;
+                if (rec) {
+                        rec->out_of_scope = true;
+                        rec->judged = j->v;
+                }
+        } else if (j->r == -ESTALE)
+                r->stale++; /* the peer moved on: its next node data tells */
+        else if (j->r == -EBADMSG || j->r == -EFBIG) {
+                r->refused++;
+                log_warning("%s version %s by %s from %s refused: %s", j->pathstr, ver, j->v.writer,
+                            j->peer, j->err);
+                if (rec) {
+                        rec->refused = j->v;
+                        rec->retry_at = uv_now(&a->loop) + REFUSED_RETRY_MS;
+                        snprintf(rec->refused_peer, sizeof(rec->refused_peer), "%s", j->peer);
+                        memcpy(rec->refused_boot, j->peer_boot, OM_HB_BOOT_ID_LEN);
+                }
+        } else if (j->r < 0) {
+                r->errors++;
+                log_error("%s version %s: cannot %s: %s", j->pathstr, ver,
+                          j->kind == JOB_DELETE ? "delete" : "install", strerror(-j->r));
+        }
+        job_finish(r, j);
+}
+
+/* ---- fetching ---- */
+
+void om_repl_fetched(struct om_agent *a, void *job, const msgpack_object *reply) {
+        struct om_repl *r = a->repl;
+        struct job *j = job;
+        const msgpack_object *t = reply ? om_cl_mp_get(reply, "text") : NULL;
+        if (!t || t->type != MSGPACK_OBJECT_BIN) {
+                r->errors++;
+                job_finish(r, j);
+                return;
+        }
+        r->fetched++;
+        j->len = t->via.bin.size;
+        j->text = malloc(j->len + 1);
+        if (!j->text) {
+                r->errors++;
+                job_finish(r, j);
+                return;
+        }
+        memcpy(j->text, t->via.bin.ptr, j->len);
+        j->text[j->len] = 0;
+        if (a->stopping || uv_queue_work(&a->loop, &j->work, work_cb, after_work_cb) < 0)
+                job_finish(r, j);
+}
+
+static void start_job(struct om_agent *a, const struct om_repl_want *w) {
+        struct om_repl *r = a->repl;
+        struct rec *rec = rec_get(r, w->path);
+        struct job *j;
+        if (!rec || rec->inflight)
+                return;
+        if (!w->deleted && rec->out_of_scope && version_eq(&rec->judged, &w->v))
+                return;
+        /* a refused version is not fetched again from the same peer (same boot) for a
+         * while: another peer, or the same one restarted, may serve it sound */
+        const struct om_peer *p = &a->peers[w->peer];
+        if (version_eq(&rec->refused, &w->v) && uv_now(&a->loop) < rec->retry_at &&
+            strcmp(rec->refused_peer, p->name) == 0 &&
+            memcmp(rec->refused_boot, p->data_boot, OM_HB_BOOT_ID_LEN) == 0)
+                return;
+        if (!(j = calloc(1, sizeof(*j))))
+                return;
+        j->agent = a;
+        j->kind = w->deleted ? JOB_DELETE : JOB_FETCH;
+        j->v = w->v;
+        snprintf(j->pathstr, sizeof(j->pathstr), "%s", w->path);
+        snprintf(j->peer, sizeof(j->peer), "%s", p->name);
+        memcpy(j->peer_boot, p->data_boot, OM_HB_BOOT_ID_LEN);
+        if (om_path_parse(w->path, &j->path, NULL, 0) < 0) {
+                job_free(j);
+                return;
+        }
+        rec->inflight = true;
+        r->inflight++;
+        int e = w->deleted ? uv_queue_work(&a->loop, &j->work, work_cb, after_work_cb)
+                           : om_api_peer_fetch(a, (int)w->peer, w->path, j);
+        if (e < 0) {
+                r->errors++;
+                job_finish(r, j);
+        }
+}
+
+static void plan(struct om_agent *a) {
+        struct om_repl *r = a->repl;
+        _cleanup_free_ const struct om_cl_nodedata **peers = calloc(a->n_peers + 1, sizeof(*peers));
+        _cleanup_free_ const char **names = calloc(a->n_peers + 1, sizeof(*names));
+        _cleanup_free_ struct om_repl_want *w = NULL;
+        size_t n = 0;
+        if (!peers || !names)
+                return;
+        for (size_t i = 0; i < a->n_peers; i++) {
+                const struct om_peer *p = &a->peers[i];
+                names[i] = p->name;
+                if (!p->self && p->have_data &&
+                    (p->state == OM_PEER_UP || p->state == OM_PEER_SUSPECT))
+                        peers[i] = &p->data;
+        }
+        if (om_repl_plan(&a->local, peers, names, a->n_peers, &w, &n) < 0)
+                return;
+        for (size_t i = 0; i < n && r->inflight < MAX_JOBS; i++)
+                start_job(a, &w[i]);
+}
+
+static void kick_cb(uv_timer_t *t) {
+        struct om_repl *r = container_of(t, struct om_repl, kick);
+        struct om_agent *a = r->agent;
+        if (a->stopping)
+                return;
+        if (r->need_rescan) {
+                r->need_rescan = false;
+                om_agent_rescan(a); /* bumps the generation: beaten before the loop sleeps */
+        }
+        plan(a);
+}
+
+void om_repl_kick(struct om_agent *a) {
+        struct om_repl *r = a->repl;
+        if (!r || a->stopping || uv_is_active((uv_handle_t *)&r->kick))
+                return;
+        uv_timer_start(&r->kick, kick_cb, 0, 0);
+}
+
+/* ---- serving ---- */
+
+int om_repl_serve(struct om_agent *a, const char *path,
+                  void (*done)(void *arg, int r, char *text, size_t len), void *arg) {
+        struct job *j = calloc(1, sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        if (!a->repl || om_path_parse(path, &j->path, NULL, 0) < 0) {
+                free(j);
+                return -EINVAL;
+        }
+        j->agent = a;
+        j->kind = JOB_SERVE;
+        j->corrupt = a->repl->corrupt_serve;
+        j->done = done;
+        j->arg = arg;
+        int r = uv_queue_work(&a->loop, &j->work, work_cb, after_work_cb);
+        if (r < 0)
+                free(j);
+        return r;
+}
+
+/* ---- lifecycle and status ---- */
+
+int om_repl_start(struct om_agent *a) {
+        struct om_repl *r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        r->agent = a;
+        r->seckey = sodium_malloc(OM_KEY_LEN);
+        if (!r->seckey) {
+                free(r);
+                return -ENOMEM;
+        }
+        int e = om_cluster_key_derive(OM_SEC_KDF_ID, OM_SEC_KDF_CTX, r->seckey);
+        if (e < 0) {
+                sodium_free(r->seckey);
+                free(r);
+                return e;
+        }
+        const char *c = getenv("OM_TEST_CORRUPT_SERVE");
+        r->corrupt_serve = c && strcmp(c, "1") == 0;
+        uv_timer_init(&a->loop, &r->kick);
+        a->repl = r;
+        if (r->corrupt_serve) {
+                om_log_set_component("repl");
+                log_warning("OM_TEST_CORRUPT_SERVE=1: every object served is corrupted (tests)");
+        }
+        return 0;
+}
+
+void om_repl_free(struct om_agent *a) {
+        struct om_repl *r = a->repl;
+        if (!r)
+                return;
+        sodium_free(r->seckey);
+        free(r->recs);
+        free(r);
+        a->repl = NULL;
+}
+
+void om_repl_pack_stats(struct om_agent *a, msgpack_packer *pk) {
+        struct om_repl *r = a->repl;
+        struct om_repl z = {0};
+        if (!r)
+                r = &z;
+        msgpack_pack_map(pk, 9);
+        om_cl_mp_kv_u64(pk, "fetched", r->fetched);
+        om_cl_mp_kv_u64(pk, "installed", r->installed);
+        om_cl_mp_kv_u64(pk, "deleted", r->deleted);
+        om_cl_mp_kv_u64(pk, "refused", r->refused);
+        om_cl_mp_kv_u64(pk, "stale", r->stale);
+        om_cl_mp_kv_u64(pk, "out_of_scope", r->out_of_scope);
+        om_cl_mp_kv_u64(pk, "errors", r->errors);
+        om_cl_mp_kv_u64(pk, "served", r->served);
+        om_cl_mp_kv_u64(pk, "inflight", r->inflight);
+}

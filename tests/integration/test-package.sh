@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The Debian package and the installed files: cpack builds a .deb whose Depends names
+# the libraries om links and the programs it runs; it holds the program, the systemd
+# unit, both man pages and the bash completion; the extracted program runs, the man
+# pages render, and the unit passes systemd-analyze verify.
+set -euo pipefail
+fail() { echo "FAIL: $*" >&2; exit 1; }
+command -v cpack >/dev/null && command -v dpkg-deb >/dev/null ||
+        { echo "skip: cpack or dpkg-deb missing"; exit 77; }
+command -v dpkg-shlibdeps >/dev/null || { echo "skip: dpkg-shlibdeps (dpkg-dev) missing"; exit 77; }
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+(cd "$OM_BUILD" && cpack -G DEB -B "$T/pkg" >"$T/cpack.log" 2>&1) || { cat "$T/cpack.log"; fail "cpack"; }
+deb=$(ls "$T"/pkg/om_*.deb)
+depends=$(dpkg-deb -f "$deb" Depends)
+for lib in libcryptsetup12 libmount1 libsodium23 libuv1 libmsgpackc2 libyaml-0-2 e2fsprogs; do
+        grep -q "$lib" <<<"$depends" || fail "Depends lacks $lib: $depends"
+done
+dpkg-deb -c "$deb" >"$T/list"
+for f in ./usr/bin/om ./usr/lib/systemd/system/om.service ./usr/share/man/man1/om.1 \
+        ./usr/share/man/man5/om.conf.5 ./usr/share/bash-completion/completions/om; do
+        grep -q " $f\$" "$T/list" || fail "the package lacks $f"
+done
+
+dpkg-deb -x "$deb" "$T/root"
+"$T/root/usr/bin/om" --help | grep -q "Usage: om" || fail "the packaged om does not run"
+man -l "$T/root/usr/share/man/man5/om.conf.5" 2>/dev/null | grep -q "manage_passphrase" ||
+        fail "om.conf(5) does not document manage_passphrase"
+man -l "$T/root/usr/share/man/man1/om.1" 2>/dev/null | grep -q "print config" ||
+        fail "om(1) does not list print config"
+if command -v systemd-analyze >/dev/null; then
+        sed "s|/usr/bin/om|$T/root/usr/bin/om|g" "$T/root/usr/lib/systemd/system/om.service" \
+                >"$T/om.service"
+        systemd-analyze verify "$T/om.service" 2>&1 | grep -v "man om" | grep . &&
+                fail "systemd-analyze verify complains"
+fi
+echo "ok: $(basename "$deb"), Depends: $depends"
