@@ -151,11 +151,12 @@ static int64_t i_get(const msgpack_object *m, const char *k) {
         return v;
 }
 
-static int print_json(const msgpack_object *o) {
-        struct om_json j = {0};
+static int print_json(const msgpack_object *o, const char *fmt) {
+        struct om_json j;
+        om_json_init(&j, fmt);
         om_cl_mp_to_json(o, &j);
-        printf("%s\n", j.buf.data ? j.buf.data : "{}");
-        om_buf_free(&j.buf);
+        om_json_print(&j, fmt, stdout);
+        om_json_free(&j);
         return OM_EXIT_OK;
 }
 
@@ -176,7 +177,7 @@ static int cmd_status(struct om_cli_ctx *ctx) {
                                    r == -EREMOTEIO ? rep.error : strerror(-r));
         }
         if (strcmp(fmt, "text") != 0) {
-                print_json(rep.data);
+                print_json(rep.data, fmt);
                 om_api_reply_done(&rep);
                 return OM_EXIT_OK;
         }

@@ -77,10 +77,11 @@ static int cmd_mon(struct om_cli_ctx *ctx) {
                                    r == -EREMOTEIO ? rep.error : strerror(-r));
         }
         if (strcmp(fmt, "text") != 0) {
-                struct om_json j = {0};
+                struct om_json j;
+                om_json_init(&j, fmt);
                 om_cl_mp_to_json(rep.data, &j);
-                printf("%s\n", j.buf.data ? j.buf.data : "{}");
-                om_buf_free(&j.buf);
+                om_json_print(&j, fmt, stdout);
+                om_json_free(&j);
                 om_api_reply_done(&rep);
                 return OM_EXIT_OK;
         }

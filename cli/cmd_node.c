@@ -25,7 +25,8 @@ static int ls_offline(const char *fmt) {
                 return om_cli_fail("%s", r == -EINVAL ? err : strerror(-r));
         fprintf(stderr, "om: no agent answers on this node: states unknown\n");
         if (strcmp(fmt, "text") != 0) {
-                struct om_json j = {0};
+                struct om_json j;
+                om_json_init(&j, fmt);
                 om_json_object_begin(&j);
                 for (size_t i = 0; i < cfg->n_nodes; i++) {
                         om_json_key(&j, cfg->nodes[i]);
@@ -34,8 +35,8 @@ static int ls_offline(const char *fmt) {
                         om_json_object_end(&j);
                 }
                 om_json_object_end(&j);
-                printf("%s\n", j.buf.data);
-                om_buf_free(&j.buf);
+                om_json_print(&j, fmt, stdout);
+                om_json_free(&j);
         } else
                 for (size_t i = 0; i < cfg->n_nodes; i++)
                         printf("%s\n", cfg->nodes[i]);
@@ -60,10 +61,11 @@ static int cmd_ls(struct om_cli_ctx *ctx) {
         }
         const msgpack_object *nodes = om_cl_mp_get(rep.data, "nodes");
         if (strcmp(fmt, "text") != 0) {
-                struct om_json j = {0};
+                struct om_json j;
+                om_json_init(&j, fmt);
                 om_cl_mp_to_json(nodes, &j);
-                printf("%s\n", j.buf.data ? j.buf.data : "{}");
-                om_buf_free(&j.buf);
+                om_json_print(&j, fmt, stdout);
+                om_json_free(&j);
                 om_api_reply_done(&rep);
                 return OM_EXIT_OK;
         }

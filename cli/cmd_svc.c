@@ -243,7 +243,7 @@ static int cmd_print_status(struct om_cli_ctx *ctx) {
         if (!strcmp(format, "text"))
                 r = om_res_render_status(svc, om_res_term_width(), &out);
         else
-                r = om_res_render_status_json(svc, &out);
+                r = om_res_render_status_json(svc, format, &out);
         if (r < 0) {
                 om_buf_free(&out);
                 return om_cli_fail("out of memory");
@@ -265,7 +265,7 @@ static int cmd_print_devs(struct om_cli_ctx *ctx) {
         if (!strcmp(format, "text"))
                 r = om_res_render_devs(svc, &out);
         else
-                r = om_res_render_devs_json(svc, &out);
+                r = om_res_render_devs_json(svc, format, &out);
         if (r < 0) {
                 om_buf_free(&out);
                 return om_cli_fail("out of memory");

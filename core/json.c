@@ -171,16 +171,16 @@ static bool yaml_ambiguous(const char *s) {
 }
 
 static int yaml_write(void *data, unsigned char *buffer, size_t size) {
-        return fwrite(buffer, 1, size, data) == size;
+        return om_buf_append(data, buffer, size) == 0;
 }
 
-static int print_yaml(struct om_json *j, FILE *f) {
+static int render_yaml(struct om_json *j, struct om_buf *out) {
         yaml_emitter_t em;
         yaml_event_t ev;
         int ok = yaml_emitter_initialize(&em);
         if (!ok)
                 return -ENOMEM;
-        yaml_emitter_set_output(&em, yaml_write, f);
+        yaml_emitter_set_output(&em, yaml_write, out);
         yaml_emitter_set_unicode(&em, 1);
         ok = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) &&
              yaml_emitter_emit(&em, &ev) &&
@@ -218,12 +218,21 @@ static int print_yaml(struct om_json *j, FILE *f) {
         return ok ? 0 : -EINVAL;
 }
 
-int om_json_print(struct om_json *j, const char *format, FILE *f) {
+int om_json_render(struct om_json *j, const char *format, struct om_buf *out) {
         if (format && strcmp(format, "yaml") == 0) {
                 if (!j->record)
                         return -EINVAL;
-                return print_yaml(j, f);
+                return render_yaml(j, out);
         }
-        fprintf(f, "%s\n", j->buf.data ? j->buf.data : "null");
-        return 0;
+        int r = om_buf_puts(out, j->buf.data ? j->buf.data : "null");
+        return r < 0 ? r : om_buf_puts(out, "\n");
+}
+
+int om_json_print(struct om_json *j, const char *format, FILE *f) {
+        struct om_buf out = {0};
+        int r = om_json_render(j, format, &out);
+        if (r == 0)
+                fputs(out.data, f);
+        om_buf_free(&out);
+        return r;
 }

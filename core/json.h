@@ -34,6 +34,8 @@ struct om_json_event {
 void om_json_init(struct om_json *j, const char *format);
 /* Prints the document (JSON, or YAML when recorded for it) with a final newline to f. */
 int om_json_print(struct om_json *j, const char *format, FILE *f);
+/* The same into a buffer. */
+int om_json_render(struct om_json *j, const char *format, struct om_buf *out);
 void om_json_free(struct om_json *j);
 
 void om_json_object_begin(struct om_json *j);

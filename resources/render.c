@@ -275,8 +275,9 @@ int om_res_render_status(struct om_res_svc *svc, int width, struct om_buf *out) 
         return e;
 }
 
-int om_res_render_status_json(struct om_res_svc *svc, struct om_buf *out) {
-        struct om_json j = {0};
+int om_res_render_status_json(struct om_res_svc *svc, const char *format, struct om_buf *out) {
+        struct om_json j;
+        om_json_init(&j, format);
         char flags[9];
         om_json_object_begin(&j);
         om_json_kv_string(&j, "path", svc->obj->pathstr);
@@ -329,8 +330,8 @@ int om_res_render_status_json(struct om_res_svc *svc, struct om_buf *out) {
         }
         om_json_object_end(&j);
         om_json_object_end(&j);
-        int e = om_buf_printf(out, "%s\n", j.buf.data ? j.buf.data : "{}");
-        om_buf_free(&j.buf);
+        int e = om_json_render(&j, format, out);
+        om_json_free(&j);
         return e;
 }
 
@@ -388,8 +389,9 @@ int om_res_render_devs(struct om_res_svc *svc, struct om_buf *out) {
         return 0;
 }
 
-int om_res_render_devs_json(struct om_res_svc *svc, struct om_buf *out) {
-        struct om_json j = {0};
+int om_res_render_devs_json(struct om_res_svc *svc, const char *format, struct om_buf *out) {
+        struct om_json j;
+        om_json_init(&j, format);
         om_json_object_begin(&j);
         for (size_t i = 0; i < svc->n_res; i++) {
                 char **v[3];
@@ -417,7 +419,7 @@ int om_res_render_devs_json(struct om_res_svc *svc, struct om_buf *out) {
                         om_strv_free(v[k]);
         }
         om_json_object_end(&j);
-        int e = om_buf_printf(out, "%s\n", j.buf.data ? j.buf.data : "{}");
-        om_buf_free(&j.buf);
+        int e = om_json_render(&j, format, out);
+        om_json_free(&j);
         return e;
 }

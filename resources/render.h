@@ -15,7 +15,7 @@ int om_res_term_width(void);
 
 /* The status tree of an evaluated service, as seen from this node, at width columns. */
 int om_res_render_status(struct om_res_svc *svc, int width, struct om_buf *out);
-int om_res_render_status_json(struct om_res_svc *svc, struct om_buf *out);
+int om_res_render_status_json(struct om_res_svc *svc, const char *format, struct om_buf *out);
 
 int om_res_render_devs(struct om_res_svc *svc, struct om_buf *out);
-int om_res_render_devs_json(struct om_res_svc *svc, struct om_buf *out);
+int om_res_render_devs_json(struct om_res_svc *svc, const char *format, struct om_buf *out);

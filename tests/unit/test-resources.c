@@ -183,7 +183,7 @@ static void test_status_reference_before_provision(void **state) {
 
         /* json */
         om_buf_free(&out);
-        assert_int_equal(om_res_render_status_json(svc, &out), 0);
+        assert_int_equal(om_res_render_status_json(svc, "json", &out), 0);
         assert_non_null(strstr(out.data, "\"avail\":\"down\""));
         assert_non_null(strstr(out.data, "\"disk#1\":{\"type\":\"disk.crypt\""));
         om_buf_free(&out);
@@ -219,7 +219,7 @@ static void test_devs_down(void **state) {
         create("demo/svc/loopcrypt", loopback_conf);
         struct om_res_svc *svc = load("demo/svc/loopcrypt");
         struct om_buf out = {0};
-        assert_int_equal(om_res_render_devs_json(svc, &out), 0);
+        assert_int_equal(om_res_render_devs_json(svc, "json", &out), 0);
         assert_string_equal(out.data,
                             "{\"disk#1\":{\"exposed\":[\"/dev/mapper/"
                             "loopcrypt.demo.svc.default-crypt\"],\"type\":\"disk.crypt\"},"
