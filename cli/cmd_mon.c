@@ -130,10 +130,13 @@ static int cmd_mon(struct om_cli_ctx *ctx) {
                         n_rows++;
                 }
         }
+        /* `om <selector> mon`: the objects the selector matches, nothing else */
+        bool only_objects = ctx->selector != NULL;
         size_t width = 34;
         for (size_t k = 0; k < n_rows; k++)
                 width = OM_MAX(width, strlen(rows[k].left) + 1);
-        print_rows("Threads", rows, n_rows, names, n_nodes, width);
+        if (!only_objects)
+                print_rows("Threads", rows, n_rows, names, n_nodes, width);
 
         /* Nodes */
         n_rows = 0;
@@ -162,8 +165,10 @@ static int cmd_mon(struct om_cli_ctx *ctx) {
                                  strcmp(names[i], self) ? "" : "O");
                 n_rows++;
         }
-        printf("\n");
-        print_rows("Nodes", rows, n_rows, names, n_nodes, width);
+        if (!only_objects) {
+                printf("\n");
+                print_rows("Nodes", rows, n_rows, names, n_nodes, width);
+        }
 
         /* Objects */
         n_rows = 0;
@@ -176,6 +181,15 @@ static int cmd_mon(struct om_cli_ctx *ctx) {
                 char path[256], avail[16], overall[16];
                 if (om_cl_mp_str(&kv->key, path, sizeof(path)) < 0)
                         continue;
+                if (only_objects) {
+                        struct om_path op;
+                        if (om_path_parse(path, &op, NULL, 0) < 0)
+                                continue;
+                        if (om_selector_is_pattern(ctx->selector)
+                                    ? !om_selector_match(ctx->selector, &op)
+                                    : strcmp(path, ctx->pathstr) != 0)
+                                continue;
+                }
                 sget(&kv->val, "avail", avail, sizeof(avail));
                 sget(&kv->val, "overall", overall, sizeof(overall));
                 int n_up = 0, n_inst = 0;
@@ -221,13 +235,27 @@ static int cmd_mon(struct om_cli_ctx *ctx) {
         }
         for (size_t k = 0; k < n_rows; k++)
                 width = OM_MAX(width, strlen(rows[k].left));
-        printf("\n");
-        print_rows("*/svc/*", rows, n_rows, names, n_nodes, width);
+        if (only_objects) {
+                /* the reference titles the table with the selector, cut to the column */
+                char title[64];
+                const char *sel =
+                        om_selector_is_pattern(ctx->selector) ? ctx->selector : ctx->pathstr;
+                if (strlen(sel) > 15)
+                        snprintf(title, sizeof(title), "%.12s...", sel);
+                else
+                        snprintf(title, sizeof(title), "%s", sel);
+                print_rows(title, rows, n_rows, names, n_nodes, width);
+        } else {
+                printf("\n");
+                print_rows("*/svc/*", rows, n_rows, names, n_nodes, width);
+        }
         om_api_reply_done(&rep);
         return OM_EXIT_OK;
 }
 
 static const struct om_cli_cmd mon_cmds[] = {
         {"mon", 0, "format=", cmd_mon, "Show the cluster at a glance (the agent's view)."},
+        {"mon", OM_KINDS_ALL, "format=", cmd_mon,
+         "Show the objects the path or selector matches, on every node.", true},
 };
 OM_CLI_REGISTER(mon_cmds)
