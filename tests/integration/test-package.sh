@@ -24,11 +24,13 @@ for f in ./usr/bin/om ./usr/lib/systemd/system/om.service ./usr/share/man/man1/o
 done
 
 dpkg-deb -x "$deb" "$T/root"
-"$T/root/usr/bin/om" --help | grep -q "Usage: om" || fail "the packaged om does not run"
-man -l "$T/root/usr/share/man/man5/om.conf.5" 2>/dev/null | grep -q "manage_passphrase" ||
-        fail "om.conf(5) does not document manage_passphrase"
-man -l "$T/root/usr/share/man/man1/om.1" 2>/dev/null | grep -q "print config" ||
-        fail "om(1) does not list print config"
+# outputs are captured whole: with pipefail, grep -q closing the pipe early would fail it
+help=$("$T/root/usr/bin/om" --help) || fail "the packaged om does not run"
+grep -q "Usage: om" <<<"$help" || fail "the packaged om prints no usage"
+page=$(man -l "$T/root/usr/share/man/man5/om.conf.5" 2>/dev/null)
+grep -q "manage_passphrase" <<<"$page" || fail "om.conf(5) does not document manage_passphrase"
+page=$(man -l "$T/root/usr/share/man/man1/om.1" 2>/dev/null)
+grep -q "print config" <<<"$page" || fail "om(1) does not list print config"
 if command -v systemd-analyze >/dev/null; then
         sed "s|/usr/bin/om|$T/root/usr/bin/om|g" "$T/root/usr/lib/systemd/system/om.service" \
                 >"$T/om.service"

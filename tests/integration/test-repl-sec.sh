@@ -27,7 +27,7 @@ echo "ok: a change replicates; the copy is 0600"
 printf '[DEFAULT]\nid = 0d7a1c7e-2b43-4c55-8d66-9e7f80a1b2c3\nnodes = n1 n2\n' >"$T/web.conf"
 on 1 demo/svc/web create --config "$T/web.conf" >/dev/null || fail "svc create"
 until_ok 10 "demo/svc/web did not reach n2" same_file 1 2 demo/svc/web
-until_ok 10 "n3 did not judge demo/svc/web" test "$(repl_stat 3 out_of_scope)" -ge 1
+until_ok 10 "n3 did not judge demo/svc/web" repl_stat_at_least 3 out_of_scope 1
 absent_on 3 demo/svc/web || fail "demo/svc/web reached n3, which is not in its nodes"
 [ "$(stat -c %a "$(conf_of 2 demo/svc/web)")" = 644 ] || fail "the replicated svc is not 0644"
 echo "ok: a svc with nodes = n1 n2 reaches n2, not n3"

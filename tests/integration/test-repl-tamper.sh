@@ -20,7 +20,7 @@ wait_state 2 n1 up 10 >/dev/null
 S=demo/sec/t
 on 1 $S create >/dev/null || fail "create"
 on 1 $S add --key k --value secret-bytes >/dev/null || fail "add"
-until_ok 10 "n2 did not refuse the corrupt file" test "$(repl_stat 2 refused)" -ge 1
+until_ok 10 "n2 did not refuse the corrupt file" repl_stat_at_least 2 refused 1
 absent_on 2 $S || fail "n2 installed a file that fails its check"
 grep -q "demo/sec/t version .* refused" "$T/n2/log/daemon.log" || fail "no log line for the refusal"
 on 2 daemon status | grep -q "refused [1-9]" || fail "om daemon status does not show the refusal"
