@@ -279,3 +279,21 @@ int om_api_peer_join(const char *host, uint16_t port, const char *node, const ch
         msgpack_unpacked_destroy(&u);
         return r;
 }
+
+int om_api_fail(int r, struct om_api_reply *rep) {
+        fprintf(stderr, "om: the agent did not answer: %s\n",
+                r == -EREMOTEIO ? rep->error : strerror(-r));
+        om_api_reply_done(rep);
+        return 1;
+}
+
+void om_api_print_drops(const msgpack_object *drops) {
+        for (uint32_t k = 0; drops && drops->type == MSGPACK_OBJECT_MAP && k < drops->via.map.size;
+             k++) {
+                char key[32];
+                const msgpack_object_kv *kv = &drops->via.map.ptr[k];
+                if (om_cl_mp_str(&kv->key, key, sizeof(key)) == 0 &&
+                    kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                        printf(" %s %llu", key, (unsigned long long)kv->val.via.u64);
+        }
+}

@@ -28,6 +28,12 @@ void om_api_reply_done(struct om_api_reply *r);
  * the whole exchange. */
 int om_api_call(const char *cmd, int timeout_ms, struct om_api_reply *ret);
 
+/* Frees rep and prints why the agent did not answer r; returns the exit status 1. */
+int om_api_fail(int r, struct om_api_reply *rep);
+
+/* Prints the drop counters of a heartbeat stream (" <reason> <count>" each). */
+void om_api_print_drops(const msgpack_object *drops);
+
 /* Sends raw request bytes (already framed or not: the caller's choice) and reads one
  * framed reply; for tests of malformed requests. */
 int om_api_call_raw(const void *req, size_t len, int timeout_ms, struct om_api_reply *ret);

@@ -173,8 +173,7 @@ static int cmd_status(struct om_cli_ctx *ctx) {
                         printf("daemon    not running\n");
                         return OM_EXIT_FAIL;
                 }
-                return om_cli_fail("the agent did not answer: %s",
-                                   r == -EREMOTEIO ? rep.error : strerror(-r));
+                return om_api_fail(r, &rep);
         }
         if (strcmp(fmt, "text") != 0) {
                 print_json(rep.data, fmt);
@@ -221,14 +220,7 @@ static int cmd_status(struct om_cli_ctx *ctx) {
                        (unsigned long long)u_get(rx, "frames"),
                        (unsigned long long)u_get(rx, "bytes"));
                 printf("  drops  ");
-                for (uint32_t k = 0;
-                     drops && drops->type == MSGPACK_OBJECT_MAP && k < drops->via.map.size; k++) {
-                        char key[32];
-                        const msgpack_object_kv *kv = &drops->via.map.ptr[k];
-                        if (om_cl_mp_str(&kv->key, key, sizeof(key)) == 0 &&
-                            kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-                                printf(" %s %llu", key, (unsigned long long)kv->val.via.u64);
-                }
+                om_api_print_drops(drops);
                 printf("\n  tx      frames %llu  bytes %llu  errors %llu\n",
                        (unsigned long long)u_get(tx, "frames"),
                        (unsigned long long)u_get(tx, "bytes"),

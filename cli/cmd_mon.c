@@ -73,8 +73,7 @@ static int cmd_mon(struct om_cli_ctx *ctx) {
                 om_api_reply_done(&rep);
                 if (r == -ENOENT || r == -ECONNREFUSED)
                         return om_cli_fail("no agent answers on this node (om daemon start)");
-                return om_cli_fail("the agent did not answer: %s",
-                                   r == -EREMOTEIO ? rep.error : strerror(-r));
+                return om_api_fail(r, &rep);
         }
         if (strcmp(fmt, "text") != 0) {
                 struct om_json j;

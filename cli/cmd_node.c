@@ -54,11 +54,8 @@ static int cmd_ls(struct om_cli_ctx *ctx) {
                 om_api_reply_done(&rep);
                 return ls_offline(fmt);
         }
-        if (r < 0 || !rep.data) {
-                om_api_reply_done(&rep);
-                return om_cli_fail("the agent did not answer: %s",
-                                   r == -EREMOTEIO ? rep.error : strerror(-r));
-        }
+        if (r < 0 || !rep.data)
+                return om_api_fail(r, &rep);
         const msgpack_object *nodes = om_cl_mp_get(rep.data, "nodes");
         if (strcmp(fmt, "text") != 0) {
                 struct om_json j;
@@ -109,14 +106,7 @@ static int cmd_ls(struct om_cli_ctx *ctx) {
                 (void)om_cl_mp_get_str(h, "name", name, sizeof(name));
                 (void)om_cl_mp_get_str(h, "addr", addr, sizeof(addr));
                 printf("%s %s drops:", name, addr);
-                for (uint32_t k = 0;
-                     drops && drops->type == MSGPACK_OBJECT_MAP && k < drops->via.map.size; k++) {
-                        char key[32];
-                        const msgpack_object_kv *kv = &drops->via.map.ptr[k];
-                        if (om_cl_mp_str(&kv->key, key, sizeof(key)) == 0 &&
-                            kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-                                printf(" %s %llu", key, (unsigned long long)kv->val.via.u64);
-                }
+                om_api_print_drops(drops);
                 printf("\n");
         }
         om_api_reply_done(&rep);
