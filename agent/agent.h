@@ -90,6 +90,7 @@ struct om_agent {
         bool stopping;
         uint64_t peer_rx_errors;
         struct om_repl *repl; /* object replication state (repl.c) */
+        struct om_orch *orch; /* agent/orchestrator.c */
 };
 
 /* daemon.c */

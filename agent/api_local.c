@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/orchestrator.h"
 #include "cluster/cl_mp.h"
 #include "core/log.h"
 #include "core/paths.h"
@@ -154,9 +155,15 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
         msgpack_pack_map(pk, 5);
 
         om_cl_mp_str_pack(pk, "cluster");
-        msgpack_pack_map(pk, 4);
+        bool q_have;
+        int q_votes, q_total;
+        om_orch_quorum(a, &q_have, &q_votes, &q_total);
+        msgpack_pack_map(pk, 7);
         om_cl_mp_kv_str(pk, "name", a->cfg->name);
         om_cl_mp_kv_bool(pk, "quorum", a->cfg->quorum);
+        om_cl_mp_kv_bool(pk, "quorum_held", q_have);
+        om_cl_mp_kv_i64(pk, "votes", q_votes);
+        om_cl_mp_kv_i64(pk, "votes_total", q_total);
         om_cl_mp_kv_str(pk, "node", a->self);
         om_cl_mp_kv_u64(pk, "api_port", a->cfg->api_port);
 
@@ -271,7 +278,8 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
         for (size_t j = 0; j < n_paths; j++) {
                 const char *avail[OM_CL_NODES_MAX], *overall[OM_CL_NODES_MAX];
                 size_t n = 0;
-                int leader = -1;
+                int leader = om_orch_leader(a, paths[j]);
+                const struct om_cl_instance *tin = NULL;
                 for (size_t i = 0; i < a->n_peers; i++) {
                         const struct om_cl_nodedata *nd = node_data(a, i);
                         const struct om_cl_instance *in = find_inst(nd, paths[j]);
@@ -279,12 +287,16 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
                                 continue;
                         avail[n] = in->avail;
                         overall[n++] = in->overall;
-                        if (leader < 0 && peer_alive(&a->peers[i]) && !nd->frozen && !in->frozen &&
-                            in->provisioned)
-                                leader = (int)i;
+                        if (peer_alive(&a->peers[i]) && in->target_ver &&
+                            (!tin || in->target_ver > tin->target_ver))
+                                tin = in;
                 }
                 om_cl_mp_str_pack(pk, paths[j]);
-                msgpack_pack_map(pk, 3);
+                msgpack_pack_map(pk, 7);
+                om_cl_mp_kv_str(pk, "orchestrate", om_orch_orchestrate(a, paths[j]));
+                om_cl_mp_kv_str(pk, "topology", om_orch_topology(a, paths[j]));
+                om_cl_mp_kv_str(pk, "target", tin && !tin->target_done ? tin->target : "");
+                om_cl_mp_kv_str(pk, "last_target", tin ? tin->target : "");
                 om_cl_mp_kv_str(pk, "avail", aggregate(avail, n));
                 om_cl_mp_kv_str(pk, "overall", aggregate(overall, n));
                 om_cl_mp_str_pack(pk, "instances");
@@ -300,7 +312,7 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
                         om_cl_mp_kv_str(pk, "overall", in->overall);
                         om_cl_mp_kv_bool(pk, "frozen", in->frozen || nd->frozen);
                         om_cl_mp_kv_bool(pk, "provisioned", in->provisioned);
-                        om_cl_mp_kv_str(pk, "monitor", "idle");
+                        om_cl_mp_kv_str(pk, "monitor", in->monitor[0] ? in->monitor : "idle");
                         om_cl_mp_kv_bool(pk, "ha_leader", leader == (int)i);
                         om_cl_mp_kv_bool(pk, "stale", !peer_alive(&a->peers[i]));
                 }
@@ -359,6 +371,13 @@ static void handle(struct api_conn *c, const uint8_t *data, size_t len) {
                         om_agent_rescan(a);
                         reply_ok(c, false);
                 }
+        } else if (om_orch_api_known(cmd)) {
+                msgpack_packer pk;
+                struct api_write *w = reply_begin(c, &pk);
+                if (!w)
+                        goto out;
+                om_orch_api(a, cmd, &u.data, &pk);
+                reply_send(w, false);
         } else if (strcmp(cmd, "rescan") == 0) {
                 om_agent_rescan(a);
                 reply_ok(c, false);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/orchestrator.h"
 #include "core/fileio.h"
 #include "core/log.h"
 #include "core/paths.h"
@@ -44,6 +45,7 @@ static void peer_set_state(struct om_agent *a, struct om_peer *p, enum om_peer_s
         log_info("node %s %s => %s%s%s", p->name, om_peer_state_to_string(p->state),
                  om_peer_state_to_string(s), why ? ": " : "", why ? why : "");
         p->state = s;
+        om_orch_kick(a);
 }
 
 /* ---- beats ---- */
@@ -193,6 +195,7 @@ void om_agent_rescan(struct om_agent *a) {
                 return;
         nd.frozen = om_cl_node_frozen();
         om_repl_kick(a);
+        om_orch_fill(a, &nd);
         if (a->local.gen && om_cl_nodedata_same(&nd, &a->local)) {
                 om_cl_nodedata_done(&nd);
                 return;
@@ -231,6 +234,7 @@ void om_agent_peer_data(struct om_agent *a, int node, const uint8_t boot[OM_HB_B
         om_log_set_component("daemon");
         log_info("node %s data generation %llu received", p->name, (unsigned long long)p->data.gen);
         om_repl_kick(a);
+        om_orch_kick(a);
 }
 
 /* ---- config and peers ---- */
@@ -459,6 +463,8 @@ int om_agent_run(void) {
         uv_signal_start(&a->sigint, on_signal, SIGINT);
         signal(SIGPIPE, SIG_IGN);
         om_agent_rescan(a);
+        if ((r = om_orch_start(a)) < 0)
+                goto out;
         uv_timer_init(&a->loop, &a->tick);
         uv_timer_init(&a->loop, &a->scan);
         a->tick_due = uv_now(&a->loop) + a->interval;
@@ -484,6 +490,7 @@ out:
                 unlink(pidfile);
         if (a->pid_fd >= 0)
                 close(a->pid_fd);
+        om_orch_free(a);
         for (size_t i = 0; i < a->n_peers; i++)
                 om_cl_nodedata_done(&a->peers[i].data);
         om_cl_nodedata_done(&a->local);

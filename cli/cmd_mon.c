@@ -1,8 +1,11 @@
 /*
  * `om mon`: the cluster at a glance, in the reference's layout: the agent's threads
  * (heartbeat streams with one glyph per node), the nodes, then one row per object with
- * each node's instance glyphs (O up, X down, ! warn, * frozen, P not provisioned,
- * ^ HA leader, / n/a). `--format json` prints the agent's whole view (DESIGN 8b).
+ * each node's instance glyphs (O up, X down, ! warn, a second ! overall warn, * frozen,
+ * P not provisioned, ^ HA leader, / n/a) followed by the instance's monitor state when
+ * it is not idle ("!!* stop failed", as the reference shows a failed orchestrated stop),
+ * and the object's orchestrate mode and target. `--format json` prints the agent's
+ * whole view (DESIGN 8b).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,11 +17,11 @@
 #include "core/json.h"
 #include "core/util.h"
 
-#define COL 12
+#define COL 16
 
 struct row {
         char left[160];
-        char cells[128][24];
+        char cells[128][48];
 };
 
 static void print_rows(const char *title, struct row *rows, size_t n, char names[][64],
@@ -30,8 +33,16 @@ static void print_rows(const char *title, struct row *rows, size_t n, char names
         for (size_t r = 0; r < n; r++) {
                 printf("%-*s", (int)width, rows[r].left);
                 printf("| ");
-                for (size_t i = 0; i < n_nodes; i++)
-                        printf("%-*s", COL, rows[r].cells[i]);
+                /* trailing blanks trimmed: the last cell may be wider than a column */
+                int last = (int)n_nodes - 1;
+                while (last >= 0 && !rows[r].cells[last][0])
+                        last--;
+                for (int i = 0; i <= last; i++) {
+                        if (i == last)
+                                printf("%s", rows[r].cells[i]);
+                        else
+                                printf("%-*s", COL, rows[r].cells[i]);
+                }
                 printf("\n");
         }
 }
@@ -138,6 +149,18 @@ static int cmd_mon(struct om_cli_ctx *ctx) {
         for (size_t i = 0; i < n_nodes; i++)
                 snprintf(rows[n_rows].cells[i], COL, "%s", sget(nv[i], "monitor", b1, sizeof(b1)));
         n_rows++;
+        if (cl && om_cl_mp_get(cl, "quorum_held")) {
+                int64_t votes = 0, total = 0;
+                (void)om_cl_mp_get_i64(cl, "votes", &votes);
+                (void)om_cl_mp_get_i64(cl, "votes_total", &total);
+                snprintf(rows[n_rows].left, sizeof(rows[0].left), " quorum %s %lld/%lld%s",
+                         bget(cl, "quorum_held") ? "held" : "lost", (long long)votes,
+                         (long long)total, bget(cl, "quorum") ? "" : " (not enforced)");
+                for (size_t i = 0; i < n_nodes; i++)
+                        snprintf(rows[n_rows].cells[i], COL, "%s",
+                                 strcmp(names[i], self) ? "" : "O");
+                n_rows++;
+        }
         printf("\n");
         print_rows("Nodes", rows, n_rows, names, n_nodes, width);
 
@@ -170,17 +193,29 @@ static int cmd_mon(struct om_cli_ctx *ctx) {
                                            : om_streq(b1, "warn") ? "!"
                                                                   : "/";
                         n_up += om_streq(b1, "up");
-                        snprintf(c, COL, "%s%s%s%s%s", base,
-                                 om_streq(b2, "warn") && !om_streq(b1, "warn") ? "!" : "",
-                                 bget(in, "frozen") ? "*" : "", bget(in, "provisioned") ? "" : "P",
-                                 bget(in, "ha_leader") ? "^" : "");
+                        char mon[32];
+                        sget(in, "monitor", mon, sizeof(mon));
+                        bool show_mon = mon[0] && !om_streq(mon, "idle");
+                        snprintf(c, sizeof(rows[0].cells[0]), "%s%s%s%s%s%s%s", base,
+                                 om_streq(b2, "warn") ? "!" : "", bget(in, "frozen") ? "*" : "",
+                                 bget(in, "provisioned") ? "" : "P",
+                                 bget(in, "ha_leader") ? "^" : "", show_mon ? " " : "",
+                                 show_mon ? mon : "");
                 }
-                char av[24], cnt[16];
-                snprintf(av, sizeof(av), "%s%s", avail,
-                         om_streq(overall, "warn") && !om_streq(avail, "warn") ? "!" : "");
-                snprintf(cnt, sizeof(cnt), "%d/%d", n_up, n_inst);
-                snprintf(rows[n_rows].left, sizeof(rows[0].left), " %-12s %-8s%-6s%-6s", path, av,
-                         "", cnt);
+                char av[24], cnt[16], orch[16], target[80];
+                snprintf(av, sizeof(av), "%s%s", avail, om_streq(overall, "warn") ? "!" : "");
+                sget(&kv->val, "orchestrate", orch, sizeof(orch));
+                sget(&kv->val, "target", target, sizeof(target));
+                /* the reference counts up instances against the one a failover wants */
+                char topo[16];
+                sget(&kv->val, "topology", topo, sizeof(topo));
+                snprintf(cnt, sizeof(cnt), "%d/%d", n_up,
+                         om_streq(topo, "flex") ? n_inst
+                         : n_inst               ? 1
+                                                : 0);
+                snprintf(rows[n_rows].left, sizeof(rows[0].left), " %-12s %-8s%-6s%-6s%s%s", path,
+                         av, om_streq(orch, "ha") ? "ha" : "", cnt, target[0] ? " -> " : "",
+                         target);
                 n_rows++;
         }
         for (size_t k = 0; k < n_rows; k++)

@@ -1,9 +1,11 @@
 /*
- * Service commands: the actions provision, start, stop, unprovision and purge, and
- * `print status` / `print devs`. With --local an action runs here through the action
- * engine (resources/action.h), which is also what the agent spawns; without it the
- * command must go through the daemon, which this file only looks for: the API client
- * belongs to the agent work.
+ * Service commands: the actions provision, start, stop, unprovision, purge, freeze,
+ * thaw and switch, and `print status` / `print devs`. With --local an action runs here
+ * through the action engine (resources/action.h), which is also what the agent spawns.
+ * Without it the command asks the local agent to set the object's target state (the
+ * orchestrated path of DESIGN section 6), prints the reference's two lines, and with
+ * --wait polls the agent until the target is reached (exit 0) or failed (exit 1, with
+ * the reason). It never runs an action itself in that case.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,44 +14,128 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cli/api_client.h"
 #include "cli/cli.h"
+#include "cluster/cl_mp.h"
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/util.h"
 #include "resources/action.h"
 #include "resources/render.h"
 #include "resources/res.h"
+#include "resources/status.h"
 
 /* The local API socket of the agent (DESIGN section 6). */
 #define API_SOCKET_NAME "api.sock"
 
-static bool daemon_answers(const char *sock) {
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return false;
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
-        bool ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-        close(fd);
-        return ok;
+/* One request to the local agent: {"v":1, "cmd":cmd, "path":path[, "target":target]}. */
+static int orch_call(const char *cmd, const char *path, const char *target,
+                     struct om_api_reply *rep) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_sbuffer_write(&sb, "\0\0\0\0", 4);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, target ? 4 : 3);
+        om_cl_mp_kv_u64(&pk, "v", 1);
+        om_cl_mp_kv_str(&pk, "cmd", cmd);
+        om_cl_mp_kv_str(&pk, "path", path);
+        if (target)
+                om_cl_mp_kv_str(&pk, "target", target);
+        uint32_t n = (uint32_t)(sb.size - 4);
+        uint8_t *p = (uint8_t *)sb.data;
+        p[0] = (uint8_t)(n >> 24);
+        p[1] = (uint8_t)(n >> 16);
+        p[2] = (uint8_t)(n >> 8);
+        p[3] = (uint8_t)n;
+        int r = om_api_call_raw(sb.data, sb.size, 5000, rep);
+        msgpack_sbuffer_destroy(&sb);
+        return r;
+}
+
+/* The orchestrated path: set the target, print the reference lines, wait if asked. */
+static int orchestrate(struct om_cli_ctx *ctx, const char *target) {
+        struct om_api_reply rep;
+        char node[64] = "", buf[256];
+        uint64_t ver = 0;
+        int r = orch_call("object_set", ctx->pathstr, target, &rep);
+        if (r == -ENOENT || r == -ECONNREFUSED) {
+                om_api_reply_done(&rep);
+                _cleanup_free_ char *sock = om_asprintf("%s/%s", om_dir_run(), API_SOCKET_NAME);
+                return om_cli_fail("no daemon answers at %s; use --local to run the action on "
+                                   "this node",
+                                   sock ? sock : API_SOCKET_NAME);
+        }
+        if (r < 0 || !rep.data) {
+                om_api_reply_done(&rep);
+                return om_cli_fail("%s: %s", ctx->pathstr,
+                                   r == -EREMOTEIO ? rep.error : strerror(-r));
+        }
+        (void)om_cl_mp_get_str(rep.data, "node", node, sizeof(node));
+        (void)om_cl_mp_get_u64(rep.data, "ver", &ver);
+        om_api_reply_done(&rep);
+        printf("@ n:%s o:%s sc:n\n  %s defer target state set to %s\n", node, ctx->pathstr,
+               ctx->pathstr, target);
+        fflush(stdout);
+        if (!om_cli_flag(ctx, "wait"))
+                return OM_EXIT_OK;
+        uint64_t limit = 0, t0 = om_mono_ms();
+        const char *tm = om_cli_opt(ctx, "time");
+        if (tm && om_parse_duration_ms(tm, &limit) < 0)
+                return om_cli_usage_error("--time '%s' is not a duration (like 30s)", tm);
+        for (;;) {
+                bool done = false, failed = false;
+                uint64_t v = 0;
+                r = orch_call("object_target", ctx->pathstr, NULL, &rep);
+                if (r < 0 || !rep.data) {
+                        om_api_reply_done(&rep);
+                        return om_cli_fail("%s: lost the agent while waiting: %s", ctx->pathstr,
+                                           r == -EREMOTEIO ? rep.error : strerror(-r));
+                }
+                (void)om_cl_mp_get_u64(rep.data, "ver", &v);
+                (void)om_cl_mp_get_bool(rep.data, "done", &done);
+                (void)om_cl_mp_get_bool(rep.data, "failed", &failed);
+                if (om_cl_mp_get_str(rep.data, "reason", buf, sizeof(buf)) < 0)
+                        buf[0] = 0;
+                char now_target[80] = "";
+                (void)om_cl_mp_get_str(rep.data, "target", now_target, sizeof(now_target));
+                om_api_reply_done(&rep);
+                if (v != ver)
+                        return om_cli_fail("%s: target %s superseded by %s before it was "
+                                           "reached",
+                                           ctx->pathstr, target, now_target);
+                if (done && failed)
+                        return om_cli_fail("%s: target %s failed: %s", ctx->pathstr, target, buf);
+                if (done)
+                        return OM_EXIT_OK;
+                if (limit && om_mono_ms() - t0 > limit)
+                        return om_cli_fail("%s: target %s not reached within %s", ctx->pathstr,
+                                           target, tm);
+                usleep(50 * 1000);
+        }
+}
+
+static const char *target_of(const char *action) {
+        static const struct {
+                const char *action, *target;
+        } m[] = {{"provision", "provisioned"},
+                 {"start", "started"},
+                 {"stop", "stopped"},
+                 {"unprovision", "unprovisioned"},
+                 {"purge", "purged"},
+                 {"freeze", "frozen"},
+                 {"thaw", "thawed"}};
+        for (size_t i = 0; i < ARRAY_SIZE(m); i++)
+                if (!strcmp(m[i].action, action))
+                        return m[i].target;
+        return NULL;
 }
 
 static int run_action(struct om_cli_ctx *ctx, const char *action) {
         if (ctx->n_args)
                 return om_cli_usage_error("unexpected argument '%s'", ctx->args[0]);
-        if (!om_cli_flag(ctx, "local")) {
-                _cleanup_free_ char *sock = om_asprintf("%s/%s", om_dir_run(), API_SOCKET_NAME);
-                if (!sock)
-                        return om_cli_fail("out of memory");
-                if (daemon_answers(sock))
-                        return om_cli_fail("%s: the daemon at %s answers, but orchestrated actions "
-                                           "are not wired yet; use --local to run the action on "
-                                           "this node",
-                                           ctx->pathstr, sock);
-                return om_cli_fail("no daemon answers at %s; use --local to run the action on "
-                                   "this node",
-                                   sock);
-        }
+        if (!om_cli_flag(ctx, "local"))
+                return orchestrate(ctx, target_of(action));
         struct om_res_action_opts o = {
                 .force = om_cli_flag(ctx, "force"),
                 .rid = om_cli_opt(ctx, "rid"),
@@ -99,6 +185,37 @@ static int cmd_unprovision(struct om_cli_ctx *ctx) {
 }
 static int cmd_purge(struct om_cli_ctx *ctx) {
         return run_action(ctx, "purge");
+}
+
+static int set_frozen(struct om_cli_ctx *ctx, bool frozen) {
+        if (ctx->n_args)
+                return om_cli_usage_error("unexpected argument '%s'", ctx->args[0]);
+        if (!om_cli_flag(ctx, "local"))
+                return orchestrate(ctx, frozen ? "frozen" : "thawed");
+        if (!om_object_exists(&ctx->path))
+                return om_cli_fail("object %s does not exist", ctx->pathstr);
+        int r = om_instance_set_frozen(&ctx->path, frozen);
+        if (r < 0)
+                return om_cli_fail("%s: cannot %s: %s", ctx->pathstr, frozen ? "freeze" : "thaw",
+                                   strerror(-r));
+        return OM_EXIT_OK;
+}
+static int cmd_freeze(struct om_cli_ctx *ctx) {
+        return set_frozen(ctx, true);
+}
+static int cmd_thaw(struct om_cli_ctx *ctx) {
+        return set_frozen(ctx, false);
+}
+
+static int cmd_switch(struct om_cli_ctx *ctx) {
+        const char *to = om_cli_opt(ctx, "to");
+        if (ctx->n_args)
+                return om_cli_usage_error("unexpected argument '%s'", ctx->args[0]);
+        if (!to || !to[0])
+                return om_cli_usage_error("switch needs --to <node>");
+        char target[96];
+        snprintf(target, sizeof(target), "placed@%s", to);
+        return orchestrate(ctx, target);
 }
 
 static int load_svc(struct om_cli_ctx *ctx, struct om_res_svc **ret) {
@@ -159,7 +276,7 @@ static int cmd_print_devs(struct om_cli_ctx *ctx) {
 }
 
 #define SVC OM_KIND_BIT(OM_KIND_SVC)
-#define ACTION_OPTS "local force rid= waitlock="
+#define ACTION_OPTS "local force rid= waitlock= wait time="
 
 static const struct om_cli_cmd svc_cmds[] = {
         {"provision", SVC, ACTION_OPTS, cmd_provision,
@@ -169,8 +286,13 @@ static const struct om_cli_cmd svc_cmds[] = {
         {"stop", SVC, ACTION_OPTS, cmd_stop, "Stop the resources in reverse order."},
         {"unprovision", SVC, ACTION_OPTS, cmd_unprovision,
          "Stop and destroy the resources (data loss)."},
-        {"purge", SVC, "local force waitlock=", cmd_purge,
+        {"purge", SVC, "local force waitlock= wait time=", cmd_purge,
          "Unprovision, then delete the object (data loss)."},
+        {"freeze", SVC, "local wait time=", cmd_freeze,
+         "Freeze the instances: the agent starts and stops nothing on its own."},
+        {"thaw", SVC, "local wait time=", cmd_thaw, "Thaw the instances."},
+        {"switch", SVC, "to= wait time=", cmd_switch,
+         "Stop the service where it runs and start it on the node given by --to."},
         {"print status", SVC, "recursive|r format=", cmd_print_status,
          "Print the instance status tree (and cache it for the agent)."},
         {"print devs", SVC, "format=", cmd_print_devs,

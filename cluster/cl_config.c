@@ -16,6 +16,7 @@
 #include "core/objpath.h"
 #include "core/paths.h"
 #include "core/util.h"
+#include "cluster/cl_quorum.h"
 
 _printf_(4, 5) static int fail(char *err, size_t errlen, unsigned line, const char *fmt, ...) {
         /* err already holds "<file>" as its prefix set by the caller through fname */
@@ -121,10 +122,9 @@ int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *
         }
         if (cfg->n_nodes == 0 && self)
                 snprintf(cfg->nodes[cfg->n_nodes++], OM_CL_NAME_MAX, "%s", self);
+        bool quorum_set = false;
         if ((e = om_ini_lookup(ini, "cluster", "quorum", NULL)))
-                (void)om_parse_bool(e->value, &cfg->quorum);
-        else
-                cfg->quorum = cfg->n_nodes >= 3;
+                quorum_set = om_parse_bool(e->value, &cfg->quorum) == 0;
         if ((e = om_ini_lookup(ini, "cluster", "api_port", NULL))) {
                 long long p;
                 if (om_parse_int(e->value, 1, 65535, &p) < 0)
@@ -198,6 +198,8 @@ int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *
                                             s->name, cfg->nodes[k], cfg->nodes[k]);
                 cfg->n_hb++;
         }
+        if (!quorum_set)
+                cfg->quorum = om_quorum_default(cfg->n_nodes, cfg->n_arb);
         *ret = OM_TAKE_PTR(cfg);
         return 0;
 }

@@ -94,11 +94,16 @@ void om_cl_nodedata_pack(const struct om_cl_nodedata *nd, msgpack_packer *pk) {
         for (size_t i = 0; i < nd->n_inst; i++) {
                 const struct om_cl_instance *in = &nd->inst[i];
                 om_cl_mp_str_pack(pk, in->path);
-                msgpack_pack_map(pk, 4);
+                msgpack_pack_map(pk, 9);
                 om_cl_mp_kv_str(pk, "avail", in->avail);
                 om_cl_mp_kv_str(pk, "overall", in->overall);
                 om_cl_mp_kv_bool(pk, "provisioned", in->provisioned);
                 om_cl_mp_kv_bool(pk, "frozen", in->frozen);
+                om_cl_mp_kv_str(pk, "monitor", in->monitor);
+                om_cl_mp_kv_str(pk, "target", in->target);
+                om_cl_mp_kv_u64(pk, "target_ver", in->target_ver);
+                om_cl_mp_kv_str(pk, "target_writer", in->target_writer);
+                om_cl_mp_kv_bool(pk, "target_done", in->target_done);
         }
         om_cl_mp_str_pack(pk, "objects");
         msgpack_pack_map(pk, nd->n_objs);
@@ -139,6 +144,15 @@ int om_cl_nodedata_unpack(const msgpack_object *o, struct om_cl_nodedata *ret) {
                     om_cl_mp_get_str(&kv->val, "overall", in->overall, sizeof(in->overall)) < 0 ||
                     om_cl_mp_get_bool(&kv->val, "provisioned", &in->provisioned) < 0 ||
                     om_cl_mp_get_bool(&kv->val, "frozen", &in->frozen) < 0)
+                        goto bad;
+                /* the orchestrator's fields are optional (older agents send none) */
+                if (om_cl_mp_get(&kv->val, "monitor") &&
+                    (om_cl_mp_get_str(&kv->val, "monitor", in->monitor, sizeof(in->monitor)) < 0 ||
+                     om_cl_mp_get_str(&kv->val, "target", in->target, sizeof(in->target)) < 0 ||
+                     om_cl_mp_get_u64(&kv->val, "target_ver", &in->target_ver) < 0 ||
+                     om_cl_mp_get_str(&kv->val, "target_writer", in->target_writer,
+                                      sizeof(in->target_writer)) < 0 ||
+                     om_cl_mp_get_bool(&kv->val, "target_done", &in->target_done) < 0))
                         goto bad;
                 nd.n_inst++;
         }

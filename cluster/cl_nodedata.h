@@ -20,6 +20,12 @@ struct om_cl_instance {
         char overall[8];
         bool provisioned;
         bool frozen;
+        /* set by the agent's orchestrator (empty from om_cl_nodedata_collect) */
+        char monitor[24];       /* monitor state: "idle", "starting", "stop failed" */
+        char target[80];        /* the object's target state as this node knows it */
+        uint64_t target_ver;    /* its version (ms), ties broken by target_writer */
+        char target_writer[64]; /* the node that set it */
+        bool target_done;       /* this node saw the target reached or failed */
 };
 
 struct om_cl_objver {

@@ -1,0 +1,33 @@
+/*
+ * Quorum arithmetic (DESIGN section 8): whether a node that sees some of its peers
+ * alive and some arbitrators reachable holds the majority of the cluster's votes. This
+ * module only counts; the agent probes the arbitrators (TCP connects from its loop) and
+ * applies `split_action` when the answer turns to "no".
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct om_quorum_input {
+        bool enabled;      /* [cluster] quorum (see om_quorum_default) */
+        size_t n_nodes;    /* nodes of the cluster, this one included */
+        size_t live_nodes; /* nodes seen alive, this one included */
+        int arb_weight;    /* sum of every arbitrator's weight */
+        int arb_reachable; /* sum of the weights of the arbitrators that answered */
+};
+
+struct om_quorum {
+        bool have;  /* the majority is held (always true when disabled) */
+        int votes;  /* live nodes + reachable arbitrators' weight */
+        int total;  /* nodes + every arbitrator's weight */
+        int needed; /* votes needed: more than half of total */
+};
+
+/* The default of `[cluster] quorum` when it is not set: on from three nodes, and with
+ * two nodes only when an arbitrator breaks the tie. */
+bool om_quorum_default(size_t n_nodes, size_t n_arbitrators);
+
+/* Counts the votes. Returns 0 and fills ret; -EINVAL when live_nodes exceeds n_nodes or
+ * reachable weight exceeds the total. */
+int om_quorum_compute(const struct om_quorum_input *in, struct om_quorum *ret);

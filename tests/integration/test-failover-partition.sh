@@ -1,0 +1,114 @@
+#!/bin/bash
+# Split brain, in a network namespace of the test's own (nftables drops the traffic
+# between the sides; the host's network is untouched):
+# 1. three agents, an HA app service running on n1; partition n1 | n2 n3: n1 loses the
+#    quorum (1/3) and applies split_action = stop; the majority (2/3) takes over on n2;
+#    after healing, only n2 runs it.
+# 2. two agents and an arbitrator (a TCP listener in the namespace), quorum on by default
+#    (two nodes with an arbitrator); partition n1 | n2 with the arbitrator answering only
+#    n2: n2 (2/3 votes) takes over, n1 (1/3) stops; without the arbitrator's answer
+#    neither side would start anything.
+# No double start in either phase.
+set -u
+[ "$(id -u)" = 0 ] || { echo "skip: needs root for network namespaces"; exit 77; }
+command -v nft >/dev/null || { echo "skip: needs nft"; exit 77; }
+command -v python3 >/dev/null || { echo "skip: needs python3 for the arbitrator"; exit 77; }
+NS="omt-orch-$$"
+ip netns add "$NS" 2>/dev/null || { echo "skip: cannot create a network namespace"; exit 77; }
+ip netns exec "$NS" ip link set lo up
+ADDR_BASE=170
+. "$(dirname "$0")/test-agent.lib"
+NNODES=3
+. "$(dirname "$0")/test-orch.lib"
+ARB_PID=
+trap '[ -n "$ARB_PID" ] && kill $ARB_PID 2>/dev/null; cleanup; ip netns del "$NS" 2>/dev/null' EXIT
+P=root/svc/web
+
+in_ns() { ip netns exec "$NS" "$@"; }
+on() {
+        local k=$1
+        shift
+        OM_ROOT="$T/n$k" OM_NODENAME="n$k" ip netns exec "$NS" "$OM_BIN" "$@"
+}
+start_agent() {
+        local k=$1
+        OM_ROOT="$T/n$k" OM_NODENAME="n$k" ip netns exec "$NS" "$OM_BIN" daemon run >>"$T/n$k.out" 2>&1 &
+        PIDS[$k]=$!
+}
+stop_all() {
+        local k
+        for k in "${!PIDS[@]}"; do kill -9 "${PIDS[$k]}" 2>/dev/null; done
+        wait "${PIDS[@]}" 2>/dev/null
+        PIDS=()
+}
+
+# ---- phase 1: three nodes
+write_conf 3 200ms 1s
+svc_conf web "n1 n2 n3" "orchestrate = ha"
+for k in 1 2 3; do start_agent $k; done
+wait_agents_up 1 2 3
+wait_running web n1 8 >/dev/null
+A1=$(addr 1) A2=$(addr 2) A3=$(addr 3)
+in_ns nft -f - <<NFT || fail "nft rules refused"
+table inet part {
+        chain input {
+                type filter hook input priority 0; policy accept;
+                ip saddr $A1 ip daddr { $A2, $A3 } drop
+                ip saddr { $A2, $A3 } ip daddr $A1 drop
+        }
+}
+NFT
+echo "partition: n1 | n2 n3"
+ms=$(wait_running web n2 10) || exit 1
+echo "ok: n1 stopped, n2 took over ${ms}ms after the partition"
+grep -q "quorum lost" "$T/n1/log/daemon.log" || fail "n1 did not log the quorum loss"
+grep -q "split_action stop" "$T/n1/log/daemon.log" || fail "n1 did not apply split_action"
+grep -q "quorum lost" "$T/n2/log/daemon.log" && fail "n2 (majority) logged a quorum loss"
+in_ns nft delete table inet part
+for k in 1 2 3; do for j in 1 2 3; do [ $k = $j ] || wait_state $k n$j up 5 >/dev/null; done; done
+sleep 1.5
+[ "$(running web)" = n2 ] || fail "after healing it runs on '$(running web)', not n2 alone"
+echo "ok: healed, n2 alone runs it"
+n=$(check_double_starts)
+[ "$n" = 0 ] || fail "$n double starts in phase 1"
+stop_all
+
+# ---- phase 2: two nodes and an arbitrator
+rm -rf "$T"/n1 "$T"/n2 "$T"/n3
+: >"$EVENTS"
+NNODES=2
+ARB=$(addr 9)
+ARB_PORT=$((API_PORT + 1))
+PY=$(python3 -c 'import sys; print(sys.executable)') # the interpreter, not a shim
+in_ns "$PY" -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('$ARB', $ARB_PORT)); s.listen(64)
+while True:
+    c, _ = s.accept(); c.close()
+" </dev/null >/dev/null 2>&1 &
+ARB_PID=$!
+write_conf 2 200ms 1s
+for k in 1 2; do printf '\n[arbitrator#1]\nuri = tcp://%s:%s\nweight = 1\n' "$ARB" "$ARB_PORT" >>"$T/n$k/etc/cluster.conf"; done
+svc_conf web "n1 n2" "orchestrate = ha"
+for k in 1 2; do start_agent $k; done
+wait_agents_up 1 2
+wait_running web n1 8 >/dev/null
+grep -q "arbitrator#1 reachable" "$T/n1/log/daemon.log" || fail "n1 never reached the arbitrator"
+in_ns nft -f - <<NFT || fail "nft rules refused"
+table inet part {
+        chain input {
+                type filter hook input priority 0; policy accept;
+                ip saddr $A1 ip daddr { $A2, $ARB } drop
+                ip saddr { $A2, $ARB } ip daddr $A1 drop
+        }
+}
+NFT
+echo "partition: n1 | n2 + arbitrator"
+ms=$(wait_running web n2 10) || exit 1
+echo "ok: n1 stopped, n2 took over with the arbitrator's vote ${ms}ms after the partition"
+grep -q "quorum lost: 1/3" "$T/n1/log/daemon.log" || fail "n1 did not lose the quorum (1/3)"
+grep -q "arbitrator#1 unreachable" "$T/n1/log/daemon.log" || fail "n1 still reaches the arbitrator"
+n=$(check_double_starts)
+[ "$n" = 0 ] || fail "$n double starts in phase 2"
+echo "ok: no double start"
