@@ -72,6 +72,9 @@ struct om_agent {
         uv_timer_t tick;
         uint64_t tick_due; /* loop time the tick was due */
         uint64_t stalls, stall_max_ms;
+        uv_timer_t judge; /* liveness judged again at the earliest peer deadline */
+        uint64_t judge_due;
+        uv_check_t judge_check;
         uv_timer_t scan;
         uv_prepare_t before_sleep;
         bool beat_now;

@@ -132,6 +132,8 @@ static void hb_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const struc
                 om_api_peer_pull(a, beat.node);
 }
 
+static void judge_cb(uv_timer_t *t);
+
 /*
  * Liveness, and the stall guard.
  *
@@ -156,6 +158,52 @@ static void hb_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const struc
  * during our own stall is detected one `timeout` after we wake, which errs on the safe
  * side (no false takeover).
  */
+static void judge_peers(struct om_agent *a, uint64_t now) {
+        for (size_t i = 0; i < a->n_peers; i++) {
+                struct om_peer *p = &a->peers[i];
+                if (p->self)
+                        continue;
+                uint64_t silent = now - p->last_rx;
+                if (silent > a->timeout) {
+                        char why[64];
+                        snprintf(why, sizeof(why), "no valid frame for %llums",
+                                 (unsigned long long)silent);
+                        peer_set_state(a, p, OM_PEER_DOWN, why);
+                } else if (silent > 2 * a->interval && p->state == OM_PEER_UP)
+                        peer_set_state(a, p, OM_PEER_SUSPECT, NULL);
+        }
+        /* The tick judges once per interval, so a peer would be seen down up to one
+         * interval after its `timeout` of silence (a second with the defaults, on the
+         * failover's critical path): a one-shot timer judges again at the earliest
+         * deadline. It does not judge when it fires late by a stall (the tick, late
+         * too, resets the last-seen times instead). */
+        uint64_t next = UINT64_MAX;
+        for (size_t i = 0; i < a->n_peers; i++)
+                if (!a->peers[i].self && a->peers[i].state != OM_PEER_DOWN &&
+                    a->peers[i].state != OM_PEER_UNKNOWN)
+                        next = OM_MIN(next, a->peers[i].last_rx + a->timeout + 1);
+        if (next == UINT64_MAX)
+                return;
+        a->judge_due = OM_MAX(next, now);
+        uv_timer_start(&a->judge, judge_cb, a->judge_due - now, 0);
+}
+
+/* after this turn's I/O: frames that arrived meanwhile count before a peer is judged */
+static void judge_check_cb(uv_check_t *c) {
+        struct om_agent *a = container_of(c, struct om_agent, judge_check);
+        uv_check_stop(c);
+        judge_peers(a, uv_now(&a->loop));
+}
+
+static void judge_cb(uv_timer_t *t) {
+        struct om_agent *a = container_of(t, struct om_agent, judge);
+        uint64_t now = uv_now(&a->loop);
+        uint64_t late = now > a->judge_due ? now - a->judge_due : 0;
+        if (late >= OM_MAX(a->interval, a->timeout / 2))
+                return;
+        uv_check_start(&a->judge_check, judge_check_cb);
+}
+
 static void tick_cb(uv_timer_t *t) {
         struct om_agent *a = container_of(t, struct om_agent, tick);
         uint64_t now = uv_now(&a->loop);
@@ -172,19 +220,7 @@ static void tick_cb(uv_timer_t *t) {
                         a->peers[i].last_rx = now;
         }
         send_beats(a);
-        for (size_t i = 0; i < a->n_peers; i++) {
-                struct om_peer *p = &a->peers[i];
-                if (p->self)
-                        continue;
-                uint64_t silent = now - p->last_rx;
-                if (silent > a->timeout) {
-                        char why[64];
-                        snprintf(why, sizeof(why), "no valid frame for %llums",
-                                 (unsigned long long)silent);
-                        peer_set_state(a, p, OM_PEER_DOWN, why);
-                } else if (silent > 2 * a->interval && p->state == OM_PEER_UP)
-                        peer_set_state(a, p, OM_PEER_SUSPECT, NULL);
-        }
+        judge_peers(a, now);
 }
 
 /* ---- local node data ---- */
@@ -466,6 +502,8 @@ int om_agent_run(void) {
         if ((r = om_orch_start(a)) < 0)
                 goto out;
         uv_timer_init(&a->loop, &a->tick);
+        uv_timer_init(&a->loop, &a->judge);
+        uv_check_init(&a->loop, &a->judge_check);
         uv_timer_init(&a->loop, &a->scan);
         a->tick_due = uv_now(&a->loop) + a->interval;
         uv_timer_start(&a->tick, tick_cb, a->interval, a->interval);

@@ -845,9 +845,11 @@ static void eval(struct om_orch *o) {
                         split_apply(o, ob, me);
                 if (ob->job)
                         continue;
-                if (ob->tver && !ob->tdone)
+                if (ob->tver && !ob->tdone) {
+                        if (ob->state == MON_READY)
+                                set_state(o, ob, MON_IDLE, "a target takes over");
                         eval_target(o, ob, me);
-                else
+                } else
                         eval_ha(o, ob, me);
         }
         if (o->dirty) {
