@@ -92,8 +92,8 @@ struct om_agent {
         int pid_fd;
         bool stopping;
         uint64_t peer_rx_errors;
-        struct om_repl *repl; /* object replication state (repl.c) */
         struct om_orch *orch; /* agent/orchestrator.c */
+        struct om_repl *repl; /* object replication state (repl.c) */
 };
 
 /* daemon.c */

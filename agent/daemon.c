@@ -230,8 +230,8 @@ void om_agent_rescan(struct om_agent *a) {
         if (om_cl_nodedata_collect(&nd) < 0)
                 return;
         nd.frozen = om_cl_node_frozen();
-        om_repl_kick(a);
         om_orch_fill(a, &nd);
+        om_repl_kick(a);
         if (a->local.gen && om_cl_nodedata_same(&nd, &a->local)) {
                 om_cl_nodedata_done(&nd);
                 return;
@@ -269,8 +269,8 @@ void om_agent_peer_data(struct om_agent *a, int node, const uint8_t boot[OM_HB_B
         p->have_data = true;
         om_log_set_component("daemon");
         log_info("node %s data generation %llu received", p->name, (unsigned long long)p->data.gen);
-        om_repl_kick(a);
         om_orch_kick(a);
+        om_repl_kick(a);
 }
 
 /* ---- config and peers ---- */

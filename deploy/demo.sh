@@ -126,6 +126,26 @@ printf '\n# om demo/sec/loopcrypt decode --key disk_1_crypt_passphrase | wc -c\n
 om demo/sec/loopcrypt decode --key disk_1_crypt_passphrase | wc -c
 show om demo/svc/loopcrypt logs
 
+step "the passphrase, replicated"
+echo "sec objects replicate to every node: demo2 and demo3 hold the sealed key too."
+for n in 2 3; do
+        for _ in $(seq 1 50); do
+                on "$n" demo/sec/loopcrypt keys 2>/dev/null | grep -q disk_1 && break
+                sleep 0.1
+        done
+done
+printf '
+# (on demo2) om demo/sec/loopcrypt keys
+'
+on 2 demo/sec/loopcrypt keys || true
+printf '
+# (on demo3) om demo/sec/loopcrypt decode --key disk_1_crypt_passphrase | sha256sum
+'
+on 3 demo/sec/loopcrypt decode --key disk_1_crypt_passphrase | sha256sum || true
+printf '# (on demo1) the same
+'
+on 1 demo/sec/loopcrypt decode --key disk_1_crypt_passphrase | sha256sum || true
+
 # --- the reference scenario in a QEMU guest --------------------------------------
 # This kernel has no device-mapper, so no LUKS volume can be opened here: the rest of
 # the reference runs in one QEMU guest (tests/vm/lab.sh: TCG, Debian's kernel and
