@@ -50,6 +50,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$(cd "$here/../.." && pwd)
 om_bin=${OM_BIN:-$src/build/om}
 . "$here/lab.sh"
+command -v jq >/dev/null || { echo "SKIP: jq is needed (om mon --format json is read on the host)"; exit 77; }
 
 svc=demo/svc/sancrypt
 sec=demo/sec/sancrypt
