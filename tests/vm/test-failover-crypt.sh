@@ -1,0 +1,365 @@
+#!/bin/bash
+# test-failover-crypt.sh: the mission's headline in the QEMU lab (issue 7 item 5).
+#
+# Two TCG guests n1 (10.99.0.11) and n2 (10.99.0.12) share one raw 1G image, the
+# "SAN" (/dev/disk/by-id/virtio-san in both); an arbitrator (a TCP listener on the
+# host side of the lab network, 10.99.0.1:1300) gives the two-node cluster its
+# quorum.  The same cluster.conf on both (DESIGN section 7, interval/timeout
+# defaults unless FO_INTERVAL / FO_TIMEOUT are set), `om daemon start` on both.
+#
+#   create demo/svc/sancrypt on n1 (the reference's SAN service: crypt on the shared
+#   disk + ext4, nodes = n1 n2, orchestrate = ha, topology = failover); the config
+#   reaches n2 by replication; `provision --wait` (orchestrated, on the HA leader
+#   n1); the generated passphrase (demo/sec/sancrypt) reaches n2 by replication and
+#   decodes there to the same bytes as on n1; data written on n1 (random file,
+#   sha256, sync); n1 loses power (lab_kill); n2 takes over: its daemon reopens the
+#   LUKS volume with the replicated passphrase and mounts the ext4.
+#
+# Prints "failover: kill to service up on n2: X ms" (host monotonic clock, from the
+# SIGKILL of n1's QEMU to the first `om demo/svc/sancrypt print status --format
+# json` on n2 that says avail up; each poll is a lab_run round trip, ~0.1-0.2 s,
+# so the figure is late by up to one poll).  Durations are printed, never
+# asserted.
+#
+# Checks on n2 after the takeover: /srv/sancrypt mounted, ext4, over
+# /dev/mapper/sancrypt.demo.svc.default-crypt; the data's sha256; the object log
+# has "do start --local (daemon origin)" and the luksOpen line.
+#
+# Exit 0 on success; 1 with the consoles, daemon and object logs on failure; 77
+# when the QEMU lab cannot run here.  Environment: OM_BIN (default build/om),
+# FO_INTERVAL / FO_TIMEOUT (heartbeat, default 1s / 3s), FO_REBOOT=1 (then reboot
+# n1 with a blank root and wait until it is provisioned again), FO_ALLOW_PASSIVE_MOUNT=1
+# (report, do not fail on, the passive node mounting the volume during provision:
+# see below).
+#
+# Known bug this test catches (agent/orchestrator.c, provision of a failover
+# service): after the leader n1 provisioned, n2 (not provisioned in its own eyes:
+# fs#0's device /dev/mapper/... does not exist there) runs "provision --local
+# (daemon origin)" then stop: it opens the LUKS volume, runs e2fsck -p (journal
+# recovery) and mounts the ext4 of the shared disk while n1 has it mounted.
+#
+# Known bug FO_REBOOT=1 shows (agent/orchestrator.c, leader_of(..., ignore_prov)
+# for a "provisioned" target): n1 back with a blank root is not provisioned (fs#0's
+# device is absent); `provision` then elects n1 (first in nodes, provisioned
+# ignored) as leader, which cannot start (n2 runs the failover service) and, being
+# the leader, does not run the passive provision either: the target never ends and
+# n1 never becomes able to take over again.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+src=$(cd "$here/../.." && pwd)
+om_bin=${OM_BIN:-$src/build/om}
+. "$here/lab.sh"
+command -v jq >/dev/null || { echo "SKIP: jq is needed (om mon --format json is read on the host)"; exit 77; }
+
+svc=demo/svc/sancrypt
+sec=demo/sec/sancrypt
+key=disk_1_crypt_passphrase
+dev=/dev/disk/by-id/virtio-san
+crypt=/dev/mapper/sancrypt.demo.svc.default-crypt
+mnt=/srv/sancrypt
+objlog=/var/log/om/namespaces/demo/svc/sancrypt.log
+interval=${FO_INTERVAL:-1s}
+timeout=${FO_TIMEOUT:-3s}
+arb_port=1300
+declare -A ADDR=([n1]=10.99.0.11 [n2]=10.99.0.12)
+
+t_start=$EPOCHREALTIME
+step() { echo "== [$(lab_elapsed "$t_start" | cut -d. -f1)s] $*"; }
+ARB_PID=
+dumped=
+dump() {
+    [ -z "$dumped" ] || return 0
+    dumped=1
+    [ -n "$LAB_DIR" ] || return 0
+    local n
+    for n in n1 n2; do
+        lab_console "$n" 2>&1 | tail -n 60 || true
+        if lab_alive "$n"; then
+            echo "----- $n: om daemon log -----"
+            lab_run -t 20 "$n" "tail -n 80 /var/log/om/daemon.log" 2>&1 || true
+            echo "----- $n: object log $objlog -----"
+            lab_run -t 20 "$n" "cat $objlog" 2>&1 || true
+            echo "----- $n: om mon -----"
+            lab_run -t 20 "$n" "om mon" 2>&1 || true
+        fi
+    done
+}
+fail() {
+    echo "FAIL: $*"
+    dump
+    exit 1
+}
+
+# run NODE CMD: run CMD in the guest (stderr merged), show it and its output, fail
+# unless it exits 0.  The output is left in $out.
+out=
+run() {
+    local node=$1 rc=0
+    shift
+    echo "# $node: $*"
+    out=$(lab_run -t 60 "$node" "( $*
+) 2>&1") || rc=$?
+    [ -z "$out" ] || printf '%s\n' "$out"
+    [ "$rc" = 0 ] || fail "$node: '$*' exited $rc"
+}
+# q NODE CMD: run CMD quietly, output on stdout, status returned (for polls)
+q() { lab_run -t 20 "$@" 2>/dev/null; }
+
+# until_ SECS DESC CMD...: poll CMD (a shell function or command) every 0.2 s
+until_() {
+    local secs=$1 desc=$2 t0=$EPOCHREALTIME
+    shift 2
+    while ! "$@"; do
+        [ "$(lab_elapsed "$t0" | cut -d. -f1)" -lt "$secs" ] || fail "$desc: not after ${secs}s"
+        read -r -t 0.2 -u "$LAB_SLEEP_FD" || true
+    done
+}
+
+# ms_since T0: whole milliseconds since T0=$EPOCHREALTIME
+ms_since() {
+    local now=$EPOCHREALTIME
+    echo $(((${now/./} - ${1/./}) / 1000))
+}
+
+lab_init --om "$om_bin" || exit $?
+trap '[ -z "$ARB_PID" ] || kill "$ARB_PID" 2>/dev/null || true; lab_cleanup' EXIT
+trap 'trap - EXIT; [ -z "$ARB_PID" ] || kill "$ARB_PID" 2>/dev/null; lab_cleanup; trap - INT; kill -INT $$' INT
+trap 'trap - EXIT; [ -z "$ARB_PID" ] || kill "$ARB_PID" 2>/dev/null; lab_cleanup; trap - TERM; kill -TERM $$' TERM
+
+step "arbitrator on 10.99.0.1:$arb_port, boot n1 and n2 (TCG) on the shared disk"
+py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || py=
+if [ -n "$py" ]; then
+    lab_host "$py" -c "
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('10.99.0.1', $arb_port)); s.listen(64)
+while True:
+    c, _ = s.accept(); c.close()
+" </dev/null >/dev/null 2>&1 &
+else
+    lab_host busybox nc -lk -s 10.99.0.1 -p "$arb_port" -e /bin/true </dev/null >/dev/null 2>&1 &
+fi
+ARB_PID=$!
+san=$(lab_disk san 1G)
+lab_start n1 "${ADDR[n1]}/24" "$san"
+lab_start n2 "${ADDR[n2]}/24" "$san"
+lab_wait n1 || fail "n1 did not boot"
+lab_wait n2 || fail "n2 did not boot"
+echo "boot: n1 $(lab_boot_time n1)s, n2 $(lab_boot_time n2)s"
+kill -0 "$ARB_PID" 2>/dev/null || fail "the arbitrator listener did not start"
+
+secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+conf="[cluster]
+name = default
+secret = $secret
+nodes = n1 n2
+
+[hb#1]
+type = unicast
+addr@n1 = ${ADDR[n1]}
+addr@n2 = ${ADDR[n2]}
+interval = $interval
+timeout = $timeout
+
+[arbitrator#1]
+uri = tcp://10.99.0.1:$arb_port
+weight = 1"
+
+# peer_up NODE PEER: NODE sees PEER up
+peer_up() {
+    local j
+    j=$(q "$1" "om node ls --format json") || return 1
+    [ "$(jq -r ".\"$2\".liveness // empty" <<<"$j" 2>/dev/null)" = up ]
+}
+
+step "cluster.conf (hb interval $interval, timeout $timeout, arbitrator), om daemon start on both"
+for n in n1 n2; do
+    printf '%s\n' "$conf" | lab_run -i "$n" 'mkdir -p /etc/om && umask 077 && cat >/etc/om/cluster.conf' ||
+        fail "$n: cannot write cluster.conf"
+    run "$n" "om daemon start"
+done
+until_ 30 "n1 sees n2 up" peer_up n1 n2
+until_ 30 "n2 sees n1 up" peer_up n2 n1
+run n1 "om node ls"
+
+step "create $svc on n1; the config reaches n2 by replication"
+run n1 "cat >/tmp/sancrypt.conf <<'EOF'
+[DEFAULT]
+nodes = n1 n2
+orchestrate = ha
+topology = failover
+
+[disk#1]
+type = crypt
+dev = $dev
+name = {fqdn}-crypt
+
+[fs#0]
+type = ext4
+dev = {disk#1.exposed_devs[0]}
+mnt = /srv/{svcname}
+EOF"
+run n1 "om $svc create --config=/tmp/sancrypt.conf"
+t0=$EPOCHREALTIME
+has_conf() { q n2 "om $svc print config" >/dev/null; }
+until_ 30 "the config of $svc on n2" has_conf
+echo "config on n2 after $(ms_since "$t0") ms"
+run n2 "om $svc print config"
+run n2 "om $svc print status"
+
+# inst_field NODE VIEWER FIELD: a field of NODE's instance in VIEWER's om mon
+inst_field() {
+    local j
+    j=$(q "$2" "om mon --format json") || return 1
+    jq -r ".objects[\"$svc\"].instances[\"$1\"].$3 | if . == null then \"none\" else tostring end" <<<"$j" 2>/dev/null
+}
+# both_see_n2_provisioned: the orchestrator's view agrees that n2 can take over
+n2_provisioned() { [ "$(inst_field n2 n2 provisioned)" = true ] && [ "$(inst_field n2 n1 provisioned)" = true ]; }
+
+step "provision --wait (orchestrated, on the HA leader n1)"
+run n1 "om $svc provision --wait"
+run n1 "om $svc print status"
+grep -q "^ *\`- n1 .* up " <<<"$out" || grep -qE 'n1 +up' <<<"$out" || fail "$svc is not up on n1 after provision"
+run n1 "grep -q ' $mnt ext4 ' /proc/mounts && test -b $crypt"
+run n2 "! grep -q ' $mnt ' /proc/mounts && test ! -e $crypt"
+
+step "the passphrase reaches n2 by replication (same bytes as on n1)"
+p1=$(q n1 "om $sec decode --key $key | sha256sum") || fail "decode on n1"
+t0=$EPOCHREALTIME
+same_key() { [ "$(q n2 "om $sec decode --key $key | sha256sum")" = "$p1" ]; }
+until_ 30 "the key $key of $sec on n2" same_key
+echo "passphrase decodes on n2 (sha256 ${p1%% *}) after $(ms_since "$t0") ms"
+until_ 30 "n2's instance provisioned in n1's and n2's views" n2_provisioned
+run n2 "om mon"
+# n2 is not the leader: provisioning must not have opened the volume there while n1
+# runs the service (two mounts of one ext4 corrupt it)
+run n2 "cat $objlog 2>/dev/null || true"
+pre_n2=$out
+if grep -qE "r:fs#0 sc:n \| mount -t ext4" <<<"$pre_n2"; then
+    echo "DOUBLE MOUNT: n2 mounted $mnt (shared disk) while n1 runs $svc"
+    double=1
+fi
+
+step "data on n1"
+run n1 "head -c 4194304 /dev/urandom >$mnt/payload && sha256sum $mnt/payload | tee /root/payload.sum && sync"
+sum1=${out%% *}
+
+step "power loss of n1; poll n2 until $svc is up there"
+n2_up() {
+    local j
+    j=$(q n2 "om $svc print status --format json") || return 1
+    [ "$(jq -r .avail <<<"$j" 2>/dev/null)" = up ]
+}
+n2_up && fail "$svc is already up on n2 before the kill"
+# A watcher in n2 notes its uptime when the mount appears (50 ms steps: a finer
+# figure than the host's polls); n2's uptime at the kill is read just before it.
+run n2 "rm -f /tmp/mounted_at; setsid sh -c 'while ! grep -q \" $mnt \" /proc/mounts; do usleep 50000; done; cut -d\" \" -f1 /proc/uptime >/tmp/mounted_at' </dev/null >/dev/null 2>&1 &"
+t_a=$EPOCHREALTIME
+u_a=$(q n2 "cut -d' ' -f1 /proc/uptime") || fail "uptime of n2"
+t_b=$EPOCHREALTIME
+t_kill=$EPOCHREALTIME
+lab_kill n1
+polls=0
+while ! n2_up; do
+    polls=$((polls + 1))
+    [ "$(lab_elapsed "$t_kill" | cut -d. -f1)" -lt 60 ] || fail "$svc not up on n2 60 s after the kill"
+    read -r -t 0.1 -u "$LAB_SLEEP_FD" || true
+done
+fo_ms=$(ms_since "$t_kill")
+echo "failover: kill to service up on n2: $fo_ms ms ($polls polls; hb interval $interval, timeout $timeout)"
+# n2's uptime at the kill: u_a was read at about the middle of [t_a, t_b]
+u_mount=$(q n2 "cat /tmp/mounted_at") || u_mount=
+if [ -n "$u_mount" ]; then
+    mount_ms=$(awk -v ua="$u_a" -v um="$u_mount" -v ta="${t_a/./}" -v tb="${t_b/./}" -v tk="${t_kill/./}" \
+        'BEGIN { uk = ua + ((tk - (ta + tb) / 2) / 1e6); printf "%d", (um - uk) * 1000 }')
+    echo "failover: kill to $mnt mounted on n2 (n2's clock, +-$(( (${t_b/./} - ${t_a/./}) / 2000 )) ms): $mount_ms ms"
+fi
+
+step "checks on n2"
+run n2 "om $svc print status"
+run n2 "grep ' $mnt ' /proc/mounts"
+read -r mdev mmnt mtype _ <<<"$out"
+[ "$mmnt" = "$mnt" ] && [ "$mtype" = ext4 ] || fail "$mnt is not an ext4 mount on n2: $out"
+run n2 "readlink -f $crypt; readlink -f $mdev"
+[ "$(sed -n 1p <<<"$out")" = "$(sed -n 2p <<<"$out")" ] || fail "$mnt is mounted from $mdev, not $crypt"
+run n2 "sha256sum $mnt/payload"
+[ "${out%% *}" = "$sum1" ] || fail "the data differs on n2: ${out%% *}, want $sum1"
+echo "data intact (sha256 $sum1)"
+lab_get n2 "$objlog" "$LAB_DIR/objlog.n2" || fail "cannot read $objlog on n2"
+echo "----- n2: $objlog -----"
+cat "$LAB_DIR/objlog.n2"
+echo "-----"
+grep -E "n:n2 o:$svc sc:n \| do start --local \(daemon origin\)$" "$LAB_DIR/objlog.n2" ||
+    fail "n2's object log has no 'do start --local (daemon origin)'"
+grep -E "n:n2 o:$svc r:disk#1 sc:n \| cryptsetup luksOpen $dev sancrypt\.demo\.svc\.default-crypt -$" "$LAB_DIR/objlog.n2" ||
+    fail "n2's object log has no luksOpen line"
+sid=$(grep -E "n:n2 o:$svc sc:n \| do start --local \(daemon origin\)$" "$LAB_DIR/objlog.n2" | tail -n 1 | sed 's/.* sid:\([^ ]*\) .*/\1/')
+if [ -n "$sid" ]; then
+    t_do=
+    steps=
+    while IFS= read -r l; do
+        t=$(($(date -d "${l:0:19}" +%s) * 1000 + 10#${l:20:3}))
+        [ -n "$t_do" ] || t_do=$t
+        m=${l#*sc:n | }
+        case $m in
+        "cryptsetup luksOpen"*) steps="$steps, luksOpen at +$((t - t_do))" ;;
+        "e2fsck -p"*) steps="$steps, e2fsck at +$((t - t_do))" ;;
+        "mount -t"*) steps="$steps, mount at +$((t - t_do))" ;;
+        esac
+    done < <(grep "sid:$sid " "$LAB_DIR/objlog.n2")
+    echo "start action on n2 (object log, ms from 'do start')${steps}"
+fi
+run n2 "om mon"
+run n2 "grep -E 'n1 .*=> down|quorum|ready|start' /var/log/om/daemon.log | tail -n 12"
+# the takeover's steps in n2's daemon log (n2's wall clock): n1 declared down, the
+# ready period, the start action
+log_ms() { # "YYYY-MM-DD HH:MM:SS,mmm ..." -> epoch ms
+    echo $(($(date -d "${1:0:19}" +%s) * 1000 + 10#${1:20:3}))
+}
+l_down=$(grep -E 'c:hb \| node n1 .*=> down' <<<"$out" | tail -n 1)
+l_start=$(grep -E "$svc monitor status change: ready => starting" <<<"$out" | tail -n 1)
+l_exit=$(grep -E "$svc start \(sid .*\) exited 0 after" <<<"$out" | tail -n 1)
+if [ -n "$l_down" ] && [ -n "$l_start" ] && [ -n "$l_exit" ]; then
+    d_ready=$(($(log_ms "$l_start") - $(log_ms "$l_down")))
+    d_start=$(($(log_ms "$l_exit") - $(log_ms "$l_start")))
+    d_nofr=$(sed -n 's/.*no valid frame for \([0-9]*\)ms.*/\1/p' <<<"$l_down")
+    echo "takeover on n2: n1 down after ${d_nofr:-?} ms without a frame, then ${d_ready} ms to the start (ready period), start action ${d_start} ms"
+    [ -z "${mount_ms:-}" ] || echo "kill to n1 declared down on n2: about $((mount_ms - d_ready - d_start)) ms"
+fi
+
+step "the filesystem is consistent (freeze, umount on n2, e2fsck -fn)"
+run n2 "om $svc freeze"
+run n2 "om $svc stop --local --rid fs#0"
+run n2 "e2fsck -fn $crypt"
+
+[ -z "${double:-}" ] || [ -n "${FO_ALLOW_PASSIVE_MOUNT:-}" ] || fail "n2 opened and mounted the shared volume during provision, while n1 ran $svc"
+if [ -n "${FO_REBOOT:-}" ]; then
+    # opt-in: n1 comes back with a blank root (the lab's RAM root), gets cluster.conf
+    # and the objects by replication, and should become provisioned (able to take
+    # over again) without starting anything
+    step "n1 reboots with a blank root: does it become provisioned?"
+    run n2 "om $svc thaw"
+    run n2 "om $svc start --local --rid fs#0"
+    lab_boot n1 "${ADDR[n1]}/24" "$san" || fail "n1 did not boot again"
+    printf '%s\n' "$conf" | lab_run -i n1 'mkdir -p /etc/om && umask 077 && cat >/etc/om/cluster.conf' ||
+        fail "n1: cannot write cluster.conf"
+    run n1 "om daemon start"
+    until_ 30 "n1 sees n2 up" peer_up n1 n2
+    until_ 30 "the config back on n1" eval 'q n1 "om $svc print config" >/dev/null'
+    t0=$EPOCHREALTIME
+    n1_prov() { [ "$(inst_field n1 n1 provisioned)" = true ] && [ "$(inst_field n1 n2 provisioned)" = true ]; }
+    for i in $(seq 1 25); do n1_prov && break; read -r -t 0.2 -u "$LAB_SLEEP_FD" || true; done
+    if ! n1_prov; then
+        echo "n1 not provisioned after $(ms_since "$t0") ms: asking for it (provision from n2)"
+        run n2 "om $svc provision"
+    fi
+    until_ 30 "n1 provisioned in both views after its reboot" n1_prov
+    echo "n1 provisioned $(ms_since "$t0") ms after its daemon saw n2"
+    run n2 "om mon"
+    svc_up_n1=$(inst_field n1 n2 avail)
+    [ "$svc_up_n1" != up ] || fail "$svc up on n1 too after its reboot"
+fi
+
+step "PASS ($(lab_elapsed "$t_start")s)"
+echo "failover: kill to service up on n2: $fo_ms ms"
