@@ -80,6 +80,7 @@ struct obj {
         char nodes[MAX_OBJ_NODES][OM_CL_NAME_MAX];
         size_t n_nodes;
         bool ha, failover;
+        bool prov_refreshed;
         uint64_t ready_ms;
         char split_action[16];
         /* monitor */
@@ -579,6 +580,11 @@ static void eval_target(struct om_orch *o, struct obj *ob, const struct om_cl_in
                                 job_start(o, ob, prov ? MON_PROVISIONING : MON_STARTING, t);
                         else if (prov && !me_leader && !me->provisioned && leader >= 0 &&
                                  avail_up(inst_of(a, (size_t)leader, ob->path))) {
+                                if (ob->failover && !ob->prov_refreshed) {
+                                        ob->prov_refreshed = true;
+                                        refresh_start(o, ob);
+                                        return;
+                                }
                                 ob->then = ob->failover ? "stop" : NULL;
                                 job_start(o, ob, MON_PROVISIONING, t);
                         }

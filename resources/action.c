@@ -148,6 +148,12 @@ static int run_up(struct om_res **sel, size_t n_sel, bool provision, const char 
                 }
                 if (e < 0) {
                         rollback(started, n_started, action);
+                        /* what this provision never reached is recorded as not provisioned
+                         * here, so its state is not inferred from the layers under it */
+                        for (size_t j = i + 1; provision && j < n_sel; j++)
+                                if (om_res_state_provisioned(sel[j]->svc, sel[j]->rid) < 0)
+                                        om_res_state_set_provisioned(sel[j]->svc, sel[j]->rid,
+                                                                     false);
                         return e;
                 }
         }

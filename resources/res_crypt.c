@@ -222,7 +222,16 @@ static int res_crypt_provision(struct om_res *r) {
         bool managed = om_res_kw_bool(r, "manage_passphrase", true);
         uint8_t *pass = NULL;
         size_t pass_len = 0;
-        if (managed) {
+        /* A managed key that already exists is reused, never replaced: in a cluster the
+         * secret is shared, and another node's volume (formatted by that node, or the
+         * same shared disk) may open with it. Unprovision removes a managed key, so a
+         * provision after it still gets a fresh passphrase. */
+        if (managed && om_sec_has(&sec, key) == 1) {
+                e = om_sec_get(&sec, key, &pass, &pass_len);
+                if (e < 0)
+                        return log_error_errno(e, "cannot read %s key %s: %m", sp, key);
+                log_info("passphrase of %s key %s reused", sp, key);
+        } else if (managed) {
                 char *gen = NULL;
                 if ((e = om_passphrase_generate(&gen)) < 0)
                         return log_error_errno(e, "cannot generate a passphrase: %m");

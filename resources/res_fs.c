@@ -107,13 +107,39 @@ static bool type_matches(const struct om_res *r, const char *found) {
         return om_streq(found, r->type);
 }
 
+/* The provisioned state of the resource whose device `dev` references
+ * ({disk#1.exposed_devs[0]}): recorded, else asked from its driver. 0 for a plain dev. */
+static int under_provisioned(struct om_res *r) {
+        const char *raw = om_res_kw_raw(r, "dev");
+        if (!raw || raw[0] != '{')
+                return 0;
+        const char *dot = strchr(raw + 1, '.');
+        if (!dot || !strstr(dot, "_devs"))
+                return 0;
+        char rid[64];
+        snprintf(rid, sizeof(rid), "%.*s", (int)(dot - raw - 1), raw + 1);
+        struct om_res *u = om_res_find(r->svc, rid);
+        if (!u)
+                return 0;
+        int p = om_res_state_provisioned(r->svc, u->rid);
+        if (p < 0 && u->drv->provisioned)
+                p = u->drv->provisioned(u);
+        return p == 1 ? 1 : 0;
+}
+
 static int fs_provisioned(struct om_res *r) {
         _cleanup_free_ char *dev = NULL, *type = NULL;
         int e = get_dev(r, &dev, false);
         if (e < 0)
                 return e;
-        if (access(dev, F_OK) < 0)
-                return 0;
+        if (access(dev, F_OK) < 0) {
+                /* The device is not up, so the filesystem cannot be probed: what this node
+                 * recorded wins; a node that never provisioned it (the passive node of a
+                 * shared disk, formatted by the node that ran the provision) takes the
+                 * state of the resource under it. */
+                int p = om_res_state_provisioned(r->svc, r->rid);
+                return p >= 0 ? p : under_provisioned(r);
+        }
         if (om_res_probe_type(dev, &type) < 0)
                 return -EIO;
         return type && type_matches(r, type) ? 1 : 0;

@@ -127,6 +127,17 @@ echo "$out" | grep -q "is already LUKS formatted" || fail "second provision refo
         fail "second provision changed the passphrase"
 [ -z "$(attached "$IMG")" ] || fail "the second rollback left $IMG attached"
 
+# a device without a header while the managed key exists (another node's volume, a
+# replaced disk): the key is reused, never replaced, so no volume loses its key
+dd if=/dev/zero of="$IMG" bs=1M count=17 conv=notrunc status=none
+out=$($OM demo/svc/loopcrypt provision --local); rc=$?
+[ $rc = 1 ] || fail "provision over a wiped header exit $rc"
+echo "$out" | grep -qx "  passphrase of demo/sec/loopcrypt key disk_1_crypt_passphrase reused" ||
+        fail "the existing key was not reused: $out"
+[ "$($OM demo/sec/loopcrypt decode --key disk_1_crypt_passphrase)" = "$pass" ] ||
+        fail "provision over a wiped header replaced the passphrase"
+[ "$(head -c 8 "$IMG" | od -An -tx1 | tr -d ' ')" = "4c554b53babe0002" ] || fail "no LUKS2 header after the reformat"
+
 # unprovision of the stopped stack: the loop device comes up for the header erase
 out=$($OM demo/svc/loopcrypt unprovision --local); rc=$?
 [ $rc = 0 ] || fail "unprovision exit $rc: $out"
