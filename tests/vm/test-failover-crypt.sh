@@ -32,19 +32,11 @@
 # (report, do not fail on, the passive node mounting the volume during provision:
 # see below).
 #
-# Known bug this test catches (agent/orchestrator.c, provision of a failover
-# service): after the leader n1 provisioned, n2 (not provisioned in its own eyes:
-# fs#0's device /dev/mapper/... does not exist there) runs "provision --local
-# (daemon origin)" then stop: it opens the LUKS volume, runs e2fsck -p (journal
-# recovery) and mounts the ext4 of the shared disk while n1 has it mounted.
-#
-# Known bug FO_REBOOT=1 shows (agent/orchestrator.c, leader_of(..., ignore_prov)
-# for a "provisioned" target): n1 back with a blank root is not provisioned (fs#0's
-# device is absent); `provision` then elects n1 (first in nodes, provisioned
-# ignored) as leader, which cannot start (n2 runs the failover service) and, being
-# the leader, does not run the passive provision either: the target never ends and
-# n1 never becomes able to take over again.
-set -euo pipefail
+# Regressions this test guards (both were real): the passive node n2 must never open
+# the LUKS volume or mount the shared ext4 during the orchestrated provision (it once
+# ran "provision then stop" there while n1 had it mounted); with FO_REBOOT=1, n1 back
+# with a blank root must see the shared volume as provisioned and become a candidate
+# again (it once stayed unprovisioned and the provision target never ended).
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$(cd "$here/../.." && pwd)
