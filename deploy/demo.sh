@@ -210,6 +210,19 @@ EOF"
                 gshow om demo/svc/loopcrypt stop --local --force
                 gshow om demo/svc/loopcrypt unprovision --local
                 gshow om demo/svc/loopcrypt print status -r
+                lab_cleanup
+                # The failover: two guests on one shared disk (the SAN) and an
+                # arbitrator, the reference's SAN service with orchestrate = ha,
+                # provisioned through the agents; the owner loses power and the other
+                # guest reopens the volume with the passphrase it received by
+                # replication. tests/vm/test-failover-crypt.sh is that scenario,
+                # with its checks; the demo runs it and shows what it does.
+                step "failover of the encrypted service between two QEMU guests"
+                echo "Two guests n1 and n2 share a disk; n1 runs demo/svc/sancrypt (LUKS on the"
+                echo "shared disk, ext4 on top), then loses power; n2 takes over with the"
+                echo "replicated passphrase."
+                OM_BIN=$om_bin bash "$src/tests/vm/test-failover-crypt.sh" ||
+                        echo "(the failover run failed: see its output above)"
         fi
 fi
 step "done: cleaning up"
