@@ -6,10 +6,10 @@
 set -u
 . "$(dirname "$0")/test-agent.lib"
 
-write_conf 3 1s 3s # long interval: what arrives fast came by the immediate beat
+write_conf 3 4s 12s # long interval: what arrives well within it came by the immediate beat
 for k in 1 2 3; do start_agent $k; done
 for k in 1 2 3; do wait_api $k; done
-for k in 1 2 3; do for j in 1 2 3; do [ $k = $j ] || wait_state $k n$j up 8 >/dev/null; done; done
+for k in 1 2 3; do for j in 1 2 3; do [ $k = $j ] || wait_state $k n$j up 20 >/dev/null; done; done
 
 frozen_on() { on "$1" mon --format json | jq -r ".nodes.\"$2\".frozen"; }
 wait_json() { # wait_json K JQ WANT SECS
@@ -27,7 +27,7 @@ on 2 node freeze || fail "node freeze"
 t1=$(wait_json 1 '.nodes.n2.frozen' true 3)
 t3=$(wait_json 3 '.nodes.n2.frozen' true 3)
 echo "n2 frozen seen on n1 after ${t1}ms, on n3 after ${t3}ms"
-[ "$t1" -lt 900 ] || fail "the change waited for the next interval (${t1}ms)"
+[ "$t1" -lt 3000 ] || fail "the change waited for the next interval (${t1}ms, interval 4s)"
 gen1=$(on 1 mon --format json | jq -r '.nodes.n2.gen')
 [ "$gen1" -gt "$gen0" ] || fail "n2's generation did not move ($gen0 -> $gen1)"
 on 2 node thaw
@@ -43,10 +43,10 @@ on 2 mon | grep -q "demo/svc/web" || fail "om mon on n2 has no demo/svc/web row"
 # a restarted node is pulled again (new boot id, generation starts over)
 kill -9 "${PIDS[1]}"
 wait "${PIDS[1]}" 2>/dev/null
-wait_state 2 n1 down 6 >/dev/null
+wait_state 2 n1 down 20 >/dev/null
 start_agent 1
 wait_api 1
-wait_state 2 n1 up 6 >/dev/null
+wait_state 2 n1 up 20 >/dev/null
 # (n1's generation may still move: its orchestrator publishes each instance's monitor
 # state after a status refresh at start-up, so compare with its current one each time)
 for i in $(seq 1 60); do
