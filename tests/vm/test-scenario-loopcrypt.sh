@@ -39,52 +39,7 @@ crypt=/dev/mapper/loopcrypt.demo.svc.default-crypt
 mnt=/srv/loopcrypt
 objlog=/var/log/om/namespaces/demo/svc/loopcrypt.log
 
-t_start=$EPOCHREALTIME
-step() { echo "== [$(lab_elapsed "$t_start" | cut -d. -f1)s] $*"; }
-fail() {
-    echo "FAIL: $*"
-    if [ -n "$LAB_DIR" ]; then
-        lab_console "$node"
-        echo "----- object log $objlog -----"
-        lab_run -t 20 "$node" "cat $objlog" 2>&1 || true
-        echo "----- end of object log -----"
-    fi
-    exit 1
-}
-
-# run WANT CMD: run CMD in the guest (stderr merged into stdout, in order), show it
-# and its output, fail unless it exits WANT.  The output is left in $out.
-out=
-run() {
-    local want=$1 rc=0
-    shift
-    echo "# $*"
-    # (The newline lets CMD end with a heredoc.)
-    out=$(lab_run -t 60 "$node" "( $*
-) 2>&1") || rc=$?
-    [ -z "$out" ] || printf '%s\n' "$out"
-    [ "$rc" = "$want" ] || fail "'$*' exited $rc, want $want"
-}
-
-# expect WHAT WANT: $out must be exactly WANT.
-expect() {
-    [ "$out" = "$2" ] && return 0
-    echo "--- want ($1)"
-    printf '%s\n' "$2"
-    echo "--- got"
-    printf '%s\n' "$out"
-    diff <(printf '%s\n' "$2") <(printf '%s\n' "$out") || true
-    fail "$1: output differs from the reference"
-}
-
-# log_has RID MESSAGE: the object log has a line of the reference's shape
-#   2022-01-14 14:15:27,061 INFO sid:<uuid> n:demo1 o:demo/svc/loopcrypt r:disk#0 sc:n | MESSAGE
-# (RID empty for the object's own lines); MESSAGE is an extended regex.
-log_has() {
-    local rid=${1:+r:$1 }
-    grep -Eq "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2},[0-9]{3} INFO sid:[0-9a-f-]{36} n:$node o:$svc ${rid}sc:n \| $2\$" \
-        "$LAB_DIR/objlog" || fail "the object log has no line '${rid}sc:n | $2'"
-}
+. "$here/scenario.lib"
 
 lab_init --om "$om_bin" || exit $?
 

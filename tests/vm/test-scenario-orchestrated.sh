@@ -28,37 +28,9 @@ sec=demo/sec/loopcrypt
 crypt=/dev/mapper/loopcrypt.demo.svc.default-crypt
 objlog=/var/log/om/namespaces/demo/svc/loopcrypt.log
 
-t_start=$EPOCHREALTIME
-step() { echo "== [$(lab_elapsed "$t_start" | cut -d. -f1)s] $*"; }
-fail() {
-    echo "FAIL: $*"
-    if [ -n "$LAB_DIR" ]; then
-        lab_console "$node" | tail -n 40
-        echo "----- daemon log -----"
-        lab_run -t 20 "$node" "tail -n 60 /var/log/om/daemon.log" 2>&1 || true
-        echo "----- object log $objlog -----"
-        lab_run -t 20 "$node" "cat $objlog" 2>&1 || true
-    fi
-    exit 1
-}
+daemon_log=1
+. "$here/scenario.lib"
 
-# run WANT CMD: run CMD in the guest (stderr merged), show it and its output, fail
-# unless it exits WANT. The output is left in $out.
-out=
-run() {
-    local want=$1 rc=0
-    shift
-    echo "# $*"
-    out=$(lab_run -t 90 "$node" "( $*
-) 2>&1") || rc=$?
-    [ -z "$out" ] || printf '%s\n' "$out"
-    [ "$rc" = "$want" ] || fail "'$*' exited $rc, want $want"
-}
-expect() {
-    [ "$out" = "$2" ] && return 0
-    diff <(printf '%s\n' "$2") <(printf '%s\n' "$out") || true
-    fail "$1: output differs from the reference"
-}
 # until_ SECS DESC CMD: polls CMD in the guest every 0.2 s until it exits 0
 until_() {
     local secs=$1 desc=$2 cmd=$3 t0=$EPOCHREALTIME
@@ -66,10 +38,6 @@ until_() {
         [ "$(lab_elapsed "$t0" | cut -d. -f1)" -lt "$secs" ] || fail "$desc: not after ${secs}s"
         read -r -t 0.2 -u "$LAB_SLEEP_FD" || true
     done
-}
-log_has() {
-    grep -Eq "^[0-9-]{10} [0-9:]{8},[0-9]{3} INFO sid:[0-9a-f-]{36} n:$node o:$svc ${1:+r:$1 }sc:n \| $2\$" \
-        "$LAB_DIR/objlog" || fail "the object log has no line '${1:+r:$1 }sc:n | $2'"
 }
 
 lab_init --om "$om_bin" || exit $?
