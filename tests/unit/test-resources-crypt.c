@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/om-test.h"
+
 #include <ftw.h>
 #include <libcryptsetup.h>
 #include <stdio.h>
@@ -35,10 +37,6 @@
 
 static char root[256];
 static char image[512];
-
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(p);
-}
 
 static bool dm_present(void) {
         FILE *f = fopen("/proc/misc", "r");
@@ -74,19 +72,14 @@ static int action(const char *path, const char *act, bool force) {
 }
 
 static int setup(void **state) {
-        snprintf(root, sizeof(root), "/tmp/om-test-res-crypt.XXXXXX");
-        assert_non_null(mkdtemp(root));
-        setenv("OM_ROOT", root, 1);
-        setenv("OM_NODENAME", "demo1", 1);
-        om_paths_reset();
-        om_cluster_name_reset();
+        om_test_root_make(root, sizeof(root), "res-crypt", "demo1");
         snprintf(image, sizeof(image), "%s/loopcrypt.demo.svc.default.img", root);
         return 0;
 }
 
 static int teardown(void **state) {
         action("demo/svc/loopcrypt", "stop", true);
-        nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        om_test_root_remove(root);
         return 0;
 }
 

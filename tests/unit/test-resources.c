@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/om-test.h"
+
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,22 +39,13 @@
 
 static char root[256];
 
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(p);
-}
-
 static int setup(void **state) {
-        snprintf(root, sizeof(root), "/tmp/om-test-resources.XXXXXX");
-        assert_non_null(mkdtemp(root));
-        setenv("OM_ROOT", root, 1);
-        setenv("OM_NODENAME", "demo1", 1);
-        om_paths_reset();
-        om_cluster_name_reset();
+        om_test_root_make(root, sizeof(root), "resources", "demo1");
         return 0;
 }
 
 static int teardown(void **state) {
-        nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        om_test_root_remove(root);
         return 0;
 }
 

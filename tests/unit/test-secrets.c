@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/om-test.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <ftw.h>
@@ -39,22 +41,13 @@
 
 static char root[256];
 
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(p);
-}
-
 static int setup(void **state) {
-        snprintf(root, sizeof(root), "/tmp/om-test-secrets.XXXXXX");
-        assert_non_null(mkdtemp(root));
-        setenv("OM_ROOT", root, 1);
-        setenv("OM_NODENAME", "n1", 1);
-        om_paths_reset();
-        om_cluster_name_reset();
+        om_test_root_make(root, sizeof(root), "secrets", "n1");
         return 0;
 }
 
 static int teardown(void **state) {
-        nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        om_test_root_remove(root);
         return 0;
 }
 
