@@ -28,14 +28,14 @@ static void print_rows(const char *title, struct row *rows, size_t n, char names
                        size_t n_nodes, size_t width) {
         printf("%-*s  ", (int)width, title);
         for (size_t i = 0; i < n_nodes; i++)
-                printf("%-*s", COL, names[i]);
+                printf("%-*s", i + 1 < n_nodes ? COL : 0, names[i]);
         printf("\n");
         for (size_t r = 0; r < n; r++) {
                 printf("%-*s", (int)width, rows[r].left);
                 printf("| ");
                 /* trailing blanks trimmed: the last cell may be wider than a column */
                 int last = (int)n_nodes - 1;
-                while (last >= 0 && !rows[r].cells[last][0])
+                while (last >= 0 && !rows[r].cells[last][strspn(rows[r].cells[last], " ")])
                         last--;
                 for (int i = 0; i <= last; i++) {
                         if (i == last)
