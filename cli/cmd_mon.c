@@ -78,7 +78,35 @@ static int cmd_mon(struct om_cli_ctx *ctx) {
         if (strcmp(fmt, "text") != 0) {
                 struct om_json j;
                 om_json_init(&j, fmt);
-                om_cl_mp_to_json(rep.data, &j);
+                if (!ctx->selector)
+                        om_cl_mp_to_json(rep.data, &j);
+                else {
+                        /* `om <selector> mon`: the cluster header and the matching objects */
+                        const msgpack_object *objs = om_cl_mp_get(rep.data, "objects");
+                        om_json_object_begin(&j);
+                        om_json_key(&j, "cluster");
+                        om_cl_mp_to_json(om_cl_mp_get(rep.data, "cluster"), &j);
+                        om_json_key(&j, "objects");
+                        om_json_object_begin(&j);
+                        for (uint32_t k = 0;
+                             objs && objs->type == MSGPACK_OBJECT_MAP && k < objs->via.map.size;
+                             k++) {
+                                char path[256];
+                                struct om_path op;
+                                const msgpack_object_kv *kv = &objs->via.map.ptr[k];
+                                if (om_cl_mp_str(&kv->key, path, sizeof(path)) < 0 ||
+                                    om_path_parse(path, &op, NULL, 0) < 0)
+                                        continue;
+                                if (om_selector_is_pattern(ctx->selector)
+                                            ? !om_selector_match(ctx->selector, &op)
+                                            : strcmp(path, ctx->pathstr) != 0)
+                                        continue;
+                                om_json_key(&j, path);
+                                om_cl_mp_to_json(&kv->val, &j);
+                        }
+                        om_json_object_end(&j);
+                        om_json_object_end(&j);
+                }
                 om_json_print(&j, fmt, stdout);
                 om_json_free(&j);
                 om_api_reply_done(&rep);

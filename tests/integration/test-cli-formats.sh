@@ -57,6 +57,16 @@ same "keys" demo/sec/s keys
 same "print status" demo/svc/web print status
 same "print devs" demo/svc/web print devs
 same "mon" mon
+same "object mon" demo/svc/web mon
+on 1 demo/svc/db create --config "$T/app.conf" >/dev/null || fail "svc create"
+for _ in $(seq 1 100); do # until the agent's scan lists the new service
+        keys=$(on 1 'demo/svc/*' mon --format json | jq -c '.objects|keys')
+        [ "$keys" = '["demo/svc/db","demo/svc/web"]' ] && break
+        sleep 0.1
+done
+[ "$keys" = '["demo/svc/db","demo/svc/web"]' ] || fail "om 'demo/svc/*' mon --format json lists $keys"
+keys=$(on 1 demo/svc/web mon --format json | jq -c '.objects|keys')
+[ "$keys" = '["demo/svc/web"]' ] || fail "om demo/svc/web mon --format json lists $keys"
 same "node ls" node ls
 same "daemon status" daemon status
 on 1 ls --format xml 2>/dev/null && fail "--format xml was accepted"
