@@ -160,27 +160,6 @@ static int run_up(struct om_res **sel, size_t n_sel, bool provision, const char 
         return 0;
 }
 
-/* The resource ids a value references through device references ({disk#0.exposed_devs[0]}). */
-static int referenced_rids(const char *value, char ***ret) {
-        char **v = NULL;
-        for (const char *p = value; p && (p = strchr(p, '{'));) {
-                const char *close = strchr(p, '}');
-                const char *dot = strchr(p, '.');
-                if (!close)
-                        break;
-                if (dot && dot < close && memmem(dot, (size_t)(close - dot), "_devs", 5)) {
-                        _cleanup_free_ char *rid = strndup(p + 1, (size_t)(dot - p - 1));
-                        if (!rid || om_strv_push(&v, rid) < 0) {
-                                om_strv_free(v);
-                                return -ENOMEM;
-                        }
-                }
-                p = close + 1;
-        }
-        *ret = v;
-        return 0;
-}
-
 /* True when r surely holds nothing to unprovision: not recorded as provisioned, and its
  * driver says it is not (a loop whose file is gone). */
 static bool surely_unprovisioned(struct om_res *r) {
@@ -208,7 +187,7 @@ static void prepare_unprovision(struct om_res **sel, size_t n_sel, struct om_res
                                           ? om_res_kw_raw(r, r->drv->unprovision_needs)
                                           : NULL;
                 _cleanup_strv_free_ char **rids = NULL;
-                if (!raw || referenced_rids(raw, &rids) < 0 || !rids || !rids[0])
+                if (!raw || om_res_referenced_rids(raw, &rids) < 0 || !rids || !rids[0])
                         continue;
                 bool all_gone = true;
                 for (char **x = rids; *x; x++) {

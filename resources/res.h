@@ -155,6 +155,10 @@ int om_res_split_command(const char *s, char ***ret);
  * holding it) (a partition's disk, a loop device's backing
  * file's disk, a device-mapper device's slaves), as /dev paths. */
 int om_res_base_devs_of(const char *dev, char ***ret);
+
+/* The resource ids a value references through device references
+ * ({disk#0.exposed_devs[0]}), as a NULL-terminated vector (NULL when none). */
+int om_res_referenced_rids(const char *value, char ***ret);
 /* The loop device (/dev/loopN) whose backing file is file, 0 when found, -ENODEV when
  * none. */
 int om_res_loop_find(const char *file, char *ret, size_t len);

@@ -110,15 +110,11 @@ static bool type_matches(const struct om_res *r, const char *found) {
 /* The provisioned state of the resource whose device `dev` references
  * ({disk#1.exposed_devs[0]}): recorded, else asked from its driver. 0 for a plain dev. */
 static int under_provisioned(struct om_res *r) {
+        _cleanup_strv_free_ char **rids = NULL;
         const char *raw = om_res_kw_raw(r, "dev");
-        if (!raw || raw[0] != '{')
+        if (!raw || om_res_referenced_rids(raw, &rids) < 0 || !rids || !rids[0])
                 return 0;
-        const char *dot = strchr(raw + 1, '.');
-        if (!dot || !strstr(dot, "_devs"))
-                return 0;
-        char rid[64];
-        snprintf(rid, sizeof(rid), "%.*s", (int)(dot - raw - 1), raw + 1);
-        struct om_res *u = om_res_find(r->svc, rid);
+        struct om_res *u = om_res_find(r->svc, rids[0]);
         if (!u)
                 return 0;
         int p = om_res_state_provisioned(r->svc, u->rid);

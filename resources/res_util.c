@@ -351,3 +351,24 @@ int om_res_probe_type(const char *dev, char **ret) {
         *ret = strdup(t);
         return *ret ? 0 : -ENOMEM;
 }
+
+/* The resource ids a value references through device references ({disk#0.exposed_devs[0]}). */
+int om_res_referenced_rids(const char *value, char ***ret) {
+        char **v = NULL;
+        for (const char *p = value; p && (p = strchr(p, '{'));) {
+                const char *close = strchr(p, '}');
+                const char *dot = strchr(p, '.');
+                if (!close)
+                        break;
+                if (dot && dot < close && memmem(dot, (size_t)(close - dot), "_devs", 5)) {
+                        _cleanup_free_ char *rid = strndup(p + 1, (size_t)(dot - p - 1));
+                        if (!rid || om_strv_push(&v, rid) < 0) {
+                                om_strv_free(v);
+                                return -ENOMEM;
+                        }
+                }
+                p = close + 1;
+        }
+        *ret = v;
+        return 0;
+}
