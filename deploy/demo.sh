@@ -85,25 +85,7 @@ done
 show om mon
 
 step "the reference service"
-cat >"$demo/loopback.conf" <<'CONF'
-[DEFAULT]
-id = e60306f6-e429-4a02-bd8f-a537a918a217
-
-[disk#0]
-type = loop
-file = /opt/{fqdn}.img
-size = 1G
-
-[disk#1]
-type = crypt
-dev = {disk#0.exposed_devs[0]}
-name = {fqdn}-crypt
-
-[fs#0]
-type = ext4
-dev = {disk#1.exposed_devs[0]}
-mnt = /srv/{svcname}
-CONF
+cp "$src/deploy/examples/loopback.conf" "$demo/loopback.conf"
 show om demo/svc/loopcrypt create --config="$demo/loopback.conf"
 show om demo/svc/loopcrypt print status -r
 show om demo/svc/loopcrypt print config --eval

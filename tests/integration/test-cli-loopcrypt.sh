@@ -14,25 +14,14 @@ fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
 # the template exactly as the reference writes it
-cat >"$tmp/loopback.conf" <<-EOF2
-[DEFAULT]
-id = e60306f6-e429-4a02-bd8f-a537a918a217
-
-[disk#0]
-type = loop
-file = /opt/{fqdn}.img
-size = 1G
-
-[disk#1]
-type = crypt
-dev = {disk#0.exposed_devs[0]}
-name = {fqdn}-crypt
-
-[fs#0]
-type = ext4
-dev = {disk#1.exposed_devs[0]}
-mnt = /srv/{svcname}
-EOF2
+cp "$(dirname "$0")/../../deploy/examples/loopback.conf" "$tmp/loopback.conf"
+# (deploy/examples/loopback.conf is that template: checked against the reference text
+# when the shared folder is beside the checkout, as in CI)
+ref="$(dirname "$0")/../../../shared/reference/opensvc-disk-encryption.txt"
+if [ -f "$ref" ]; then
+        sed -n '/^# cat > \/tmp\/loopback.conf <<-EOF$/,/^EOF$/p' "$ref" | sed '1d;$d' >"$tmp/ref.conf"
+        cmp -s "$tmp/ref.conf" "$tmp/loopback.conf" || fail "deploy/examples/loopback.conf differs from the reference"
+fi
 
 out=$("$OM_BIN" demo/svc/loopcrypt create --config="$tmp/loopback.conf")
 [ "$out" = "create demo/svc/loopcrypt" ] || fail "create printed '$out'"

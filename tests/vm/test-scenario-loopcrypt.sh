@@ -48,23 +48,7 @@ lab_boot --private 1280M "$node" 10.99.0.11/24 || fail "$node did not boot"
 echo "boot: $(lab_boot_time "$node")s"
 run 0 'mkdir -p /persist/opt /opt && mount --bind /persist/opt /opt && grep -q device-mapper /proc/misc'
 run 0 "cat >/tmp/loopback.conf <<'EOF'
-[DEFAULT]
-id = e60306f6-e429-4a02-bd8f-a537a918a217
-
-[disk#0]
-type = loop
-file = /opt/{fqdn}.img
-size = 1G
-
-[disk#1]
-type = crypt
-dev = {disk#0.exposed_devs[0]}
-name = {fqdn}-crypt
-
-[fs#0]
-type = ext4
-dev = {disk#1.exposed_devs[0]}
-mnt = /srv/{svcname}
+$(cat "$src/deploy/examples/loopback.conf")
 EOF"
 
 step "create"

@@ -59,23 +59,7 @@ addr@demo2 = 10.99.0.12
 EOF"
 run 0 "om daemon start"
 run 0 "cat >/tmp/loopback.conf <<'EOF'
-[DEFAULT]
-id = e60306f6-e429-4a02-bd8f-a537a918a217
-
-[disk#0]
-type = loop
-file = /opt/{fqdn}.img
-size = 1G
-
-[disk#1]
-type = crypt
-dev = {disk#0.exposed_devs[0]}
-name = {fqdn}-crypt
-
-[fs#0]
-type = ext4
-dev = {disk#1.exposed_devs[0]}
-mnt = /srv/{svcname}
+$(cat "$src/deploy/examples/loopback.conf")
 EOF"
 run 0 "om $svc create --config=/tmp/loopback.conf"
 expect "create" "create $svc"
