@@ -224,6 +224,22 @@ static int leader_of(struct om_orch *o, const struct obj *ob, bool ignore_frozen
         return -1;
 }
 
+/* This node holds the sec objects of the object's namespace at least as new as node i
+ * advertises them. A node provisions after the leader only then: the leader stored the
+ * passphrases it generated before its instance came up, and a node that would not see
+ * them yet would generate different ones (and a second writer of one key loses). */
+static bool secs_synced(struct om_agent *a, size_t i, const char *path) {
+        const struct om_cl_nodedata *nd = node_data(a, i);
+        char ns[OM_NAME_MAX + 1];
+        const char *slash = strchr(path, '/');
+        size_t len = slash ? (size_t)(slash - path) : 0;
+        if (!nd || len == 0 || len >= sizeof(ns))
+                return false;
+        memcpy(ns, path, len);
+        ns[len] = '\0';
+        return om_cl_nodedata_secs_synced(&a->local, nd, ns);
+}
+
 /* ---- state changes ---- */
 
 static void set_state(struct om_orch *o, struct obj *ob, enum mon s, const char *why) {
@@ -576,10 +592,12 @@ static void eval_target(struct om_orch *o, struct obj *ob, const struct om_cl_in
                                           prov && !me->provisioned ? MON_PROVISIONING
                                                                    : MON_STARTING,
                                           t);
-                        else if (!ob->failover && !avail_up(me) && quorum_ok(o) && o->boot_ready)
+                        else if (!ob->failover && !avail_up(me) && quorum_ok(o) && o->boot_ready &&
+                                 (!prov || me_leader || me->provisioned))
                                 job_start(o, ob, prov ? MON_PROVISIONING : MON_STARTING, t);
                         else if (prov && !me_leader && !me->provisioned && leader >= 0 &&
-                                 avail_up(inst_of(a, (size_t)leader, ob->path))) {
+                                 avail_up(inst_of(a, (size_t)leader, ob->path)) &&
+                                 secs_synced(a, (size_t)leader, ob->path)) {
                                 if (ob->failover && !ob->prov_refreshed) {
                                         ob->prov_refreshed = true;
                                         refresh_start(o, ob);

@@ -6,12 +6,14 @@
 #include "cluster/cl_nodedata.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cluster/cl_mp.h"
 #include "cluster/cl_repl.h"
 #include "core/fileio.h"
+#include "core/hlc.h"
 #include "core/object.h"
 #include "core/paths.h"
 #include "core/util.h"
@@ -75,6 +77,32 @@ int om_cl_nodedata_collect(struct om_cl_nodedata *ret) {
         }
         *ret = nd;
         return 0;
+}
+
+bool om_cl_nodedata_secs_synced(const struct om_cl_nodedata *local,
+                                const struct om_cl_nodedata *peer, const char *ns) {
+        char prefix[OM_NAME_MAX + 8];
+        snprintf(prefix, sizeof(prefix), "%s/sec/", ns);
+        for (size_t i = 0; i < peer->n_objs; i++) {
+                const struct om_cl_objver *pv = &peer->objs[i];
+                if (!om_startswith(pv->path, prefix))
+                        continue;
+                const struct om_cl_objver *lv = NULL;
+                for (size_t k = 0; k < local->n_objs && !lv; k++)
+                        if (strcmp(local->objs[k].path, pv->path) == 0)
+                                lv = &local->objs[k];
+                if (!lv) {
+                        if (pv->deleted)
+                                continue;
+                        return false;
+                }
+                struct om_version a = {.hlc = lv->hlc}, b = {.hlc = pv->hlc};
+                snprintf(a.writer, sizeof(a.writer), "%s", lv->writer);
+                snprintf(b.writer, sizeof(b.writer), "%s", pv->writer);
+                if (om_version_compare(&a, &b) < 0)
+                        return false;
+        }
+        return true;
 }
 
 bool om_cl_nodedata_same(const struct om_cl_nodedata *a, const struct om_cl_nodedata *b) {

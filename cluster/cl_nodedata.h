@@ -53,6 +53,14 @@ int om_cl_nodedata_collect(struct om_cl_nodedata *ret);
 /* True when a and b say the same thing (generations ignored). */
 bool om_cl_nodedata_same(const struct om_cl_nodedata *a, const struct om_cl_nodedata *b);
 
+/* True when local holds every sec object of namespace ns that peer advertises, at the
+ * peer's version or a newer one (a peer's tombstone is satisfied by a local one of at
+ * least its version, or by the object's absence). A node that provisions after another
+ * (the passive nodes of a failover service) waits for this, so that it uses the
+ * passphrases the first node generated instead of generating its own. */
+bool om_cl_nodedata_secs_synced(const struct om_cl_nodedata *local,
+                                const struct om_cl_nodedata *peer, const char *ns);
+
 /* Packs nd as one msgpack map. */
 void om_cl_nodedata_pack(const struct om_cl_nodedata *nd, msgpack_packer *pk);
 /* Decodes a map packed by om_cl_nodedata_pack (unknown keys skipped); -EBADMSG when it is

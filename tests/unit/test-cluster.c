@@ -153,6 +153,51 @@ static void test_nodedata_refusals(void **state) {
         msgpack_sbuffer_destroy(&sb);
 }
 
+static void objver(struct om_cl_objver *v, const char *path, uint64_t hlc, const char *writer,
+                   bool deleted) {
+        memset(v, 0, sizeof(*v));
+        snprintf(v->path, sizeof(v->path), "%s", path);
+        snprintf(v->writer, sizeof(v->writer), "%s", writer);
+        v->hlc = hlc;
+        v->deleted = deleted;
+}
+
+/* A node provisioning after the leader must see the leader's secrets of the namespace */
+static void test_secs_synced(void **state) {
+        (void)state;
+        struct om_cl_objver pv[4], lv[3];
+        struct om_cl_nodedata peer = {.objs = pv, .n_objs = 4};
+        struct om_cl_nodedata local = {.objs = lv, .n_objs = 0};
+        objver(&pv[0], "demo/sec/loopcrypt", 200, "n1", false);
+        objver(&pv[1], "demo/svc/loopcrypt", 300, "n1", false);
+        objver(&pv[2], "other/sec/x", 500, "n1", false);
+        objver(&pv[3], "demo/sec/gone", 100, "n1", true);
+        /* nothing here: the secret of demo is missing, the other namespace does not count */
+        assert_false(om_cl_nodedata_secs_synced(&local, &peer, "demo"));
+        assert_true(om_cl_nodedata_secs_synced(&local, &peer, "nothere"));
+        /* an older copy is not enough, an equal or newer one is */
+        objver(&lv[0], "demo/sec/loopcrypt", 199, "n1", false);
+        local.n_objs = 1;
+        assert_false(om_cl_nodedata_secs_synced(&local, &peer, "demo"));
+        lv[0].hlc = 200;
+        assert_true(om_cl_nodedata_secs_synced(&local, &peer, "demo"));
+        /* same clock, the writer breaks the tie as everywhere else */
+        objver(&lv[0], "demo/sec/loopcrypt", 200, "n0", false);
+        assert_int_equal(om_cl_nodedata_secs_synced(&local, &peer, "demo"), strcmp("n0", "n1") > 0);
+        objver(&lv[0], "demo/sec/loopcrypt", 201, "n0", false);
+        assert_true(om_cl_nodedata_secs_synced(&local, &peer, "demo"));
+        /* a tombstone older than the peer's is behind; a newer object passes */
+        objver(&lv[1], "demo/sec/gone", 50, "n1", true);
+        local.n_objs = 2;
+        assert_false(om_cl_nodedata_secs_synced(&local, &peer, "demo"));
+        objver(&lv[1], "demo/sec/gone", 150, "n2", false);
+        assert_true(om_cl_nodedata_secs_synced(&local, &peer, "demo"));
+        /* "dem" is not a prefix of the namespace "demo" */
+        objver(&pv[2], "dem/sec/x", 500, "n1", false);
+        assert_true(om_cl_nodedata_secs_synced(&local, &peer, "demo"));
+        assert_false(om_cl_nodedata_secs_synced(&local, &peer, "dem"));
+}
+
 static void test_mp_unpack_bounds(void **state) {
         msgpack_unpacked u;
         /* containers announcing more elements than bytes are refused before allocating */
@@ -180,6 +225,7 @@ int main(void) {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_nodedata_roundtrip),
                 cmocka_unit_test(test_nodedata_refusals),
+                cmocka_unit_test(test_secs_synced),
                 cmocka_unit_test(test_mp_unpack_bounds),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
