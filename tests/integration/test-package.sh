@@ -19,7 +19,8 @@ for lib in libcryptsetup12 libmount1 libsodium23 libuv1 libmsgpackc2 libyaml-0-2
 done
 dpkg-deb -c "$deb" >"$T/list"
 for f in ./usr/bin/om ./usr/lib/systemd/system/om.service ./usr/share/man/man1/om.1 \
-        ./usr/share/man/man5/om.conf.5 ./usr/share/bash-completion/completions/om; do
+        ./usr/share/man/man5/om.conf.5 ./usr/share/bash-completion/completions/om \
+        ./usr/share/doc/om/examples/loopback.conf; do
         grep -q " $f\$" "$T/list" || fail "the package lacks $f"
 done
 
