@@ -2,8 +2,8 @@
  * `om mon`: the cluster at a glance, in the reference's layout: the agent's threads
  * (heartbeat streams with one glyph per node), the nodes, then one row per object with
  * each node's instance glyphs (O up, X down, ! warn, a second ! overall warn, * frozen,
- * P not provisioned, ^ HA leader, / n/a) followed by the instance's monitor state when
- * it is not idle ("!!* stop failed", as the reference shows a failed orchestrated stop),
+ * P not provisioned, ^ HA leader, / n/a, ? its node is down) followed by the instance's monitor
+ * state when it is not idle ("!!* stop failed", as the reference shows a failed orchestrated stop),
  * and the object's orchestrate mode and target. `--format json` prints the agent's
  * whole view (DESIGN 8b).
  */
@@ -40,6 +40,8 @@ static void print_rows(const char *title, struct row *rows, size_t n, char names
                 for (int i = 0; i <= last; i++) {
                         if (i == last)
                                 printf("%s", rows[r].cells[i]);
+                        else if (strlen(rows[r].cells[i]) >= COL)
+                                printf("%s ", rows[r].cells[i]); /* keep cells apart */
                         else
                                 printf("%-*s", COL, rows[r].cells[i]);
                 }
@@ -228,6 +230,11 @@ static int cmd_mon(struct om_cli_ctx *ctx) {
                                 continue;
                         }
                         n_inst++;
+                        /* a node that is down runs nothing we know of: not its last word */
+                        if (om_streq(sget(nv[i], "state", b1, sizeof(b1)), "down")) {
+                                snprintf(c, COL, "?");
+                                continue;
+                        }
                         sget(in, "avail", b1, sizeof(b1));
                         sget(in, "overall", b2, sizeof(b2));
                         const char *base = om_streq(b1, "up")     ? "O"
