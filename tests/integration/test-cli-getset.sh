@@ -239,5 +239,11 @@ expect "doc words set" $'^set\t --kw$' "$out"
 expect "doc words unset" $'^unset\t --kw$' "$out"
 run 0 doc man om && expect "man page" 'fB(get|set|unset)' "$out"
 run 0 demo/svc/x --help && expect "help" '^  set  ' "$out"
+run 0 doc keywords demo/svc/x && expect "doc keywords" '^disk#2\.manage_passphrase$' "$out"
+expect "doc keywords DEFAULT" '^DEFAULT\.nodes$' "$out"
+grep -q '^disk#1\.dev$' <<<"$out" && fail "doc keywords lists crypt keywords for a loop disk"
+run 0 doc keywords demo/svc/x disk#8 && expect "doc keywords of a new section" '^disk#8\.dev$' "$out"
+run 2 doc keywords demo/svc/x vol#1
+
 [ "$fails" = 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "ok"
