@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "core/keywords.h"
+#include "core/object.h"
 #include "core/util.h"
 
 /* roff escapes: a leading dot or quote, and backslashes */
@@ -208,7 +209,59 @@ static int cmd_doc_words(struct om_cli_ctx *ctx) {
         return OM_EXIT_OK;
 }
 
+static int section_keywords(const char *section, const char *group, const char *type) {
+        _cleanup_strv_free_ char **names = NULL;
+        if (om_keyword_names(group, type, &names) < 0)
+                return om_cli_fail("out of memory");
+        for (char **k = names; *k; k++)
+                printf("%s.%s\n", section, *k);
+        return OM_EXIT_OK;
+}
+
+/* The keywords `om <path> get|set|unset --kw` accept, as <section>.<keyword>, for shell
+ * completion: DEFAULT's, then those of every resource section of the config, by its
+ * type. With a section, only that one: by its type when the config has it, else every
+ * keyword of its group. */
+static int cmd_doc_keywords(struct om_cli_ctx *ctx) {
+        struct om_path p;
+        char err[512], group[64], index[64];
+        if (ctx->n_args < 1 || ctx->n_args > 2)
+                return om_cli_usage_error("om doc keywords needs a path: om doc keywords <path> "
+                                          "[<section>]");
+        if (om_path_parse(ctx->args[0], &p, err, sizeof(err)) < 0)
+                return om_cli_usage_error("%s", err);
+        _cleanup_object_ struct om_object *o = NULL;
+        if (om_object_load(&p, &o, NULL, 0) < 0 && om_object_new(&p, &o) < 0)
+                return om_cli_fail("out of memory"); /* no readable config: DEFAULT only */
+
+        if (ctx->n_args == 2) {
+                const char *section = ctx->args[1];
+                bool ok = om_section_split(section, group, sizeof(group), index, sizeof(index)) ==
+                                  0 &&
+                          (!strcmp(group, "DEFAULT") ||
+                           (index[0] && om_keyword_group_known(p.kind, group)));
+                if (!ok)
+                        return om_cli_usage_error("[%s] is not a section of a %s object", section,
+                                                  om_kind_to_string(p.kind));
+                bool present = om_ini_find_section(o->ini, section) != NULL;
+                return section_keywords(section, group,
+                                        present ? om_section_type(o->ini, section) : NULL);
+        }
+        int r = section_keywords("DEFAULT", "DEFAULT", NULL);
+        for (size_t i = 0; r == OM_EXIT_OK && i < o->ini->n_sections; i++) {
+                const char *section = o->ini->sections[i].name;
+                if (om_section_split(section, group, sizeof(group), index, sizeof(index)) < 0 ||
+                    !index[0] || !om_keyword_group_known(p.kind, group))
+                        continue;
+                r = section_keywords(section, group, om_section_type(o->ini, section));
+        }
+        return r;
+}
+
 static const struct om_cli_cmd doc_cmds[] = {
+        {"doc keywords", 0, "", cmd_doc_keywords,
+         "List the <section>.<keyword> names get, set and unset accept for a path [and "
+         "section] (for shell completion)."},
         {"doc words", 0, "", cmd_doc_words,
          "List command words and their options (for shell completion)."},
         {"doc man", 0, "", cmd_doc_man, "Print the man page om(1) or om.conf(5) as roff."},

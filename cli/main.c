@@ -255,8 +255,9 @@ static void ctx_clear(struct om_cli_ctx *ctx) {
  * local agent to rescan now, so the change replicates without waiting for its periodic
  * scan. Best effort: no agent, no harm. */
 static void notify_agent(const struct om_cli_cmd *cmd) {
-        static const char *const writers[] = {"create", "delete",    "add",         "change",
-                                              "remove", "provision", "unprovision", "purge"};
+        static const char *const writers[] = {"create", "delete",     "add",   "change",
+                                              "remove", "provision",  "purge", "set",
+                                              "unset",  "unprovision"};
         struct om_api_reply rep;
         bool write = false;
         for (size_t i = 0; i < ARRAY_SIZE(writers); i++)

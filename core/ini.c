@@ -373,3 +373,40 @@ char *om_ini_format(const struct om_ini *ini) {
         }
         return om_buf_steal(&b);
 }
+
+int om_ini_check_value(const char *value, char *err, size_t errlen) {
+        size_t len = strlen(value);
+        if (!om_utf8_valid(value, len)) {
+                snprintf(err, errlen, "the value has bytes that are not UTF-8 text");
+                return -EINVAL;
+        }
+        for (const char *p = value; *p;) {
+                size_t n = strcspn(p, "\n");
+                if (n > OM_INI_MAX_LINE - 64) {
+                        snprintf(err, errlen, "the value has a line longer than %d KiB",
+                                 (OM_INI_MAX_LINE - 64) >> 10);
+                        return -EINVAL;
+                }
+                p += n + (p[n] == '\n');
+        }
+        /* the simplest faithful test: write it, read it back */
+        _cleanup_ini_ struct om_ini *ini = om_ini_new();
+        _cleanup_ini_ struct om_ini *back = NULL;
+        if (!ini || om_ini_set(ini, "s", "k", NULL, value) < 0)
+                return -ENOMEM;
+        _cleanup_free_ char *text = om_ini_format(ini);
+        if (!text)
+                return -ENOMEM;
+        int r = om_ini_parse(text, strlen(text), NULL, &back, NULL, 0);
+        if (r == -ENOMEM)
+                return r;
+        const char *got = r == 0 ? om_ini_get(back, "s", "k", NULL) : NULL;
+        if (!got || strcmp(got, value) != 0) {
+                snprintf(err, errlen,
+                         "the value would not read back as given (white space at either end, "
+                         "' #' starting a comment, or an empty or comment line in a multi-line "
+                         "value)");
+                return -EINVAL;
+        }
+        return 0;
+}

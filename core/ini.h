@@ -72,5 +72,11 @@ int om_ini_unset(struct om_ini *ini, const char *section, const char *key, const
 int om_ini_add_section(struct om_ini *ini, const char *name);
 int om_ini_remove_section(struct om_ini *ini, const char *name);
 
+/* Whether value, written by om_ini_format, parses back as the same value. -EINVAL with
+ * the reason in err when it would not: bytes that are not UTF-8 text, a line over
+ * OM_INI_MAX_LINE, white space at either end, " #" (an inline comment), an empty or
+ * comment line inside a multi-line value. */
+int om_ini_check_value(const char *value, char *err, size_t errlen);
+
 /* Serializes to ini text (caller frees). */
 char *om_ini_format(const struct om_ini *ini);

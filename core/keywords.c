@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define S OM_KW_STRING
@@ -210,6 +211,169 @@ int om_section_split(const char *section, char *group, size_t glen, char *index,
         memcpy(group, section, gl);
         group[gl] = 0;
         snprintf(index, ilen, "%s", hash + 1);
+        return 0;
+}
+
+const char *om_section_type(const struct om_ini *ini, const char *section) {
+        char group[64], index[64];
+        if (om_section_split(section, group, sizeof(group), index, sizeof(index)) < 0 || !index[0])
+                return NULL;
+        const char *t = om_ini_get(ini, section, "type", NULL);
+        return t ? t : group_default_type(group);
+}
+
+/* "loop, crypt" from a group's space separated types. */
+static void join_words(const char *words, char *buf, size_t len) {
+        size_t n = 0;
+        buf[0] = 0;
+        for (const char *p = words; p && *p && n < len;) {
+                size_t w = strcspn(p, " ");
+                n += (size_t)snprintf(buf + n, len - n, "%s%.*s", n ? ", " : "", (int)w, p);
+                p += w;
+                p += strspn(p, " ");
+        }
+}
+
+static const char *group_types(const char *group) {
+        for (size_t i = 0; i < ARRAY_SIZE(groups); i++)
+                if (strcmp(groups[i].group, group) == 0)
+                        return groups[i].types;
+        return NULL;
+}
+
+const struct om_keyword *om_keyword_lookup(const struct om_ini *ini, enum om_kind kind,
+                                           const char *section, const char *key, char *err,
+                                           size_t errlen) {
+        char group[64], index[64], list[128];
+        snprintf(err, errlen, "%s", "");
+        bool ok = om_section_split(section, group, sizeof(group), index, sizeof(index)) == 0;
+        bool is_default = ok && strcmp(group, "DEFAULT") == 0;
+        bool is_data = ok && kind == OM_KIND_SEC && strcmp(group, "data") == 0;
+        if (!ok ||
+            (!is_default && !is_data && (!index[0] || !om_keyword_group_known(kind, group)))) {
+                size_t n = 0;
+                list[0] = 0;
+                for (size_t i = 0;
+                     kind == OM_KIND_SVC && i < ARRAY_SIZE(groups) && n < sizeof(list); i++)
+                        n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
+                                              i == 0                       ? ""
+                                              : i + 1 < ARRAY_SIZE(groups) ? ", "
+                                                                           : " or ",
+                                              groups[i].group);
+                if (kind == OM_KIND_SVC)
+                        snprintf(err, errlen,
+                                 "[%.64s] is not a section of a svc object (DEFAULT, or "
+                                 "<group>#<index> with group %s)",
+                                 section, list);
+                else
+                        snprintf(err, errlen, "[%.64s] is not a section of a %s object (%s)",
+                                 section, om_kind_to_string(kind),
+                                 kind == OM_KIND_SEC ? "DEFAULT or data" : "DEFAULT");
+                return NULL;
+        }
+        if (is_data)
+                return NULL; /* free-form keys, err "" */
+        const struct om_keyword *kw = om_keyword_find(group, NULL, key);
+        if (kw || is_default) {
+                if (!kw)
+                        snprintf(err, errlen, "unknown keyword '%.64s' in [DEFAULT]", key);
+                return kw;
+        }
+        /* the keywords of a driver: they depend on the section's type */
+        const char *type = om_section_type(ini, section);
+        join_words(group_types(group), list, sizeof(list));
+        if (!type) {
+                snprintf(err, errlen,
+                         "[%s] has no type, and '%.64s' is not a keyword of every %s (set "
+                         "%s.type too: %s)",
+                         section, key, group, section, list);
+                return NULL;
+        }
+        if (!om_keyword_type_known(group, type)) {
+                snprintf(err, errlen, "[%s]: unknown %s type '%.64s' (%s)", section, group, type,
+                         list);
+                return NULL;
+        }
+        if (!(kw = om_keyword_find(group, type, key)))
+                snprintf(err, errlen, "unknown keyword '%.64s' in [%s] (a %s of type %s)", key,
+                         section, group, type);
+        return kw;
+}
+
+int om_keyword_names(const char *group, const char *type, char ***ret) {
+        bool resource = group_types(group) != NULL;
+        bool typed = type && om_keyword_type_known(group, type);
+        _cleanup_strv_free_ char **v = NULL;
+        int r;
+        for (size_t i = 0; i < ARRAY_SIZE(keywords); i++) {
+                const struct om_keyword *k = &keywords[i];
+                bool match = (resource && strcmp(k->section, "*") == 0) ||
+                             (strcmp(k->section, group) == 0 &&
+                              (!k->type || !typed || strcmp(k->type, type) == 0));
+                if (match && !om_strv_contains(v, k->name) && (r = om_strv_push(&v, k->name)) < 0)
+                        return r;
+        }
+        if (!v && !(v = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        *ret = OM_TAKE_PTR(v);
+        return 0;
+}
+
+static bool ref_chars_ok(const char *s, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '.' || s[i] == '-'))
+                        return false;
+        return true;
+}
+
+int om_kw_ref_parse(const char *s, struct om_kw_ref *ret, char *err, size_t errlen) {
+        struct om_kw_ref k = {{0}};
+        const char *dot = strchr(s, '.'), *key = s;
+        char group[64], index[64];
+        if (dot) {
+                size_t n = (size_t)(dot - s);
+                if (n == 0) {
+                        snprintf(err, errlen,
+                                 "'%.80s': empty section name (expected <section>.<keyword>)", s);
+                        return -EINVAL;
+                }
+                if (n >= sizeof(k.section) ||
+                    (memcpy(k.section, s, n),
+                     om_section_split(k.section, group, sizeof(group), index, sizeof(index)) < 0)) {
+                        snprintf(err, errlen,
+                                 "'%.80s': bad section name '%.*s' (expected DEFAULT or "
+                                 "<group>#<index>, like disk#1)",
+                                 s, (int)(n > 64 ? 64 : n), s);
+                        return -EINVAL;
+                }
+                key = dot + 1;
+        } else
+                snprintf(k.section, sizeof(k.section), "DEFAULT");
+        const char *at = strchr(key, '@');
+        size_t klen = at ? (size_t)(at - key) : strlen(key);
+        if (klen == 0) {
+                snprintf(err, errlen, "'%.80s': empty keyword name", s);
+                return -EINVAL;
+        }
+        if (klen >= sizeof(k.key) || !ref_chars_ok(key, klen)) {
+                snprintf(err, errlen,
+                         "'%.80s': bad keyword name (expected [A-Za-z0-9_.-], 63 "
+                         "characters at most)",
+                         s);
+                return -EINVAL;
+        }
+        memcpy(k.key, key, klen);
+        if (at) {
+                size_t slen = strlen(at + 1);
+                if (slen == 0 || slen >= sizeof(k.scope) || !ref_chars_ok(at + 1, slen)) {
+                        snprintf(err, errlen,
+                                 "'%.80s': bad node name after '@' (expected keyword@node)", s);
+                        return -EINVAL;
+                }
+                memcpy(k.scope, at + 1, slen);
+        }
+        *ret = k;
         return 0;
 }
 

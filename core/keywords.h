@@ -64,6 +64,38 @@ bool om_keyword_type_known(const char *group, const char *type);
  * for names that are neither DEFAULT, data, nor <group>#<index>. */
 int om_section_split(const char *section, char *group, size_t glen, char *index, size_t ilen);
 
+/* The driver type of a resource section of ini: its `type` keyword, else the group's
+ * default type ("simple" for app); NULL when neither (or section is not a resource). */
+const char *om_section_type(const struct om_ini *ini, const char *section);
+
+/* The table entry of keyword key in section of an object config of the given kind, as
+ * the validator would find it (the section's group and driver type, from ini). NULL
+ * with the reason in err when section is not one the kind has (DEFAULT, data for sec
+ * objects, <group>#<index> for the resource groups of svc objects), when the section's
+ * type is missing or unknown, or when the keyword is not in the tables. The free-form
+ * keys of [data] have no table entry: NULL, err "". */
+const struct om_keyword *om_keyword_lookup(const struct om_ini *ini, enum om_kind kind,
+                                           const char *section, const char *key, char *err,
+                                           size_t errlen);
+
+/* Names of the keywords a section of group accepts, in table order without duplicates,
+ * as a NULL-terminated vector the caller frees: for a resource group, the keywords of
+ * every resource, those of the group and those of driver type (every type of the group
+ * when type is NULL or unknown). */
+int om_keyword_names(const char *group, const char *type, char ***ret);
+
+/* A keyword as a command line names it: `[<section>.]<keyword>[@<node>]`, section
+ * DEFAULT when omitted (`nodes`, `fs#0.mnt`, `fs#0.mnt@n2`). */
+struct om_kw_ref {
+        char section[64];
+        char key[64];
+        char scope[64]; /* node of keyword@node, "" when unscoped */
+};
+
+/* Parses a keyword reference. -EINVAL with the reason in err for an empty or malformed
+ * section, keyword or node name; the keyword tables are not consulted. */
+int om_kw_ref_parse(const char *s, struct om_kw_ref *ret, char *err, size_t errlen);
+
 /* Checks a value against a keyword's type; on failure the reason goes to err. */
 int om_keyword_check_value(const struct om_keyword *kw, const char *value, char *err,
                            size_t errlen);

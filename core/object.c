@@ -106,6 +106,152 @@ void om_object_version(const struct om_object *o, struct om_version *ret) {
                 snprintf(ret->writer, sizeof(ret->writer), "%s", w);
 }
 
+static void kw_name(const struct om_kw_ref *k, char *buf, size_t len) {
+        snprintf(buf, len, "%s.%s%s%s", k->section, k->key, k->scope[0] ? "@" : "", k->scope);
+}
+
+/* Applies one change to o's config; an unset is checked here, against the config as the
+ * changes before it left it (a set is checked once every change is applied: its
+ * section's type may come later in the list). */
+static int apply_change(struct om_object *o, const struct om_kw_change *c, char *err,
+                        size_t errlen) {
+        const struct om_kw_ref *k = &c->kw;
+        const char *scope = k->scope[0] ? k->scope : NULL;
+        char name[200], why[256];
+        kw_name(k, name, sizeof(name));
+        if (strcmp(k->section, OM_META_SECTION) == 0) {
+                snprintf(err, errlen,
+                         "%s: section [%s] is reserved for om (the object's version and writer)",
+                         name, OM_META_SECTION);
+                return -EPERM;
+        }
+        if (o->path.kind == OM_KIND_SEC && strcmp(k->section, "data") == 0) {
+                if (c->value)
+                        snprintf(err, errlen,
+                                 "%s: [data] holds sealed values: store one with om %s add "
+                                 "--key %s (or change --key %s) --from FILE",
+                                 name, o->pathstr, k->key, k->key);
+                else
+                        snprintf(err, errlen,
+                                 "%s: [data] holds sealed values: remove one with om %s remove "
+                                 "--key %s",
+                                 name, o->pathstr, k->key);
+                return -EPERM;
+        }
+        if (c->value)
+                return om_ini_set(o->ini, k->section, k->key, scope, c->value);
+
+        struct om_ini_section *s = om_ini_find_section(o->ini, k->section);
+        int r = om_ini_unset(o->ini, k->section, k->key, scope);
+        if (r < 0)
+                return r;
+        if (r == 0 &&
+            !om_keyword_lookup(o->ini, o->path.kind, k->section, k->key, why, sizeof(why))) {
+                /* absent and unknown: a typo, not a no-op */
+                snprintf(err, errlen, "%s: %s", name, why);
+                return -EINVAL;
+        }
+        if (s && s->n_entries == 0)
+                om_ini_remove_section(o->ini, k->section);
+        return 0;
+}
+
+static int check_set(const struct om_object *o, const struct om_kw_change *c, char *err,
+                     size_t errlen) {
+        const struct om_kw_ref *k = &c->kw;
+        char name[200], why[256];
+        kw_name(k, name, sizeof(name));
+        const struct om_keyword *kw =
+                om_keyword_lookup(o->ini, o->path.kind, k->section, k->key, why, sizeof(why));
+        int r = -EINVAL;
+        if (!kw)
+                snprintf(err, errlen, "%s: %s", name, why);
+        else if (k->scope[0] && !(kw->flags & OM_KWF_SCOPABLE))
+                snprintf(err, errlen, "%s: keyword '%s' cannot be scoped to a node", name, k->key);
+        else if (om_keyword_check_value(kw, c->value, why, sizeof(why)) < 0 ||
+                 om_ini_check_value(c->value, why, sizeof(why)) < 0)
+                snprintf(err, errlen, "%s: %s", name, why);
+        else
+                r = 0;
+        return r;
+}
+
+int om_object_edit(const struct om_path *p, const struct om_kw_change *changes, size_t n,
+                   struct om_buf *report, char *err, size_t errlen) {
+        char pathstr[OM_PATH_STRMAX];
+        om_path_to_string(p, pathstr, sizeof(pathstr));
+        /* before the lock, whose file would create the object's var dir */
+        if (!om_object_exists(p)) {
+                snprintf(err, errlen, "object %s does not exist", pathstr);
+                return -ENOENT;
+        }
+        _cleanup_close_ int lock = -1;
+        int r = om_object_lock(p, &lock);
+        if (r < 0) {
+                snprintf(err, errlen, "cannot lock %s: %s", pathstr, strerror(-r));
+                return r;
+        }
+        /* loaded under the lock: a concurrent writer's change is in what we load */
+        _cleanup_object_ struct om_object *o = NULL;
+        if ((r = om_object_load(p, &o, err, errlen)) < 0)
+                return r;
+        /* om_object_write stamps a new [om] last: without it now, a section the changes
+         * create lands where the file will have it */
+        om_ini_remove_section(o->ini, OM_META_SECTION);
+        _cleanup_free_ char *before = om_ini_format(o->ini);
+        if (!before)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < n; i++)
+                if ((r = apply_change(o, &changes[i], err, errlen)) < 0)
+                        return r;
+        for (size_t i = 0; i < n; i++)
+                if (changes[i].value && (r = check_set(o, &changes[i], err, errlen)) < 0)
+                        return r;
+
+        _cleanup_free_ char *after = om_ini_format(o->ini);
+        if (!after)
+                return -ENOMEM;
+        if (strcmp(before, after) == 0)
+                return 0;
+
+        /* validate what the file would hold, so the report's line numbers are its lines */
+        _cleanup_free_ char *label = om_asprintf("%s (changed)", o->file);
+        _cleanup_ini_ struct om_ini *check = NULL;
+        if (!label)
+                return -ENOMEM;
+        bool sec = p->kind == OM_KIND_SEC;
+        r = om_ini_parse_max(after, strlen(after), label,
+                             sec ? OM_INI_SEC_MAX_FILE : OM_INI_MAX_FILE,
+                             sec ? OM_INI_SEC_MAX_LINE : OM_INI_MAX_LINE, &check, err, errlen);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                snprintf(err, errlen,
+                         "once formatted, the config would have a line over "
+                         "64 KiB or be over its size limit");
+                return -EFBIG;
+        }
+        int problems = om_config_validate(check, p->kind, label, report);
+        if (problems < 0)
+                return problems;
+        if (problems > 0) {
+                snprintf(err, errlen, "the changed config has %d problem%s", problems,
+                         problems > 1 ? "s" : "");
+                return -EBADMSG;
+        }
+        if ((r = om_object_write(o)) < 0) {
+                if (r == -EFBIG)
+                        snprintf(err, errlen,
+                                 "once formatted, the config would have a line "
+                                 "over 64 KiB or be over its size limit");
+                else
+                        snprintf(err, errlen, "cannot write %s: %s", o->file, strerror(-r));
+                return r;
+        }
+        return 1;
+}
+
 int om_object_lock(const struct om_path *p, int *ret_fd) {
         _cleanup_free_ char *dir = om_object_var_path(p);
         _cleanup_free_ char *lock = dir ? om_asprintf("%s/config.lock", dir) : NULL;

@@ -10,6 +10,7 @@
 
 #include "core/hlc.h"
 #include "core/ini.h"
+#include "core/keywords.h"
 #include "core/objpath.h"
 #include "core/ref.h"
 
@@ -35,6 +36,31 @@ bool om_object_exists(const struct om_path *p);
 int om_object_write(struct om_object *o);
 /* The version recorded in the config (zero when none). */
 void om_object_version(const struct om_object *o, struct om_version *ret);
+
+/* One keyword change of om_object_edit: set key (add or replace) when value is not
+ * NULL, unset it otherwise. */
+struct om_kw_change {
+        struct om_kw_ref kw;
+        const char *value;
+};
+
+/* Changes keywords of an object's config, all or nothing, under the object's lock:
+ * loads the config, applies the changes in order (a set in a section that does not
+ * exist creates it after the others; an unset removes key or key@node exactly, and a
+ * section it leaves empty), checks every set against the keyword tables (known keyword
+ * for the section's type, value of the keyword's type, scope only on a scopable keyword,
+ * a value the ini format holds as given), then validates the whole result as create
+ * does (om_config_validate) and writes it with a new version (om_object_write). Section
+ * order and the order of untouched keywords are kept; comments are not (the file is
+ * rewritten from its parsed content, as every writer of object configs does).
+ * Returns 1 when written, 0 when the result equals the current config (nothing
+ * written). Errors, the reason in err and nothing written: -ENOENT the object does not
+ * exist; -EPERM a change of the reserved [om] section or of the sealed [data] of a sec
+ * object; -EINVAL a refused change; -EBADMSG the validator found problems, each as one
+ * line appended to report, numbered as the lines of the file that would have been
+ * written; -EFBIG the result is over the size limits; other negative errnos (lock, io). */
+int om_object_edit(const struct om_path *p, const struct om_kw_change *changes, size_t n,
+                   struct om_buf *report, char *err, size_t errlen);
 
 /* Exclusive lock of the object's config (serializes writers of one object). */
 int om_object_lock(const struct om_path *p, int *ret_fd);

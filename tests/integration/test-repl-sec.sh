@@ -1,10 +1,11 @@
 #!/bin/bash
 # Replication of sec and svc objects between three real agents on loopback (DESIGN
 # section 7): a sec created and a key added on n1 decodes to the same bytes on n2 and n3,
-# and so does a change; a svc with nodes = n1 n2 reaches n2 and not n3; concurrent
-# changes of one sec on n1 and n2 (their agents stopped so neither sees the other's)
-# converge to the same file everywhere, the greater version; a delete on n2 removes the
-# sec everywhere and a later create wins over its tombstone.
+# and so does a change; a svc with nodes = n1 n2 reaches n2 and not n3, and a keyword
+# set on n2 (om set) reaches n1; concurrent changes of one sec on n1 and n2 (their agents
+# stopped so neither sees the other's) converge to the same file everywhere, the greater
+# version; a delete on n2 removes the sec everywhere and a later create wins over its
+# tombstone.
 set -u
 ADDR_BASE=200
 . "$(dirname "$0")/test-repl.lib"
@@ -31,6 +32,14 @@ until_ok 10 "n3 did not judge demo/svc/web" repl_stat_at_least 3 out_of_scope 1
 absent_on 3 demo/svc/web || fail "demo/svc/web reached n3, which is not in its nodes"
 [ "$(stat -c %a "$(conf_of 2 demo/svc/web)")" = 644 ] || fail "the replicated svc is not 0644"
 echo "ok: a svc with nodes = n1 n2 reaches n2, not n3"
+
+# a keyword set on n2 reaches n1 (a new version, like every writer's)
+on 2 demo/svc/web set --kw comment=from-n2 --kw priority=7 >/dev/null || fail "set on n2"
+kw_on_n1() { [ "$(on 1 demo/svc/web get --kw priority 2>/dev/null)" = 7 ]; }
+until_ok 10 "the set on n2 did not reach n1" kw_on_n1
+until_ok 10 "demo/svc/web differs on n1 and n2 after set" same_file 1 2 demo/svc/web
+absent_on 3 demo/svc/web || fail "demo/svc/web reached n3 after set"
+echo "ok: om set on n2 replicates to n1"
 
 # concurrent changes: neither agent can pass the other's version on before both wrote
 kill -STOP "${PIDS[1]}" "${PIDS[2]}"

@@ -243,6 +243,41 @@ static void test_edit(void **state) {
         assert_string_equal(text, "[fs#0]\nmnt = /srv/x\n");
 }
 
+static void value_ok(const char *v) {
+        char err[256] = "";
+        if (om_ini_check_value(v, err, sizeof(err)) < 0)
+                fail_msg("'%s' refused: %s", v, err);
+}
+
+static void value_refused(const char *v, const char *want) {
+        char err[256] = "";
+        assert_int_equal(om_ini_check_value(v, err, sizeof(err)), -EINVAL);
+        if (!strstr(err, want))
+                fail_msg("'%s': '%s' not in '%s'", v, want, err);
+}
+
+static void test_check_value(void **state) {
+        value_ok("");
+        value_ok("/srv/{name}");
+        value_ok("a=b c#d");
+        value_ok("#glued to the equal sign");
+        value_ok("one\ntwo\nthree");
+        value_ok("caf\xc3\xa9");
+        value_refused(" lead", "would not read back");
+        value_refused("trail ", "would not read back");
+        value_refused("a #comment", "would not read back");
+        value_refused("a\t#comment", "would not read back");
+        value_refused("one\n\ntwo", "would not read back"); /* empty continuation */
+        value_refused("one\n# two", "would not read back"); /* comment continuation */
+        value_refused("one\n", "would not read back");      /* trailing newline */
+        value_refused("caf\xe9", "not UTF-8");
+        _cleanup_free_ char *big = malloc(OM_INI_MAX_LINE + 1);
+        assert_non_null(big);
+        memset(big, 'x', OM_INI_MAX_LINE);
+        big[OM_INI_MAX_LINE] = 0;
+        value_refused(big, "longer than");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_sections_comments),
@@ -252,6 +287,7 @@ int main(void) {
                 cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_edit),
+                cmocka_unit_test(test_check_value),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -189,6 +189,124 @@ static void test_validate_sec(void **state) {
                         "x.conf:5: [disk#0] unknown section group 'disk' for a sec object\n");
 }
 
+static void test_kw_ref_parse(void **state) {
+        struct om_kw_ref k;
+        char err[256] = "";
+        assert_int_equal(om_kw_ref_parse("nodes", &k, err, sizeof(err)), 0);
+        assert_string_equal(k.section, "DEFAULT");
+        assert_string_equal(k.key, "nodes");
+        assert_string_equal(k.scope, "");
+        assert_int_equal(om_kw_ref_parse("fs#0.mnt@n2", &k, err, sizeof(err)), 0);
+        assert_string_equal(k.section, "fs#0");
+        assert_string_equal(k.key, "mnt");
+        assert_string_equal(k.scope, "n2");
+        assert_int_equal(om_kw_ref_parse("DEFAULT.priority", &k, err, sizeof(err)), 0);
+        assert_string_equal(k.section, "DEFAULT");
+        assert_int_equal(om_kw_ref_parse("data.a.b", &k, err, sizeof(err)), 0);
+        assert_string_equal(k.key, "a.b"); /* the first dot ends the section */
+
+        static const struct {
+                const char *in, *why;
+        } bad[] = {
+                {"", "empty keyword name"},
+                {".size", "empty section name"},
+                {"disk#1.", "empty keyword name"},
+                {"disk#1.@n1", "empty keyword name"},
+                {"disk.size", "bad section name 'disk'"},
+                {"Disk#1.size", "bad section name"},
+                {"disk#1.si ze", "bad keyword name"},
+                {"disk#1.size@", "bad node name"},
+                {"disk#1.size@a b", "bad node name"},
+                {"disk#1.size@n1@n2", "bad node name"},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                err[0] = 0;
+                if (om_kw_ref_parse(bad[i].in, &k, err, sizeof(err)) != -EINVAL ||
+                    !strstr(err, bad[i].why))
+                        fail_msg("'%s': want '%s', got '%s'", bad[i].in, bad[i].why, err);
+        }
+}
+
+static void test_lookup(void **state) {
+        static const char conf[] = "[DEFAULT]\n"
+                                   "[disk#1]\ntype = loop\n"
+                                   "[disk#2]\ntype = crypt\n"
+                                   "[disk#3]\n"
+                                   "[disk#4]\ntype = zfs\n"
+                                   "[fs#0]\ntype = ext4\n"
+                                   "[app#0]\n";
+        _cleanup_ini_ struct om_ini *ini = NULL;
+        char err[256];
+        assert_int_equal(om_ini_parse(conf, strlen(conf), "x", &ini, err, sizeof(err)), 0);
+
+        const struct om_keyword *k =
+                om_keyword_lookup(ini, OM_KIND_SVC, "disk#1", "size", err, sizeof(err));
+        assert_non_null(k);
+        assert_string_equal(k->type, "loop");
+        assert_null(om_keyword_lookup(ini, OM_KIND_SVC, "disk#2", "size", err, sizeof(err)));
+        assert_string_equal(err, "unknown keyword 'size' in [disk#2] (a disk of type crypt)");
+        assert_non_null(om_keyword_lookup(ini, OM_KIND_SVC, "disk#2", "manage_passphrase", err,
+                                          sizeof(err)));
+        /* keywords of every resource need no type */
+        assert_non_null(om_keyword_lookup(ini, OM_KIND_SVC, "disk#3", "type", err, sizeof(err)));
+        assert_non_null(
+                om_keyword_lookup(ini, OM_KIND_SVC, "disk#9", "optional", err, sizeof(err)));
+        assert_null(om_keyword_lookup(ini, OM_KIND_SVC, "disk#3", "size", err, sizeof(err)));
+        assert_string_equal(err, "[disk#3] has no type, and 'size' is not a keyword of every disk "
+                                 "(set disk#3.type too: loop, crypt)");
+        assert_null(om_keyword_lookup(ini, OM_KIND_SVC, "disk#4", "size", err, sizeof(err)));
+        assert_string_equal(err, "[disk#4]: unknown disk type 'zfs' (loop, crypt)");
+        /* app has a default type */
+        assert_non_null(om_keyword_lookup(ini, OM_KIND_SVC, "app#0", "start", err, sizeof(err)));
+        assert_non_null(om_keyword_lookup(ini, OM_KIND_SVC, "fs#0", "mnt", err, sizeof(err)));
+        assert_non_null(om_keyword_lookup(ini, OM_KIND_SVC, "DEFAULT", "nodes", err, sizeof(err)));
+        assert_null(om_keyword_lookup(ini, OM_KIND_SVC, "DEFAULT", "optional", err, sizeof(err)));
+        assert_string_equal(err, "unknown keyword 'optional' in [DEFAULT]");
+        /* sections a kind does not have */
+        assert_null(om_keyword_lookup(ini, OM_KIND_SVC, "vol#1", "size", err, sizeof(err)));
+        assert_string_equal(err, "[vol#1] is not a section of a svc object (DEFAULT, or "
+                                 "<group>#<index> with group disk, fs, app or ip)");
+        assert_null(om_keyword_lookup(ini, OM_KIND_SVC, "data", "k", err, sizeof(err)));
+        assert_true(strstr(err, "is not a section of a svc object") != NULL);
+        assert_null(om_keyword_lookup(ini, OM_KIND_SVC, "cluster", "name", err, sizeof(err)));
+        assert_true(strstr(err, "is not a section") != NULL);
+        assert_null(om_keyword_lookup(ini, OM_KIND_SEC, "disk#1", "size", err, sizeof(err)));
+        assert_string_equal(err, "[disk#1] is not a section of a sec object (DEFAULT or data)");
+        /* [data] of a sec object: free-form, no table entry and no error */
+        assert_null(om_keyword_lookup(ini, OM_KIND_SEC, "data", "k", err, sizeof(err)));
+        assert_string_equal(err, "");
+
+        assert_string_equal(om_section_type(ini, "disk#2"), "crypt");
+        assert_null(om_section_type(ini, "disk#3"));
+        assert_string_equal(om_section_type(ini, "app#0"), "simple");
+        assert_string_equal(om_section_type(ini, "app#7"), "simple"); /* absent: default */
+        assert_null(om_section_type(ini, "DEFAULT"));
+}
+
+static void test_names(void **state) {
+        _cleanup_strv_free_ char **loop = NULL, **any = NULL, **def = NULL;
+        assert_int_equal(om_keyword_names("disk", "loop", &loop), 0);
+        assert_true(om_strv_contains(loop, "size"));
+        assert_true(om_strv_contains(loop, "optional"));
+        assert_true(om_strv_contains(loop, "type"));
+        assert_false(om_strv_contains(loop, "manage_passphrase"));
+        assert_int_equal(om_keyword_names("disk", NULL, &any), 0);
+        assert_true(om_strv_contains(any, "size"));
+        assert_true(om_strv_contains(any, "manage_passphrase"));
+        /* "comment" is a keyword of every resource: listed once */
+        size_t comments = 0;
+        for (char **k = any; *k; k++)
+                comments += strcmp(*k, "comment") == 0;
+        assert_int_equal(comments, 1);
+        assert_int_equal(om_keyword_names("DEFAULT", NULL, &def), 0);
+        assert_true(om_strv_contains(def, "nodes"));
+        assert_false(om_strv_contains(def, "optional"));
+        for (char **k = def; *k; k++)
+                assert_non_null(om_keyword_find("DEFAULT", NULL, *k));
+        for (char **k = loop; *k; k++)
+                assert_non_null(om_keyword_find("disk", "loop", *k));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_find),
@@ -197,6 +315,9 @@ int main(void) {
                 cmocka_unit_test(test_validate_reference),
                 cmocka_unit_test(test_validate_problems),
                 cmocka_unit_test(test_validate_sec),
+                cmocka_unit_test(test_kw_ref_parse),
+                cmocka_unit_test(test_lookup),
+                cmocka_unit_test(test_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
