@@ -1,210 +1,365 @@
 #!/usr/bin/env bash
-# The reference scenario (shared/reference/opensvc-disk-encryption.txt) on a local
-# cluster: installs what is missing, builds om, starts three agents on this host
-# (127.0.0.31-33, each with its own OM_ROOT and OM_NODENAME), creates the reference
-# loopcrypt service and provisions it. On a kernel without device-mapper the volume is
-# formatted and its key stored, and the activation fails and rolls back, as om says.
-# Then, on such a kernel, it runs the whole reference scenario in a QEMU guest (Debian's
-# kernel, which has device-mapper; see tests/vm) when the lab can start there: create,
-# provision, status, devices, the generated key, stop/start, and the loss protection.
-# Everything it creates is removed at the end, also when interrupted.
+# demo.sh: the reference encrypted service on a three-node om cluster, failed over.
+#
+#   sudo ./deploy/demo.sh
+#
+# Installs what is missing (deploy/install-deps.sh) and builds om, then starts three
+# nodes on this host, demo1 to demo3: each is a network namespace of its own (omdemo1-3,
+# 10.231.0.1-3 on a bridge in the namespace omdemo-hub) and a mount namespace of its own,
+# with one agent (its own OM_ROOT and OM_NODENAME). It creates the reference service
+# demo/svc/loopcrypt (deploy/examples/loopback.conf: a loop file, LUKS on it, ext4 on
+# that) on demo1, sets `nodes` and `orchestrate = ha` so that it lives on all three,
+# provisions it with --wait (each node formats and opens a LUKS volume of its own with
+# the one generated passphrase, which reaches the other nodes as a sealed secret), shows
+# `om mon`, kills the node running it (every process in its namespaces: its mounts go
+# with it, as in a power cut), and shows the takeover and the time it took.
+#
+# Where the kernel has no device-mapper, the provision fails on this host (om says why
+# and rolls back); the demo then says so and runs the same cluster in the QEMU lab
+# (tests/vm/lab.sh: three TCG guests booting Debian's kernel, which has dm-crypt).
+#
+# Everything it creates is removed at the end, also when interrupted (Ctrl-C, SIGTERM).
+# Exit status: 0 when the service failed over, 1 otherwise.
+# OM_BIN=PATH uses that om and skips the install and the build (the tests do that).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-src=$PWD
+src=$(cd "$(dirname "$0")/.." && pwd)
 
 if [ "$(id -u)" -ne 0 ]; then
-        echo "demo: run as root (sudo ./deploy/demo.sh): it attaches loop devices" >&2
+        echo "demo: run as root (sudo ./deploy/demo.sh): it makes namespaces and loop devices" >&2
         exit 1
 fi
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-show() {
-        printf '\n# %s\n' "$*"
-        "$@" || true
+die() {
+        printf '\ndemo: %s\n' "$*" >&2
+        exit 1
 }
 
-step "install dependencies and build"
-./deploy/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
-om_bin=$src/build/om
+if [ -n "${OM_BIN:-}" ]; then
+        om_bin=$(realpath "$OM_BIN")
+else
+        step "install dependencies and build"
+        "$src/deploy/install-deps.sh"
+        cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+        cmake --build "$src/build" -j"$(nproc)" >/dev/null
+        om_bin=$src/build/om
+fi
+[ -x "$om_bin" ] || die "$om_bin is not an executable"
+command -v jq >/dev/null || die "jq is missing (deploy/install-deps.sh installs it)"
 
-demo=$(mktemp -d /tmp/om-demo.XXXXXX)
+svc=demo/svc/loopcrypt
+sec=demo/sec/loopcrypt
+key=disk_1_crypt_passphrase
 nodes=(demo1 demo2 demo3)
-addr() { echo "127.0.0.$((30 + $1))"; }
-port=$((20000 + RANDOM % 20000))
+mode=          # host or qemu: where the nodes run
+work=$(mktemp -d /tmp/om-demo.XXXXXX)
+mkdir -p "$work/bin"
+ln -s "$om_bin" "$work/bin/om"
+cp "$src/deploy/examples/loopback.conf" "$work/loopback.conf"
+secret=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 
-# om as node N: `on 1 demo/svc/loopcrypt print status`
-on() {
-        local n=$1
+# --- the nodes on this host ----------------------------------------------------------
+# Node demoN: network namespace omdemoN, address 10.231.0.N; its agent runs in a mount
+# namespace of its own (slave of the host's), so its mounts are its own and go with it.
+hub=omdemo-hub
+host_ns() { echo "omdemo${1#demo}"; }
+host_addr() { echo "10.231.0.${1#demo}"; }
+host_pid() { cat "$work/$1/run/daemon.pid" 2>/dev/null; }
+
+# host_sh NODE CMD: CMD (a shell command line) on NODE, stdout and stderr merged, in
+# its network namespace and, while its agent lives, its mount namespace.
+host_sh() {
+        local n=$1 pid enter
         shift
-        OM_ROOT=$demo/${nodes[$((n - 1))]} OM_NODENAME=${nodes[$((n - 1))]} "$om_bin" "$@"
+        pid=$(host_pid "$n") || pid=
+        if [ -n "$pid" ] && [ -e "/proc/$pid/ns/mnt" ]; then
+                enter=(nsenter "--net=/run/netns/$(host_ns "$n")" "--mount=/proc/$pid/ns/mnt")
+        else
+                enter=(nsenter "--net=/run/netns/$(host_ns "$n")" unshare --mount --propagation slave)
+        fi
+        OM_ROOT=$work/$n OM_NODENAME=$n PATH=$work/bin:$PATH "${enter[@]}" bash -c "$* 2>&1"
 }
-# Makes `om` in the shown commands mean node 1, as in the reference's transcript.
-om() { on 1 "$@"; }
+
+# The namespaces of a previous run that was killed before it could clean up.
+host_sweep() {
+        local ns pid
+        for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^omdemo([0-9]+|-hub)$'); do
+                for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+                ip netns del "$ns" 2>/dev/null || true
+        done
+}
+
+host_net_up() {
+        local n i
+        host_sweep
+        ip netns add "$hub" &&
+                ip -n "$hub" link set lo up &&
+                ip -n "$hub" link add br0 type bridge &&
+                ip -n "$hub" link set br0 up || return 1
+        for n in "${nodes[@]}"; do
+                i=${n#demo}
+                ip netns add "omdemo$i" &&
+                        ip -n "omdemo$i" link set lo up &&
+                        ip -n "omdemo$i" link add eth0 type veth peer name "port$i" netns "$hub" &&
+                        ip -n "$hub" link set "port$i" master br0 up &&
+                        ip -n "omdemo$i" addr add "$(host_addr "$n")/24" dev eth0 &&
+                        ip -n "omdemo$i" link set eth0 up || return 1
+        done
+}
+
+host_start() {
+        local n=$1
+        mkdir -p "$work/$n/etc"
+        (umask 077 && cluster_conf host_addr >"$work/$n/etc/cluster.conf")
+        OM_ROOT=$work/$n OM_NODENAME=$n nsenter "--net=/run/netns/$(host_ns "$n")" \
+                unshare --mount --propagation slave "$om_bin" daemon start
+}
+
+# host_kill NODE: NODE dies: SIGKILL to every process in its network namespace (its
+# agent, and any action it runs); its mount namespace goes with them.
+host_kill() {
+        local pid
+        for pid in $(ip netns pids "$(host_ns "$1")" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+        for _ in $(seq 1 50); do
+                [ -z "$(ip netns pids "$(host_ns "$1")" 2>/dev/null)" ] && return 0
+                sleep 0.1
+        done
+}
+
+# Stops the agents, releases what the service holds on each node (in a mount namespace
+# of its own: the node's went with its agent), removes the namespaces.
+host_cleanup() {
+        local n pid
+        for n in "${nodes[@]}"; do
+                [ -d "$work/$n" ] || continue
+                OM_ROOT=$work/$n OM_NODENAME=$n "$om_bin" daemon stop >/dev/null 2>&1 || true
+                host_kill "$n"
+        done
+        for n in "${nodes[@]}"; do
+                [ -f "$work/$n/etc/namespaces/demo/svc/loopcrypt.conf" ] || continue
+                # the last mount of a dead namespace is released asynchronously: retry
+                for _ in 1 2 3 4 5; do
+                        host_sh "$n" "om $svc unprovision --local --force" >/dev/null && break
+                        sleep 0.5
+                done
+        done
+        ip netns del "$hub" 2>/dev/null || true
+        for n in "${nodes[@]}"; do ip netns del "$(host_ns "$n")" 2>/dev/null || true; done
+}
+
+# --- the nodes in QEMU guests ---------------------------------------------------------
+qemu_addr() { echo "10.99.0.1${1#demo}"; }
+qemu_sh() { lab_run -t 180 "$1" "( $2
+) 2>&1"; }
+
+# --- the scenario, on whichever nodes -------------------------------------------------
+node_sh() { "${mode}_sh" "$@"; }
+# on NODE CMD: show CMD as typed on NODE, run it, show its output; returns its status
+on() {
+        local rc=0
+        printf '\n%s# %s\n' "$1" "$2"
+        node_sh "$1" "$2" || rc=$?
+        [ "$rc" = 0 ] || printf '(exit status %s)\n' "$rc"
+        return "$rc"
+}
+# must NODE CMD: on, and the demo stops when CMD fails
+must() { on "$@" || die "'$2' failed on $1"; }
+# quiet NODE CMD: CMD's output only (polls)
+quiet() { node_sh "$1" "$2" 2>/dev/null; }
+
+# until_ SECS WHAT CMD...: poll CMD every 0.2 s for SECS seconds
+until_() {
+        local secs=$1 what=$2 t0=$SECONDS
+        shift 2
+        until "$@"; do
+                [ $((SECONDS - t0)) -lt "$secs" ] || die "$what: not after ${secs}s"
+                sleep 0.2
+        done
+}
+
+# cluster_conf ADDRFN: the cluster.conf every node shares (DESIGN section 7)
+cluster_conf() {
+        local n
+        printf '[cluster]\nname = default\nsecret = %s\nnodes = %s\n\n[hb#1]\ntype = unicast\n' \
+                "$secret" "${nodes[*]}"
+        for n in "${nodes[@]}"; do printf 'addr@%s = %s\n' "$n" "$("$1" "$n")"; done
+        printf 'interval = 1s\ntimeout = 3s\n'
+}
+
+# mon_field VIEWER NODE FIELD: a field of NODE's instance of the service in VIEWER's om mon
+mon_field() {
+        quiet "$1" "om mon --format json" |
+                jq -r ".objects[\"$svc\"].instances[\"$2\"].$3 // \"none\" | tostring" 2>/dev/null
+}
+all_up() {
+        local a b
+        for a in "${nodes[@]}"; do
+                for b in "${nodes[@]}"; do
+                        [ "$a" = "$b" ] && continue
+                        [ "$(quiet "$a" "om node ls --format json" | jq -r ".\"$b\".liveness // empty" 2>/dev/null)" = up ] ||
+                                return 1
+                done
+        done
+}
+has_ha_conf() { quiet "$1" "om $svc get --kw orchestrate" | grep -qx ha; }
+avail_up() { [ "$(quiet "$1" "om $svc print status --format json" | jq -r .avail 2>/dev/null)" = up ]; }
+
+# cluster_up START_FN: write cluster.conf, start the agents, wait until all see all up
+cluster_up() {
+        local n
+        for n in "${nodes[@]}"; do "$1" "$n" || die "cannot start the agent of $n"; done
+        until_ 30 "the three nodes up in every node's view" all_up
+        must demo1 "om mon"
+}
+
+# provision CONF: the reference service on demo1, made HA on the three nodes, provisioned
+provision() {
+        step "the reference service, highly available on the three nodes"
+        must demo1 "om $svc create --config=$1"
+        must demo1 "om $svc print status -r"
+        must demo1 "om $svc set --kw nodes='${nodes[*]}' --kw orchestrate=ha"
+        if [ "$mode" = host ]; then
+                echo
+                echo "(the three nodes share this host's kernel, where loop files and device-mapper"
+                echo "names are global: each node gets a loop file under its own {var} and a"
+                echo "mapping name of its own; separate machines use the reference values)"
+                must demo1 "om $svc set --kw disk#0.file={var}/{fqdn}.img --kw disk#1.name={nodename}.{fqdn}-crypt"
+        fi
+        must demo1 "om $svc print config"
+        echo
+        echo "(the config replicates to the nodes of its 'nodes' keyword)"
+        until_ 30 "the config on demo2 and demo3" eval 'has_ha_conf demo2 && has_ha_conf demo3'
+        step "provision --wait: each node formats its LUKS volume with the one generated passphrase"
+        on demo1 "om $svc provision --wait"
+}
+
+# failover: the provisioned service: who runs it, its key on every node, the kill, the
+# takeover, its time
+failover() {
+        local n owner='' new='' t0 ms
+        must demo1 "om mon"
+        for n in "${nodes[@]}"; do
+                [ "$(mon_field demo1 "$n" avail)" = up ] && owner=$n
+        done
+        [ -n "$owner" ] || die "no node runs $svc after the provision"
+        must "$owner" "om $svc print status -r"
+        must "$owner" "om $svc print devs"
+        must "$owner" "df -h /srv/loopcrypt"
+        must "$owner" "om $sec keys"
+        step "the passphrase, replicated: the same on every node"
+        local sum first=''
+        for n in "${nodes[@]}"; do
+                printf '\n%s# om %s decode --key %s | sha256sum\n' "$n" "$sec" "$key"
+                sum=$(quiet "$n" "om $sec decode --key $key | sha256sum") || die "decode failed on $n"
+                echo "$sum"
+                [ -n "$first" ] || first=$sum
+                [ "$sum" = "$first" ] || die "the passphrase differs on $n"
+        done
+
+        step "$owner dies"
+        echo "Every process of $owner is killed at once (in the QEMU lab: the guest loses power)."
+        echo "The others see its heartbeats stop (timeout 3s), wait ready_period (1s), and the"
+        echo "HA leader among them opens its own LUKS volume with the replicated passphrase."
+        t0=$EPOCHREALTIME
+        "${mode}_kill" "$owner"
+        local deadline=$((SECONDS + 90))
+        while [ -z "$new" ]; do
+                for n in "${nodes[@]}"; do
+                        [ "$n" = "$owner" ] && continue
+                        avail_up "$n" && new=$n && break
+                done
+                [ -n "$new" ] && break
+                [ "$SECONDS" -lt "$deadline" ] || die "no node took $svc over within 90 s"
+                sleep 0.1
+        done
+        ms=$(((${EPOCHREALTIME/./} - ${t0/./}) / 1000))
+        step "takeover: $new runs $svc, $((ms / 1000)).$((ms % 1000 / 100)) s after $owner died"
+        must "$new" "om mon"
+        must "$new" "om $svc print status -r"
+        must "$new" "grep -E 'daemon origin|luksOpen|mount -t' $(log_of "$new") | tail -n 5"
+        echo
+        echo "takeover: $new runs $svc, $((ms / 1000)).$((ms % 1000 / 100)) s after $owner died"
+}
+
+log_of() {
+        if [ "$mode" = host ]; then
+                echo "$work/$1/log/namespaces/demo/svc/loopcrypt.log"
+        else
+                echo /var/log/om/namespaces/demo/svc/loopcrypt.log
+        fi
+}
 
 cleanup() {
         set +e
-        if [ -f "$demo/demo1/etc/namespaces/demo/svc/loopcrypt.conf" ]; then
-                on 1 demo/svc/loopcrypt unprovision --local --force >/dev/null 2>&1
+        trap '' INT TERM # a second Ctrl-C must not leave half of it behind
+        if [ "$mode" = qemu ]; then
+                lab_cleanup
+        elif [ "$mode" = host ]; then
+                host_cleanup
         fi
-        for n in 1 2 3; do on "$n" daemon stop >/dev/null 2>&1; done
-        rm -rf "$demo"
+        mode=
+        rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-step "a three-node cluster on this host"
-secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-for n in 1 2 3; do
-        mkdir -p "$demo/${nodes[$((n - 1))]}/etc"
-        cat >"$demo/${nodes[$((n - 1))]}/etc/cluster.conf" <<CONF
-[cluster]
-name = default
-secret = $secret
-nodes = demo1 demo2 demo3
-api_port = $((port + 1))
-
-[hb#1]
-type = unicast
-port = $port
-addr@demo1 = $(addr 1)
-addr@demo2 = $(addr 2)
-addr@demo3 = $(addr 3)
-interval = 1s
-timeout = 3s
-CONF
-        chmod 600 "$demo/${nodes[$((n - 1))]}/etc/cluster.conf"
-done
-for n in 1 2 3; do on "$n" daemon start; done
-for _ in $(seq 1 50); do
-        up=$(on 1 node ls 2>/dev/null | grep -c ' up' || true)
-        [ "$up" -ge 3 ] && break
-        sleep 0.2
-done
-show om mon
-
-step "the reference service"
-cp "$src/deploy/examples/loopback.conf" "$demo/loopback.conf"
-show om demo/svc/loopcrypt create --config="$demo/loopback.conf"
-show om demo/svc/loopcrypt print status -r
-show om demo/svc/loopcrypt print config --eval
-
-step "provision"
-if grep -qw device-mapper /proc/misc; then
-        show om demo/svc/loopcrypt provision --local
-        show om demo/svc/loopcrypt print status -r
-        show om demo/svc/loopcrypt print devs
-        show om demo/svc/loopcrypt stop --local
-        show om demo/svc/loopcrypt print status
-else
-        echo "This kernel has no device-mapper: the LUKS volume is formatted and its"
-        echo "passphrase stored, then opening it fails and the provision rolls back."
-        show om demo/svc/loopcrypt provision --local
-        show om demo/svc/loopcrypt print status -r
-fi
-show om demo/sec/loopcrypt keys
-printf '\n# om demo/sec/loopcrypt decode --key disk_1_crypt_passphrase | wc -c\n'
-om demo/sec/loopcrypt decode --key disk_1_crypt_passphrase | wc -c
-show om demo/svc/loopcrypt logs
-
-step "the passphrase, replicated"
-echo "sec objects replicate to every node: demo2 and demo3 hold the sealed key too."
-for n in 2 3; do
-        for _ in $(seq 1 50); do
-                on "$n" demo/sec/loopcrypt keys 2>/dev/null | grep -q disk_1 && break
-                sleep 0.1
-        done
-done
-printf '
-# (on demo2) om demo/sec/loopcrypt keys
-'
-on 2 demo/sec/loopcrypt keys || true
-printf '
-# (on demo3) om demo/sec/loopcrypt decode --key disk_1_crypt_passphrase | sha256sum
-'
-on 3 demo/sec/loopcrypt decode --key disk_1_crypt_passphrase | sha256sum || true
-printf '# (on demo1) the same
-'
-on 1 demo/sec/loopcrypt decode --key disk_1_crypt_passphrase | sha256sum || true
-
-# --- the reference scenario in a QEMU guest --------------------------------------
-# This kernel has no device-mapper, so no LUKS volume can be opened here: the rest of
-# the reference runs in one QEMU guest (tests/vm/lab.sh: TCG, Debian's kernel and
-# modules, a busybox initramfs carrying this build of om) named demo1, as in the
-# reference. /opt is a directory of the guest's private disk (a sparse ext4 image),
-# so the 1G sparse backing file lives on a block device, not in the guest's RAM.
-guest=demo1
-# gshow CMD: show CMD as the reference does (`# CMD`), run it in the guest, show its
-# output and, when it fails, its exit status.
-gshow() {
-        printf '\n# %s\n' "$*"
-        local rc=0
-        lab_run "$guest" "( $*
-) 2>&1" || rc=$?
-        [ "$rc" = 0 ] || printf '(exit status %s)\n' "$rc"
+has_dm() {
+        modprobe -q dm_mod 2>/dev/null || true
+        modprobe -q dm_crypt 2>/dev/null || true
+        grep -qw device-mapper /proc/misc
 }
-if ! grep -qw device-mapper /proc/misc; then
-        step "the reference scenario in a QEMU guest"
-        echo "This kernel has no device-mapper, so dm-crypt cannot open the LUKS volume here:"
-        echo "the reference scenario runs in a QEMU guest (TCG, Debian's kernel) named $guest,"
-        echo "with this build of om."
-        # shellcheck source=tests/vm/lab.sh
-        . "$src/tests/vm/lab.sh"
-        lab_rc=0
-        lab_init --om "$om_bin" || lab_rc=$?
-        # lab_init installed its own traps: clean up both the guest and the cluster.
-        trap 'lab_cleanup; cleanup' EXIT
-        trap 'exit 130' INT TERM
-        if [ "$lab_rc" = 77 ]; then
-                echo "(the QEMU lab cannot start here: see the SKIP line above)"
-        elif [ "$lab_rc" != 0 ]; then
-                echo "(the QEMU lab failed to start)"
-        elif ! lab_boot --private 1280M "$guest" 10.99.0.11/24; then
-                echo "(the guest did not boot)"
-        else
-                lab_run "$guest" 'mkdir -p /persist/opt /opt && mount --bind /persist/opt /opt'
-                gshow "cat >/tmp/loopback.conf <<'EOF'
-$(cat "$demo/loopback.conf")
-EOF"
-                gshow om demo/svc/loopcrypt create --config=/tmp/loopback.conf
-                gshow om demo/svc/loopcrypt print status -r
-                gshow om demo/svc/loopcrypt provision --local
-                gshow om demo/svc/loopcrypt print status -r
-                gshow om demo/svc/loopcrypt print devs
-                gshow losetup -a
-                gshow df -h /srv/loopcrypt
-                gshow om demo/sec/loopcrypt keys
-                gshow om demo/sec/loopcrypt decode --key disk_1_crypt_passphrase "| wc -c"
-                gshow "echo some data >/srv/loopcrypt/data"
-                gshow om demo/svc/loopcrypt stop --local
-                gshow om demo/svc/loopcrypt print status -r
-                gshow om demo/svc/loopcrypt start --local
-                gshow cat /srv/loopcrypt/data
-                gshow tail -n 6 /var/log/om/namespaces/demo/svc/loopcrypt.log
-                step "loss protection, in the guest"
-                gshow om demo/sec/loopcrypt keys
-                gshow om demo/sec/loopcrypt remove --key disk_1_crypt_passphrase
-                gshow om demo/sec/loopcrypt keys
-                gshow om demo/svc/loopcrypt print status -r
-                gshow om demo/svc/loopcrypt stop --local
-                echo "(refused: the volume stays open so its data can be saved)"
-                gshow om demo/svc/loopcrypt stop --local --force
-                gshow om demo/svc/loopcrypt unprovision --local
-                gshow om demo/svc/loopcrypt print status -r
-                lab_cleanup
-                # The failover: two guests on one shared disk (the SAN) and an
-                # arbitrator, the reference's SAN service with orchestrate = ha,
-                # provisioned through the agents; the owner loses power and the other
-                # guest reopens the volume with the passphrase it received by
-                # replication. tests/vm/test-failover-crypt.sh is that scenario,
-                # with its checks; the demo runs it and shows what it does.
-                step "failover of the encrypted service between two QEMU guests"
-                echo "Two guests n1 and n2 share a disk; n1 runs demo/svc/sancrypt (LUKS on the"
-                echo "shared disk, ext4 on top), then loses power; n2 takes over with the"
-                echo "replicated passphrase."
-                OM_BIN=$om_bin bash "$src/tests/vm/test-failover-crypt.sh" ||
-                        echo "(the failover run failed: see its output above)"
+
+# --- on this host ---------------------------------------------------------------------
+step "three nodes on this host: network namespaces omdemo1-3, one agent each"
+mode=host
+if ! host_net_up; then
+        host_cleanup
+        mode=
+        echo "(cannot make network namespaces here: skipping to the QEMU lab)"
+else
+        cluster_up host_start
+        if provision "$work/loopback.conf"; then
+                failover
+                step "done: cleaning up"
+                exit 0
         fi
+        has_dm && die "the provision failed on a kernel with device-mapper: see the output above"
+        on demo1 "om mon"
+        on demo1 "tail -n 4 $(log_of demo1)"
+        step "this kernel has no device-mapper"
+        echo "dm-crypt cannot open a LUKS volume on this host: the provision formatted it, stored"
+        echo "the passphrase, failed to open it and rolled back, on each node in turn (om mon above)."
+        echo "The same cluster runs next in the QEMU lab: three guests booting Debian's kernel."
+        host_cleanup
+        mode=
 fi
+
+# --- in the QEMU lab ------------------------------------------------------------------
+step "the same cluster in three QEMU guests (TCG, Debian's kernel, this build of om)"
+# shellcheck source=tests/vm/lab.sh
+. "$src/tests/vm/lab.sh"
+lab_rc=0
+lab_init --om "$om_bin" || lab_rc=$?
+# lab_init set traps of its own: ours clean up the lab and the rest
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mode=qemu
+[ "$lab_rc" = 0 ] || die "the QEMU lab cannot start here (see above)"
+# /opt (where the loop files are) on a private disk of each guest, not in its RAM
+for n in "${nodes[@]}"; do
+        lab_start --private 1300M --mem 640 "$n" "$(qemu_addr "$n")/24" || die "cannot start $n"
+done
+for n in "${nodes[@]}"; do
+        lab_wait "$n" || die "$n did not boot"
+        echo "$n booted in $(lab_boot_time "$n") s"
+done
+qemu_start() {
+        cluster_conf qemu_addr | lab_run -i "$1" 'mkdir -p /etc/om && umask 077 && cat >/etc/om/cluster.conf' &&
+                lab_run "$1" 'mkdir -p /persist/opt /opt && mount --bind /persist/opt /opt && om daemon start'
+}
+qemu_kill() { lab_kill "$1"; }
+cluster_up qemu_start
+lab_run -i demo1 'cat >/tmp/loopback.conf' <"$work/loopback.conf"
+provision /tmp/loopback.conf || die "the provision failed in the QEMU lab"
+failover
 step "done: cleaning up"

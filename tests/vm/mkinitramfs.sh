@@ -188,6 +188,8 @@ optional_mods=(
     # libcryptsetup checks ciphers and encrypts LUKS2 keyslots through AF_ALG.
     af_alg algif_skcipher algif_hash
     virtio_rng af_packet
+    # veth and bridge: deploy/demo.sh wires network namespaces (test-demo-dm.sh)
+    veth bridge
 )
 # Copied and indexed but not loaded at boot (xfs alone costs ~0.8 s of TCG
 # boot time): the kernel asks busybox modprobe for them when first needed
