@@ -44,6 +44,7 @@ enum mon {
         MON_PROVISION_FAILED,
         MON_UNPROVISION_FAILED,
         MON_PURGE_FAILED,
+        MON_MONITOR_FAILED,
 };
 
 static const char *mon_to_string(enum mon m) {
@@ -61,6 +62,7 @@ static const char *mon_to_string(enum mon m) {
                 [MON_PROVISION_FAILED] = "provision failed",
                 [MON_UNPROVISION_FAILED] = "unprovision failed",
                 [MON_PURGE_FAILED] = "purge failed",
+                [MON_MONITOR_FAILED] = "monitor failed",
         };
         return m < ARRAY_SIZE(s) && s[m] ? s[m] : "unknown";
 }
@@ -83,6 +85,18 @@ struct obj {
         bool prov_refreshed;
         uint64_t ready_ms;
         char split_action[16];
+        /* resource monitoring (keywords monitor, restart, monitor_interval) */
+        uint64_t mon_ms, mon_next;
+        bool mon_refreshing; /* the running job is the monitor's status refresh */
+        bool mon_check;      /* a refresh ended: judge the resources found down */
+        bool rid_job;        /* the running job restarts one resource */
+        bool fail_after;     /* the running stop gives the instance up: then "monitor failed" */
+        struct watch {
+                char rid[64];
+                bool monitor, warned;
+                int restart, restarted;
+        } watch[32];
+        size_t n_watch;
         /* monitor */
         enum mon state;
         uint64_t ready_until;
@@ -289,16 +303,22 @@ static enum mon failed_of(enum mon s) {
         }
 }
 
-static void job_start(struct om_orch *o, struct obj *ob, enum mon s, const char *why) {
-        const char *words[] = {action_of(s), NULL};
+static void job_start_words(struct om_orch *o, struct obj *ob, enum mon s, const char *why,
+                            const char *const *words) {
         set_state(o, ob, s, why);
         ob->job = true;
         int r = om_orch_run(o->agent, ob->path, words, job_done, ob);
         if (r < 0) {
                 ob->job = false;
                 ob->then = NULL;
+                ob->rid_job = ob->fail_after = false;
                 set_state(o, ob, failed_of(s), "cannot spawn the action");
         }
+}
+
+static void job_start(struct om_orch *o, struct obj *ob, enum mon s, const char *why) {
+        const char *words[] = {action_of(s), NULL};
+        job_start_words(o, ob, s, why, words);
 }
 
 static void refresh_start(struct om_orch *o, struct obj *ob) {
@@ -306,6 +326,7 @@ static void refresh_start(struct om_orch *o, struct obj *ob) {
         ob->job = true;
         if (om_orch_run(o->agent, ob->path, words, job_done, ob) < 0) {
                 ob->job = false;
+                ob->mon_refreshing = false;
                 set_state(o, ob, MON_IDLE, "status refresh could not run");
         }
 }
@@ -313,20 +334,37 @@ static void refresh_start(struct om_orch *o, struct obj *ob) {
 static void job_done(struct om_agent *a, void *arg, int status) {
         struct om_orch *o = a->orch;
         struct obj *ob = arg;
+        bool refresh = ob->mon_refreshing, rid_job = ob->rid_job, fail_after = ob->fail_after;
         ob->job = false;
+        ob->mon_refreshing = ob->rid_job = ob->fail_after = false;
         if (!o)
                 return;
         if (ob->state == MON_INIT)
                 set_state(o, ob, MON_IDLE, "status refreshed");
-        else if (status != 0) {
+        else if (refresh) {
+                /* the monitor's status refresh: the state stays, the result is judged */
+                ob->mon_check = status == 0;
+        } else if (rid_job) {
+                /* a resource restart that failed is one attempt spent, not a failed start:
+                 * the next check counts it and, restarts exhausted, gives the instance up */
+                set_state(o, ob, MON_IDLE, status ? "resource restart failed" : NULL);
+        } else if (fail_after && status == 0) {
+                set_state(o, ob, MON_MONITOR_FAILED,
+                          "stopped after a monitored resource failed: another node may take "
+                          "over");
+        } else if (status != 0) {
                 ob->then = NULL;
                 set_state(o, ob, failed_of(ob->state), NULL);
         } else if (ob->then) {
                 const char *next = ob->then;
                 ob->then = NULL;
                 job_start(o, ob, strcmp(next, "stop") == 0 ? MON_STOPPING : MON_STARTING, NULL);
-        } else
+        } else {
+                if (ob->state == MON_STARTING || ob->state == MON_PROVISIONING)
+                        for (size_t k = 0; k < ob->n_watch; k++)
+                                ob->watch[k].restarted = 0; /* a whole start: counts reset */
                 set_state(o, ob, MON_IDLE, NULL);
+        }
         om_agent_rescan(a);
         om_orch_kick(a);
 }
@@ -379,11 +417,38 @@ static void obj_load_config(struct om_orch *o, struct obj *ob) {
                 (void)om_parse_duration_ms(s, &ob->ready_ms);
         s = om_ini_get(obj->ini, "DEFAULT", "split_action", a->self);
         snprintf(ob->split_action, sizeof(ob->split_action), "%s", s ? s : "stop");
+        ob->mon_ms = 5000;
+        if ((s = om_ini_get(obj->ini, "DEFAULT", "monitor_interval", a->self)))
+                (void)om_parse_duration_ms(s, &ob->mon_ms);
+        if (ob->mon_ms < 100)
+                ob->mon_ms = 100;
+        ob->n_watch = 0;
+        for (size_t k = 0; k < obj->ini->n_sections && ob->n_watch < ARRAY_SIZE(ob->watch); k++) {
+                const char *sec = obj->ini->sections[k].name;
+                bool mon = false, dis = false;
+                long restart = 0;
+                if (!strchr(sec, '#'))
+                        continue;
+                if ((s = om_ini_get(obj->ini, sec, "disable", a->self)))
+                        (void)om_parse_bool(s, &dis);
+                if ((s = om_ini_get(obj->ini, sec, "monitor", a->self)))
+                        (void)om_parse_bool(s, &mon);
+                if ((s = om_ini_get(obj->ini, sec, "restart", a->self)))
+                        restart = strtol(s, NULL, 10);
+                if (dis || (!mon && restart <= 0))
+                        continue;
+                struct watch *w = &ob->watch[ob->n_watch++];
+                memset(w, 0, sizeof(*w));
+                snprintf(w->rid, sizeof(w->rid), "%s", sec);
+                w->monitor = mon;
+                w->restart = restart > 0 ? (restart > 100 ? 100 : (int)restart) : 0;
+        }
         om_log_set_component("monitor");
         log_info("%s config: orchestrate %s, topology %s, %zu nodes, ready_period %llums, "
-                 "split_action %s",
+                 "split_action %s, %zu watched resources every %llums",
                  ob->path, ob->ha ? "ha" : "no", ob->failover ? "failover" : "flex", ob->n_nodes,
-                 (unsigned long long)ob->ready_ms, ob->split_action);
+                 (unsigned long long)ob->ready_ms, ob->split_action, ob->n_watch,
+                 (unsigned long long)ob->mon_ms);
 }
 
 static struct obj *obj_add(struct om_orch *o, const char *path) {
@@ -740,6 +805,92 @@ static void eval_ha(struct om_orch *o, struct obj *ob, const struct om_cl_instan
                 job_start(o, ob, MON_STARTING, "ha leader, ready period elapsed");
 }
 
+/* ---- resource monitoring ----
+ *
+ * An instance that runs here (avail up or warn), idle and not frozen, whose config
+ * watches resources (`monitor = true` or `restart = N`), has its status computed again
+ * every `monitor_interval` by a child (`om <path> print status`, which writes the status
+ * cache with the rids found down). A watched resource found down is started again
+ * (`start --local --rid <rid>`) up to `restart` times; past that, a monitored resource
+ * gives the instance up: a failover service with orchestrate = ha is stopped here and
+ * its monitor left in "monitor failed", which takes this node out of the HA leader's
+ * candidates, so the next node starts it. A restart count is reset by a whole start.
+ */
+
+static bool word_in(const char *list, const char *w) {
+        size_t n = strlen(w);
+        for (const char *p = list; (p = strstr(p, w)); p += n)
+                if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+                        return true;
+        return false;
+}
+
+static void monitor_judge(struct om_orch *o, struct obj *ob) {
+        struct om_instance_status st;
+        if (om_instance_status_load(&ob->p, &st) < 0)
+                return;
+        om_log_set_component("monitor");
+        for (size_t k = 0; k < ob->n_watch; k++) {
+                struct watch *w = &ob->watch[k];
+                if (!word_in(st.down, w->rid)) {
+                        w->warned = false;
+                        continue;
+                }
+                if (w->restarted < w->restart) {
+                        char why[160];
+                        w->restarted++;
+                        snprintf(why, sizeof(why), "resource %s is down: restart %d/%d", w->rid,
+                                 w->restarted, w->restart);
+                        log_warning("%s %s", ob->path, why);
+                        const char *words[] = {"start", "--rid", w->rid, NULL};
+                        ob->rid_job = true;
+                        job_start_words(o, ob, MON_STARTING, why, words);
+                        return;
+                }
+                if (!w->monitor)
+                        continue;
+                if (ob->ha && ob->failover) {
+                        char why[200];
+                        snprintf(why, sizeof(why),
+                                 "monitored resource %s is down after %d restart%s: giving the "
+                                 "instance up",
+                                 w->rid, w->restarted, w->restarted == 1 ? "" : "s");
+                        log_warning("%s %s", ob->path, why);
+                        ob->fail_after = true;
+                        job_start(o, ob, MON_STOPPING, why);
+                        return;
+                }
+                if (!w->warned) {
+                        w->warned = true;
+                        log_warning("%s monitored resource %s is down after %d restart%s (no "
+                                    "failover: orchestrate is not ha or the topology is flex)",
+                                    ob->path, w->rid, w->restarted, w->restarted == 1 ? "" : "s");
+                }
+        }
+}
+
+static void eval_monitor(struct om_orch *o, struct obj *ob, const struct om_cl_instance *me) {
+        struct om_agent *a = o->agent;
+        uint64_t now = uv_now(&a->loop);
+        if (!me || !ob->present || ob->job || ob->state != MON_IDLE || ob->n_watch == 0 ||
+            me->frozen || a->local.frozen) {
+                ob->mon_check = false;
+                return;
+        }
+        /* judged even when the refresh found the whole instance down: it ran before */
+        if (ob->mon_check) {
+                ob->mon_check = false;
+                monitor_judge(o, ob);
+                if (ob->job)
+                        return;
+        }
+        if (!avail_up(me) || now < ob->mon_next)
+                return;
+        ob->mon_next = now + ob->mon_ms;
+        ob->mon_refreshing = true;
+        refresh_start(o, ob);
+}
+
 /* ---- split brain ---- */
 
 static void split_apply(struct om_orch *o, struct obj *ob, const struct om_cl_instance *me) {
@@ -873,8 +1024,14 @@ static void eval(struct om_orch *o) {
                         if (ob->state == MON_READY)
                                 set_state(o, ob, MON_IDLE, "a target takes over");
                         eval_target(o, ob, me);
-                } else
-                        eval_ha(o, ob, me);
+                } else {
+                        /* first: a refresh that found a watched resource down is the
+                         * monitor's to handle (restart it, or give the instance up),
+                         * not a placement question */
+                        eval_monitor(o, ob, me);
+                        if (!ob->job)
+                                eval_ha(o, ob, me);
+                }
         }
         if (o->dirty) {
                 o->dirty = false;

@@ -36,6 +36,9 @@ static const struct om_keyword keywords[] = {
          "How the HA leader is chosen among candidate nodes."},
         {"DEFAULT", NULL, "ready_period", D, "1s", NULL, 0,
          "Time the HA leader waits, once the running node is lost, before taking over."},
+        {"DEFAULT", NULL, "monitor_interval", D, "5s", NULL, 0,
+         "How often the daemon checks the resources a running instance watches (monitor, "
+         "restart)."},
         {"DEFAULT", NULL, "split_action", C, "stop", "stop|freeze|crash|reboot", 0,
          "What a node that loses the quorum does to the failover services it runs."},
         {"DEFAULT", NULL, "priority", I, "100", NULL, 0,
@@ -51,7 +54,8 @@ static const struct om_keyword keywords[] = {
          "A failure of an optional resource does not fail the action."},
         {"*", NULL, "disable", B, "false", NULL, SCO, "Actions skip a disabled resource."},
         {"*", NULL, "monitor", B, "false", NULL, SCO,
-         "A monitored resource going down makes the daemon react."},
+         "A monitored resource found down, its restarts spent, makes the daemon give the "
+         "instance up: an HA failover service is stopped and taken over by another node."},
         {"*", NULL, "standby", B, "false", NULL, SCO,
          "A standby resource is kept up on every node, also where the service is stopped."},
         {"*", NULL, "restart", I, "0", NULL, SCO,

@@ -357,12 +357,20 @@ int om_res_svc_save_status(struct om_res_svc *svc) {
         st.provisioned = svc->provisioned != 0;
         st.frozen = svc->frozen;
         st.updated_ms = om_now_ms();
+        for (size_t i = 0; i < svc->n_res; i++) {
+                const struct om_res *r = svc->res[i];
+                size_t len = strlen(st.down);
+                if (r->disabled || r->status != OM_RES_DOWN ||
+                    len + strlen(r->rid) + 2 > sizeof(st.down))
+                        continue;
+                snprintf(st.down + len, sizeof(st.down) - len, "%s%s", len ? " " : "", r->rid);
+        }
         /* steady state: a repeated `print status` rewrites (and fsyncs) the cache only
          * when it changed or is older than OM_RES_STATUS_REFRESH_MS */
         struct om_instance_status old;
         if (om_instance_status_load(&svc->obj->path, &old) == 0 && !strcmp(old.avail, st.avail) &&
             !strcmp(old.overall, st.overall) && old.provisioned == st.provisioned &&
-            old.updated_ms <= st.updated_ms &&
+            !strcmp(old.down, st.down) && old.updated_ms <= st.updated_ms &&
             st.updated_ms - old.updated_ms < OM_RES_STATUS_REFRESH_MS)
                 return 0;
         return om_instance_status_save(&svc->obj->path, &st);

@@ -37,6 +37,8 @@ int om_instance_status_load(const struct om_path *p, struct om_instance_status *
                 om_parse_bool(v, &st.provisioned);
         if ((v = om_ini_get(ini, "instance", "updated", NULL)))
                 st.updated_ms = strtoull(v, NULL, 10);
+        if ((v = om_ini_get(ini, "instance", "down", NULL)))
+                snprintf(st.down, sizeof(st.down), "%s", v);
         st.frozen = om_instance_frozen(p);
         *ret = st;
         return 0;
@@ -46,8 +48,9 @@ int om_instance_status_save(const struct om_path *p, const struct om_instance_st
         _cleanup_free_ char *file = var_file(p, "status");
         _cleanup_free_ char *text = om_asprintf(
                 "[instance]\navail = %s\noverall = %s\nprovisioned = %s\n"
-                "updated = %" PRIu64 "\n",
-                st->avail, st->overall, st->provisioned ? "true" : "false", st->updated_ms);
+                "updated = %" PRIu64 "\n%s%s%s",
+                st->avail, st->overall, st->provisioned ? "true" : "false", st->updated_ms,
+                st->down[0] ? "down = " : "", st->down, st->down[0] ? "\n" : "");
         if (!file || !text)
                 return -ENOMEM;
         return om_write_atomic(file, text, strlen(text), 0644);

@@ -17,6 +17,7 @@ struct om_instance_status {
         bool provisioned;
         bool frozen;
         uint64_t updated_ms; /* wall clock of the computation */
+        char down[512];      /* rids of the enabled resources found down, space-separated */
 };
 
 /* Loads the cached status; -ENOENT when never computed (avail "undef" is then right). */

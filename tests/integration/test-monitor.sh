@@ -1,0 +1,70 @@
+#!/bin/bash
+# Resource monitoring among three agents on 127.0.0.17x (interval 200ms / timeout 1s):
+# an HA app service (nodes n1 n2 n3, ready_period 300ms, monitor_interval 300ms) whose
+# app#0 has `monitor = true` and `restart = 1`.
+# - the app dies on its own on n1 (its marker goes, nothing else): the agent finds it down
+#   and starts it again there (restart 1/1);
+# - it dies again: the restart is spent, so n1 gives the instance up (stops it, monitor
+#   "monitor failed") and n2 takes over; n1 is no longer a candidate;
+# - on n2, frozen, the app dying is left alone: no restart while frozen;
+# - a service that watches nothing gets no periodic status refresh;
+# - no double start in the events.
+set -u
+ADDR_BASE=170
+. "$(dirname "$0")/test-agent.lib"
+NNODES=3
+. "$(dirname "$0")/test-orch.lib"
+P=root/svc/web
+
+# dies K: the app of web dies on node K without om knowing (recorded as a crash)
+dies() {
+        rm -f "$T/n$1/running.web"
+        echo "$(date +%s%3N) crash n$1 web" >>"$EVENTS"
+}
+starts_on() { grep -c " start n$1 web\$" "$EVENTS"; }
+
+write_conf 3 200ms 1s
+APP_EXTRA=("monitor = true" "restart = 1")
+svc_conf web "n1 n2 n3" "orchestrate = ha" "ready_period = 300ms" "monitor_interval = 300ms"
+APP_EXTRA=()
+svc_conf quiet "n1 n2 n3" "orchestrate = ha" "ready_period = 300ms" "monitor_interval = 300ms"
+for k in 1 2 3; do start_agent $k; done
+wait_agents_up 1 2 3
+wait_running web n1 5 >/dev/null
+wait_running quiet n1 5 >/dev/null
+sleep 0.5
+[ "$(starts_on 1)" = 1 ] || fail "web started $(starts_on 1) times on n1, want 1"
+echo "ok: n1 runs web"
+
+dies 1
+ms=$(wait_running web n1 5) || fail "web was not restarted on n1"
+echo "ok: the app died on n1, restarted there in ${ms}ms"
+grep -q "c:monitor | $P resource app#0 is down: restart 1/1$" "$T/n1/log/daemon.log" ||
+        fail "no 'restart 1/1' line in n1's log"
+[ "$(starts_on 1)" = 2 ] || fail "web started $(starts_on 1) times on n1, want 2"
+
+dies 1
+ms=$(wait_running web n2 10) || fail "web did not move to n2 once n1's restarts were spent"
+echo "ok: the app died again, restarts spent: n2 took over in ${ms}ms"
+grep -q "c:monitor | $P monitored resource app#0 is down after 1 restart: giving the instance up$" \
+        "$T/n1/log/daemon.log" || fail "no 'giving the instance up' line in n1's log"
+wait_inst 2 n1 $P monitor "monitor failed" 3
+[ "$(starts_on 1)" = 2 ] || fail "n1 started web again: $(starts_on 1) starts"
+on 2 mon | grep -E "^ $P .* monitor failed" >/dev/null || fail "om mon: $(on 2 mon | grep $P)"
+
+on 2 "$P" freeze --local >/dev/null || fail "freeze on n2"
+sleep 0.5
+dies 2
+sleep 2
+[ -z "$(running web)" ] || fail "web restarted on '$(running web)' while n2 is frozen"
+[ "$(starts_on 2)" = 1 ] || fail "web started $(starts_on 2) times on n2, want 1"
+echo "ok: frozen on n2, the dead app is left alone"
+
+n=$(grep -c "root/svc/quiet print status .*spawned" "$T/n1/log/daemon.log")
+[ "$n" -le 1 ] || fail "quiet (nothing watched) had its status refreshed $n times on n1"
+n=$(grep -c "$P print status .*spawned" "$T/n1/log/daemon.log")
+echo "status refreshes of web on n1: $n, of quiet: $(grep -c "root/svc/quiet print status .*spawned" "$T/n1/log/daemon.log")"
+
+n=$(check_double_starts)
+[ "$n" = 0 ] || fail "$n double starts"
+echo "ok: no double start"
