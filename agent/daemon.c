@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -426,6 +427,10 @@ int om_agent_run(void) {
                 return -ENOMEM;
         a->pid_fd = -1;
         snprintf(a->self, sizeof(a->self), "%s", om_nodename());
+        /* the keys derived below live in this process: no core file holds them, no other
+         * user may ptrace it (the flag does not survive the exec of a child) */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                fprintf(stderr, "om: cannot make the agent undumpable: %s\n", strerror(errno));
 
         /* 1. the config, checked before anything is bound or written */
         r = om_cl_config_load(a->self, &cfg, err, sizeof(err));

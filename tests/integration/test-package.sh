@@ -32,6 +32,20 @@ page=$(man -l "$T/root/usr/share/man/man5/om.conf.5" 2>/dev/null)
 grep -q "manage_passphrase" <<<"$page" || fail "om.conf(5) does not document manage_passphrase"
 page=$(man -l "$T/root/usr/share/man/man1/om.1" 2>/dev/null)
 grep -q "print config" <<<"$page" || fail "om(1) does not list print config"
+# The unit's contract (deploy/om.service): the agent's mounts are the host's, and the
+# services' applications, its children, neither die with it nor inherit restrictions.
+unit=$T/root/usr/lib/systemd/system/om.service
+grep -qx "KillMode=process" "$unit" || fail "om.service: stopping the agent would kill the services' applications"
+grep -qx "Restart=on-failure" "$unit" || fail "om.service: no restart on failure"
+for opt in ProtectSystem ProtectHome PrivateTmp PrivateDevices PrivateMounts ProtectControlGroups \
+        ProtectKernelModules ProtectKernelLogs ProtectProc ReadOnlyPaths InaccessiblePaths \
+        TemporaryFileSystem BindPaths BindReadOnlyPaths RootDirectory MountFlags; do
+        ! grep -q "^$opt=" "$unit" || fail "om.service sets $opt: a mount namespace of its own hides the agent's mounts from the host"
+done
+for opt in NoNewPrivileges MemoryDenyWriteExecute RestrictAddressFamilies SystemCallFilter \
+        CapabilityBoundingSet UMask RestrictNamespaces RestrictSUIDSGID LimitCORE; do
+        ! grep -q "^$opt=" "$unit" || fail "om.service sets $opt, which the services' applications would inherit"
+done
 if command -v systemd-analyze >/dev/null; then
         sed "s|/usr/bin/om|$T/root/usr/bin/om|g" "$T/root/usr/lib/systemd/system/om.service" \
                 >"$T/om.service"
