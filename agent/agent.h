@@ -76,6 +76,8 @@ struct om_agent {
         uint64_t judge_due;
         uv_check_t judge_check;
         uv_timer_t scan;
+        uint64_t scan_seq;  /* bumped by every synchronous rescan */
+        bool scan_inflight; /* a periodic scan runs in the thread pool */
         uv_prepare_t before_sleep;
         bool beat_now;
         uv_signal_t sigterm, sigint;

@@ -226,27 +226,77 @@ static void tick_cb(uv_timer_t *t) {
 
 /* ---- local node data ---- */
 
-void om_agent_rescan(struct om_agent *a) {
-        struct om_cl_nodedata nd = {0};
-        if (om_cl_nodedata_collect(&nd) < 0)
-                return;
-        nd.frozen = om_cl_node_frozen();
-        om_orch_fill(a, &nd);
+/* Installs nd (collected by om_cl_nodedata_collect) as the local node data: a new
+ * generation, beaten at once, when it says something new. Takes nd over. */
+static void local_apply(struct om_agent *a, struct om_cl_nodedata *nd, bool frozen) {
+        nd->frozen = frozen;
+        om_orch_fill(a, nd);
         om_repl_kick(a);
-        if (a->local.gen && om_cl_nodedata_same(&nd, &a->local)) {
-                om_cl_nodedata_done(&nd);
+        if (a->local.gen && om_cl_nodedata_same(nd, &a->local)) {
+                om_cl_nodedata_done(nd);
                 return;
         }
-        nd.gen = a->local.gen + 1;
+        nd->gen = a->local.gen + 1;
         om_cl_nodedata_done(&a->local);
-        a->local = nd;
+        a->local = *nd;
         a->beat_now = true;
         om_log_set_component("daemon");
-        log_info("node data generation %llu", (unsigned long long)nd.gen);
+        log_info("node data generation %llu", (unsigned long long)nd->gen);
+}
+
+/* After a change this node made or was told of (an action ended, an object installed,
+ * the CLI's ping): read at once, on the loop thread, so what follows sees it. */
+void om_agent_rescan(struct om_agent *a) {
+        struct om_cl_nodedata nd = {0};
+        a->scan_seq++; /* a periodic scan in flight now reads older files: dropped */
+        if (om_cl_nodedata_collect(&nd) < 0)
+                return;
+        local_apply(a, &nd, om_cl_node_frozen());
+}
+
+/* The periodic scan (changes nobody told the agent of) reads the object and status
+ * files in the thread pool, so the loop never waits on the disk for it. */
+struct scan_job {
+        uv_work_t work;
+        struct om_agent *a;
+        uint64_t seq;
+        int r;
+        bool frozen;
+        struct om_cl_nodedata nd;
+};
+
+static void scan_work_cb(uv_work_t *w) {
+        struct scan_job *j = container_of(w, struct scan_job, work);
+        j->r = om_cl_nodedata_collect(&j->nd);
+        j->frozen = om_cl_node_frozen();
+}
+
+static void scan_after_cb(uv_work_t *w, int status) {
+        struct scan_job *j = container_of(w, struct scan_job, work);
+        struct om_agent *a = j->a;
+        a->scan_inflight = false;
+        if (status == 0 && j->r == 0 && !a->stopping && j->seq == a->scan_seq)
+                local_apply(a, &j->nd, j->frozen);
+        else if (j->r == 0)
+                om_cl_nodedata_done(&j->nd);
+        free(j);
 }
 
 static void scan_cb(uv_timer_t *t) {
-        om_agent_rescan(container_of(t, struct om_agent, scan));
+        struct om_agent *a = container_of(t, struct om_agent, scan);
+        if (a->scan_inflight || a->stopping)
+                return;
+        struct scan_job *j = calloc(1, sizeof(*j));
+        if (!j)
+                return;
+        j->a = a;
+        j->seq = a->scan_seq;
+        j->r = -1;
+        if (uv_queue_work(&a->loop, &j->work, scan_work_cb, scan_after_cb) < 0) {
+                free(j);
+                return;
+        }
+        a->scan_inflight = true;
 }
 
 static void before_sleep_cb(uv_prepare_t *p) {

@@ -24,8 +24,8 @@ wait_json() { # wait_json K JQ WANT SECS
 
 gen0=$(on 1 mon --format json | jq -r '.nodes.n2.gen')
 on 2 node freeze || fail "node freeze"
-t1=$(wait_json 1 '.nodes.n2.frozen' true 3)
-t3=$(wait_json 3 '.nodes.n2.frozen' true 3)
+t1=$(wait_json 1 '.nodes.n2.frozen' true 3) || fail "n1 never saw n2 frozen"
+t3=$(wait_json 3 '.nodes.n2.frozen' true 3) || fail "n3 never saw n2 frozen"
 echo "n2 frozen seen on n1 after ${t1}ms, on n3 after ${t3}ms"
 [ "$t1" -lt 3000 ] || fail "the change waited for the next interval (${t1}ms, interval 4s)"
 gen1=$(on 1 mon --format json | jq -r '.nodes.n2.gen')
