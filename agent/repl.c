@@ -32,6 +32,10 @@
 
 #define MAX_JOBS 16
 #define REFUSED_RETRY_MS 10000
+/* a version this node failed to install (disk full, a path in the way, ...) is tried again
+ * after 1 s, then 2, 4, ... up to 30 s: never in a loop that floods the log */
+#define FAILED_RETRY_MS 1000
+#define FAILED_RETRY_MAX_MS 30000
 /* room for the reply's other fields and the frame's overhead in OM_HB_PEER_MAX */
 #define SERVE_MAX (OM_HB_PEER_MAX - 65536)
 
@@ -45,6 +49,9 @@ struct rec {
         char refused_peer[OM_CL_NAME_MAX]; /* its boot refused_boot, until retry_at */
         uint8_t refused_boot[OM_HB_BOOT_ID_LEN];
         uint64_t retry_at;
+        struct om_version failed; /* could not be installed here, tried again at failed_at */
+        uint64_t failed_at;
+        unsigned n_failed;
 };
 
 struct om_repl {
@@ -176,6 +183,8 @@ static void after_work_cb(uv_work_t *w, int status) {
                                  j->v.writer, j->peer);
                 }
                 r->need_rescan = true;
+                if (rec)
+                        rec->n_failed = 0;
         } else if (j->r == 0 && j->kind == JOB_FETCH && !j->in_scope) {
                 r->out_of_scope++;
                 if (rec) {
@@ -196,8 +205,21 @@ static void after_work_cb(uv_work_t *w, int status) {
                 }
         } else if (j->r < 0) {
                 r->errors++;
-                log_error("%s version %s: cannot %s: %s", j->pathstr, ver,
-                          j->kind == JOB_DELETE ? "delete" : "install", strerror(-j->r));
+                uint64_t wait = FAILED_RETRY_MS;
+                if (rec) {
+                        if (!version_eq(&rec->failed, &j->v))
+                                rec->n_failed = 0;
+                        for (unsigned k = 0; k < rec->n_failed && wait < FAILED_RETRY_MAX_MS; k++)
+                                wait *= 2;
+                        if (wait > FAILED_RETRY_MAX_MS)
+                                wait = FAILED_RETRY_MAX_MS;
+                        rec->failed = j->v;
+                        rec->n_failed++;
+                        rec->failed_at = uv_now(&a->loop) + wait;
+                }
+                log_error("%s version %s: cannot %s: %s (next try in %llums)", j->pathstr, ver,
+                          j->kind == JOB_DELETE ? "delete" : "install", strerror(-j->r),
+                          (unsigned long long)wait);
         }
         job_finish(r, j);
 }
@@ -234,6 +256,8 @@ static void start_job(struct om_agent *a, const struct om_repl_want *w) {
         if (!rec || rec->inflight)
                 return;
         if (!w->deleted && rec->out_of_scope && version_eq(&rec->judged, &w->v))
+                return;
+        if (rec->n_failed && version_eq(&rec->failed, &w->v) && uv_now(&a->loop) < rec->failed_at)
                 return;
         /* a refused version is not fetched again from the same peer (same boot) for a
          * while: another peer, or the same one restarted, may serve it sound */
