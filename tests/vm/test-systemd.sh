@@ -274,6 +274,9 @@ until_ 30 app_up || bad "contract 2: the agent, started again, does not see $app
 
 # --- 3. Restart=on-failure ----------------------------------------------------------------
 step "contract 3: the agent killed with SIGKILL is restarted by systemd"
+# (the app's process now: the agent started another one if contract 2 failed)
+app_pid=$(q "cat $pidfile") || fail "no $pidfile"
+alive "$app_pid" || fail "the app (pid $app_pid) is not running"
 pid=$(main_pid)
 t0=$EPOCHREALTIME
 run "kill -9 $pid"
