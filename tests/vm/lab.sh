@@ -14,6 +14,7 @@
 #   lab_wait n1 && lab_wait n2                # ... then wait (parallel boots)
 #   lab_run n1 'om node ls'                   # output + the guest's exit status
 #   lab_kill n1                               # power loss
+#   lab_boot --root deb.img n3 10.99.0.13/24  # a guest running systemd from a root disk
 #   (lab_cleanup runs at exit: lab_init registers it on EXIT, INT and TERM)
 #
 # Network.  The test's network is a network namespace the lab creates and
@@ -44,6 +45,11 @@
 #     lab_run, lab_put, lab_get may be used anywhere (also in background).
 #   - The guest root filesystem is RAM: everything but the disk images (and
 #     the optional private disk, mounted on /persist) is lost by lab_kill.
+#     Unless the guest boots from a root disk (lab_start --root IMAGE): an
+#     ext4 image of a distribution (a debootstrapped Debian) whose /sbin/init,
+#     systemd, the initramfs switches to after loading the lab's kernel
+#     modules; the lab installs its runner there as lab-runner.service, so
+#     lab_run works the same (commands then run with the image's /bin/sh).
 #
 # Tunables (environment): LAB_MEM (MiB, 512), LAB_BOOT_TIMEOUT (s, 240),
 # LAB_RUN_TIMEOUT (s, 120), LAB_KEEP=1 (keep the lab directory at exit),
@@ -337,25 +343,32 @@ lab_disk() {
 
 # --- guests ------------------------------------------------------------------
 
-# lab_start [--private SIZE] [--mem MiB] [--append ARGS] NODE ADDR/LEN [IMAGE...]
+# lab_start [--private SIZE] [--mem MiB] [--append ARGS] [--root IMAGE] NODE ADDR/LEN [IMAGE...]
 # Power on guest NODE with ADDR/LEN on its network interface (inside the lab
 # network) and the given raw images as virtio disks (shared with the other
 # guests that attach them; serial = image basename).  --private gives the
 # node a disk of its own, formatted ext4 once and mounted on /persist at
-# every boot of that node.  Returns once QEMU runs: see lab_wait.  A node may
-# be started again after lab_kill (a reboot): same tap, same MAC, same disks.
+# every boot of that node.  --root boots the guest from IMAGE, a raw ext4
+# image of a whole system (serial lab-root, om.root=lab-root on the kernel
+# command line): the initramfs loads its modules, sets up the network and the
+# lab share as always, then switches to IMAGE's /sbin/init (systemd), where
+# lab-runner.service is the command runner (guest/init says what it installs
+# in IMAGE).  IMAGE is written to: give each node its own.  Returns once QEMU
+# runs: see lab_wait.  A node may be started again after lab_kill (a reboot):
+# same tap, same MAC, same disks.
 lab_start() {
-    local private='' mem=$LAB_MEM append=$LAB_APPEND
+    local private='' mem=$LAB_MEM append=$LAB_APPEND root=''
     while [ $# -gt 0 ]; do
         case $1 in
         --private) private=$2; shift 2 ;;
+        --root) root=$2; shift 2 ;;
         --mem) mem=$2; shift 2 ;;
         --append) append="$append $2"; shift 2 ;;
         *) break ;;
         esac
     done
     if [ $# -lt 2 ]; then
-        lab_log "usage: lab_start [--private SIZE] [--mem MiB] [--append ARGS] NODE ADDR/LEN [IMAGE...]"
+        lab_log "usage: lab_start [--private SIZE] [--mem MiB] [--append ARGS] [--root IMAGE] NODE ADDR/LEN [IMAGE...]"
         return 1
     fi
     local node=$1 addr=$2
@@ -402,6 +415,10 @@ lab_start() {
         fi
         cmdline+=" om.persist=private"
     fi
+    if [ -n "$root" ]; then
+        [ -f "$root" ] || { lab_log "lab_start: no root image $root"; return 1; }
+        cmdline+=" om.root=lab-root"
+    fi
     cmdline+=" $append"
     # shellcheck disable=SC2054 # commas belong to QEMU's option syntax
     local qemu=(
@@ -429,6 +446,11 @@ lab_start() {
     if [ -n "$private" ]; then
         qemu+=(-drive "file=$nd/private.img,format=raw,if=none,id=private,cache=none"
             -device "virtio-blk-pci,drive=private,serial=private")
+    fi
+    if [ -n "$root" ]; then
+        # (the host's page cache: a system boots faster from it than with O_DIRECT)
+        qemu+=(-drive "file=$root,format=raw,if=none,id=root,cache=writeback"
+            -device "virtio-blk-pci,drive=root,serial=lab-root")
     fi
 
     printf '=== %s: boot at %(%F %T)T ===\n' "$node" -1 >>"$nd/console.log"

@@ -16,7 +16,8 @@
 #     aliases), with a depmod index so the guest can also modprobe them,
 #   - the guest side of the lab from tests/vm/guest/ (the /init script and the
 #     command runner).
-# It is not a general purpose initramfs: there is no udev, no switch_root.
+# It is not a general purpose initramfs: there is no udev, and it switches to a
+# root disk only when the lab asks for one (om.root=, lab_start --root).
 #
 # Everything comes from the host's installed Debian packages; nothing is
 # downloaded.  Run as any user that can read /lib/modules and /boot.
