@@ -191,7 +191,7 @@ static const struct om_cli_cmd kw_cmds[] = {
          "expands it."},
         {"set", OM_KINDS_ALL, "kw=", cmd_set,
          "Set --kw <section>.<keyword>=<value> (repeatable; all or none, validated; "
-         "comments are not kept)."},
+         "comments stay)."},
         {"unset", OM_KINDS_ALL, "kw=", cmd_unset,
          "Remove --kw <section>.<keyword> (repeatable; all or none, validated)."},
 };

@@ -20,6 +20,8 @@ static void entry_clear(struct om_ini_entry *e) {
         free(e->key);
         free(e->scope);
         free(e->value);
+        free(e->comment);
+        free(e->inline_comment);
 }
 
 static void section_clear(struct om_ini_section *s) {
@@ -27,6 +29,8 @@ static void section_clear(struct om_ini_section *s) {
                 entry_clear(&s->entries[i]);
         free(s->entries);
         free(s->name);
+        free(s->comment);
+        free(s->inline_comment);
 }
 
 void om_ini_free(struct om_ini *ini) {
@@ -35,6 +39,7 @@ void om_ini_free(struct om_ini *ini) {
         for (size_t i = 0; i < ini->n_sections; i++)
                 section_clear(&ini->sections[i]);
         free(ini->sections);
+        free(ini->tail);
         free(ini);
 }
 
@@ -162,9 +167,19 @@ int om_ini_unset(struct om_ini *ini, const char *section, const char *key, const
                 if (err)                                                                           \
                         snprintf(err, errlen, __VA_ARGS__);                                        \
                 free(line);                                                                        \
+                om_buf_free(&pend);                                                                \
                 om_ini_free(ini);                                                                  \
                 return -EINVAL;                                                                    \
         } while (0)
+
+/* The comment lines gathered so far, NULL when none; b is left empty. */
+static char *pend_take(struct om_buf *b) {
+        if (!b->len) {
+                om_buf_free(b);
+                return NULL;
+        }
+        return om_buf_steal(b);
+}
 
 int om_ini_parse(const char *text, size_t len, const char *filename, struct om_ini **ret, char *err,
                  size_t errlen) {
@@ -189,6 +204,7 @@ int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t 
 
         struct om_ini_section *cur = NULL;
         struct om_ini_entry *last = NULL; /* target of continuation lines */
+        struct om_buf pend = {0};         /* comment lines waiting for what follows them */
         unsigned lineno = 0;
         const char *p = text, *end = text + len;
         char *line = malloc(max_line + 1);
@@ -196,6 +212,13 @@ int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t 
                 om_ini_free(ini);
                 return -ENOMEM;
         }
+#define PARSE_OOM()                                                                                \
+        do {                                                                                       \
+                free(line);                                                                        \
+                om_buf_free(&pend);                                                                \
+                om_ini_free(ini);                                                                  \
+                return -ENOMEM;                                                                    \
+        } while (0)
 
         while (p < end) {
                 lineno++;
@@ -219,17 +242,17 @@ int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t 
                 if (*s == 0) {
                         continue;
                 }
-                if (*s == '#' || *s == ';')
+                if (*s == '#' || *s == ';') {
+                        if (om_buf_printf(&pend, "%s%s", pend.len ? "\n" : "", s) < 0)
+                                PARSE_OOM();
                         continue;
+                }
 
                 if (indented && last) {
                         /* continuation of a multi-line value */
                         _cleanup_free_ char *v = om_asprintf("%s\n%s", last->value, s);
-                        if (!v) {
-                                free(line);
-                                om_ini_free(ini);
-                                return -ENOMEM;
-                        }
+                        if (!v)
+                                PARSE_OOM();
                         free(last->value);
                         last->value = OM_TAKE_PTR(v);
                         continue;
@@ -244,6 +267,7 @@ int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t 
                         if (*rest && *rest != '#' && *rest != ';') {
                                 PARSE_FAIL("%s:%u: text after the section header", fn, lineno);
                         }
+                        char *inl = *rest ? rest : NULL;
                         *close = 0;
                         char *name = om_strstrip(s + 1);
                         if (!*name) {
@@ -256,11 +280,11 @@ int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t 
                                            lineno, name, first);
                         }
                         cur = add_section(ini, name, lineno);
-                        if (!cur) {
-                                free(line);
-                                om_ini_free(ini);
-                                return -ENOMEM;
-                        }
+                        if (!cur)
+                                PARSE_OOM();
+                        if (inl && !(cur->inline_comment = strdup(inl)))
+                                PARSE_OOM();
+                        cur->comment = pend_take(&pend);
                         last = NULL;
                         continue;
                 }
@@ -275,9 +299,12 @@ int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t 
                 *eq = 0;
                 char *key = om_strstrip(s);
                 char *value = eq + 1;
+                _cleanup_free_ char *inl = NULL;
                 /* inline comment: white space then '#' */
                 for (char *c = value; *c; c++)
                         if (*c == '#' && c > value && (c[-1] == ' ' || c[-1] == '\t')) {
+                                if (!(inl = strdup(c)))
+                                        PARSE_OOM();
                                 *c = 0;
                                 break;
                         }
@@ -304,13 +331,13 @@ int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t 
                                    first);
                 }
                 last = add_entry(cur, key, scope, value, lineno);
-                if (!last) {
-                        free(line);
-                        om_ini_free(ini);
-                        return -ENOMEM;
-                }
+                if (!last)
+                        PARSE_OOM();
+                last->comment = pend_take(&pend);
+                last->inline_comment = OM_TAKE_PTR(inl);
         }
         free(line);
+        ini->tail = pend_take(&pend);
         *ret = ini;
         return 0;
 }
@@ -338,16 +365,28 @@ int om_ini_load_max(const char *file, size_t max_file, size_t max_line, struct o
         return om_ini_parse_max(text, len, file, max_file, max_line, ret, err, errlen);
 }
 
+/* Comment lines, each on its own line. */
+static int put_comment(struct om_buf *b, const char *comment) {
+        return comment ? om_buf_printf(b, "%s\n", comment) : 0;
+}
+
 char *om_ini_format(const struct om_ini *ini) {
         struct om_buf b = {0};
         int r = 0;
         for (size_t i = 0; i < ini->n_sections && r == 0; i++) {
                 const struct om_ini_section *s = &ini->sections[i];
-                r = om_buf_printf(&b, "%s[%s]\n", i ? "\n" : "", s->name);
+                r = om_buf_puts(&b, i ? "\n" : "");
+                if (r == 0)
+                        r = put_comment(&b, s->comment);
+                if (r == 0)
+                        r = om_buf_printf(&b, "[%s]%s%s\n", s->name, s->inline_comment ? " " : "",
+                                          s->inline_comment ? s->inline_comment : "");
                 for (size_t j = 0; j < s->n_entries && r == 0; j++) {
                         const struct om_ini_entry *e = &s->entries[j];
-                        r = om_buf_printf(&b, "%s%s%s =", e->key, e->scope ? "@" : "",
-                                          e->scope ? e->scope : "");
+                        r = put_comment(&b, e->comment);
+                        if (r == 0)
+                                r = om_buf_printf(&b, "%s%s%s =", e->key, e->scope ? "@" : "",
+                                                  e->scope ? e->scope : "");
                         /* continuation lines are indented so they parse back */
                         const char *v = e->value;
                         bool first = true;
@@ -358,6 +397,8 @@ char *om_ini_format(const struct om_ini *ini) {
                                 const char *lead = !first ? "    " : *v == '#' ? "" : " ";
                                 if (r == 0 && (n || !first))
                                         r = om_buf_printf(&b, "%s%.*s", lead, (int)n, v);
+                                if (r == 0 && first && e->inline_comment)
+                                        r = om_buf_printf(&b, " %s", e->inline_comment);
                                 if (r == 0)
                                         r = om_buf_puts(&b, "\n");
                                 v += n;
@@ -367,6 +408,8 @@ char *om_ini_format(const struct om_ini *ini) {
                         } while (*v && r == 0);
                 }
         }
+        if (r == 0 && ini->tail)
+                r = om_buf_printf(&b, "%s%s\n", ini->n_sections ? "\n" : "", ini->tail);
         if (r < 0) {
                 om_buf_free(&b);
                 return NULL;

@@ -5,7 +5,10 @@
  * The parser is strict: a duplicate key or section, text outside a section, an
  * unterminated header, a line over 64 KiB, a file over 1 MiB or bytes that are not
  * UTF-8 text are errors reported as "<file>:<line>: <what>". Section order and entry
- * order are kept, so formatting a parsed file round-trips its content.
+ * order are kept, and so are comments: the comment lines before a section header or an
+ * entry belong to it, an inline comment to its line, the comment lines after the last
+ * entry of the file to the file; so formatting a parsed file round-trips its content
+ * and its comments (blank lines are not kept), and changing a value keeps them.
  */
 #pragma once
 
@@ -22,6 +25,8 @@ struct om_ini_entry {
         char *scope; /* node name of key@node, NULL when unscoped */
         char *value;
         unsigned line;
+        char *comment;        /* comment lines before it, '\n'-separated, NULL when none */
+        char *inline_comment; /* "# ..." after its value on its first line, or NULL */
 };
 
 struct om_ini_section {
@@ -29,11 +34,14 @@ struct om_ini_section {
         unsigned line;
         struct om_ini_entry *entries;
         size_t n_entries;
+        char *comment;        /* comment lines before its header */
+        char *inline_comment; /* "# ..." after its header */
 };
 
 struct om_ini {
         struct om_ini_section *sections;
         size_t n_sections;
+        char *tail; /* comment lines after the last entry */
 };
 
 struct om_ini *om_ini_new(void);

@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for the ini parser (core/ini.h). Property: whatever om_ini_parse
  * accepts, om_ini_format writes as text that parses again to the same sections, keys,
- * scopes and values (the round trip `om` relies on when it rewrites a config).
+ * scopes, values and comments (the round trip `om` relies on when it rewrites a config).
  * It is not a test of error messages; rejected inputs only have to be rejected cleanly.
  */
 #include <stdint.h>
@@ -20,14 +20,20 @@ static void check_same(const struct om_ini *a, const struct om_ini *b) {
                 abort();
         for (size_t i = 0; i < a->n_sections; i++) {
                 const struct om_ini_section *x = &a->sections[i], *y = &b->sections[i];
-                if (strcmp(x->name, y->name) != 0 || x->n_entries != y->n_entries)
+                if (strcmp(x->name, y->name) != 0 || x->n_entries != y->n_entries ||
+                    !same_str(x->comment, y->comment) ||
+                    !same_str(x->inline_comment, y->inline_comment))
                         abort();
                 for (size_t j = 0; j < x->n_entries; j++)
                         if (strcmp(x->entries[j].key, y->entries[j].key) != 0 ||
                             !same_str(x->entries[j].scope, y->entries[j].scope) ||
-                            strcmp(x->entries[j].value, y->entries[j].value) != 0)
+                            strcmp(x->entries[j].value, y->entries[j].value) != 0 ||
+                            !same_str(x->entries[j].comment, y->entries[j].comment) ||
+                            !same_str(x->entries[j].inline_comment, y->entries[j].inline_comment))
                                 abort();
         }
+        if (!same_str(a->tail, b->tail))
+                abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

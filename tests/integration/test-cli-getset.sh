@@ -3,7 +3,8 @@
 # keywords, unknown keywords and sections; set of one and several keywords, creating a
 # section, all or nothing (a refused change leaves the file byte-identical), unset, the
 # reserved [om] section and the sealed [data] of sec objects, the version bump, 20
-# concurrent set calls that must all land, and the usage errors.
+# concurrent set calls that must all land, the file's comments kept, and the usage
+# errors.
 set -euo pipefail
 OM_BIN=${OM_BIN:-$(dirname "$0")/../../build/om}
 [ -x "$OM_BIN" ] || { echo "skip: no om binary at $OM_BIN"; exit 77; }
@@ -231,6 +232,30 @@ for i in $(seq 1 20); do
 done
 newer "$vc" "$(version "$cconf")" || fail "version after the concurrent sets: $vc -> $(version "$cconf")"
 run 0 demo/svc/c validate config
+
+# --- comments stay: before headers and entries, inline, at the end of the file
+cat >"$tmp/k.conf" <<'CONF'
+# the web service
+[DEFAULT] # defaults
+nodes = demo1 # one node for now
+
+# the app
+[app#0]
+; started by hand until the check works
+start = /bin/true
+CONF
+"$OM_BIN" demo/svc/k create --config="$tmp/k.conf" >/dev/null
+run 0 demo/svc/k set --kw nodes="demo1 demo2" --kw app#0.stop=/bin/false
+run 0 demo/svc/k print config
+is "comments kept by set" "# the web service
+[DEFAULT] # defaults
+nodes = demo1 demo2 # one node for now
+
+# the app
+[app#0]
+; started by hand until the check works
+start = /bin/true
+stop = /bin/false" "$(grep -v '^\(\[om\]\|version = \|writer = \|id = \)' <<<"$out" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')"
 
 # --- the commands are documented
 run 0 doc words demo/svc/x

@@ -200,7 +200,7 @@ static void test_round_trip(void **state) {
                                   "id = e60306f6-e429-4a02-bd8f-a537a918a217\n"
                                   "\n"
                                   "[disk#0]\n"
-                                  "file@n1 = /a\n"
+                                  "file@n1 = /a # comment\n"
                                   "file = /b\n"
                                   "hash =#not a comment\n"
                                   "\n"
@@ -278,6 +278,72 @@ static void test_check_value(void **state) {
         value_refused(big, "longer than");
 }
 
+/* Comments stay where they were: before a header, before an entry, inline, at the end;
+ * a changed value keeps them; a removed entry takes its own with it. */
+static void test_comments_kept(void **state) {
+        (void)state;
+        const char *text = "# the service\n"
+                           "[DEFAULT] # defaults\n"
+                           "; the id\n"
+                           "id = 1\n"
+                           "nodes = n1 n2 # both\n"
+                           "\n"
+                           "# the loop file\n"
+                           "# (sparse)\n"
+                           "[disk#0]\n"
+                           "type = loop\n"
+                           "# 1 GiB\n"
+                           "size = 1G\n"
+                           "\n"
+                           "# the end\n";
+        struct om_ini *ini = parse_ok(text);
+        assert_string_equal(ini->sections[0].comment, "# the service");
+        assert_string_equal(ini->sections[0].inline_comment, "# defaults");
+        assert_string_equal(ini->sections[0].entries[0].comment, "; the id");
+        assert_null(ini->sections[0].entries[1].comment);
+        assert_string_equal(ini->sections[0].entries[1].value, "n1 n2");
+        assert_string_equal(ini->sections[0].entries[1].inline_comment, "# both");
+        assert_string_equal(ini->sections[1].comment, "# the loop file\n# (sparse)");
+        assert_string_equal(ini->sections[1].entries[1].comment, "# 1 GiB");
+        assert_string_equal(ini->tail, "# the end");
+        /* the text written back is the input (which has the blank line om writes) */
+        char *out = om_ini_format(ini);
+        assert_string_equal(out, text);
+        free(out);
+
+        assert_int_equal(om_ini_set(ini, "disk#0", "size", NULL, "2G"), 0);
+        assert_int_equal(om_ini_set(ini, "DEFAULT", "nodes", NULL, "n1"), 0);
+        assert_int_equal(om_ini_unset(ini, "DEFAULT", "id", NULL), 1);
+        out = om_ini_format(ini);
+        assert_string_equal(out, "# the service\n"
+                                 "[DEFAULT] # defaults\n"
+                                 "nodes = n1 # both\n"
+                                 "\n"
+                                 "# the loop file\n"
+                                 "# (sparse)\n"
+                                 "[disk#0]\n"
+                                 "type = loop\n"
+                                 "# 1 GiB\n"
+                                 "size = 2G\n"
+                                 "\n"
+                                 "# the end\n");
+        free(out);
+        om_ini_free(ini);
+
+        /* a comment between continuation lines moves after the value, and stays */
+        ini = parse_ok("[s]\nk = a\n    b\n# x\n    c\nl = 1\n");
+        assert_string_equal(ini->sections[0].entries[0].value, "a\nb\nc");
+        assert_string_equal(ini->sections[0].entries[1].comment, "# x");
+        om_ini_free(ini);
+        /* an empty value with an inline comment */
+        ini = parse_ok("[s]\nk = # none yet\n");
+        assert_string_equal(ini->sections[0].entries[0].value, "");
+        out = om_ini_format(ini);
+        assert_string_equal(out, "[s]\nk = # none yet\n");
+        free(out);
+        om_ini_free(ini);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_sections_comments),
@@ -288,6 +354,7 @@ int main(void) {
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_edit),
                 cmocka_unit_test(test_check_value),
+                cmocka_unit_test(test_comments_kept),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
