@@ -100,6 +100,8 @@ struct om_agent {
 
 /* daemon.c */
 void om_agent_stop(struct om_agent *a);
+/* The HLC below which a tombstone is garbage: now minus the cluster's tombstone_ttl. */
+uint64_t om_tombstone_horizon(struct om_agent *a);
 /* Re-reads the local node data now; bumps the generation and beats when it changed. */
 void om_agent_rescan(struct om_agent *a);
 /* A node's data arrived over the peer API. */

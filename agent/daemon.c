@@ -17,6 +17,7 @@
 #include "agent/agent.h"
 #include "agent/orchestrator.h"
 #include "core/fileio.h"
+#include "core/tombstone.h"
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/util.h"
@@ -260,13 +261,21 @@ struct scan_job {
         uv_work_t work;
         struct om_agent *a;
         uint64_t seq;
+        uint64_t horizon; /* tombstones below it are collected first */
+        int gc;           /* how many were */
         int r;
         bool frozen;
         struct om_cl_nodedata nd;
 };
 
+uint64_t om_tombstone_horizon(struct om_agent *a) {
+        uint64_t now = om_now_ms(), ttl = a->cfg->tombstone_ttl_ms;
+        return now > ttl ? (now - ttl) << 16 : 0;
+}
+
 static void scan_work_cb(uv_work_t *w) {
         struct scan_job *j = container_of(w, struct scan_job, work);
+        j->gc = om_tombstone_gc(j->horizon);
         j->r = om_cl_nodedata_collect(&j->nd);
         j->frozen = om_cl_node_frozen();
 }
@@ -275,6 +284,14 @@ static void scan_after_cb(uv_work_t *w, int status) {
         struct scan_job *j = container_of(w, struct scan_job, work);
         struct om_agent *a = j->a;
         a->scan_inflight = false;
+        if (status == 0 && j->gc != 0) {
+                om_log_set_component("repl");
+                if (j->gc > 0)
+                        log_info("%d tombstone%s older than tombstone_ttl collected", j->gc,
+                                 j->gc > 1 ? "s" : "");
+                else
+                        log_warning("cannot collect old tombstones: %s", strerror(-j->gc));
+        }
         if (status == 0 && j->r == 0 && !a->stopping && j->seq == a->scan_seq)
                 local_apply(a, &j->nd, j->frozen);
         else if (j->r == 0)
@@ -291,6 +308,7 @@ static void scan_cb(uv_timer_t *t) {
                 return;
         j->a = a;
         j->seq = a->scan_seq;
+        j->horizon = om_tombstone_horizon(a);
         j->r = -1;
         if (uv_queue_work(&a->loop, &j->work, scan_work_cb, scan_after_cb) < 0) {
                 free(j);

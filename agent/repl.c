@@ -7,7 +7,8 @@
  * or fsyncs an object file. After an installation the node data is rescanned, which
  * bumps the generation and beats it at once. Each path has at most one job in flight,
  * jobs are bounded in number, and a refused version of a path is not fetched again from
- * the same peer (same boot) for REFUSED_RETRY_MS. Not here: garbage collection of tombstones, and
+ * the same peer (same boot) for REFUSED_RETRY_MS. Tombstones older than tombstone_ttl are
+ * collected by the periodic scan (daemon.c) and not taken back from peers. Not here:
  * removing a stale copy of a svc whose `nodes` no longer lists this node (it is left as it is).
  *
  * Fault injection for the tests: OM_TEST_CORRUPT_SERVE=1 in an agent's environment makes
@@ -303,7 +304,7 @@ static void plan(struct om_agent *a) {
                     (p->state == OM_PEER_UP || p->state == OM_PEER_SUSPECT))
                         peers[i] = &p->data;
         }
-        if (om_repl_plan(&a->local, peers, names, a->n_peers, &w, &n) < 0)
+        if (om_repl_plan(&a->local, peers, names, a->n_peers, om_tombstone_horizon(a), &w, &n) < 0)
                 return;
         for (size_t i = 0; i < n && r->inflight < MAX_JOBS; i++)
                 start_job(a, &w[i]);

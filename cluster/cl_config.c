@@ -70,6 +70,7 @@ int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *
                 return -ENOMEM;
         snprintf(cfg->name, sizeof(cfg->name), "default");
         cfg->api_port = 1215;
+        cfg->tombstone_ttl_ms = 7ULL * 24 * 3600 * 1000;
 
         /* Pass 1: every section and keyword is known and well typed. */
         for (size_t i = 0; i < ini->n_sections; i++) {
@@ -130,6 +131,11 @@ int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *
                 if (om_parse_int(e->value, 1, 65535, &p) < 0)
                         return FAIL(e->line, "[cluster] api_port: not a port number");
                 cfg->api_port = (uint16_t)p;
+        }
+        if ((e = om_ini_lookup(ini, "cluster", "tombstone_ttl", NULL))) {
+                if (om_parse_duration_ms(e->value, &cfg->tombstone_ttl_ms) < 0 ||
+                    cfg->tombstone_ttl_ms < 1000)
+                        return FAIL(e->line, "[cluster] tombstone_ttl: a duration of 1s or more");
         }
 
         /* [hb#N] and [arbitrator#N] */

@@ -33,6 +33,7 @@ struct om_cl_config {
         size_t n_nodes;
         bool quorum;
         uint16_t api_port;
+        uint64_t tombstone_ttl_ms;
         struct om_cl_hb_conf hb[OM_CL_HB_MAX];
         size_t n_hb;
         struct {

@@ -129,8 +129,8 @@ static int cmp_offer(const void *a, const void *b) {
 }
 
 int om_repl_plan(const struct om_cl_nodedata *local, const struct om_cl_nodedata *const *peers,
-                 const char *const *names, size_t n_peers, struct om_repl_want **ret,
-                 size_t *ret_n) {
+                 const char *const *names, size_t n_peers, uint64_t tomb_horizon,
+                 struct om_repl_want **ret, size_t *ret_n) {
         size_t n_off = 0;
         for (size_t i = 0; i < n_peers; i++)
                 if (peers[i])
@@ -168,6 +168,8 @@ int om_repl_plan(const struct om_cl_nodedata *local, const struct om_cl_nodedata
                         have = objver_version(ov);
                 if (om_version_compare(&best, &have) <= 0)
                         continue;
+                if (off[i].ov->deleted && !ov && best.hlc < tomb_horizon)
+                        continue; /* garbage: nothing here to delete */
                 if (n_w % 64 == 0) {
                         struct om_repl_want *nw = realloc(w, (n_w + 64) * sizeof(*w));
                         if (!nw) {

@@ -34,11 +34,14 @@ struct om_repl_want {
 
 /* Draws the plan: for every path some peer advertises, the newest advertised version
  * (om_version_compare) when it is newer than local's. peers[i] NULL: skip that node
- * (itself, down, or no data yet); names[i] its node name. *ret is malloc'd, sorted by
- * path. Scope is not judged here (a svc's scope is in its file: om_repl_check). */
+ * (itself, down, or no data yet); names[i] its node name. A tombstone whose HLC is below
+ * tomb_horizon is garbage (older than tombstone_ttl): it still deletes a copy this node
+ * holds, but is not taken when this node holds nothing of the path (the peers collect
+ * theirs too, and taking it back would undo that). *ret is malloc'd, sorted by path.
+ * Scope is not judged here (a svc's scope is in its file: om_repl_check). */
 int om_repl_plan(const struct om_cl_nodedata *local, const struct om_cl_nodedata *const *peers,
-                 const char *const *names, size_t n_peers, struct om_repl_want **ret,
-                 size_t *ret_n);
+                 const char *const *names, size_t n_peers, uint64_t tomb_horizon,
+                 struct om_repl_want **ret, size_t *ret_n);
 
 /* Checks a fetched file before anything is written: at most the kind's size limits
  * (OM_INI_MAX_* or OM_INI_SEC_MAX_* of core/ini.h), parses as ini with them, its [om]

@@ -107,6 +107,9 @@ static const struct om_keyword keywords[] = {
         {"cluster", NULL, "quorum", B, NULL, NULL, 0,
          "Whether a node needs a majority to run failover services."},
         {"cluster", NULL, "api_port", I, "1215", NULL, 0, "TCP port of the peer API."},
+        {"cluster", NULL, "tombstone_ttl", D, "7d", NULL, 0,
+         "How long the record of a deleted object is kept. A node down longer than that may "
+         "bring back an object deleted meanwhile."},
         {"hb", NULL, "type", C, "unicast", "unicast", 0, "Heartbeat transport."},
         {"hb", NULL, "port", I, "10000", NULL, 0, "UDP port of the heartbeat."},
         {"hb", NULL, "addr", S, NULL, NULL, SCO, "A node's address (addr@<node>)."},

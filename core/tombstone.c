@@ -77,3 +77,19 @@ int om_tombstone_list(struct om_path **ret, size_t *ret_n) {
                 return -ENOMEM;
         return om_path_tree_list(root, "", NULL, ret, ret_n);
 }
+
+int om_tombstone_gc(uint64_t horizon) {
+        _cleanup_free_ struct om_path *paths = NULL;
+        size_t n = 0;
+        int r = om_tombstone_list(&paths, &n), removed = 0;
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
+        for (size_t i = 0; i < n; i++) {
+                struct om_version v;
+                if (om_tombstone_read(&paths[i], &v) < 0 || v.hlc >= horizon)
+                        continue;
+                if (om_tombstone_remove(&paths[i]) == 0)
+                        removed++;
+        }
+        return removed;
+}

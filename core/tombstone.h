@@ -26,5 +26,9 @@ int om_tombstone_write(const struct om_path *p, const struct om_version *v);
 /* Removes p's tombstone; 0 when there was none. */
 int om_tombstone_remove(const struct om_path *p);
 
+/* Removes the tombstones whose version's HLC is below horizon (garbage: older than the
+ * cluster's tombstone_ttl); returns how many, or a negative errno. */
+int om_tombstone_gc(uint64_t horizon);
+
 /* Lists every tombstone's path, sorted. *ret is malloc'd (may be NULL when *ret_n is 0). */
 int om_tombstone_list(struct om_path **ret, size_t *ret_n);

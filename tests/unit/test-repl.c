@@ -57,10 +57,42 @@ static void add(struct om_cl_nodedata *nd, const char *path, uint64_t hlc, const
 
 static const char *const names[] = {"n1", "n2", "n3", "n4"};
 
+static void plan_h(const struct om_cl_nodedata *local, const struct om_cl_nodedata *const *peers,
+                   uint64_t horizon, struct om_repl_want **w, size_t *n) {
+        *w = NULL;
+        assert_int_equal(om_repl_plan(local, peers, names, 4, horizon, w, n), 0);
+}
+
 static void plan(const struct om_cl_nodedata *local, const struct om_cl_nodedata *const *peers,
                  struct om_repl_want **w, size_t *n) {
-        *w = NULL;
-        assert_int_equal(om_repl_plan(local, peers, names, 4, w, n), 0);
+        plan_h(local, peers, 0, w, n);
+}
+
+/* A tombstone older than the horizon (tombstone_ttl) still deletes a copy this node
+ * holds, but is not taken back by a node that holds nothing of the path. */
+static void test_plan_old_tombstones(void **state) {
+        (void)state;
+        struct om_cl_nodedata local = {0}, a = {0};
+        add(&a, "demo/sec/gone", 100, "n1", true);
+        add(&a, "demo/sec/kept", 300, "n1", true);
+        const struct om_cl_nodedata *peers[] = {&a, NULL, NULL, NULL};
+        struct om_repl_want *w;
+        size_t n;
+        plan_h(&local, peers, 200, &w, &n);
+        assert_int_equal(n, 1); /* only the young one */
+        assert_string_equal(w[0].path, "demo/sec/kept");
+        free(w);
+        add(&local, "demo/sec/gone", 50, "n2", false); /* an older copy here: deleted */
+        plan_h(&local, peers, 200, &w, &n);
+        assert_int_equal(n, 2);
+        assert_string_equal(w[0].path, "demo/sec/gone");
+        assert_true(w[0].deleted);
+        free(w);
+        plan_h(&local, peers, 0, &w, &n); /* no horizon: both, as before */
+        assert_int_equal(n, 2);
+        free(w);
+        om_cl_nodedata_done(&local);
+        om_cl_nodedata_done(&a);
 }
 
 static void test_plan_newest_wins(void **state) {
@@ -364,6 +396,7 @@ int main(void) {
                 cmocka_unit_test(test_plan_newest_wins),
                 cmocka_unit_test(test_plan_tie_by_writer),
                 cmocka_unit_test(test_plan_tombstones),
+                cmocka_unit_test(test_plan_old_tombstones),
                 cmocka_unit_test(test_plan_prefers_writer),
                 cmocka_unit_test(test_tombstones_collected),
                 cmocka_unit_test(test_check_sec),
