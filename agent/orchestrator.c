@@ -341,13 +341,19 @@ static void job_done(struct om_agent *a, void *arg, int status) {
                 return;
         if (ob->state == MON_INIT)
                 set_state(o, ob, MON_IDLE, "status refreshed");
-        else if (refresh) {
-                /* the monitor's status refresh: the state stays, the result is judged */
-                ob->mon_check = status == 0;
-        } else if (rid_job) {
-                /* a resource restart that failed is one attempt spent, not a failed start:
-                 * the next check counts it and, restarts exhausted, gives the instance up */
-                set_state(o, ob, MON_IDLE, status ? "resource restart failed" : NULL);
+        else if (refresh || rid_job) {
+                if (refresh) /* the monitor's status refresh: the state stays, judged next */
+                        ob->mon_check = status == 0;
+                else /* a resource restart that failed is one attempt spent, not a failed
+                      * start: the next check counts it and, restarts exhausted, gives the
+                      * instance up */
+                        set_state(o, ob, MON_IDLE, status ? "resource restart failed" : NULL);
+                if (ob->then) { /* a stop asked meanwhile (quorum lost) */
+                        const char *next = ob->then;
+                        ob->then = NULL;
+                        job_start(o, ob, strcmp(next, "stop") == 0 ? MON_STOPPING : MON_STARTING,
+                                  NULL);
+                }
         } else if (fail_after && status == 0) {
                 set_state(o, ob, MON_MONITOR_FAILED,
                           "stopped after a monitored resource failed: another node may take "

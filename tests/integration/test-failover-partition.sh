@@ -3,7 +3,8 @@
 # between the sides; the host's network is untouched):
 # 1. three agents, an HA app service running on n1; partition n1 | n2 n3: n1 loses the
 #    quorum (1/3) and applies split_action = stop; the majority (2/3) takes over on n2;
-#    after healing, only n2 runs it.
+#    after healing, only n2 runs it. A second service, whose monitor refresh is nearly
+#    always running when the quorum goes, is stopped on n1 as well.
 # 2. two agents and an arbitrator (a TCP listener in the namespace), quorum on by default
 #    (two nodes with an arbitrator); partition n1 | n2 with the arbitrator answering only
 #    n2: n2 (2/3 votes) takes over, n1 (1/3) stops; without the arbitrator's answer
@@ -45,9 +46,22 @@ stop_all() {
 # ---- phase 1: three nodes
 write_conf 3 200ms 1s
 svc_conf web "n1 n2 n3" "orchestrate = ha"
+# "slow" watches a resource whose check takes 0.5 s, every 100ms: a monitor status
+# refresh is nearly always running when the quorum goes, and the stop split_action
+# asks for must still happen once it ends
+APP_EXTRA=("" "[app#1]" "start = /bin/true" "stop = /bin/true" "check = sh -c 'sleep 0.5; test -f \$OM_ROOT/running.slow'"
+        "monitor = true")
+svc_conf slow "n1 n2 n3" "orchestrate = ha" "monitor_interval = 100ms"
+APP_EXTRA=()
 for k in 1 2 3; do start_agent $k; done
 wait_agents_up 1 2 3
 wait_running web n1 8 >/dev/null
+wait_running slow n1 8 >/dev/null
+# partition while n1's monitor refreshes slow's status (each refresh takes 0.5 s)
+refreshes() { grep -c "root/svc/slow print status .*spawned" "$T/n1/log/daemon.log"; }
+r0=$(refreshes)
+for i in $(seq 1 100); do [ "$(refreshes)" -ge $((r0 + 2)) ] && break; sleep 0.05; done
+sleep 0.1
 A1=$(addr 1) A2=$(addr 2) A3=$(addr 3)
 in_ns nft -f - <<NFT || fail "nft rules refused"
 table inet part {
@@ -61,6 +75,8 @@ NFT
 echo "partition: n1 | n2 n3"
 ms=$(wait_running web n2 10) || exit 1
 echo "ok: n1 stopped, n2 took over ${ms}ms after the partition"
+ms=$(wait_running slow n2 10) || exit 1
+echo "ok: n1 stopped slow too (a status refresh was running), n2 took over"
 grep -q "quorum lost" "$T/n1/log/daemon.log" || fail "n1 did not log the quorum loss"
 grep -q "split_action stop" "$T/n1/log/daemon.log" || fail "n1 did not apply split_action"
 grep -q "quorum lost" "$T/n2/log/daemon.log" && fail "n2 (majority) logged a quorum loss"
@@ -68,7 +84,8 @@ in_ns nft delete table inet part
 for k in 1 2 3; do for j in 1 2 3; do [ $k = $j ] || wait_state $k n$j up 5 >/dev/null; done; done
 sleep 1.5
 [ "$(running web)" = n2 ] || fail "after healing it runs on '$(running web)', not n2 alone"
-echo "ok: healed, n2 alone runs it"
+[ "$(running slow)" = n2 ] || fail "after healing slow runs on '$(running slow)', not n2 alone"
+echo "ok: healed, n2 alone runs them"
 n=$(check_double_starts)
 [ "$n" = 0 ] || fail "$n double starts in phase 1"
 stop_all
