@@ -254,6 +254,15 @@ static bool secs_synced(struct om_agent *a, size_t i, const char *path) {
         return om_cl_nodedata_secs_synced(&a->local, nd, ns);
 }
 
+/* secs_synced with every live peer: a node about to provision, leader or not, first takes
+ * the passphrases any node already generated */
+static bool secs_synced_all(struct om_agent *a, const char *path) {
+        for (size_t i = 0; i < a->n_peers; i++)
+                if (!a->peers[i].self && alive(a, i) && node_data(a, i) && !secs_synced(a, i, path))
+                        return false;
+        return true;
+}
+
 /* ---- state changes ---- */
 
 static void set_state(struct om_orch *o, struct obj *ob, enum mon s, const char *why) {
@@ -322,7 +331,9 @@ static void job_start(struct om_orch *o, struct obj *ob, enum mon s, const char 
 }
 
 static void refresh_start(struct om_orch *o, struct obj *ob) {
-        const char *words[] = {"print", "status", NULL};
+        /* the monitor's refresh never runs beside an action (it skips a round instead) */
+        const char *words[] = {"print", "status", ob->mon_refreshing ? "--waitlock" : NULL, "0",
+                               NULL};
         ob->job = true;
         if (om_orch_run(o->agent, ob->path, words, job_done, ob) < 0) {
                 ob->job = false;
@@ -654,21 +665,24 @@ static void eval_target(struct om_orch *o, struct obj *ob, const struct om_cl_in
                                    prov ? "provision" : "start");
                         return;
                 }
+                /* a node provisions only on a fresh view, holding the secrets the other
+                 * nodes have (leader or not: two nodes may briefly both think they lead) */
+                bool may_prov = fr && secs_synced_all(a, ob->path);
                 if (ob->state == MON_IDLE && me) {
                         if (dest && !me_leader && avail_up(me))
                                 job_start(o, ob, MON_STOPPING, t);
                         else if (me_leader && !avail_up(me) && fr && quorum_ok(o) &&
-                                 o->boot_ready && (!ob->failover || !others_active(o, ob, -1)))
+                                 o->boot_ready && (!ob->failover || !others_active(o, ob, -1)) &&
+                                 (!prov || me->provisioned || may_prov))
                                 job_start(o, ob,
                                           prov && !me->provisioned ? MON_PROVISIONING
                                                                    : MON_STARTING,
                                           t);
                         else if (!ob->failover && !avail_up(me) && quorum_ok(o) && o->boot_ready &&
-                                 (!prov || me_leader || me->provisioned))
+                                 (!prov || me->provisioned || (me_leader && may_prov)))
                                 job_start(o, ob, prov ? MON_PROVISIONING : MON_STARTING, t);
                         else if (prov && !me_leader && !me->provisioned && leader >= 0 &&
-                                 avail_up(inst_of(a, (size_t)leader, ob->path)) &&
-                                 secs_synced(a, (size_t)leader, ob->path)) {
+                                 avail_up(inst_of(a, (size_t)leader, ob->path)) && may_prov) {
                                 if (ob->failover && !ob->prov_refreshed) {
                                         ob->prov_refreshed = true;
                                         refresh_start(o, ob);
@@ -834,6 +848,10 @@ static bool word_in(const char *list, const char *w) {
 static void monitor_judge(struct om_orch *o, struct obj *ob) {
         struct om_instance_status st;
         if (om_instance_status_load(&ob->p, &st) < 0)
+                return;
+        /* stopped on purpose (a stop --local ran after the refresh began): not a failure */
+        if (om_streq(st.last_action, "stop") || om_streq(st.last_action, "unprovision") ||
+            om_streq(st.last_action, "shutdown"))
                 return;
         om_log_set_component("monitor");
         for (size_t k = 0; k < ob->n_watch; k++) {

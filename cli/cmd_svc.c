@@ -230,15 +230,29 @@ static int load_svc(struct om_cli_ctx *ctx, struct om_res_svc **ret) {
 
 static int cmd_print_status(struct om_cli_ctx *ctx) {
         _cleanup_res_svc_ struct om_res_svc *svc = NULL;
-        const char *format;
+        _cleanup_close_ int lock = -1;
+        const char *format, *wl = om_cli_opt(ctx, "waitlock");
         int r;
         if (om_cli_format(ctx, &format) < 0)
                 return OM_EXIT_USAGE;
+        if (wl) {
+                /* the daemon's monitor: never a status taken halfway through an action */
+                uint64_t ms;
+                char err[512];
+                if (om_parse_duration_ms(wl, &ms) < 0)
+                        return om_cli_usage_error("--waitlock '%s' is not a duration (like 10s)",
+                                                  wl);
+                if ((r = om_res_action_lock(&ctx->path, "print status", (int64_t)ms, &lock, err,
+                                            sizeof(err))) < 0)
+                        return om_cli_fail("%s", err);
+        }
         if ((r = load_svc(ctx, &svc)))
                 return r;
         om_res_svc_eval(svc);
         /* the agent reads this cache; a read-only var (a user's om) must not fail here */
         om_res_svc_save_status(svc);
+        if (lock >= 0)
+                om_res_action_unlock(&ctx->path, OM_TAKE_FD(lock));
         struct om_buf out = {0};
         if (!strcmp(format, "text"))
                 r = om_res_render_status(svc, om_res_term_width(), &out);
@@ -293,7 +307,7 @@ static const struct om_cli_cmd svc_cmds[] = {
         {"thaw", SVC, "local wait time=", cmd_thaw, "Thaw the instances."},
         {"switch", SVC, "to= wait time=", cmd_switch,
          "Stop the service where it runs and start it on the node given by --to."},
-        {"print status", SVC, "recursive|r format=", cmd_print_status,
+        {"print status", SVC, "recursive|r format= waitlock=", cmd_print_status,
          "Print the instance status tree (and cache it for the agent)."},
         {"print devs", SVC, "format=", cmd_print_devs,
          "Print the devices each resource exposes, sits on and is based on."},

@@ -96,6 +96,15 @@ static void release_lock(const struct om_path *p, int fd) {
                 close(fd);
 }
 
+int om_res_action_lock(const struct om_path *p, const char *what, int64_t waitlock_ms, int *ret_fd,
+                       char *err, size_t errlen) {
+        return take_lock(p, what, waitlock_ms, ret_fd, err, errlen);
+}
+
+void om_res_action_unlock(const struct om_path *p, int fd) {
+        release_lock(p, fd);
+}
+
 static void rollback(struct om_res **started, size_t n, const char *action) {
         if (!n)
                 return;
@@ -376,6 +385,7 @@ int om_res_action_run(const struct om_path *p, const char *action,
         if (e < 0)
                 log_error("%s failed", action);
         om_res_svc_eval(svc);
+        svc->action = action;
         int s = om_res_svc_save_status(svc);
         if (s < 0)
                 log_warning_errno(s, "cannot save the instance status: %m");

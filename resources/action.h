@@ -30,5 +30,13 @@ bool om_res_action_known(const char *action);
  * errno when the action failed. err is set when the failure happened before the action
  * began (bad --rid, lock, load); once begun, the reasons are in the object log and, with
  * console, on stdout, and err stays empty. */
+/* The object's action lock (what names the holder, as an action name does): -EBUSY with
+ * the holder in err when another action holds it past waitlock_ms (<0 forever, 0 not at
+ * all). `print status --waitlock` takes it so that a status is never computed halfway
+ * through an action. */
+int om_res_action_lock(const struct om_path *p, const char *what, int64_t waitlock_ms, int *ret_fd,
+                       char *err, size_t errlen);
+void om_res_action_unlock(const struct om_path *p, int fd);
+
 int om_res_action_run(const struct om_path *p, const char *action,
                       const struct om_res_action_opts *opts, char *err, size_t errlen);

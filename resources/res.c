@@ -368,7 +368,15 @@ int om_res_svc_save_status(struct om_res_svc *svc) {
         /* steady state: a repeated `print status` rewrites (and fsyncs) the cache only
          * when it changed or is older than OM_RES_STATUS_REFRESH_MS */
         struct om_instance_status old;
-        if (om_instance_status_load(&svc->obj->path, &old) == 0 && !strcmp(old.avail, st.avail) &&
+        bool have_old = om_instance_status_load(&svc->obj->path, &old) == 0;
+        if (svc->action) {
+                snprintf(st.last_action, sizeof(st.last_action), "%s", svc->action);
+                st.last_action_ms = st.updated_ms;
+        } else if (have_old) {
+                memcpy(st.last_action, old.last_action, sizeof(st.last_action));
+                st.last_action_ms = old.last_action_ms;
+        }
+        if (have_old && !svc->action && !strcmp(old.avail, st.avail) &&
             !strcmp(old.overall, st.overall) && old.provisioned == st.provisioned &&
             !strcmp(old.down, st.down) && old.updated_ms <= st.updated_ms &&
             st.updated_ms - old.updated_ms < OM_RES_STATUS_REFRESH_MS)

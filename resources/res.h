@@ -90,6 +90,7 @@ struct om_res_svc {
         struct om_res **res;
         size_t n_res;
         bool force;
+        const char *action;   /* the action running, recorded in the status cache */
         struct om_ini *state; /* <var>/.../resources: provisioned flags */
         int depth;            /* device reference recursion guard */
         /* filled by om_res_svc_eval */

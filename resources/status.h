@@ -16,8 +16,10 @@ struct om_instance_status {
         char overall[8]; /* avail, worsened by warnings of optional resources */
         bool provisioned;
         bool frozen;
-        uint64_t updated_ms; /* wall clock of the computation */
-        char down[512];      /* rids of the enabled resources found down, space-separated */
+        uint64_t updated_ms;  /* wall clock of the computation */
+        char down[512];       /* rids of the enabled resources found down, space-separated */
+        char last_action[16]; /* the last action run on the instance ("" when none) */
+        uint64_t last_action_ms;
 };
 
 /* Loads the cached status; -ENOENT when never computed (avail "undef" is then right). */

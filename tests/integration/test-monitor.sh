@@ -8,6 +8,9 @@
 #   "monitor failed") and n2 takes over; n1 is no longer a candidate;
 # - on n2, frozen, the app dying is left alone: no restart while frozen;
 # - a service that watches nothing gets no periodic status refresh;
+# - without orchestration (solo, on n3): restart = 2 restarts the app; a stop --local is
+#   respected; `print status --waitlock 0` (the monitor's refresh) refuses to run while
+#   an action holds the object's lock;
 # - no double start in the events.
 set -u
 ADDR_BASE=170
@@ -64,6 +67,34 @@ n=$(grep -c "root/svc/quiet print status .*spawned" "$T/n1/log/daemon.log")
 [ "$n" -le 1 ] || fail "quiet (nothing watched) had its status refreshed $n times on n1"
 n=$(grep -c "$P print status .*spawned" "$T/n1/log/daemon.log")
 echo "status refreshes of web on n1: $n, of quiet: $(grep -c "root/svc/quiet print status .*spawned" "$T/n1/log/daemon.log")"
+
+# a service without orchestration, on n3 only: restart = 2 restarts its app; a stop
+# --local is a stop, not a failure; a status refresh never runs beside an action
+APP_EXTRA=("restart = 2")
+svc_conf solo "n3" "monitor_interval = 200ms"
+APP_EXTRA=()
+S=root/svc/solo
+wait_inst 3 n3 $S monitor idle 10
+on 3 $S start --local >/dev/null 2>&1 || fail "start solo on n3"
+wait_running solo n3 5 >/dev/null
+rm -f "$T/n3/running.solo"
+echo "$(date +%s%3N) crash n3 solo" >>"$EVENTS"
+wait_running solo n3 5 >/dev/null || fail "solo was not restarted on n3"
+grep -q "c:monitor | $S resource app#0 is down: restart 1/2$" "$T/n3/log/daemon.log" ||
+        fail "no 'restart 1/2' for solo in n3's log"
+echo "ok: solo (no orchestration) restarted on n3"
+on 3 $S stop --local >/dev/null 2>&1 || fail "stop solo on n3"
+sleep 1.5
+[ -z "$(running solo)" ] || fail "solo, stopped by hand, was started again on '$(running solo)'"
+echo "ok: a stop --local is respected"
+lock=$T/n3/var/namespaces/root/svc/solo/action.lock
+flock "$lock" sleep 3 &
+fl=$!
+sleep 0.3
+out=$(on 3 $S print status --waitlock 0 2>&1) && fail "print status --waitlock 0 ran beside a held lock"
+grep -q "holds the lock" <<<"$out" || fail "print status --waitlock 0: '$out'"
+wait $fl
+echo "ok: print status --waitlock 0 refuses while an action holds the lock"
 
 n=$(check_double_starts)
 [ "$n" = 0 ] || fail "$n double starts"

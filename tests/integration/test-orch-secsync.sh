@@ -40,8 +40,10 @@ on 2 $P print config >/dev/null 2>&1 || fail "$P did not reach n2"
 
 on 1 $P provision >/dev/null || fail "provision"
 wait_inst 1 n1 $P provisioned true 10
+wait_inst 1 n2 $P provisioned false 10 # n2's instance in n1's view (not "none")
 sleep 2
-[ "$(inst 1 n2 $P provisioned)" = false ] || fail "n2 provisioned without the leader's secret"
+got=$(inst 1 n2 $P provisioned)
+[ "$got" = false ] || fail "n2's instance provisioned '$got' in n1's view, without the leader's secret"
 grep -q "$P provision .*spawned" "$T/n2/log/daemon.log" && fail "n2 spawned a provision without the leader's secret"
 on 2 demo/sec/web keys >/dev/null 2>&1 && fail "n2 holds demo/sec/web: the obstacle did not work"
 tries=$(grep -c "demo/sec/web version .*cannot install" "$T/n2/log/daemon.log")
