@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "om-test.h"
+
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -25,8 +27,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        _cleanup_free_ char *cmd = om_asprintf("rm -rf '%s'", root);
-        assert_int_equal(system(cmd), 0);
+        om_test_root_remove(root);
         return 0;
 }
 

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "om-test.h"
+
 #include <regex.h>
 #include <sys/wait.h>
 
@@ -24,19 +26,14 @@ static char root[64];
 #define UUID "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 
 static int setup(void **state) {
-        snprintf(root, sizeof(root), "/tmp/om-test-log-XXXXXX");
-        assert_non_null(mkdtemp(root));
-        setenv("OM_ROOT", root, 1);
-        setenv("OM_NODENAME", "demo1", 1);
+        om_test_root_make(root, sizeof(root), "log", "demo1");
         unsetenv("OM_DEBUG");
-        om_paths_reset();
         return 0;
 }
 
 static int teardown(void **state) {
         om_log_object_close();
-        _cleanup_free_ char *cmd = om_asprintf("rm -rf '%s'", root);
-        assert_int_equal(system(cmd), 0);
+        om_test_root_remove(root);
         return 0;
 }
 

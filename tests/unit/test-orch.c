@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "om-test.h"
+
 #include "agent/agent.h"
 #include "agent/orchestrator.h"
 #include "cluster/cl_config.h"
@@ -49,11 +51,7 @@ static void write_svc(const char *nodes) {
 
 /* A cluster n1 n2 n3 seen from n1: everyone up, fresh, provisioned, idle. */
 static int setup(void **state) {
-        snprintf(root, sizeof(root), "/tmp/om-test-orch.XXXXXX");
-        assert_non_null(mkdtemp(root));
-        setenv("OM_ROOT", root, 1);
-        setenv("OM_NODENAME", "n1", 1);
-        om_paths_reset();
+        om_test_root_make(root, sizeof(root), "orch", "n1");
         write_svc(svc_nodes);
         memset(&A, 0, sizeof(A));
         memset(&CFG, 0, sizeof(CFG));
@@ -109,9 +107,7 @@ static int teardown(void **state) {
         uv_run(&A.loop, UV_RUN_DEFAULT);
         uv_loop_close(&A.loop);
         om_orch_free(&A);
-        char cmd[300];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-        assert_int_equal(system(cmd), 0);
+        om_test_root_remove(root);
         return 0;
 }
 

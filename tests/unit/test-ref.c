@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "om-test.h"
+
 #include "core/clusterconf.h"
 #include "core/fileio.h"
 #include "core/ini.h"
@@ -70,12 +72,7 @@ static int fake_devs(void *userdata, const char *rid, const char *which, char **
 static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
         assert_non_null(f);
-        snprintf(f->root, sizeof(f->root), "/tmp/om-test-ref-XXXXXX");
-        assert_non_null(mkdtemp(f->root));
-        setenv("OM_ROOT", f->root, 1);
-        setenv("OM_NODENAME", "demo1", 1);
-        om_paths_reset();
-        om_cluster_name_reset();
+        om_test_root_make(f->root, sizeof(f->root), "ref", "demo1");
         char err[256] = "";
         if (om_ini_parse(loopback, strlen(loopback), "loopback.conf", &f->ini, err, sizeof(err)))
                 fail_msg("%s", err);
@@ -87,11 +84,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         struct fixture *f = *state;
-        _cleanup_free_ char *cc = om_cluster_conf_path();
-        unlink(cc);
-        _cleanup_free_ char *etc = om_asprintf("%s/etc", f->root);
-        rmdir(etc);
-        rmdir(f->root);
+        om_test_root_remove(f->root);
         om_ini_free(f->ini);
         free(f);
         return 0;

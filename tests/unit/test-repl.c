@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "om-test.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,17 +31,12 @@
 static char root[64];
 
 static int setup(void **state) {
-        snprintf(root, sizeof(root), "/tmp/om-test-repl-XXXXXX");
-        assert_non_null(mkdtemp(root));
-        setenv("OM_ROOT", root, 1);
-        setenv("OM_NODENAME", "n2", 1);
-        om_paths_reset();
+        om_test_root_make(root, sizeof(root), "repl", "n2");
         return 0;
 }
 
 static int teardown(void **state) {
-        _cleanup_free_ char *cmd = om_asprintf("rm -rf '%s'", root);
-        assert_int_equal(system(cmd), 0);
+        om_test_root_remove(root);
         return 0;
 }
 
