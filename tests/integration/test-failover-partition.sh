@@ -11,31 +11,16 @@
 #    neither side would start anything.
 # No double start in either phase.
 set -u
-[ "$(id -u)" = 0 ] || { echo "skip: needs root for network namespaces"; exit 77; }
-command -v nft >/dev/null || { echo "skip: needs nft"; exit 77; }
 command -v python3 >/dev/null || { echo "skip: needs python3 for the arbitrator"; exit 77; }
-NS="omt-orch-$$"
-ip netns add "$NS" 2>/dev/null || { echo "skip: cannot create a network namespace"; exit 77; }
-ip netns exec "$NS" ip link set lo up
 ADDR_BASE=170
 . "$(dirname "$0")/test-agent.lib"
+. "$(dirname "$0")/test-netns.lib"
 NNODES=3
 . "$(dirname "$0")/test-orch.lib"
 ARB_PID=
-trap '[ -n "$ARB_PID" ] && kill $ARB_PID 2>/dev/null; cleanup; ip netns del "$NS" 2>/dev/null' EXIT
+trap '[ -n "$ARB_PID" ] && kill $ARB_PID 2>/dev/null; cleanup; ns_cleanup' EXIT
 P=root/svc/web
 
-in_ns() { ip netns exec "$NS" "$@"; }
-on() {
-        local k=$1
-        shift
-        OM_ROOT="$T/n$k" OM_NODENAME="n$k" ip netns exec "$NS" "$OM_BIN" "$@"
-}
-start_agent() {
-        local k=$1
-        OM_ROOT="$T/n$k" OM_NODENAME="n$k" ip netns exec "$NS" "$OM_BIN" daemon run >>"$T/n$k.out" 2>&1 &
-        PIDS[$k]=$!
-}
 stop_all() {
         local k
         for k in "${!PIDS[@]}"; do kill -9 "${PIDS[$k]}" 2>/dev/null; done
@@ -63,15 +48,7 @@ r0=$(refreshes)
 for i in $(seq 1 100); do [ "$(refreshes)" -ge $((r0 + 2)) ] && break; sleep 0.05; done
 sleep 0.1
 A1=$(addr 1) A2=$(addr 2) A3=$(addr 3)
-in_ns nft -f - <<NFT || fail "nft rules refused"
-table inet part {
-        chain input {
-                type filter hook input priority 0; policy accept;
-                ip saddr $A1 ip daddr { $A2, $A3 } drop
-                ip saddr { $A2, $A3 } ip daddr $A1 drop
-        }
-}
-NFT
+ns_cut "$A1" "$A2" "$A3" || fail "nft rules refused"
 echo "partition: n1 | n2 n3"
 ms=$(wait_running web n2 10) || exit 1
 echo "ok: n1 stopped, n2 took over ${ms}ms after the partition"
@@ -80,7 +57,7 @@ echo "ok: n1 stopped slow too (a status refresh was running), n2 took over"
 grep -q "quorum lost" "$T/n1/log/daemon.log" || fail "n1 did not log the quorum loss"
 grep -q "split_action stop" "$T/n1/log/daemon.log" || fail "n1 did not apply split_action"
 grep -q "quorum lost" "$T/n2/log/daemon.log" && fail "n2 (majority) logged a quorum loss"
-in_ns nft delete table inet part
+ns_heal
 for k in 1 2 3; do for j in 1 2 3; do [ $k = $j ] || wait_state $k n$j up 5 >/dev/null; done; done
 sleep 1.5
 [ "$(running web)" = n2 ] || fail "after healing it runs on '$(running web)', not n2 alone"
@@ -112,15 +89,7 @@ for k in 1 2; do start_agent $k; done
 wait_agents_up 1 2
 wait_running web n1 8 >/dev/null
 grep -q "arbitrator#1 reachable" "$T/n1/log/daemon.log" || fail "n1 never reached the arbitrator"
-in_ns nft -f - <<NFT || fail "nft rules refused"
-table inet part {
-        chain input {
-                type filter hook input priority 0; policy accept;
-                ip saddr $A1 ip daddr { $A2, $ARB } drop
-                ip saddr { $A2, $ARB } ip daddr $A1 drop
-        }
-}
-NFT
+ns_cut "$A1" "$A2" "$ARB" || fail "nft rules refused"
 echo "partition: n1 | n2 + arbitrator"
 ms=$(wait_running web n2 10) || exit 1
 echo "ok: n1 stopped, n2 took over with the arbitrator's vote ${ms}ms after the partition"

@@ -10,48 +10,24 @@
 # paused node must then stop its instance on its own once it sees the takeover).
 # STRESS=n runs n busy loops beside the agents for the whole test (saturated cores).
 set -u
-[ "$(id -u)" = 0 ] || { echo "skip: needs root for network namespaces"; exit 77; }
-command -v nft >/dev/null || { echo "skip: needs nft"; exit 77; }
-NS="omt-rand-$$"
-ip netns add "$NS" 2>/dev/null || { echo "skip: cannot create a network namespace"; exit 77; }
-ip netns exec "$NS" ip link set lo up
 ADDR_BASE=180
 . "$(dirname "$0")/test-agent.lib"
+. "$(dirname "$0")/test-netns.lib"
 NNODES=3
 . "$(dirname "$0")/test-orch.lib"
 HOGS=()
-trap 'for h in "${HOGS[@]}"; do kill "$h" 2>/dev/null; done; cleanup; ip netns del "$NS" 2>/dev/null' EXIT
+trap 'for h in "${HOGS[@]}"; do kill "$h" 2>/dev/null; done; cleanup; ns_cleanup' EXIT
 ROUNDS=${ROUNDS:-20}
 SEED=${SEED:-$RANDOM}
 RANDOM=$SEED
 echo "seed $SEED, $ROUNDS rounds"
 
-in_ns() { ip netns exec "$NS" "$@"; }
-on() {
-        local k=$1
-        shift
-        OM_ROOT="$T/n$k" OM_NODENAME="n$k" ip netns exec "$NS" "$OM_BIN" "$@"
+isolate() { # isolate K: node K cut off from the two others
+        local k=$1 others=() j
+        for j in 1 2 3; do [ "$j" = "$k" ] || others+=("$(addr "$j")"); done
+        ns_cut "$(addr "$k")" "${others[@]}"
 }
-start_agent() {
-        local k=$1
-        OM_ROOT="$T/n$k" OM_NODENAME="n$k" ip netns exec "$NS" "$OM_BIN" daemon run >>"$T/n$k.out" 2>&1 &
-        PIDS[$k]=$!
-}
-isolate() {
-        local k=$1 me others="" j
-        me=$(addr "$k")
-        for j in 1 2 3; do [ "$j" = "$k" ] || others="$others${others:+, }$(addr "$j")"; done
-        in_ns nft -f - <<NFT
-table inet part {
-        chain input {
-                type filter hook input priority 0; policy accept;
-                ip saddr $me ip daddr { $others } drop
-                ip saddr { $others } ip daddr $me drop
-        }
-}
-NFT
-}
-heal() { in_ns nft delete table inet part 2>/dev/null; }
+heal() { ns_heal; }
 
 converge() { # all three agents up everywhere and exactly one runner
         local i k j ok
