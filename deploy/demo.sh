@@ -191,14 +191,12 @@ mon_field() {
         quiet "$1" "om mon --format json" |
                 jq -r ".objects[\"$svc\"].instances[\"$2\"].$3 // \"none\" | tostring" 2>/dev/null
 }
-all_up() {
-        local a b
-        for a in "${nodes[@]}"; do
-                for b in "${nodes[@]}"; do
-                        [ "$a" = "$b" ] && continue
-                        [ "$(quiet "$a" "om node ls --format json" | jq -r ".\"$b\".liveness // empty" 2>/dev/null)" = up ] ||
-                                return 1
-                done
+all_up() { # every node sees every node up
+        local n
+        for n in "${nodes[@]}"; do
+                [ "$(quiet "$n" "om node ls --format json" |
+                        jq '[.[] | select(.liveness == "up")] | length' 2>/dev/null)" = "${#nodes[@]}" ] ||
+                        return 1
         done
 }
 has_ha_conf() { quiet "$1" "om $svc get --kw orchestrate" | grep -qx ha; }
