@@ -172,7 +172,7 @@ int om_ini_unset(struct om_ini *ini, const char *section, const char *key, const
                 return -EINVAL;                                                                    \
         } while (0)
 
-/* The comment lines gathered so far, NULL when none; b is left empty. */
+/* The comment and blank lines gathered so far, NULL when none; b is left empty. */
 static char *pend_take(struct om_buf *b) {
         if (!b->len) {
                 om_buf_free(b);
@@ -204,7 +204,7 @@ int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t 
 
         struct om_ini_section *cur = NULL;
         struct om_ini_entry *last = NULL; /* target of continuation lines */
-        struct om_buf pend = {0};         /* comment lines waiting for what follows them */
+        struct om_buf pend = {0};         /* comment, blank lines waiting for what follows */
         unsigned lineno = 0;
         const char *p = text, *end = text + len;
         char *line = malloc(max_line + 1);
@@ -239,11 +239,8 @@ int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t 
 
                 bool indented = line[0] == ' ' || line[0] == '\t';
                 char *s = om_strstrip(line);
-                if (*s == 0) {
-                        continue;
-                }
-                if (*s == '#' || *s == ';') {
-                        if (om_buf_printf(&pend, "%s%s", pend.len ? "\n" : "", s) < 0)
+                if (*s == 0 || *s == '#' || *s == ';') {
+                        if (om_buf_printf(&pend, "%s\n", s) < 0)
                                 PARSE_OOM();
                         continue;
                 }
@@ -285,6 +282,7 @@ int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t 
                         if (inl && !(cur->inline_comment = strdup(inl)))
                                 PARSE_OOM();
                         cur->comment = pend_take(&pend);
+                        cur->parsed = true;
                         last = NULL;
                         continue;
                 }
@@ -365,9 +363,9 @@ int om_ini_load_max(const char *file, size_t max_file, size_t max_line, struct o
         return om_ini_parse_max(text, len, file, max_file, max_line, ret, err, errlen);
 }
 
-/* Comment lines, each on its own line. */
+/* Comment and blank lines, each ending in '\n'. */
 static int put_comment(struct om_buf *b, const char *comment) {
-        return comment ? om_buf_printf(b, "%s\n", comment) : 0;
+        return comment ? om_buf_puts(b, comment) : 0;
 }
 
 char *om_ini_format(const struct om_ini *ini) {
@@ -375,7 +373,8 @@ char *om_ini_format(const struct om_ini *ini) {
         int r = 0;
         for (size_t i = 0; i < ini->n_sections && r == 0; i++) {
                 const struct om_ini_section *s = &ini->sections[i];
-                r = om_buf_puts(&b, i ? "\n" : "");
+                /* a parsed section brings the lines before it; a new one a blank line */
+                r = om_buf_puts(&b, i && !s->parsed ? "\n" : "");
                 if (r == 0)
                         r = put_comment(&b, s->comment);
                 if (r == 0)
@@ -408,8 +407,8 @@ char *om_ini_format(const struct om_ini *ini) {
                         } while (*v && r == 0);
                 }
         }
-        if (r == 0 && ini->tail)
-                r = om_buf_printf(&b, "%s%s\n", ini->n_sections ? "\n" : "", ini->tail);
+        if (r == 0)
+                r = put_comment(&b, ini->tail);
         if (r < 0) {
                 om_buf_free(&b);
                 return NULL;

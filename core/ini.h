@@ -5,10 +5,11 @@
  * The parser is strict: a duplicate key or section, text outside a section, an
  * unterminated header, a line over 64 KiB, a file over 1 MiB or bytes that are not
  * UTF-8 text are errors reported as "<file>:<line>: <what>". Section order and entry
- * order are kept, and so are comments: the comment lines before a section header or an
- * entry belong to it, an inline comment to its line, the comment lines after the last
- * entry of the file to the file; so formatting a parsed file round-trips its content
- * and its comments (blank lines are not kept), and changing a value keeps them.
+ * order are kept, and so is the layout: the comment and blank lines before a section
+ * header or an entry belong to it, an inline comment to its line, the lines after the
+ * last entry of the file to the file; so formatting a parsed file gives back its text
+ * (white space around keys, values and comments normalized), and changing a value keeps
+ * the rest. A section added to the tree is set off by a blank line.
  */
 #pragma once
 
@@ -25,7 +26,7 @@ struct om_ini_entry {
         char *scope; /* node name of key@node, NULL when unscoped */
         char *value;
         unsigned line;
-        char *comment;        /* comment lines before it, '\n'-separated, NULL when none */
+        char *comment;        /* comment and blank lines before it, each ending in '\n', or NULL */
         char *inline_comment; /* "# ..." after its value on its first line, or NULL */
 };
 
@@ -34,14 +35,15 @@ struct om_ini_section {
         unsigned line;
         struct om_ini_entry *entries;
         size_t n_entries;
-        char *comment;        /* comment lines before its header */
+        char *comment;        /* comment and blank lines before its header, or NULL */
         char *inline_comment; /* "# ..." after its header */
+        bool parsed;          /* read from text: its comment holds every line before it */
 };
 
 struct om_ini {
         struct om_ini_section *sections;
         size_t n_sections;
-        char *tail; /* comment lines after the last entry */
+        char *tail; /* comment and blank lines after the last entry */
 };
 
 struct om_ini *om_ini_new(void);

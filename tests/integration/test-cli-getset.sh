@@ -3,7 +3,8 @@
 # keywords, unknown keywords and sections; set of one and several keywords, creating a
 # section, all or nothing (a refused change leaves the file byte-identical), unset, the
 # reserved [om] section and the sealed [data] of sec objects, the version bump, 20
-# concurrent set calls that must all land, the file's comments kept, and the usage
+# concurrent set calls that must all land, the file's comments and blank lines kept,
+# and the usage
 # errors.
 set -euo pipefail
 OM_BIN=${OM_BIN:-$(dirname "$0")/../../build/om}
@@ -233,29 +234,44 @@ done
 newer "$vc" "$(version "$cconf")" || fail "version after the concurrent sets: $vc -> $(version "$cconf")"
 run 0 demo/svc/c validate config
 
-# --- comments stay: before headers and entries, inline, at the end of the file
+# --- comments and blank lines stay: before headers and entries, inline, at the end of
+# the file; a section written without a blank line before it stays so; a new section
+# gets one
 cat >"$tmp/k.conf" <<'CONF'
 # the web service
 [DEFAULT] # defaults
 nodes = demo1 # one node for now
 
-# the app
-[app#0]
-; started by hand until the check works
-start = /bin/true
-CONF
-"$OM_BIN" demo/svc/k create --config="$tmp/k.conf" >/dev/null
-run 0 demo/svc/k set --kw nodes="demo1 demo2" --kw app#0.stop=/bin/false
-run 0 demo/svc/k print config
-is "comments kept by set" "# the web service
-[DEFAULT] # defaults
-nodes = demo1 demo2 # one node for now
 
 # the app
 [app#0]
 ; started by hand until the check works
 start = /bin/true
-stop = /bin/false" "$(grep -v '^\(\[om\]\|version = \|writer = \|id = \)' <<<"$out" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')"
+
+check = /bin/true
+[app#1]
+start = /bin/true
+CONF
+"$OM_BIN" demo/svc/k create --config="$tmp/k.conf" >/dev/null
+run 0 demo/svc/k set --kw nodes="demo1 demo2" --kw app#0.stop=/bin/false --kw app#2.start=/bin/true
+run 0 demo/svc/k print config
+is "comments and blank lines kept by set" "# the web service
+[DEFAULT] # defaults
+nodes = demo1 demo2 # one node for now
+
+
+# the app
+[app#0]
+; started by hand until the check works
+start = /bin/true
+
+check = /bin/true
+stop = /bin/false
+[app#1]
+start = /bin/true
+
+[app#2]
+start = /bin/true" "$(grep -v '^\(\[om\]\|version = \|writer = \|id = \)' <<<"$out" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')"
 
 # --- the commands are documented
 run 0 doc words demo/svc/x

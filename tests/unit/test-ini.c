@@ -196,20 +196,18 @@ static void test_round_trip(void **state) {
         _cleanup_ini_ struct om_ini *a = parse_ok(src);
         assert_string_equal(om_ini_get(a, "disk#0", "hash", NULL), "#not a comment");
         _cleanup_free_ char *text = om_ini_format(a);
+        /* spacing normalized, layout (no blank line between sections here) kept */
         assert_string_equal(text, "[DEFAULT]\n"
                                   "id = e60306f6-e429-4a02-bd8f-a537a918a217\n"
-                                  "\n"
                                   "[disk#0]\n"
                                   "file@n1 = /a # comment\n"
                                   "file = /b\n"
                                   "hash =#not a comment\n"
-                                  "\n"
                                   "[app#1]\n"
                                   "start =\n"
                                   "    one\n"
                                   "    two\n"
                                   "empty =\n"
-                                  "\n"
                                   "[data]\n"
                                   "k.2 = caf\xc3\xa9\n");
         _cleanup_ini_ struct om_ini *b = parse_ok(text);
@@ -297,16 +295,16 @@ static void test_comments_kept(void **state) {
                            "\n"
                            "# the end\n";
         struct om_ini *ini = parse_ok(text);
-        assert_string_equal(ini->sections[0].comment, "# the service");
+        assert_string_equal(ini->sections[0].comment, "# the service\n");
         assert_string_equal(ini->sections[0].inline_comment, "# defaults");
-        assert_string_equal(ini->sections[0].entries[0].comment, "; the id");
+        assert_string_equal(ini->sections[0].entries[0].comment, "; the id\n");
         assert_null(ini->sections[0].entries[1].comment);
         assert_string_equal(ini->sections[0].entries[1].value, "n1 n2");
         assert_string_equal(ini->sections[0].entries[1].inline_comment, "# both");
-        assert_string_equal(ini->sections[1].comment, "# the loop file\n# (sparse)");
-        assert_string_equal(ini->sections[1].entries[1].comment, "# 1 GiB");
-        assert_string_equal(ini->tail, "# the end");
-        /* the text written back is the input (which has the blank line om writes) */
+        assert_string_equal(ini->sections[1].comment, "\n# the loop file\n# (sparse)\n");
+        assert_string_equal(ini->sections[1].entries[1].comment, "# 1 GiB\n");
+        assert_string_equal(ini->tail, "\n# the end\n");
+        /* the text written back is the input */
         char *out = om_ini_format(ini);
         assert_string_equal(out, text);
         free(out);
@@ -333,13 +331,56 @@ static void test_comments_kept(void **state) {
         /* a comment between continuation lines moves after the value, and stays */
         ini = parse_ok("[s]\nk = a\n    b\n# x\n    c\nl = 1\n");
         assert_string_equal(ini->sections[0].entries[0].value, "a\nb\nc");
-        assert_string_equal(ini->sections[0].entries[1].comment, "# x");
+        assert_string_equal(ini->sections[0].entries[1].comment, "# x\n");
         om_ini_free(ini);
         /* an empty value with an inline comment */
         ini = parse_ok("[s]\nk = # none yet\n");
         assert_string_equal(ini->sections[0].entries[0].value, "");
         out = om_ini_format(ini);
         assert_string_equal(out, "[s]\nk = # none yet\n");
+        free(out);
+        om_ini_free(ini);
+}
+
+/* Blank lines stay too: between entries, sections written without one stay so, a file's
+ * leading and trailing ones; a section added to the tree gets one, a removed entry takes
+ * the lines before it with it. */
+static void test_blank_lines_kept(void **state) {
+        (void)state;
+        const char *text = "\n"
+                           "[DEFAULT]\n"
+                           "id = 1\n"
+                           "\n"
+                           "\n"
+                           "nodes = n1\n"
+                           "[app#0]\n"
+                           "start = /bin/true\n"
+                           "\n"
+                           "# stop it\n"
+                           "\n"
+                           "stop = /bin/true\n"
+                           "\n";
+        struct om_ini *ini = parse_ok(text);
+        assert_string_equal(ini->sections[0].comment, "\n");
+        assert_string_equal(ini->sections[0].entries[1].comment, "\n\n");
+        assert_null(ini->sections[1].comment);
+        assert_string_equal(ini->sections[1].entries[1].comment, "\n# stop it\n\n");
+        assert_string_equal(ini->tail, "\n");
+        char *out = om_ini_format(ini);
+        assert_string_equal(out, text);
+        free(out);
+
+        /* white space only lines are blank lines */
+        om_ini_free(ini);
+        ini = parse_ok("[s]\na = 1\n  \t\nb = 2\n");
+        out = om_ini_format(ini);
+        assert_string_equal(out, "[s]\na = 1\n\nb = 2\n");
+        free(out);
+
+        assert_int_equal(om_ini_unset(ini, "s", "b", NULL), 1);
+        assert_int_equal(om_ini_set(ini, "t", "c", NULL, "3"), 0);
+        out = om_ini_format(ini);
+        assert_string_equal(out, "[s]\na = 1\n\n[t]\nc = 3\n");
         free(out);
         om_ini_free(ini);
 }
@@ -355,6 +396,7 @@ int main(void) {
                 cmocka_unit_test(test_edit),
                 cmocka_unit_test(test_check_value),
                 cmocka_unit_test(test_comments_kept),
+                cmocka_unit_test(test_blank_lines_kept),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
