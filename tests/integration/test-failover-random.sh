@@ -74,9 +74,11 @@ for r in $(seq 1 "$ROUNDS"); do
                 start_agent "$victim"
                 ;;
         2)
-                what="pause n$victim 0.5s"
+                # well under the 1s timeout, so that a late wake-up on a loaded
+                # machine does not make it a long pause
+                what="pause n$victim 0.3s"
                 kill -STOP "${PIDS[$victim]}"
-                sleep 0.5
+                sleep 0.3
                 kill -CONT "${PIDS[$victim]}"
                 ;;
         3)

@@ -33,8 +33,8 @@ APP_EXTRA=()
 svc_conf quiet "n1 n2 n3" "orchestrate = ha" "ready_period = 300ms" "monitor_interval = 300ms"
 for k in 1 2 3; do start_agent $k; done
 wait_agents_up 1 2 3
-wait_running web n1 5 >/dev/null
-wait_running quiet n1 5 >/dev/null
+wait_running web n1 10 >/dev/null
+wait_running quiet n1 10 >/dev/null
 sleep 0.5
 [ "$(starts_on 1)" = 1 ] || fail "web started $(starts_on 1) times on n1, want 1"
 echo "ok: n1 runs web"
@@ -51,12 +51,12 @@ ms=$(wait_running web n2 10) || fail "web did not move to n2 once n1's restarts 
 echo "ok: the app died again, restarts spent: n2 took over in ${ms}ms"
 grep -q "c:monitor | $P monitored resource app#0 is down after 1 restart: giving the instance up$" \
         "$T/n1/log/daemon.log" || fail "no 'giving the instance up' line in n1's log"
-wait_inst 2 n1 $P monitor "monitor failed" 3
+wait_inst 2 n1 $P monitor "monitor failed" 10
 [ "$(starts_on 1)" = 2 ] || fail "n1 started web again: $(starts_on 1) starts"
 on 2 mon | grep -E "^ $P .* monitor failed" >/dev/null || fail "om mon: $(on 2 mon | grep $P)"
 
 on 2 "$P" freeze --local >/dev/null || fail "freeze on n2"
-sleep 0.5
+wait_inst 2 n2 $P frozen true 10 # the agent has seen the flag
 dies 2
 sleep 2
 [ -z "$(running web)" ] || fail "web restarted on '$(running web)' while n2 is frozen"
@@ -88,9 +88,9 @@ sleep 1.5
 [ -z "$(running solo)" ] || fail "solo, stopped by hand, was started again on '$(running solo)'"
 echo "ok: a stop --local is respected"
 lock=$T/n3/var/namespaces/root/svc/solo/action.lock
-flock "$lock" sleep 3 &
+flock "$lock" sh -c "touch $T/locked; sleep 3" &
 fl=$!
-sleep 0.3
+until_ok 10 "flock did not take $lock" test -e "$T/locked"
 out=$(on 3 $S print status --waitlock 0 2>&1) && fail "print status --waitlock 0 ran beside a held lock"
 grep -q "holds the lock" <<<"$out" || fail "print status --waitlock 0: '$out'"
 wait $fl

@@ -194,14 +194,16 @@ fi
 # one action per object at a time
 cat >"$T/app.conf" <<EOF
 [app#0]
-start = sh -c "sleep 2; touch $T/app.up"
+start = sh -c "touch $T/app.starting; sleep 3; touch $T/app.up"
 stop = rm -f $T/app.up
 check = test -f $T/app.up
 EOF
 $OM demo/svc/app1 create --config="$T/app.conf" >/dev/null || fail "create app1"
 $OM demo/svc/app1 start --local >/dev/null &
 bg=$!
-sleep 0.7
+# the start command runs, so the start holds the object's lock (for 3s more)
+for _ in $(seq 1 200); do [ -e "$T/app.starting" ] && break; sleep 0.05; done
+[ -e "$T/app.starting" ] || fail "the background start did not run its command"
 out=$($OM demo/svc/app1 stop --local --waitlock=0 2>&1); rc=$?
 [ $rc = 1 ] || fail "a second action did not fail: exit $rc"
 echo "$out" | grep -q "action start pid $bg holds the lock" || fail "lock holder not named: $out"
