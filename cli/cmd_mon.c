@@ -5,11 +5,13 @@
  * P not provisioned, ^ HA leader, / n/a, ? its node is down) followed by the instance's monitor
  * state when it is not idle ("!!* stop failed", as the reference shows a failed orchestrated stop),
  * and the object's orchestrate mode and target. `--format json` prints the agent's
- * whole view (DESIGN 8b).
+ * whole view (DESIGN 8b). `--watch` redraws it every `--interval`.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/api_client.h"
 #include "cli/cli.h"
@@ -61,15 +63,13 @@ static bool bget(const msgpack_object *m, const char *k) {
         return b;
 }
 
-static int cmd_mon(struct om_cli_ctx *ctx) {
-        const char *fmt;
+/* One picture of the agent's view, in fmt. */
+static int mon_once(struct om_cli_ctx *ctx, const char *fmt) {
         struct om_api_reply rep;
         static struct row rows[512];
         static char names[128][64];
         size_t n_nodes = 0, n_rows = 0;
         char b1[128], b2[128];
-        if (om_cli_format(ctx, &fmt) < 0)
-                return OM_EXIT_USAGE;
         int r = om_api_call("status", 5000, &rep);
         if (r < 0 || !rep.data) {
                 om_api_reply_done(&rep);
@@ -287,9 +287,44 @@ static int cmd_mon(struct om_cli_ctx *ctx) {
         return OM_EXIT_OK;
 }
 
+/* `om mon [--watch [--interval D]]`: once, or until interrupted, redrawn in place on a
+ * terminal (one document per round for json and yaml). An agent that stops answering
+ * meanwhile is said so, and the watch goes on until it answers again. */
+static int cmd_mon(struct om_cli_ctx *ctx) {
+        const char *fmt, *iv = om_cli_opt(ctx, "interval");
+        uint64_t interval = 1000;
+        if (om_cli_format(ctx, &fmt) < 0)
+                return OM_EXIT_USAGE;
+        bool watch = om_cli_flag(ctx, "watch");
+        if (iv && !watch)
+                return om_cli_usage_error("--interval goes with --watch");
+        if (iv && (om_parse_duration_ms(iv, &interval) < 0 || interval < 100 ||
+                   interval > 3600 * 1000))
+                return om_cli_usage_error("--interval '%s' is not a duration from 100ms to 1h "
+                                          "(like 2s)",
+                                          iv);
+        if (!watch)
+                return mon_once(ctx, fmt);
+        bool tty = isatty(STDOUT_FILENO) && !strcmp(fmt, "text");
+        for (;;) {
+                if (tty)
+                        fputs("\033[H\033[2J", stdout); /* home, clear */
+                fflush(stdout);
+                (void)mon_once(ctx, fmt);
+                if (fflush(stdout) == EOF || ferror(stdout))
+                        return OM_EXIT_FAIL; /* the reader went away */
+                struct timespec ts = {(time_t)(interval / 1000), (long)(interval % 1000) * 1000000};
+                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                        ;
+        }
+}
+
 static const struct om_cli_cmd mon_cmds[] = {
-        {"mon", 0, "format=", cmd_mon, "Show the cluster at a glance (the agent's view)."},
-        {"mon", OM_KINDS_ALL, "format=", cmd_mon,
-         "Show the objects the path or selector matches, on every node.", true},
+        {"mon", 0, "format= watch|w interval=", cmd_mon,
+         "Show the cluster at a glance (the agent's view); --watch redraws it every --interval "
+         "(1s)."},
+        {"mon", OM_KINDS_ALL, "format= watch|w interval=", cmd_mon,
+         "Show the objects the path or selector matches, on every node (--watch redraws).",
+         true},
 };
 OM_CLI_REGISTER(mon_cmds)

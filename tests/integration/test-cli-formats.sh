@@ -97,4 +97,49 @@ keys=$(on 1 demo/svc/web mon --format json | jq -c '.objects|keys')
 same "node ls" node ls
 same "daemon status" daemon status
 on 1 ls --format xml 2>/dev/null && fail "--format xml was accepted"
+
+# om mon --watch: a new picture every --interval until stopped (no screen codes when the
+# output is not a terminal; one document per round for json)
+watch_until() { # watch_until FILE PATTERN N: FILE holds N lines matching PATTERN (10s)
+        local i
+        for i in $(seq 1 200); do
+                [ "$(grep -c -- "$2" "$1")" -ge "$3" ] && return 0
+                sleep 0.05
+        done
+        return 1
+}
+on 1 mon --watch --interval 200ms >"$T/watch.txt" 2>&1 &
+wp=$!
+watch_until "$T/watch.txt" '^Threads' 3 || fail "om mon --watch: $(cat "$T/watch.txt")"
+kill $wp
+wait $wp 2>/dev/null
+grep -q $'\033' "$T/watch.txt" && fail "om mon --watch wrote screen codes to a file"
+grep -q "demo/svc/web" "$T/watch.txt" || fail "om mon --watch shows no object: $(cat "$T/watch.txt")"
+on 1 'demo/svc/*' mon -w --interval 200ms --format json >"$T/watch.json" 2>&1 &
+wp=$!
+watch_until "$T/watch.json" '"objects"' 2 || fail "om mon -w --format json: $(cat "$T/watch.json")"
+kill $wp
+wait $wp 2>/dev/null
+$PY - "$T/watch.json" <<'PY' || fail "om mon -w --format json: not a stream of documents"
+import json, sys
+text = open(sys.argv[1]).read()
+dec, i, n = json.JSONDecoder(), 0, 0
+while True:
+    while i < len(text) and text[i].isspace():
+        i += 1
+    if i == len(text):
+        break
+    try:
+        doc, i = dec.raw_decode(text, i)
+    except ValueError:
+        break  # the round cut short by the kill
+    assert sorted(doc["objects"]) == ["demo/svc/db", "demo/svc/web"], doc["objects"]
+    n += 1
+sys.exit(0 if n >= 2 else 1)
+PY
+out=$(on 1 mon --interval 1s 2>&1) && fail "--interval without --watch accepted"
+grep -q -- "--interval goes with --watch" <<<"$out" || fail "mon --interval alone: $out"
+out=$(on 1 mon -w --interval 5ms 2>&1) && fail "--interval 5ms accepted"
+grep -q -- "--interval '5ms' is not a duration from 100ms to 1h" <<<"$out" || fail "mon --interval 5ms: $out"
+echo "ok: om mon --watch"
 echo "ok: json and yaml agree on every command"
