@@ -50,10 +50,11 @@ static void options_roff(const char *spec) {
 static int man_om(void) {
         const struct om_cli_cmd *const *cmds;
         size_t n = om_cli_commands(&cmds);
-        printf(".TH OM 1 \"\" \"om\" \"User Commands\"\n"
+        printf(".TH OM 1 \"\" \"om " OM_VERSION "\" \"User Commands\"\n"
                ".SH NAME\nom \\- drive the om cluster agent and its objects\n"
                ".SH SYNOPSIS\n\\fBom\\fR \\fICOMMAND\\fR [\\fIOPTIONS\\fR]\n.br\n"
                "\\fBom\\fR \\fIPATH\\fR \\fIACTION\\fR [\\fIOPTIONS\\fR]\n"
+               ".br\n\\fBom \\-\\-version\\fR\n"
                ".SH DESCRIPTION\nom runs services on encrypted volumes across a cluster. "
                "Every node runs one agent (\\fBom daemon run\\fR); the \\fBom\\fR command "
                "creates and changes objects and asks the agent for actions.\n"
@@ -100,7 +101,7 @@ static int man_om(void) {
 static int man_conf(void) {
         size_t n;
         const struct om_keyword *kws = om_keywords_all(&n);
-        printf(".TH OM.CONF 5 \"\" \"om\" \"File Formats\"\n"
+        printf(".TH OM.CONF 5 \"\" \"om " OM_VERSION "\" \"File Formats\"\n"
                ".SH NAME\nom.conf \\- object and cluster configuration of om\n"
                ".SH DESCRIPTION\nObject configs live in "
                "/etc/om/namespaces/\\fIns\\fR/\\fIkind\\fR/\\fIname\\fR.conf, the cluster's "

@@ -160,6 +160,9 @@ static void usage(FILE *f, unsigned kind_filter, bool globals) {
                 if (any)
                         fprintf(f, "\n");
         }
+        if (globals)
+                fprintf(f, "om --version prints the version; om <command> --help a command's "
+                           "options.\n");
         fprintf(f, "Exit status: 0 success, 1 action failed, 2 usage or input error.\n"
                    "Environment: OM_ROOT relocates etc, var, log and run; OM_NODENAME names "
                    "the node.\n");
@@ -242,6 +245,23 @@ static const struct om_cli_cmd *find_cmd(unsigned kind_bit, char **argv, int arg
         return best;
 }
 
+/* When word starts global commands ("node" of "node ls"): true, and their other words,
+ * comma-separated, in ret. */
+static bool group_cmds(const char *word, char *ret, size_t len) {
+        size_t wl = strlen(word), used = 0;
+        ret[0] = 0;
+        for (size_t i = 0; i < n_cmds; i++) {
+                const char *name = cmds[i]->name;
+                if (cmds[i]->kinds || strncmp(name, word, wl) != 0 || name[wl] != ' ')
+                        continue;
+                int n = snprintf(ret + used, len - used, "%s%s", used ? ", " : "", name + wl + 1);
+                if (n < 0 || (size_t)n >= len - used)
+                        break;
+                used += (size_t)n;
+        }
+        return used > 0;
+}
+
 static void ctx_clear(struct om_cli_ctx *ctx) {
         for (int i = 0; i < ctx->n_opts; i++)
                 free((char *)ctx->opts[i].name);
@@ -286,6 +306,12 @@ int om_cli_main(int argc, char **argv) {
                 usage(stdout, OM_KINDS_ALL, true);
                 return OM_EXIT_OK;
         }
+        if (!strcmp(argv[1], "--version")) {
+                if (argc > 2)
+                        return om_cli_usage_error("--version takes no argument");
+                printf("om %s\n", OM_VERSION);
+                return OM_EXIT_OK;
+        }
 
         struct om_cli_ctx ctx = {0};
         int words;
@@ -312,6 +338,10 @@ int om_cli_main(int argc, char **argv) {
                 return argc < 3 ? OM_EXIT_USAGE : OM_EXIT_OK;
         }
         ctx.cmd = find_cmd(kind_bit, argv + 2, argc - 2, &words);
+        if (!ctx.cmd && group_cmds(argv[1], err, sizeof(err)))
+                /* `om node foo`: a command group's word, not an object */
+                return om_cli_usage_error("unknown command 'om %s %s' (om %s commands: %s)",
+                                          argv[1], argv[2], argv[1], err);
         if (!ctx.cmd) {
                 return om_cli_usage_error("unknown action '%s' for %s (om %s --help lists them)",
                                           argv[2], pattern ? sel : om_kind_to_string(ctx.path.kind),

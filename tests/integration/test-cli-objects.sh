@@ -212,6 +212,18 @@ run 0 demo/svc/web create --config="$tmp/good.conf" # the name can be reused
 run 2 demo/svc/web frobnicate && expect "unknown action" "unknown action 'frobnicate'" "$err"
 run 2 && expect "no args" "Usage: om" "$err"
 run 2 --bogus && expect "unknown global option" "unknown option '--bogus'" "$err"
+# a command group's word with an unknown command: the group's commands are named
+run 2 node frob && expect "unknown node command" "unknown command 'om node frob' \(om node commands: ls, freeze, thaw\)" "$err"
+run 2 cluster leave && expect "unknown cluster command" "unknown command 'om cluster leave' \(om cluster commands: join\)" "$err"
+# an object named like a group is still an object
+run 1 node print config && expect "object named node" "object root/svc/node does not exist" "$err"
+
+# --- the version, as the build declares it
+run 0 --version && expect "--version" '^om [0-9]+\.[0-9]+\.[0-9]+$' "$out"
+version=$(sed -n 's/^project(om VERSION \([0-9.]*\).*/\1/p' "$(dirname "$0")/../../CMakeLists.txt")
+[ "$out" = "om $version" ] || { echo "FAIL: om --version says '$out', CMakeLists.txt $version"; fails=$((fails + 1)); }
+run 2 --version x && expect "--version x" "--version takes no argument" "$err"
+run 0 doc man om && expect "man page version" "^\.TH OM 1 \"\" \"om $version\"" "$out"
 
 [ "$fails" = 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "ok"
