@@ -1,11 +1,14 @@
 /*
  * Object commands every kind shares: create, print config, validate config, delete,
- * ls and logs. They work on the local config files only (no daemon needed).
+ * ls and logs [--follow]. They work on the local files only (no daemon needed).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/fileio.h"
@@ -273,17 +276,88 @@ static int cmd_ls(struct om_cli_ctx *ctx) {
         return list(ctx, ctx->selector);
 }
 
+/* Copies what fd holds from its offset on to stdout: 0, or -errno of a read, or -EPIPE
+ * when stdout is gone. */
+static int copy_out(int fd) {
+        char buf[65536];
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return fflush(stdout) == EOF ? -EPIPE : 0;
+                if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+                        return -EPIPE;
+        }
+}
+
+/* `logs --follow`: after what the log holds, every line appended, like tail -F: a log
+ * truncated is read again from its start, a log replaced (renamed away, removed and
+ * created again) is read from the new file's start once the old one is drained. Runs
+ * until interrupted or the reader of stdout goes away (seen without writing, as POLLERR
+ * on a pipe). */
+static int follow(const char *file, int fd) {
+        for (;;) {
+                /* 200 ms, or less when the reader of a pipe went away (POLLERR) */
+                struct pollfd out = {.fd = STDOUT_FILENO, .events = 0};
+                if (poll(&out, 1, 200) > 0 && (out.revents & (POLLERR | POLLHUP | POLLNVAL))) {
+                        if (fd >= 0)
+                                close(fd);
+                        return OM_EXIT_FAIL;
+                }
+                struct stat now, cur = {0};
+                if (fd >= 0 && fstat(fd, &cur) == 0 && lseek(fd, 0, SEEK_CUR) > cur.st_size)
+                        (void)lseek(fd, 0, SEEK_SET); /* truncated */
+                int r = fd >= 0 ? copy_out(fd) : 0;
+                if (r == -EPIPE) {
+                        close(fd);
+                        return OM_EXIT_FAIL;
+                }
+                if (stat(file, &now) < 0)
+                        continue; /* gone for now: keep what is open, look again */
+                if (fd >= 0 && now.st_ino == cur.st_ino && now.st_dev == cur.st_dev)
+                        continue;
+                int nfd = open(file, O_RDONLY | O_CLOEXEC);
+                if (nfd < 0)
+                        continue;
+                if (fd >= 0) {
+                        (void)copy_out(fd); /* the old file's last lines */
+                        close(fd);
+                }
+                fd = nfd;
+                if (copy_out(fd) == -EPIPE) {
+                        close(fd);
+                        return OM_EXIT_FAIL;
+                }
+        }
+}
+
 static int cmd_logs(struct om_cli_ctx *ctx) {
         _cleanup_free_ char *file = om_object_log_path(&ctx->path);
-        _cleanup_free_ char *text = NULL;
+        if (!file)
+                return om_cli_fail("out of memory");
         if (!om_object_exists(&ctx->path))
                 return om_cli_fail("object %s does not exist", ctx->pathstr);
-        int r = om_read_file(file, 256u << 20, &text, NULL);
-        if (r == -ENOENT)
-                return OM_EXIT_OK;
-        if (r < 0)
-                return om_cli_fail("cannot read %s: %s", file, strerror(-r));
-        fputs(text, stdout);
+        int fd = open(file, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno != ENOENT)
+                return om_cli_fail("cannot read %s: %m", file);
+        if (fd >= 0) {
+                int r = copy_out(fd);
+                if (r == -EPIPE) {
+                        close(fd);
+                        return OM_EXIT_FAIL;
+                }
+                if (r < 0) {
+                        close(fd);
+                        return om_cli_fail("cannot read %s: %s", file, strerror(-r));
+                }
+        }
+        if (om_cli_flag(ctx, "follow"))
+                return follow(file, fd); /* takes fd */
+        if (fd >= 0)
+                close(fd);
         return OM_EXIT_OK;
 }
 
@@ -296,7 +370,8 @@ static const struct om_cli_cmd object_cmds[] = {
          "Report unknown keywords, bad values and missing required keywords."},
         {"delete", OM_KINDS_ALL, "", cmd_delete, "Delete the object's config."},
         {"ls", OM_KINDS_ALL, "format=", cmd_ls, "List the objects the selector matches.", true},
-        {"logs", OM_KINDS_ALL, "", cmd_logs, "Print the object's log."},
+        {"logs", OM_KINDS_ALL, "follow|f", cmd_logs,
+         "Print the object's log; --follow then prints the lines appended until interrupted."},
         {"ls", 0, "format=", cmd_ls_global, "List objects, all or those a selector matches."},
 };
 OM_CLI_REGISTER(object_cmds)

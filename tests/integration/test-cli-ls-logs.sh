@@ -71,6 +71,39 @@ rc=0; om demo/svc/nosuch logs 2>/dev/null || rc=$?
 : >"$OM_ROOT/log/namespaces/demo/svc/one.log"
 [ -z "$(om demo/svc/one logs)" ] || fail "an empty log printed something"
 
+# --- logs --follow: what the log holds, then each line appended, through a truncation
+# and a replacement of the file; it ends when its reader goes away
+flog=$OM_ROOT/log/namespaces/demo/svc/web.log
+has() { # has N PATTERN: the follow output holds N lines matching PATTERN (10 s)
+        local i
+        for i in $(seq 1 200); do
+                [ "$(grep -cE -- "$2" "$tmp/follow")" -ge "$1" ] && return 0
+                sleep 0.05
+        done
+        fail "logs --follow: $1 lines /$2/ expected in: $(cat "$tmp/follow")"
+        return 1
+}
+"$OM_BIN" demo/svc/web logs --follow >"$tmp/follow" 2>&1 &
+fp=$!
+trap 'kill $fp 2>/dev/null || true; rm -rf "$tmp"' EXIT
+has 2 '\| create$'
+om demo/svc/web set --kw comment=one >/dev/null
+has 1 '\| set DEFAULT.comment$'
+: >"$flog" # truncated: read again from the start
+om demo/svc/web unset --kw comment >/dev/null
+has 1 '\| unset DEFAULT.comment$'
+mv "$flog" "$flog.1" # replaced: the new file is followed
+om demo/svc/web set --kw comment=two >/dev/null
+has 2 '\| set DEFAULT.comment$'
+kill $fp
+wait $fp 2>/dev/null || true
+[ "$(grep -c . "$tmp/follow")" = 5 ] || fail "logs --follow printed other lines: $(cat "$tmp/follow")"
+mv "$flog.1" "$flog.old"
+# a reader that goes away ends it, even when nothing is appended
+timeout 10 bash -c "'$OM_BIN' demo/svc/web logs -f | head -c 1 >/dev/null"
+rc=$?
+[ "$rc" = 0 ] || fail "logs -f | head -c 1 did not end on its own (timeout: $rc)"
+
 # --- help
 out=$(om --help) || fail "om --help exit status"
 grep -q '^Usage: om' <<<"$out" && grep -q 'ls ' <<<"$out" && grep -q 'create ' <<<"$out" || fail "om --help: $out"
