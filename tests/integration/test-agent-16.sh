@@ -25,8 +25,7 @@ echo "ok: $N agents converged in $(($(date +%s) - start))s"
 kill -9 "${PIDS[$N]}"
 wait "${PIDS[$N]}" 2>/dev/null
 unset "PIDS[$N]"
-for k in $(seq 1 $((N - 1))); do wait_state "$k" "n$N" down 6 >/dev/null; done
-for k in $(seq 1 $((N - 1))); do
-        [ "$(node_state "$k" n1)" = up ] || [ "$k" = 1 ] || fail "n1 not up on n$k"
-done
+for k in $(seq 1 $((N - 1))); do wait_state "$k" "n$N" down 10 >/dev/null; done
+# n1 still up on the others (polled: on a loaded machine it may be suspect for a moment)
+for k in $(seq 2 $((N - 1))); do wait_state "$k" n1 up 10 >/dev/null; done
 echo "ok: n$N seen down by the $((N - 1)) others"

@@ -11,14 +11,15 @@ start_agent 1
 start_agent 2
 wait_api 1
 wait_api 2
-wait_state 1 n2 up 5 >/dev/null
+wait_state 1 n2 up 10 >/dev/null
 
 drops() { # drops REASON: the counter on n1
         on 1 daemon status --format json | jq -r ".hb[0].rx.drops.$1"
 }
-expect_drop() { # expect_drop REASON: the counter must move within 3s
-        local i
-        for i in $(seq 1 60); do
+expect_drop() { # expect_drop REASON: the counter must move within 10s
+        local start
+        start=$(date +%s)
+        while [ $(($(date +%s) - start)) -le 10 ]; do
                 [ "$(drops "$1")" -gt 0 ] && { echo "ok: $1 = $(drops "$1")"; return 0; }
                 sleep 0.05
         done
@@ -107,5 +108,6 @@ PY
 else
         echo "note: no raw socket here, the replay drop is covered by tests/unit/test-hb.c only"
 fi
-[ "$(node_state 1 n2)" = up ] || fail "n2 no longer up on n1"
+# n2 still up on n1 (polled: on a loaded machine it may be suspect for a moment)
+wait_state 1 n2 up 10 >/dev/null
 on 1 daemon status | grep "drops"
