@@ -340,6 +340,17 @@ static int cmd_logs(struct om_cli_ctx *ctx) {
                 return om_cli_fail("out of memory");
         if (!om_object_exists(&ctx->path))
                 return om_cli_fail("object %s does not exist", ctx->pathstr);
+        /* the part rotated away first (core/log.h) */
+        _cleanup_free_ char *rotated = om_asprintf("%s.1", file);
+        int ofd = rotated ? open(rotated, O_RDONLY | O_CLOEXEC) : -1;
+        if (ofd >= 0) {
+                int r = copy_out(ofd);
+                close(ofd);
+                if (r == -EPIPE)
+                        return OM_EXIT_FAIL;
+                if (r < 0)
+                        return om_cli_fail("cannot read %s: %s", rotated, strerror(-r));
+        }
         int fd = open(file, O_RDONLY | O_CLOEXEC);
         if (fd < 0 && errno != ENOENT)
                 return om_cli_fail("cannot read %s: %m", file);
@@ -371,7 +382,8 @@ static const struct om_cli_cmd object_cmds[] = {
         {"delete", OM_KINDS_ALL, "", cmd_delete, "Delete the object's config."},
         {"ls", OM_KINDS_ALL, "format=", cmd_ls, "List the objects the selector matches.", true},
         {"logs", OM_KINDS_ALL, "follow|f", cmd_logs,
-         "Print the object's log; --follow then prints the lines appended until interrupted."},
+         "Print the object's log (the part rotated away first); --follow then prints the lines "
+         "appended until interrupted."},
         {"ls", 0, "format=", cmd_ls_global, "List objects, all or those a selector matches."},
 };
 OM_CLI_REGISTER(object_cmds)

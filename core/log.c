@@ -2,30 +2,43 @@
  * Implementation of log.h. State is per process (the CLI is one process per command,
  * the agent logs from its loop thread only). Object log lines are written with one
  * write(2) on an O_APPEND descriptor, so concurrent writers never interleave a line.
+ * Log files are rotated by size (see om_log_set_max_size).
  */
 #include "core/log.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/fileio.h"
 #include "core/paths.h"
 #include "core/util.h"
 
+/* A log file open for appending, and its path (to rotate it and follow rotations). */
+struct sink {
+        int fd;
+        char *path;
+};
+
 static struct {
         char sid[37];
         bool console;
         bool debug;
-        int daemon_fd;
+        struct sink daemon;
         char component[32];
-        int obj_fd;
+        struct sink obj;
         char objpath[300];
         char rid[64];
         char last_header[400];
-} L = {.daemon_fd = -1, .obj_fd = -1};
+        size_t max_size;
+} L = {.daemon.fd = -1, .obj.fd = -1, .max_size = OM_LOG_MAX_SIZE};
 
 const char *om_log_level_to_string(enum om_log_level l) {
         switch (l) {
@@ -81,43 +94,6 @@ static int open_append(const char *file) {
         return fd < 0 ? -errno : fd;
 }
 
-int om_log_open_daemon(const char *file) {
-        int fd = open_append(file);
-        if (fd < 0)
-                return fd;
-        if (L.daemon_fd >= 0)
-                close(L.daemon_fd);
-        L.daemon_fd = fd;
-        return 0;
-}
-
-void om_log_set_component(const char *component) {
-        snprintf(L.component, sizeof(L.component), "%s", component ? component : "");
-}
-
-int om_log_object_open(const char *objpath, const char *file) {
-        int fd = open_append(file);
-        if (fd < 0)
-                return fd;
-        om_log_object_close();
-        L.obj_fd = fd;
-        snprintf(L.objpath, sizeof(L.objpath), "%s", objpath);
-        L.rid[0] = 0;
-        return 0;
-}
-
-void om_log_object_close(void) {
-        if (L.obj_fd >= 0)
-                close(L.obj_fd);
-        L.obj_fd = -1;
-        L.objpath[0] = 0;
-        L.rid[0] = 0;
-}
-
-void om_log_set_rid(const char *rid) {
-        snprintf(L.rid, sizeof(L.rid), "%s", rid ? rid : "");
-}
-
 static void write_all(int fd, const char *s, size_t n) {
         while (n) {
                 ssize_t w = write(fd, s, n);
@@ -131,6 +107,103 @@ static void write_all(int fd, const char *s, size_t n) {
         }
 }
 
+static void sink_close(struct sink *k) {
+        if (k->fd >= 0)
+                close(k->fd);
+        k->fd = -1;
+        free(k->path);
+        k->path = NULL;
+}
+
+static int sink_open(struct sink *k, const char *file) {
+        char *path = strdup(file);
+        if (!path)
+                return -ENOMEM;
+        int fd = open_append(file);
+        if (fd < 0) {
+                free(path);
+                return fd;
+        }
+        sink_close(k);
+        k->fd = fd;
+        k->path = path;
+        return 0;
+}
+
+void om_log_set_max_size(size_t bytes) {
+        L.max_size = bytes;
+}
+
+/* Before n bytes go to k: when they would take its file past the maximum size, the file
+ * becomes "<path>.1" (replacing the one before) and a new one is started; when another
+ * process did that (or the file was removed), the new file is opened. The rename is
+ * done under an flock of the log's directory, after looking again, so that processes
+ * finding the file full at once rotate it once: a line is never lost, it lands in the
+ * current file or in the one just rotated. Failures leave k writing where it did. */
+static void sink_prepare(struct sink *k, size_t n) {
+        struct stat fst, pst;
+        if (!k->path || fstat(k->fd, &fst) < 0)
+                return;
+        bool same = stat(k->path, &pst) == 0 && pst.st_ino == fst.st_ino &&
+                    pst.st_dev == fst.st_dev;
+        if (same && (fst.st_size == 0 || (size_t)fst.st_size + n <= L.max_size))
+                return;
+        if (same) {
+                _cleanup_free_ char *dir = strdup(k->path), *old = om_asprintf("%s.1", k->path);
+                char *slash = dir ? strrchr(dir, '/') : NULL;
+                if (!old || !slash)
+                        return;
+                *slash = 0;
+                int dfd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (dfd < 0)
+                        return;
+                if (flock(dfd, LOCK_EX) == 0 && stat(k->path, &pst) == 0 &&
+                    pst.st_ino == fst.st_ino && pst.st_dev == fst.st_dev)
+                        (void)rename(k->path, old);
+                close(dfd); /* releases the lock */
+        }
+        /* (its directory is not made again: a log whose directory went away keeps
+         * writing where it did) */
+        int fd = open(k->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (fd >= 0) {
+                close(k->fd);
+                k->fd = fd;
+        }
+}
+
+static void sink_write(struct sink *k, const char *s, size_t n) {
+        sink_prepare(k, n);
+        write_all(k->fd, s, n);
+}
+
+int om_log_open_daemon(const char *file) {
+        return sink_open(&L.daemon, file);
+}
+
+void om_log_set_component(const char *component) {
+        snprintf(L.component, sizeof(L.component), "%s", component ? component : "");
+}
+
+int om_log_object_open(const char *objpath, const char *file) {
+        om_log_object_close();
+        int r = sink_open(&L.obj, file);
+        if (r < 0)
+                return r;
+        snprintf(L.objpath, sizeof(L.objpath), "%s", objpath);
+        L.rid[0] = 0;
+        return 0;
+}
+
+void om_log_object_close(void) {
+        sink_close(&L.obj);
+        L.objpath[0] = 0;
+        L.rid[0] = 0;
+}
+
+void om_log_set_rid(const char *rid) {
+        snprintf(L.rid, sizeof(L.rid), "%s", rid ? rid : "");
+}
+
 /* One message may span lines: each line becomes its own log line. */
 static void emit(enum om_log_level level, const char *msg) {
         char ts[40];
@@ -142,12 +215,12 @@ static void emit(enum om_log_level level, const char *msg) {
         do {
                 size_t n = strcspn(p, "\n");
                 struct om_buf b = {0};
-                if (L.obj_fd >= 0) {
+                if (L.obj.fd >= 0) {
                         om_buf_printf(&b, "%s %s sid:%s n:%s o:%s%s%s sc:n | %.*s\n", ts, lvl,
                                       om_log_sid(), node, L.objpath, L.rid[0] ? " r:" : "", L.rid,
                                       (int)n, p);
                         if (b.data)
-                                write_all(L.obj_fd, b.data, b.len);
+                                sink_write(&L.obj, b.data, b.len);
                         if (L.console) {
                                 char header[400];
                                 snprintf(header, sizeof(header), "@ n:%s o:%s%s%s sc:n", node,
@@ -162,11 +235,11 @@ static void emit(enum om_log_level level, const char *msg) {
                                 printf("%s%.*s\n", mark, (int)n, p);
                                 fflush(stdout);
                         }
-                } else if (L.daemon_fd >= 0) {
+                } else if (L.daemon.fd >= 0) {
                         om_buf_printf(&b, "%s %s n:%s c:%s | %.*s\n", ts, lvl, node,
                                       L.component[0] ? L.component : "daemon", (int)n, p);
                         if (b.data)
-                                write_all(L.daemon_fd, b.data, b.len);
+                                sink_write(&L.daemon, b.data, b.len);
                 } else if (level >= OM_LOG_WARNING || L.console) {
                         fprintf(stderr, "om: %.*s\n", (int)n, p);
                 }

@@ -15,6 +15,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "core/om.h"
 
@@ -31,6 +32,14 @@ void om_log_set_sid(const char *sid);
 void om_log_set_console(bool on);
 /* Debug messages are dropped unless OM_DEBUG is set or this is called. */
 void om_log_set_debug(bool on);
+
+/* Log files are rotated by size: a line that would take a file past OM_LOG_MAX_SIZE
+ * (or the size set here) first renames it to "<file>.1", replacing the previous one, so
+ * a log takes about twice that (writers that check at once may each add their line).
+ * Processes writing one log rotate it once between them and follow each other's
+ * rotations; a log removed by hand is created again. */
+#define OM_LOG_MAX_SIZE ((size_t)10 << 20)
+void om_log_set_max_size(size_t bytes);
 
 /* Daemon log: opens (appending) the file; component tags the lines (c:<component>). */
 int om_log_open_daemon(const char *file);

@@ -2,7 +2,7 @@
 # The daemon's lifecycle and its local API: a bad cluster.conf stops the agent with the
 # line named before it binds anything; start waits for the API; the socket is 0600;
 # status answers; malformed requests get an error reply and never a crash; stop is
-# clean and removes the pid file and the socket.
+# clean and removes the pid file and the socket; a full daemon log is rotated.
 set -u
 . "$(dirname "$0")/test-agent.lib"
 
@@ -18,7 +18,11 @@ ss -uln 2>/dev/null | grep -q "$(addr 1):$HB_PORT" && fail "the heartbeat port i
 echo "ok: bad cluster.conf refused: $out"
 cp "$T/good.conf" "$T/n1/etc/cluster.conf"
 
-# 2. start, socket mode, status
+# 2. start, socket mode, status; a daemon log about to pass 10 MiB is rotated by the
+# agent's first lines
+mkdir -p "$T/n1/log"
+yes "2026-01-01 00:00:00,000 INFO n:n1 c:daemon | filler" | head -c $((10 * 1024 * 1024)) \
+        >"$T/n1/log/daemon.log" || true
 on 1 daemon start || fail "daemon start failed"
 PIDS[1]=$(cat "$T/n1/run/daemon.pid")
 [ "$(stat -c %a "$T/n1/run/api.sock")" = 600 ] || fail "api.sock is not 0600"
@@ -26,6 +30,9 @@ on 1 daemon status | grep -q "^daemon    running" || fail "daemon status"
 on 1 daemon start | grep -q "already runs" || fail "a second start did not notice the running agent"
 [ -s "$T/n1/log/daemon.log" ] || fail "no daemon log"
 grep -q "c:daemon | agent started" "$T/n1/log/daemon.log" || fail "no start line in the daemon log"
+grep -q "| filler" "$T/n1/log/daemon.log" && fail "the full daemon log was not rotated"
+[ "$(grep -c "| filler" "$T/n1/log/daemon.log.1")" -ge 200000 ] || fail "daemon.log.1 lost the old lines"
+grep -q "agent started: om [0-9.]*, pid" "$T/n1/log/daemon.log" || fail "no version in the start line"
 
 # 3. malformed requests: error replies, the agent survives
 if command -v python3 >/dev/null; then

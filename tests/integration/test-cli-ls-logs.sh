@@ -71,6 +71,23 @@ rc=0; om demo/svc/nosuch logs 2>/dev/null || rc=$?
 : >"$OM_ROOT/log/namespaces/demo/svc/one.log"
 [ -z "$(om demo/svc/one logs)" ] || fail "an empty log printed something"
 
+# --- rotation: a line that would take a log past 10 MiB first moves it to <log>.1;
+# om logs prints both, the rotated part first
+rlog=$OM_ROOT/log/namespaces/demo/svc/db.log
+yes "2026-01-01 00:00:00,000 INFO sid:00000000-0000-4000-8000-000000000000 n:demo1 o:demo/svc/db sc:n | filler" |
+        head -c $((10 * 1024 * 1024 - 50)) >"$rlog.fill" || true
+sed -i '$d' "$rlog.fill" # whole lines only
+cat "$rlog" "$rlog.fill" >"$rlog.new" && mv "$rlog.new" "$rlog" && rm -f "$rlog.fill"
+before=$(wc -l <"$rlog")
+om demo/svc/db set --kw comment=rotated >/dev/null || fail "set on db"
+[ -f "$rlog.1" ] || fail "no $rlog.1 after the log passed 10 MiB"
+[ "$(wc -l <"$rlog.1")" = "$before" ] || fail "the rotated log does not hold the $before lines"
+[ "$(wc -l <"$rlog")" = 1 ] && grep -q '| set DEFAULT.comment$' "$rlog" ||
+        fail "the new log: $(head -c 300 "$rlog")"
+[ "$(om demo/svc/db logs | wc -l)" = $((before + 1)) ] || fail "om logs does not print both parts"
+[ "$(om demo/svc/db logs | tail -1)" = "$(cat "$rlog")" ] || fail "om logs: not the rotated part first"
+rm -f "$rlog.1"
+
 # --- logs --follow: what the log holds, then each line appended, through a truncation
 # and a replacement of the file; it ends when its reader goes away
 flog=$OM_ROOT/log/namespaces/demo/svc/web.log

@@ -1,7 +1,7 @@
 /*
  * Unit tests of core/log.h: the object log line format of the reference, one session id
  * per process (or the one OM_SID hands down), the r:<rid> tag, multi-line messages, the
- * daemon log, return values and %m.
+ * daemon log, return values and %m, rotation by size with concurrent writers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +13,9 @@
 #include "om-test.h"
 
 #include <regex.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/fileio.h"
 #include "core/log.h"
@@ -164,6 +166,81 @@ static void test_returns(void **state) {
         assert_match("\\| cannot open: No such file or directory$", lines[0]);
 }
 
+/* Rotation: a full log becomes <file>.1 and a new one starts; 4 processes writing 25
+ * lines each into a log that fills up in the middle rotate it once between them and
+ * lose no line (each one's lines in order, across the two files); a log removed by hand
+ * is created again. */
+static void test_rotation(void **state) {
+        _cleanup_free_ char *file = om_asprintf("%s/log/namespaces/demo/svc/r.log", root);
+        _cleanup_free_ char *old = om_asprintf("%s.1", file);
+        om_log_set_max_size(12288); /* 130 lines of ~115 bytes: one rotation */
+        assert_int_equal(om_log_object_open("demo/svc/r", file), 0);
+        for (int i = 0; i < 30; i++) /* about 3.4 KiB */
+                log_info("before %02d", i);
+        assert_int_equal(access(old, F_OK), -1);
+        fflush(NULL);
+        pid_t kids[4];
+        for (int k = 0; k < 4; k++) {
+                kids[k] = fork();
+                assert_true(kids[k] >= 0);
+                if (kids[k] == 0) {
+                        for (int i = 0; i < 25; i++)
+                                log_info("child %d line %02d", k, i);
+                        _exit(0);
+                }
+        }
+        for (int k = 0; k < 4; k++) {
+                int st;
+                assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+                assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        }
+        om_log_object_close();
+        om_log_set_max_size(OM_LOG_MAX_SIZE);
+
+        assert_int_equal(access(old, F_OK), 0);
+        _cleanup_strv_free_ char **a = read_lines(old);
+        _cleanup_strv_free_ char **b = read_lines(file);
+        /* the 30 first lines open the rotated file; 130 lines in all */
+        assert_int_equal(om_strv_length(a) + om_strv_length(b), 130);
+        assert_true(om_strv_length(a) >= 30);
+        for (int i = 0; i < 30; i++) {
+                char want[32];
+                snprintf(want, sizeof(want), "| before %02d", i);
+                assert_non_null(strstr(a[i], want));
+        }
+        /* each child's lines, in order, over both files; nothing over the size */
+        int next[4] = {0};
+        for (int f = 0; f < 2; f++)
+                for (char **l = f ? b : a; *l; l++) {
+                        const char *m = strstr(*l, "| child ");
+                        if (!m)
+                                continue;
+                        int k, i;
+                        assert_int_equal(sscanf(m, "| child %d line %d", &k, &i), 2);
+                        assert_true(k >= 0 && k < 4);
+                        assert_int_equal(i, next[k]);
+                        next[k]++;
+                }
+        for (int k = 0; k < 4; k++)
+                assert_int_equal(next[k], 25);
+        /* the size is checked before each write, not under a lock: writers that checked
+         * at once may each add their line (4 writers, lines under 128 bytes) */
+        struct stat st;
+        assert_int_equal(stat(file, &st), 0);
+        assert_true(st.st_size <= 12288 + 4 * 128);
+        assert_int_equal(stat(old, &st), 0);
+        assert_true(st.st_size <= 12288 + 4 * 128);
+
+        /* removed by hand: the next line starts it again */
+        assert_int_equal(om_log_object_open("demo/svc/r", file), 0);
+        assert_int_equal(unlink(file), 0);
+        log_info("after removal");
+        om_log_object_close();
+        _cleanup_strv_free_ char **c = read_lines(file);
+        assert_int_equal(om_strv_length(c), 1);
+        assert_non_null(strstr(c[0], "| after removal"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_timestamp, setup, teardown),
@@ -171,6 +248,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_sid, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_daemon_log, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_returns, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
