@@ -965,10 +965,12 @@ static void quorum_update(struct om_orch *o) {
         o->votes = q.votes;
         o->total = q.total;
         if (was != q.have || !o->quorum_logged) {
+                /* at start, before a peer is heard, it was never held: not "lost" */
+                const char *what = q.have ? "held" : o->quorum_logged ? "lost" : "not held yet";
                 o->quorum_logged = true;
                 om_log_set_component("monitor");
-                log_info("quorum %s: %d/%d votes (%zu live nodes, arbitrators %d/%d)%s",
-                         q.have ? "held" : "lost", q.votes, q.total, in.live_nodes,
+                log_info("quorum %s: %d/%d votes (%zu live nodes, arbitrators %d/%d)%s", what,
+                         q.votes, q.total, in.live_nodes,
                          in.arb_reachable, in.arb_weight, a->cfg->quorum ? "" : ", not enforced");
                 if (q.have)
                         for (size_t i = 0; i < o->n_objs; i++)

@@ -22,7 +22,7 @@ trap '[ -n "$ARB_PID" ] && kill $ARB_PID 2>/dev/null; cleanup; ns_cleanup' EXIT
 P=root/svc/web
 
 # since_cut K: agent K's log since the partition (its first look at start-up, before it
-# hears any peer, may log "quorum lost" too)
+# hears any peer, logs "quorum not held yet")
 CUT_LINE=()
 mark_cut() { local k; for k in "$@"; do CUT_LINE[$k]=$(wc -l <"$T/n$k/log/daemon.log"); done; }
 since_cut() { tail -n +$((CUT_LINE[$1] + 1)) "$T/n$1/log/daemon.log"; }
