@@ -1,6 +1,6 @@
 /*
- * Service commands: the actions provision, start, stop, unprovision, purge, freeze,
- * thaw and switch, and `print status` / `print devs`. With --local an action runs here
+ * Service commands: the actions provision, start, stop, restart, unprovision, purge,
+ * freeze, thaw and switch, and `print status` / `print devs`. With --local an action runs here
  * through the action engine (resources/action.h), which is also what the agent spawns.
  * Without it the command asks the local agent to set the object's target state (the
  * orchestrated path of DESIGN section 6), prints the reference's two lines, and with
@@ -16,6 +16,7 @@
 
 #include "cli/api_client.h"
 #include "cli/cli.h"
+#include "cluster/cl_config.h"
 #include "cluster/cl_mp.h"
 #include "core/log.h"
 #include "core/paths.h"
@@ -54,7 +55,12 @@ static int orch_call(const char *cmd, const char *path, const char *target,
 }
 
 /* The orchestrated path: set the target, print the reference lines, wait if asked. */
+static int orchestrate_wait(struct om_cli_ctx *ctx, const char *target, bool wait);
 static int orchestrate(struct om_cli_ctx *ctx, const char *target) {
+        return orchestrate_wait(ctx, target, om_cli_flag(ctx, "wait"));
+}
+
+static int orchestrate_wait(struct om_cli_ctx *ctx, const char *target, bool wait) {
         struct om_api_reply rep;
         char node[64] = "", buf[256];
         uint64_t ver = 0;
@@ -77,7 +83,7 @@ static int orchestrate(struct om_cli_ctx *ctx, const char *target) {
         printf("@ n:%s o:%s sc:n\n  %s defer target state set to %s\n", node, ctx->pathstr,
                ctx->pathstr, target);
         fflush(stdout);
-        if (!om_cli_flag(ctx, "wait"))
+        if (!wait)
                 return OM_EXIT_OK;
         uint64_t limit = 0, t0 = om_mono_ms();
         const char *tm = om_cli_opt(ctx, "time");
@@ -169,6 +175,58 @@ static int run_action(struct om_cli_ctx *ctx, const char *action) {
         if (!strcmp(action, "purge"))
                 printf("purge %s\n", ctx->pathstr);
         return OM_EXIT_OK;
+}
+
+/* The node whose instance of the object is up, in the agent's view ("" when none, or
+ * when the object is not a failover one: a flex service is started everywhere). */
+static int running_node(struct om_cli_ctx *ctx, char *ret, size_t len) {
+        struct om_api_reply rep;
+        ret[0] = 0;
+        int r = om_api_call("status", 5000, &rep);
+        if (r < 0 || !rep.data) {
+                om_api_reply_done(&rep);
+                return r < 0 ? r : -EIO;
+        }
+        const msgpack_object *objs = om_cl_mp_get(rep.data, "objects");
+        const msgpack_object *ob = objs ? om_cl_mp_get(objs, ctx->pathstr) : NULL;
+        const msgpack_object *insts = ob ? om_cl_mp_get(ob, "instances") : NULL;
+        char topo[32] = "", avail[32];
+        if (ob)
+                (void)om_cl_mp_get_str(ob, "topology", topo, sizeof(topo));
+        for (uint32_t i = 0; insts && insts->type == MSGPACK_OBJECT_MAP &&
+                             !strcmp(topo, "failover") && i < insts->via.map.size;
+             i++) {
+                const msgpack_object_kv *kv = &insts->via.map.ptr[i];
+                if (om_cl_mp_get_str(&kv->val, "avail", avail, sizeof(avail)) == 0 &&
+                    !strcmp(avail, "up") && om_cl_mp_str(&kv->key, ret, len) == 0)
+                        break;
+                ret[0] = 0;
+        }
+        om_api_reply_done(&rep);
+        return 0;
+}
+
+/* restart: --local, a stop then a start here under one lock. Orchestrated: the stop
+ * target (which freezes, so nothing starts it meanwhile), waited for, then a failover
+ * service is placed again on the node that ran it (started where the leader is when
+ * it ran nowhere), a flex one started. */
+static int cmd_restart(struct om_cli_ctx *ctx) {
+        if (ctx->n_args)
+                return om_cli_usage_error("unexpected argument '%s'", ctx->args[0]);
+        if (om_cli_flag(ctx, "local"))
+                return run_action(ctx, "restart");
+        char node[OM_CL_NAME_MAX], target[96];
+        int r = running_node(ctx, node, sizeof(node));
+        if (r == -ENOENT || r == -ECONNREFUSED)
+                return orchestrate(ctx, "stopped"); /* says there is no agent */
+        if (r < 0)
+                return om_cli_fail("%s: cannot ask the agent where it runs: %s", ctx->pathstr,
+                                   strerror(-r));
+        if ((r = orchestrate_wait(ctx, "stopped", true)) != OM_EXIT_OK)
+                return r;
+        if (node[0])
+                snprintf(target, sizeof(target), "placed@%s", node);
+        return orchestrate(ctx, node[0] ? target : "started");
 }
 
 static int cmd_provision(struct om_cli_ctx *ctx) {
@@ -298,6 +356,8 @@ static const struct om_cli_cmd svc_cmds[] = {
         {"start", SVC, ACTION_OPTS, cmd_start,
          "Start the resources in order; a failure stops what the action started."},
         {"stop", SVC, ACTION_OPTS, cmd_stop, "Stop the resources in reverse order."},
+        {"restart", SVC, ACTION_OPTS, cmd_restart,
+         "Stop, then start again on the same node (orchestrated: the stop is waited for)."},
         {"unprovision", SVC, ACTION_OPTS, cmd_unprovision,
          "Stop and destroy the resources (data loss)."},
         {"purge", SVC, "local force waitlock= wait time=", cmd_purge,

@@ -25,7 +25,8 @@
 #include "core/util.h"
 #include "resources/res.h"
 
-static const char *const actions[] = {"provision", "start", "stop", "unprovision", "purge"};
+static const char *const actions[] = {"provision", "start", "stop", "restart", "unprovision",
+                                      "purge"};
 
 bool om_res_action_known(const char *action) {
         for (size_t i = 0; i < ARRAY_SIZE(actions); i++)
@@ -334,11 +335,16 @@ int om_res_action_run(const struct om_path *p, const char *action,
                  opts->origin ? opts->origin : "user");
         om_log_set_console(opts->console);
 
-        enum om_res_action a = om_streq(action, "start")       ? OM_ACT_START
-                               : om_streq(action, "stop")      ? OM_ACT_STOP
-                               : om_streq(action, "provision") ? OM_ACT_PROVISION
-                                                               : OM_ACT_UNPROVISION;
-        e = preflight(svc, sel, n_sel, a);
+        bool restart = om_streq(action, "restart");
+        enum om_res_action a = om_streq(action, "start") || restart ? OM_ACT_START
+                               : om_streq(action, "stop")           ? OM_ACT_STOP
+                               : om_streq(action, "provision")      ? OM_ACT_PROVISION
+                                                                    : OM_ACT_UNPROVISION;
+        /* restart: a stop, then (when it went through) a start, under the one lock;
+         * each checked before it runs */
+        e = preflight(svc, sel, n_sel, restart ? OM_ACT_STOP : a);
+        if (e >= 0 && restart && (e = run_down(sel, n_sel, false, NULL, action)) >= 0)
+                e = preflight(svc, sel, n_sel, OM_ACT_START);
         if (e >= 0) {
                 switch (a) {
                 case OM_ACT_START:

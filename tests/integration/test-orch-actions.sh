@@ -1,6 +1,6 @@
 #!/bin/bash
 # Orchestrated actions on three agents (127.0.0.15x, interval 200ms / timeout 1s) with
-# an app service (orchestrate = no): provision, stop, start, switch --to, freeze, thaw,
+# an app service (orchestrate = no): provision, stop, start, switch --to, restart, freeze, thaw,
 # unprovision and purge without --local print the reference's two lines and, with
 # --wait, return when the target is reached; a stop orchestration leaves every instance
 # frozen (a node down meanwhile freezes when it comes back); a stop that fails ends in "stop failed", `--wait` exits 1 saying why, and
@@ -44,6 +44,24 @@ on 1 web switch --to n3 --wait >/dev/null || fail "switch --wait failed"
 [ "$(running web)" = n3 ] || fail "switched: runs on '$(running web)', not n3"
 on 1 web switch --to n9 >/dev/null 2>&1 && fail "switch to a node outside nodes accepted"
 echo "ok: switch --to n3"
+
+# restart: stopped where it runs (n3, not the leader), then started there again
+starts3=$(grep -c " start n3 web$" "$EVENTS")
+out=$(on 2 web restart --wait) || fail "restart --wait failed: $out"
+[ "$out" = "@ n:n2 o:$P sc:n
+  $P defer target state set to stopped
+@ n:n2 o:$P sc:n
+  $P defer target state set to placed@n3" ] || fail "restart printed: $out"
+[ "$(running web)" = n3 ] || fail "restarted: runs on '$(running web)', not n3"
+[ "$(grep -c " stop n3 web$" "$EVENTS")" -ge 1 ] && [ "$(grep -c " start n3 web$" "$EVENTS")" = $((starts3 + 1)) ] ||
+        fail "restart did not stop and start web on n3: $(tail -4 "$EVENTS")"
+for k in 1 2 3; do wait_inst 1 n$k $P frozen false 10; done
+# --local: a stop then a start here, in one session of the object log
+on 3 $P restart --local >/dev/null || fail "restart --local on n3"
+[ "$(running web)" = n3 ] || fail "restart --local: runs on '$(running web)'"
+grep -q "do restart --local (user origin)" "$T/n3/log/namespaces/root/svc/web.log" ||
+        fail "no 'do restart --local' in n3's object log"
+echo "ok: restart (orchestrated, in place on n3) and restart --local"
 
 on 2 web freeze --wait >/dev/null || fail "freeze --wait"
 for k in 1 2 3; do wait_inst 2 n$k $P frozen true 3; done
