@@ -1,12 +1,13 @@
 /*
  * `om node ls` (the nodes with their liveness, address, last-seen age, node data
  * generation and heartbeat state, from the agent's view; from cluster.conf alone when no
- * agent answers) and `om node freeze|thaw` (the node's frozen flag, through the agent
- * so the change is beaten at once).
+ * agent answers), `om node freeze|thaw` (the node's frozen flag, through the agent
+ * so the change is beaten at once) and `om node drain`.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/api_client.h"
 #include "cli/cli.h"
@@ -16,6 +17,7 @@
 #include "core/json.h"
 #include "core/paths.h"
 #include "core/util.h"
+#include "resources/action.h"
 
 static int ls_offline(const char *fmt) {
         struct om_cl_config *cfg = NULL;
@@ -138,10 +140,134 @@ static int cmd_thaw(struct om_cli_ctx *ctx) {
         return set_frozen(false);
 }
 
+/* An instance of this node that runs (up or warn), from a status reply. */
+struct drained {
+        char path[OM_PATH_STRMAX];
+        bool ha; /* orchestrate = ha, failover: another node takes it over */
+        bool failed;
+};
+
+static size_t running_here(const msgpack_object *status, struct drained *ret, size_t max) {
+        const msgpack_object *objs = om_cl_mp_get(status, "objects");
+        size_t n = 0;
+        for (uint32_t k = 0; objs && objs->type == MSGPACK_OBJECT_MAP && k < objs->via.map.size;
+             k++) {
+                const msgpack_object_kv *kv = &objs->via.map.ptr[k];
+                const msgpack_object *in =
+                        om_cl_mp_get(om_cl_mp_get(&kv->val, "instances"), om_nodename());
+                char avail[16] = "", orch[16] = "", topo[16] = "";
+                if (!in || om_cl_mp_get_str(in, "avail", avail, sizeof(avail)) < 0 ||
+                    (strcmp(avail, "up") && strcmp(avail, "warn")) || n == max ||
+                    om_cl_mp_str(&kv->key, ret[n].path, sizeof(ret[n].path)) < 0)
+                        continue;
+                (void)om_cl_mp_get_str(&kv->val, "orchestrate", orch, sizeof(orch));
+                (void)om_cl_mp_get_str(&kv->val, "topology", topo, sizeof(topo));
+                ret[n].ha = !strcmp(orch, "ha") && !strcmp(topo, "failover");
+                ret[n].failed = false;
+                n++;
+        }
+        return n;
+}
+
+/* The node other than this one whose instance of path is up, or NULL. */
+static const char *up_elsewhere(const msgpack_object *status, const char *path, char *buf,
+                                size_t len) {
+        const msgpack_object *insts =
+                om_cl_mp_get(om_cl_mp_get(om_cl_mp_get(status, "objects"), path), "instances");
+        for (uint32_t k = 0; insts && insts->type == MSGPACK_OBJECT_MAP && k < insts->via.map.size;
+             k++) {
+                const msgpack_object_kv *kv = &insts->via.map.ptr[k];
+                char avail[16] = "";
+                if (om_cl_mp_str(&kv->key, buf, len) == 0 && strcmp(buf, om_nodename()) != 0 &&
+                    om_cl_mp_get_str(&kv->val, "avail", avail, sizeof(avail)) == 0 &&
+                    !strcmp(avail, "up"))
+                        return buf;
+        }
+        return NULL;
+}
+
+/* `om node drain [--wait [--time D]]`: freezes this node (no orchestration here, and it
+ * is no HA leader any more), then stops here every service instance that runs, one
+ * after the other (`stop --local`); the HA failover ones are taken over by the next
+ * node. --wait waits until each of those runs on another node. */
+static int cmd_drain(struct om_cli_ctx *ctx) {
+        static struct drained list[1024];
+        struct om_api_reply rep;
+        uint64_t limit = 60000;
+        const char *tm = om_cli_opt(ctx, "time");
+        bool wait = om_cli_flag(ctx, "wait");
+        if (tm && !wait)
+                return om_cli_usage_error("--time goes with --wait");
+        if (tm && (om_parse_duration_ms(tm, &limit) < 0 || limit == 0))
+                return om_cli_usage_error("--time '%s' is not a duration (like 2m)", tm);
+        int r = om_api_call("node_freeze", 5000, &rep);
+        om_api_reply_done(&rep);
+        if (r == -ENOENT || r == -ECONNREFUSED)
+                return om_cli_fail("no agent answers on this node: drain needs it to hand the "
+                                   "services over (om daemon start)");
+        if (r < 0)
+                return om_cli_fail("the agent refused to freeze the node: %s",
+                                   r == -EREMOTEIO ? rep.error : strerror(-r));
+        printf("%s frozen\n", om_nodename());
+        if ((r = om_api_call("status", 5000, &rep)) < 0 || !rep.data) {
+                om_api_reply_done(&rep);
+                return om_api_fail(r, &rep);
+        }
+        size_t n = running_here(rep.data, list, ARRAY_SIZE(list));
+        om_api_reply_done(&rep);
+        int worst = OM_EXIT_OK;
+        for (size_t i = 0; i < n; i++) {
+                struct om_path p;
+                char err[1024];
+                struct om_res_action_opts o = {.waitlock_ms = 60000, .origin = "user",
+                                               .console = true};
+                if (om_path_parse(list[i].path, &p, err, sizeof(err)) < 0 ||
+                    om_res_action_run(&p, "stop", &o, err, sizeof(err)) < 0) {
+                        fprintf(stderr, "om: drain: %s was not stopped%s%s\n", list[i].path,
+                                err[0] ? ": " : " (see its object log)", err);
+                        list[i].failed = true;
+                        worst = OM_EXIT_FAIL;
+                }
+        }
+        /* the agent reads the new status caches now, not at its next scan */
+        (void)om_api_call("rescan", 500, &rep);
+        om_api_reply_done(&rep);
+        if (!wait)
+                return worst;
+        uint64_t t0 = om_mono_ms();
+        for (size_t i = 0; i < n; i++) {
+                char node[OM_CL_NAME_MAX];
+                if (list[i].failed || !list[i].ha)
+                        continue;
+                for (;;) {
+                        const char *where = NULL;
+                        if (om_api_call("status", 5000, &rep) == 0 && rep.data)
+                                where = up_elsewhere(rep.data, list[i].path, node, sizeof(node));
+                        om_api_reply_done(&rep);
+                        if (where) {
+                                printf("%s up on %s\n", list[i].path, where);
+                                break;
+                        }
+                        if (om_mono_ms() - t0 > limit) {
+                                fprintf(stderr, "om: drain: %s runs on no other node after %s\n",
+                                        list[i].path, tm ? tm : "60s");
+                                worst = OM_EXIT_FAIL;
+                                break;
+                        }
+                        struct timespec ts = {0, 100 * 1000000L};
+                        nanosleep(&ts, NULL);
+                }
+        }
+        return worst;
+}
+
 static const struct om_cli_cmd node_cmds[] = {
         {"node ls", 0, "format=", cmd_ls,
          "List the nodes: liveness, address, last-seen age, generation, heartbeat."},
         {"node freeze", 0, "", cmd_freeze, "Freeze this node (no orchestration here)."},
         {"node thaw", 0, "", cmd_thaw, "Thaw this node."},
+        {"node drain", 0, "wait time=", cmd_drain,
+         "Freeze this node and stop what runs here; HA services move to the next node "
+         "(--wait: until they run there)."},
 };
 OM_CLI_REGISTER(node_cmds)
