@@ -56,9 +56,18 @@ struct om_agent {
         struct om_cl_config *cfg;
         char self[OM_CL_NAME_MAX];
         int self_idx;
+        /* keys of the cluster secret (om_agent_keys_load): frames are sealed with the
+         * current one and carry its generation; during a rotation the keyring's other
+         * secret opens the frames that carry its generation */
         uint8_t hb_key[OM_HB_KEY_LEN];
         uint8_t peer_key[OM_HB_KEY_LEN];
         uint32_t keygen;
+        bool has_alt;
+        uint8_t hb_key_alt[OM_HB_KEY_LEN];
+        uint8_t peer_key_alt[OM_HB_KEY_LEN];
+        uint32_t keygen_alt;
+        int rotation;       /* enum om_rotation of secrets/cluster_key.h */
+        struct om_rot *rot; /* rotation.c's state, made on first use */
         uint8_t boot_id[OM_HB_BOOT_ID_LEN];
         uint64_t seq;
 
@@ -125,7 +134,27 @@ void om_api_peer_push_conf(struct om_agent *a, const char *text, const char *ski
  * called exactly once, later, unless this returns a negative errno. */
 int om_api_peer_fetch(struct om_agent *a, int node, const char *path, void *job);
 
+/* rotation.c: the steps of a cluster secret rotation, asked over the peer API (see
+ * there). 0 or a negative errno with the reason in err. om_rot_finish returns 1 when the
+ * rotation already ended here, or 0 when done(arg, r, err) will be called once the sec
+ * files are sealed again (-EAGAIN "not yet: ..." while this node is not ready). */
+int om_rot_key(struct om_agent *a, uint8_t ret_pk[32]);
+int om_rot_install(struct om_agent *a, uint32_t gen, const uint8_t *box, size_t len, char *err,
+                   size_t errlen);
+int om_rot_commit(struct om_agent *a, uint32_t gen, char *err, size_t errlen);
+int om_rot_abort(struct om_agent *a, uint32_t gen, char *err, size_t errlen);
+int om_rot_finish(struct om_agent *a, uint32_t gen, void (*done)(void *arg, int r, const char *err),
+                  void *arg, char *err, size_t errlen);
+void om_rot_free(struct om_agent *a);
+
+/* daemon.c: (re)loads the keys from the cluster.conf keyring (at start, and after each
+ * step of a secret rotation); the replication's sealing keys too. */
+int om_agent_keys_load(struct om_agent *a);
+
 /* repl.c: object replication (DESIGN section 7, cluster/cl_repl.h) */
+/* The sealing keys a fetched sec file is checked with, from the keyring (again after a
+ * change of it). */
+int om_repl_keys_reload(struct om_agent *a);
 int om_repl_start(struct om_agent *a);
 void om_repl_free(struct om_agent *a);
 /* Node data changed (ours or a peer's): plan again on the next loop turn. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "secrets/cluster_key.h"
 #include "agent/orchestrator.h"
 #include "cluster/cl_mp.h"
 #include "core/log.h"
@@ -170,8 +171,13 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
         char boot[2 * OM_HB_BOOT_ID_LEN + 1];
         om_hex_encode(a->boot_id, OM_HB_BOOT_ID_LEN, boot, sizeof(boot));
         om_cl_mp_str_pack(pk, "daemon");
-        msgpack_pack_map(pk, 9);
+        msgpack_pack_map(pk, 11);
         om_cl_mp_kv_u64(pk, "pid", (uint64_t)getpid());
+        om_cl_mp_kv_u64(pk, "secret_gen", a->keygen);
+        om_cl_mp_kv_str(pk, "secret_rotation",
+                        a->rotation == OM_ROT_NEXT   ? "next installed"
+                        : a->rotation == OM_ROT_PREV ? "previous accepted"
+                                                     : "none");
         om_cl_mp_kv_u64(pk, "uptime_ms", now - a->started);
         om_cl_mp_kv_str(pk, "boot_id", boot);
         om_cl_mp_kv_u64(pk, "gen", a->local.gen);

@@ -6,7 +6,9 @@
  * "nodedata" (a peer behind on our generation pulls our node data), "join" (a new node
  * asks to be added; it knows the secret, not yet a member) and "setconf" (a member
  * distributes cluster.conf after a join) and "objget" (a peer fetches an object's config
- * file to replicate it, agent/repl.c). This file holds the server and the agent's
+ * file to replicate it, agent/repl.c), and the steps of a secret rotation ("rotkey",
+ * "rotinstall", "rotcommit", "rotfinish", "rotabort": agent/rotation.c). This file holds
+ * the server and the agent's
  * asynchronous client; cli/api_client.c has a blocking client for `om cluster join`.
  */
 #include <arpa/inet.h>
@@ -56,13 +58,16 @@ static int seal_msg(struct om_agent *a, enum om_hb_type type, msgpack_sbuffer *p
 static int open_msg(struct om_agent *a, const uint8_t *frame, size_t len, enum om_hb_type type,
                     struct om_hb_info *info, uint8_t **ret_plain, msgpack_unpacked *u) {
         enum om_hb_drop why;
-        if (om_hb_peek(frame, len, OM_HB_PEER_MAX, info, &why) < 0 || info->type != type ||
-            info->keygen != a->keygen)
+        if (om_hb_peek(frame, len, OM_HB_PEER_MAX, info, &why) < 0 || info->type != type)
                 return -EBADMSG;
         uint8_t *plain = malloc(len);
         if (!plain)
                 return -ENOMEM;
-        int n = om_hb_open(a->peer_key, frame, len, plain);
+        /* the key of the frame's generation; a generation this node does not know (a
+         * joining node knows the secret, not its generation) is tried with the current */
+        const uint8_t *key = a->has_alt && info->keygen == a->keygen_alt ? a->peer_key_alt
+                                                                          : a->peer_key;
+        int n = om_hb_open(key, frame, len, plain);
         if (n < 0 || om_cl_mp_unpack(plain, (size_t)n, u) < 0 ||
             u->data.type != MSGPACK_OBJECT_MAP) {
                 if (n >= 0)
@@ -208,6 +213,73 @@ static void srv_objget_done(void *arg, int r, char *text, size_t len) {
         free(text);
 }
 
+static void body_rotkey(struct om_agent *a, msgpack_packer *pk, void *arg) {
+        om_cl_mp_str_pack(pk, "pk");
+        msgpack_pack_bin(pk, 32);
+        msgpack_pack_bin_body(pk, arg, 32);
+}
+
+/* A rotation finish is done (the sec files sealed again): reply, or free the connection
+ * closed meanwhile. */
+static void srv_rotfinish_done(void *arg, int r, const char *err) {
+        struct srv_conn *c = arg;
+        c->busy = false;
+        if (c->closed || c->closing) {
+                if (c->closed)
+                        srv_free(c);
+                return;
+        }
+        srv_reply(c, c->echo, r == 0, r == 0 ? NULL : err, NULL, NULL, 0);
+}
+
+/* The rotation steps (agent/rotation.c): {"gen": N} and, for rotinstall, "box". */
+static void srv_rotation(struct srv_conn *c, const char *cmd, const msgpack_object *req,
+                         uint64_t seq, const char *sender) {
+        struct om_agent *a = c->agent;
+        char err[256] = "";
+        uint64_t gen = 0;
+        int r;
+        if (strcmp(cmd, "rotkey") == 0) {
+                uint8_t pk[32];
+                if ((r = om_rot_key(a, pk)) < 0)
+                        srv_reply(c, seq, false, strerror(-r), NULL, NULL, 0);
+                else
+                        srv_reply(c, seq, true, NULL, body_rotkey, pk, 1);
+                return;
+        }
+        if (om_cl_mp_get_u64(req, "gen", &gen) < 0 || gen < 2 || gen > UINT32_MAX - 1) {
+                srv_reply(c, seq, false, "malformed rotation request", NULL, NULL, 0);
+                return;
+        }
+        if (strcmp(cmd, "rotinstall") == 0) {
+                const msgpack_object *box = om_cl_mp_get(req, "box");
+                if (!box || box->type != MSGPACK_OBJECT_BIN) {
+                        srv_reply(c, seq, false, "malformed rotinstall", NULL, NULL, 0);
+                        return;
+                }
+                r = om_rot_install(a, (uint32_t)gen, (const uint8_t *)box->via.bin.ptr,
+                                   box->via.bin.size, err, sizeof(err));
+        } else if (strcmp(cmd, "rotcommit") == 0)
+                r = om_rot_commit(a, (uint32_t)gen, err, sizeof(err));
+        else if (strcmp(cmd, "rotabort") == 0)
+                r = om_rot_abort(a, (uint32_t)gen, err, sizeof(err));
+        else {
+                c->echo = seq;
+                c->busy = true;
+                r = om_rot_finish(a, (uint32_t)gen, srv_rotfinish_done, c, err, sizeof(err));
+                if (r == 0)
+                        return; /* srv_rotfinish_done replies */
+                c->busy = false;
+                if (r == 1)
+                        r = 0;
+        }
+        if (r < 0 && r != -EAGAIN) {
+                om_log_set_component("daemon");
+                log_warning("secret rotation: %s from %s refused: %s", cmd, sender, err);
+        }
+        srv_reply(c, seq, r == 0, r == 0 ? NULL : err, NULL, NULL, 0);
+}
+
 /* Writes new cluster.conf text after checking it, then reloads. */
 static int install_conf(struct om_agent *a, const char *text, char *err, size_t errlen) {
         _cleanup_ini_ struct om_ini *ini = NULL;
@@ -329,6 +401,15 @@ static void srv_handle(struct srv_conn *c, const uint8_t *frame, size_t len) {
         if (om_cl_mp_get_u64(&u.data, "ts", &ts) < 0 ||
             (ts > now ? ts - now : now - ts) > PEER_TS_SKEW_MS) {
                 srv_reply(c, info.seq, false, "stale request", NULL, NULL, 0);
+                goto out;
+        }
+        if (om_startswith(cmd, "rot")) {
+                srv_rotation(c, cmd, &u.data, info.seq, info.sender);
+                goto out;
+        }
+        if (strcmp(cmd, "join") == 0 && a->rotation != OM_ROT_NONE) {
+                srv_reply(c, info.seq, false,
+                          "a secret rotation is under way: join once it ended", NULL, NULL, 0);
                 goto out;
         }
         if (strcmp(cmd, "join") == 0) {

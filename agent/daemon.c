@@ -24,7 +24,7 @@
 #include "secrets/cluster_key.h"
 #include "sodium.h"
 
-#define OM_KEYGEN 1
+#define OM_FRAME_KDF_ID 1 /* subkey id of the heartbeat and peer API keys */
 
 const char *om_peer_state_to_string(enum om_peer_state s) {
         switch (s) {
@@ -111,6 +111,8 @@ static void hb_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const struc
         }
         struct om_hb_rx_ctx ctx = {.key = a->hb_key,
                                    .keygen = a->keygen,
+                                   .key_alt = a->has_alt ? a->hb_key_alt : NULL,
+                                   .keygen_alt = a->keygen_alt,
                                    .cluster = a->cfg->name,
                                    .self = a->self,
                                    .n_nodes = a->cfg->n_nodes,
@@ -383,6 +385,38 @@ static int setup_peers(struct om_agent *a, struct om_cl_config *cfg) {
         return 0;
 }
 
+int om_agent_keys_load(struct om_agent *a) {
+        struct om_cluster_keyring ring;
+        int r = om_cluster_keyring_load(&ring);
+        if (r < 0)
+                return r;
+        /* every secret's keys have the one subkey id: the frame's generation says which
+         * secret sealed it */
+        if ((r = om_cluster_key_derive_from(ring.secrets[0], OM_FRAME_KDF_ID, "hbframe_",
+                                            a->hb_key)) == 0 &&
+            (r = om_cluster_key_derive_from(ring.secrets[0], OM_FRAME_KDF_ID, "peerapi_",
+                                            a->peer_key)) == 0 &&
+            ring.n == 2 &&
+            (r = om_cluster_key_derive_from(ring.secrets[1], OM_FRAME_KDF_ID, "hbframe_",
+                                            a->hb_key_alt)) == 0)
+                r = om_cluster_key_derive_from(ring.secrets[1], OM_FRAME_KDF_ID, "peerapi_",
+                                               a->peer_key_alt);
+        if (r == 0) {
+                a->keygen = ring.gens[0];
+                a->has_alt = ring.n == 2;
+                a->keygen_alt = ring.n == 2 ? ring.gens[1] : 0;
+                a->rotation = ring.state;
+                if (!a->has_alt) {
+                        sodium_memzero(a->hb_key_alt, sizeof(a->hb_key_alt));
+                        sodium_memzero(a->peer_key_alt, sizeof(a->peer_key_alt));
+                }
+        }
+        om_cluster_keyring_wipe(&ring);
+        if (r == 0 && a->repl)
+                r = om_repl_keys_reload(a);
+        return r;
+}
+
 int om_agent_reload(struct om_agent *a) {
         struct om_cl_config *cfg = NULL;
         char err[512];
@@ -507,19 +541,8 @@ int om_agent_run(void) {
                 free(a);
                 return r;
         }
-        uint8_t secret[OM_CLUSTER_SECRET_LEN];
-        r = om_cluster_secret(secret);
-        sodium_memzero(secret, sizeof(secret));
-        if (r < 0) {
+        if ((r = om_agent_keys_load(a)) < 0) {
                 fprintf(stderr, "om: cannot read the cluster secret: %s\n", strerror(-r));
-                free(cfg);
-                free(a);
-                return r;
-        }
-        a->keygen = OM_KEYGEN;
-        if ((r = om_cluster_key_derive(a->keygen, "hbframe_", a->hb_key)) < 0 ||
-            (r = om_cluster_key_derive(a->keygen, "peerapi_", a->peer_key)) < 0) {
-                fprintf(stderr, "om: cannot derive keys: %s\n", strerror(-r));
                 free(cfg);
                 free(a);
                 return r;
@@ -606,8 +629,11 @@ out:
                 om_cl_nodedata_done(&a->peers[i].data);
         om_cl_nodedata_done(&a->local);
         om_repl_free(a);
+        om_rot_free(a);
         sodium_memzero(a->hb_key, sizeof(a->hb_key));
         sodium_memzero(a->peer_key, sizeof(a->peer_key));
+        sodium_memzero(a->hb_key_alt, sizeof(a->hb_key_alt));
+        sodium_memzero(a->peer_key_alt, sizeof(a->peer_key_alt));
         free(a->peers);
         free(a->windows);
         free(a->cfg);

@@ -59,7 +59,8 @@ struct om_repl {
         struct om_agent *agent;
         uv_timer_t kick; /* 0 ms timer: the next loop turn, before the loop sleeps */
         bool need_rescan;
-        uint8_t *seckey; /* sodium_malloc'd */
+        uint8_t (*seckeys)[32]; /* sodium_malloc'd, 2 slots: the keyring's sealing keys */
+        size_t n_seckeys;
         bool corrupt_serve;
         struct rec *recs;
         size_t n_recs;
@@ -83,6 +84,9 @@ struct job {
         int r;
         bool in_scope;
         char err[512];
+        /* JOB_FETCH: the sealing keys when the job was made (the keyring may change) */
+        uint8_t seckeys[2][32];
+        size_t n_seckeys;
         /* JOB_SERVE */
         bool corrupt;
         void (*done)(void *arg, int r, char *text, size_t len);
@@ -92,6 +96,7 @@ struct job {
 static void job_free(struct job *j) {
         if (!j)
                 return;
+        sodium_memzero(j->seckeys, sizeof(j->seckeys));
         free(j->text);
         free(j);
 }
@@ -118,7 +123,6 @@ static bool version_eq(const struct om_version *a, const struct om_version *b) {
 
 static void work_cb(uv_work_t *w) {
         struct job *j = container_of(w, struct job, work);
-        struct om_repl *r = j->agent->repl;
         if (j->kind == JOB_DELETE) {
                 j->r = om_repl_delete(&j->path, &j->v);
                 return;
@@ -140,8 +144,8 @@ static void work_cb(uv_work_t *w) {
                 }
                 return;
         }
-        j->r = om_repl_check(&j->path, j->text, j->len, &j->v, r->seckey, j->agent->self,
-                             &j->in_scope, j->err, sizeof(j->err));
+        j->r = om_repl_check(&j->path, j->text, j->len, &j->v, (const uint8_t(*)[32])j->seckeys,
+                             j->n_seckeys, j->agent->self, &j->in_scope, j->err, sizeof(j->err));
         if (j->r < 0 || !j->in_scope)
                 return;
         j->r = om_repl_install(&j->path, j->text, j->len, &j->v); /* strerror on the loop */
@@ -271,6 +275,8 @@ static void start_job(struct om_agent *a, const struct om_repl_want *w) {
                 return;
         j->agent = a;
         j->kind = w->deleted ? JOB_DELETE : JOB_FETCH;
+        memcpy(j->seckeys, r->seckeys, r->n_seckeys * sizeof(r->seckeys[0]));
+        j->n_seckeys = r->n_seckeys;
         j->v = w->v;
         snprintf(j->pathstr, sizeof(j->pathstr), "%s", w->path);
         snprintf(j->peer, sizeof(j->peer), "%s", p->name);
@@ -353,20 +359,39 @@ int om_repl_serve(struct om_agent *a, const char *path,
 
 /* ---- lifecycle and status ---- */
 
+int om_repl_keys_reload(struct om_agent *a) {
+        struct om_repl *r = a->repl;
+        struct om_cluster_keyring ring;
+        int e = om_cluster_keyring_load(&ring);
+        if (e < 0)
+                return e;
+        size_t n = 0;
+        for (size_t i = 0; i < ring.n && e == 0; i++)
+                if ((e = om_cluster_key_derive_from(ring.secrets[i], OM_SEC_KDF_ID,
+                                                    OM_SEC_KDF_CTX, r->seckeys[i])) == 0)
+                        n = i + 1;
+        om_cluster_keyring_wipe(&ring);
+        if (e == 0)
+                r->n_seckeys = n;
+        return e;
+}
+
 int om_repl_start(struct om_agent *a) {
         struct om_repl *r = calloc(1, sizeof(*r));
         if (!r)
                 return -ENOMEM;
         r->agent = a;
-        r->seckey = sodium_malloc(OM_KEY_LEN);
-        if (!r->seckey) {
+        r->seckeys = sodium_malloc(2 * sizeof(r->seckeys[0]));
+        if (!r->seckeys) {
                 free(r);
                 return -ENOMEM;
         }
-        int e = om_cluster_key_derive(OM_SEC_KDF_ID, OM_SEC_KDF_CTX, r->seckey);
+        a->repl = r;
+        int e = om_repl_keys_reload(a);
         if (e < 0) {
-                sodium_free(r->seckey);
+                sodium_free(r->seckeys);
                 free(r);
+                a->repl = NULL;
                 return e;
         }
         const char *c = getenv("OM_TEST_CORRUPT_SERVE");
@@ -384,7 +409,7 @@ void om_repl_free(struct om_agent *a) {
         struct om_repl *r = a->repl;
         if (!r)
                 return;
-        sodium_free(r->seckey);
+        sodium_free(r->seckeys);
         free(r->recs);
         free(r);
         a->repl = NULL;

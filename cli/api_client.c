@@ -176,37 +176,34 @@ int om_api_call(const char *cmd, int timeout_ms, struct om_api_reply *ret) {
         return r;
 }
 
-int om_api_peer_join(const char *host, uint16_t port, const char *node, const char *addr,
-                     char **ret_conf, char *err, size_t errlen) {
-        uint8_t key[OM_KEY_LEN], boot[OM_HB_BOOT_ID_LEN];
-        uint64_t deadline = om_mono_ms() + 10000;
+void om_api_peer_reply_done(struct om_api_peer_reply *r) {
+        if (r->have_u)
+                msgpack_unpacked_destroy(&r->u);
+        if (r->plain)
+                sodium_memzero(r->plain, r->plain_len);
+        free(r->plain);
+        *r = (struct om_api_peer_reply){0};
+}
+
+int om_api_peer_request(const char *host, uint16_t port, const char *sender,
+                        const struct om_api_peer_keys *keys, const msgpack_sbuffer *payload,
+                        int timeout_ms, struct om_api_peer_reply *ret, char *err, size_t errlen) {
+        uint8_t boot[OM_HB_BOOT_ID_LEN];
+        uint64_t deadline = om_mono_ms() + (uint64_t)timeout_ms;
         char portstr[8];
         int r;
-        if ((r = om_cluster_key_derive(1, "peerapi_", key)) < 0) {
-                snprintf(err, errlen, "cannot derive the peer key: %s", strerror(-r));
-                return r;
-        }
+        *ret = (struct om_api_peer_reply){0};
         om_hb_boot_id_new(boot);
-
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        msgpack_sbuffer_init(&sb);
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 5);
-        om_cl_mp_kv_u64(&pk, "v", 1);
-        om_cl_mp_kv_str(&pk, "cmd", "join");
-        om_cl_mp_kv_u64(&pk, "ts", om_now_ms());
-        om_cl_mp_kv_str(&pk, "node", node);
-        om_cl_mp_kv_str(&pk, "addr", addr);
-        struct om_hb_info info = {.type = OM_HB_PEER_REQ, .keygen = 1, .seq = 1};
-        snprintf(info.sender, sizeof(info.sender), "%s", node);
+        struct om_hb_info info = {.type = OM_HB_PEER_REQ, .keygen = keys->gens[0], .seq = 1};
+        snprintf(info.sender, sizeof(info.sender), "%s", sender);
         memcpy(info.boot_id, boot, sizeof(boot));
-        size_t max = sb.size + OM_HB_OVERHEAD + 4;
+        size_t max = payload->size + OM_HB_OVERHEAD + 4;
         _cleanup_free_ uint8_t *out = malloc(max);
-        int n = out ? om_hb_seal(key, &info, sb.data, sb.size, out + 4, max - 4) : -ENOMEM;
-        msgpack_sbuffer_destroy(&sb);
+        int n = out ? om_hb_seal(keys->keys[0], &info, payload->data, payload->size, out + 4,
+                                 max - 4)
+                    : -ENOMEM;
         if (n < 0) {
-                sodium_memzero(key, sizeof(key));
+                snprintf(err, errlen, "cannot seal the request: %s", strerror(-n));
                 return n;
         }
         out[0] = (uint8_t)((uint32_t)n >> 24);
@@ -218,7 +215,6 @@ int om_api_peer_join(const char *host, uint16_t port, const char *node, const ch
         snprintf(portstr, sizeof(portstr), "%u", port);
         if (getaddrinfo(host, portstr, &hints, &res) != 0 || !res) {
                 snprintf(err, errlen, "cannot resolve %s", host);
-                sodium_memzero(key, sizeof(key));
                 return -EADDRNOTAVAIL;
         }
         _cleanup_close_ int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -226,7 +222,6 @@ int om_api_peer_join(const char *host, uint16_t port, const char *node, const ch
                 r = -errno;
                 freeaddrinfo(res);
                 snprintf(err, errlen, "cannot connect to %s:%u: %s", host, port, strerror(-r));
-                sodium_memzero(key, sizeof(key));
                 return r;
         }
         freeaddrinfo(res);
@@ -236,47 +231,82 @@ int om_api_peer_join(const char *host, uint16_t port, const char *node, const ch
             (r = read_msg(fd, OM_HB_PEER_MAX, deadline, &buf, &len)) < 0) {
                 snprintf(err, errlen, "no reply from %s:%u (wrong secret?): %s", host, port,
                          strerror(-r));
-                sodium_memzero(key, sizeof(key));
                 return r;
         }
+        /* the reply is sealed with the key of the generation it names */
         struct om_hb_info rinfo;
         enum om_hb_drop why;
-        _cleanup_free_ uint8_t *plain = malloc(len);
+        uint8_t *plain = malloc(len);
         int plen = -EBADMSG;
         if (plain && om_hb_peek((uint8_t *)buf, len, OM_HB_PEER_MAX, &rinfo, &why) == 0 &&
             rinfo.type == OM_HB_PEER_RESP)
-                plen = om_hb_open(key, (uint8_t *)buf, len, plain);
-        sodium_memzero(key, sizeof(key));
+                for (size_t k = 0; k < keys->n && plen < 0; k++)
+                        if (keys->gens[k] == rinfo.keygen || keys->n == 1)
+                                plen = om_hb_open(keys->keys[k], (uint8_t *)buf, len, plain);
         if (plen < 0) {
+                free(plain);
                 snprintf(err, errlen, "the reply of %s does not open with this secret", host);
                 return -EBADMSG;
         }
-        msgpack_unpacked u;
+        ret->plain = plain;
+        ret->plain_len = (size_t)plen;
         uint64_t echo = 0;
-        bool ok = false;
-        if (om_cl_mp_unpack(plain, (size_t)plen, &u) < 0) {
-                snprintf(err, errlen, "malformed reply");
+        if (om_cl_mp_unpack(plain, (size_t)plen, &ret->u) < 0) {
+                om_api_peer_reply_done(ret);
+                snprintf(err, errlen, "malformed reply from %s", host);
                 return -EBADMSG;
         }
-        r = 0;
-        if (om_cl_mp_get_u64(&u.data, "echo", &echo) < 0 || echo != 1 ||
-            om_cl_mp_get_bool(&u.data, "ok", &ok) < 0) {
+        ret->have_u = true;
+        if (om_cl_mp_get_u64(&ret->u.data, "echo", &echo) < 0 || echo != 1 ||
+            om_cl_mp_get_bool(&ret->u.data, "ok", &ret->ok) < 0) {
+                om_api_peer_reply_done(ret);
+                snprintf(err, errlen, "malformed reply from %s", host);
+                return -EBADMSG;
+        }
+        if (!ret->ok) {
+                snprintf(ret->error, sizeof(ret->error), "refused");
+                (void)om_cl_mp_get_str(&ret->u.data, "error", ret->error, sizeof(ret->error));
+        }
+        ret->data = &ret->u.data;
+        return 0;
+}
+
+int om_api_peer_join(const char *host, uint16_t port, const char *node, const char *addr,
+                     char **ret_conf, char *err, size_t errlen) {
+        struct om_api_peer_keys keys = {.n = 1, .gens = {1}};
+        int r;
+        if ((r = om_cluster_key_derive(1, "peerapi_", keys.keys[0])) < 0) {
+                snprintf(err, errlen, "cannot derive the peer key: %s", strerror(-r));
+                return r;
+        }
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 5);
+        om_cl_mp_kv_u64(&pk, "v", 1);
+        om_cl_mp_kv_str(&pk, "cmd", "join");
+        om_cl_mp_kv_u64(&pk, "ts", om_now_ms());
+        om_cl_mp_kv_str(&pk, "node", node);
+        om_cl_mp_kv_str(&pk, "addr", addr);
+        struct om_api_peer_reply rep;
+        r = om_api_peer_request(host, port, node, &keys, &sb, 10000, &rep, err, errlen);
+        msgpack_sbuffer_destroy(&sb);
+        sodium_memzero(&keys, sizeof(keys));
+        if (r < 0)
+                return r;
+        if (!rep.ok) {
+                snprintf(err, errlen, "%s refused the join: %s", host, rep.error);
+                om_api_peer_reply_done(&rep);
+                return -EPERM;
+        }
+        const msgpack_object *c = om_cl_mp_get(rep.data, "conf");
+        if (!c || c->type != MSGPACK_OBJECT_STR ||
+            !(*ret_conf = strndup(c->via.str.ptr, c->via.str.size))) {
                 snprintf(err, errlen, "malformed reply");
                 r = -EBADMSG;
-        } else if (!ok) {
-                char why_s[256] = "refused";
-                (void)om_cl_mp_get_str(&u.data, "error", why_s, sizeof(why_s));
-                snprintf(err, errlen, "%s refused the join: %s", host, why_s);
-                r = -EPERM;
-        } else {
-                const msgpack_object *c = om_cl_mp_get(&u.data, "conf");
-                if (!c || c->type != MSGPACK_OBJECT_STR ||
-                    !(*ret_conf = strndup(c->via.str.ptr, c->via.str.size))) {
-                        snprintf(err, errlen, "malformed reply");
-                        r = -EBADMSG;
-                }
         }
-        msgpack_unpacked_destroy(&u);
+        om_api_peer_reply_done(&rep);
         return r;
 }
 

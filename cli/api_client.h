@@ -1,8 +1,9 @@
 /*
  * The CLI's clients of the agent: the local API over `<run>/api.sock` (msgpack maps with
  * a version field, 4-byte length prefix), a generic msgpack to JSON renderer for
- * `--format json`, and a blocking peer API client for `om cluster join`, which talks to
- * a member's TCP peer API with frames sealed by the cluster key.
+ * `--format json`, and a blocking peer API client for `om cluster join` and
+ * `om cluster rotate-secret`, which talk to members' TCP peer API with frames sealed by
+ * the cluster key.
  */
 #pragma once
 
@@ -37,6 +38,33 @@ void om_api_print_drops(const msgpack_object *drops);
 /* Sends raw request bytes (already framed or not: the caller's choice) and reads one
  * framed reply; for tests of malformed requests. */
 int om_api_call_raw(const void *req, size_t len, int timeout_ms, struct om_api_reply *ret);
+
+/* Keys of the peer API: requests are sealed with keys[0] (its generation gens[0] in the
+ * frame); a reply is opened with the key of the generation it names (during a secret
+ * rotation a node may answer with the other secret). */
+struct om_api_peer_keys {
+        uint8_t keys[2][32];
+        uint32_t gens[2];
+        size_t n;
+};
+
+struct om_api_peer_reply {
+        uint8_t *plain;
+        size_t plain_len;
+        msgpack_unpacked u;
+        bool have_u;
+        bool ok;                    /* "ok" of the reply */
+        const msgpack_object *data; /* the reply map */
+        char error[256];            /* "error" of a refused request */
+};
+void om_api_peer_reply_done(struct om_api_peer_reply *r);
+
+/* One request (payload: a packed msgpack map) to the peer API of host:port from sender, and
+ * its reply: 0 once a well-formed reply arrived (ok or refused: ret->ok, ret->error), or a
+ * negative errno with the reason in err. */
+int om_api_peer_request(const char *host, uint16_t port, const char *sender,
+                        const struct om_api_peer_keys *keys, const msgpack_sbuffer *payload,
+                        int timeout_ms, struct om_api_peer_reply *ret, char *err, size_t errlen);
 
 /* Asks the peer API of host:port to add node (reachable at addr) to the cluster, sealed
  * with the key derived from the local cluster.conf's secret. On success *ret_conf

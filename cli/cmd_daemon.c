@@ -194,6 +194,9 @@ static int cmd_status(struct om_cli_ctx *ctx) {
                (unsigned long long)u_get(d, "gen"), (unsigned long long)u_get(d, "interval_ms"),
                (unsigned long long)u_get(d, "timeout_ms"), (unsigned long long)u_get(d, "stalls"),
                (unsigned long long)u_get(d, "peer_api_errors"));
+        s_get(d, "secret_rotation", s1, sizeof(s1));
+        printf("          secret generation %llu%s%s\n", (unsigned long long)u_get(d, "secret_gen"),
+               strcmp(s1, "none") ? ", rotation: " : "", strcmp(s1, "none") ? s1 : "");
         const msgpack_object *rp = om_cl_mp_get(d, "repl");
         if (rp)
                 printf("repl      installed %llu  deleted %llu  refused %llu  fetched %llu  "

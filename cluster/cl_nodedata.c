@@ -82,10 +82,12 @@ int om_cl_nodedata_collect(struct om_cl_nodedata *ret) {
 bool om_cl_nodedata_secs_synced(const struct om_cl_nodedata *local,
                                 const struct om_cl_nodedata *peer, const char *ns) {
         char prefix[OM_NAME_MAX + 8];
-        snprintf(prefix, sizeof(prefix), "%s/sec/", ns);
+        snprintf(prefix, sizeof(prefix), "%s/sec/", ns ? ns : "");
         for (size_t i = 0; i < peer->n_objs; i++) {
                 const struct om_cl_objver *pv = &peer->objs[i];
-                if (!om_startswith(pv->path, prefix))
+                const char *slash = strchr(pv->path, '/');
+                if (ns ? !om_startswith(pv->path, prefix)
+                       : !slash || !om_startswith(slash, "/sec/"))
                         continue;
                 const struct om_cl_objver *lv = NULL;
                 for (size_t k = 0; k < local->n_objs && !lv; k++)

@@ -53,7 +53,8 @@ int om_cl_nodedata_collect(struct om_cl_nodedata *ret);
 /* True when a and b say the same thing (generations ignored). */
 bool om_cl_nodedata_same(const struct om_cl_nodedata *a, const struct om_cl_nodedata *b);
 
-/* True when local holds every sec object of namespace ns that peer advertises, at the
+/* True when local holds every sec object of namespace ns (of every namespace when ns is
+ * NULL) that peer advertises, at the
  * peer's version or a newer one (a peer's tombstone is satisfied by a local one of at
  * least its version, or by the object's absence). A node that provisions after another
  * (the passive nodes of a failover service) waits for this, so that it uses the

@@ -207,7 +207,7 @@ static bool svc_in_scope(const struct om_path *p, const struct om_ini *ini, cons
 }
 
 int om_repl_check(const struct om_path *p, const char *text, size_t len,
-                  const struct om_version *want, const uint8_t seckey[32], const char *self,
+                  const struct om_version *want, const uint8_t (*seckeys)[32], size_t n_seckeys, const char *self,
                   bool *ret_in_scope, char *err, size_t errlen) {
         bool sec = p->kind == OM_KIND_SEC;
         size_t max_file = sec ? OM_INI_SEC_MAX_FILE : OM_INI_MAX_FILE;
@@ -251,8 +251,11 @@ int om_repl_check(const struct om_path *p, const char *text, size_t len,
                                 snprintf(err, errlen, "[data] line %u: not a valid key", en->line);
                                 return -EBADMSG;
                         }
-                        if (!om_startswith(en->value, OM_SEC_SEALED_PREFIX) ||
-                            om_sec_open(seckey, ps, en->key, en->value, &plain, &plen) < 0) {
+                        int opened = -EBADMSG;
+                        for (size_t k = 0; k < n_seckeys && opened < 0; k++)
+                                opened = om_sec_open(seckeys[k], ps, en->key, en->value, &plain,
+                                                     &plen);
+                        if (!om_startswith(en->value, OM_SEC_SEALED_PREFIX) || opened < 0) {
                                 snprintf(err, errlen,
                                          "[data] %s: not a value sealed for %s by "
                                          "this cluster",

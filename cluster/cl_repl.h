@@ -46,13 +46,15 @@ int om_repl_plan(const struct om_cl_nodedata *local, const struct om_cl_nodedata
 /* Checks a fetched file before anything is written: at most the kind's size limits
  * (OM_INI_MAX_* or OM_INI_SEC_MAX_* of core/ini.h), parses as ini with them, its [om]
  * version and writer equal want, and for a sec object every [data] value is an unscoped,
- * validly named `sealed:` value that opens with seckey (om_sec_open). Returns 0 when it
+ * validly named `sealed:` value that opens with one of the n_seckeys sealing keys
+ * (om_sec_open; two during a secret rotation). Returns 0 when it
  * may be installed, with *ret_in_scope telling whether self is in the object's scope
  * (sec and cfg: always; svc: self listed in its expanded `nodes`, which defaults to the
  * node that wrote it); -EFBIG over the limits, -ESTALE when the version is another one
  * (the peer moved on: not a fault), -EBADMSG for anything else; the reason in err. */
 int om_repl_check(const struct om_path *p, const char *text, size_t len,
-                  const struct om_version *want, const uint8_t seckey[32], const char *self,
+                  const struct om_version *want, const uint8_t (*seckeys)[32],
+                  size_t n_seckeys, const char *self,
                   bool *ret_in_scope, char *err, size_t errlen);
 
 /* This node's version of p from its files: the file's or the tombstone's, whichever is

@@ -215,9 +215,12 @@ int om_hb_receive(const struct om_hb_rx_ctx *ctx, struct om_hb_stats *st, const 
                 return drop(st, OM_HB_DROP_SENDER);
         if (om_hb_window_check(&ctx->windows[node], info.boot_id, info.seq) < 0)
                 return drop(st, OM_HB_DROP_REPLAY);
-        if (info.keygen != ctx->keygen)
+        const uint8_t *key = info.keygen == ctx->keygen                   ? ctx->key
+                             : ctx->key_alt && info.keygen == ctx->keygen_alt ? ctx->key_alt
+                                                                              : NULL;
+        if (!key)
                 return drop(st, OM_HB_DROP_OPEN);
-        int plen = om_hb_open(ctx->key, frame, len, payload);
+        int plen = om_hb_open(key, frame, len, payload);
         if (plen < 0)
                 return drop(st, OM_HB_DROP_OPEN);
 

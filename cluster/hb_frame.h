@@ -115,6 +115,8 @@ struct om_hb_stats {
 struct om_hb_rx_ctx {
         const uint8_t *key; /* OM_HB_KEY_LEN bytes, for keygen */
         uint32_t keygen;
+        const uint8_t *key_alt; /* during a secret rotation, for keygen_alt; else NULL */
+        uint32_t keygen_alt;
         const char *cluster;
         const char *self;
         size_t n_nodes;

@@ -103,6 +103,14 @@ static const struct om_keyword keywords[] = {
         {"cluster", NULL, "name", S, "default", NULL, 0, "The cluster's name ({clustername})."},
         {"cluster", NULL, "secret", S, NULL, NULL, 0,
          "64 hex digits every key of the cluster is derived from."},
+        {"cluster", NULL, "secret_gen", I, "1", NULL, 0,
+         "Generation of the secret, raised by each om cluster rotate-secret."},
+        {"cluster", NULL, "secret_next", S, NULL, NULL, 0,
+         "During a rotation: the new secret, accepted but not used yet (set by om cluster "
+         "rotate-secret)."},
+        {"cluster", NULL, "secret_prev", S, NULL, NULL, 0,
+         "During a rotation: the secret replaced, still accepted until every sec object is "
+         "sealed with the new one (set by om cluster rotate-secret)."},
         {"cluster", NULL, "nodes", L, NULL, NULL, 0, "The cluster's nodes."},
         {"cluster", NULL, "quorum", B, NULL, NULL, 0,
          "Whether a node needs a majority to run failover services."},

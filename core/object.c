@@ -66,6 +66,8 @@ bool om_object_exists(const struct om_path *p) {
         return file && access(file, F_OK) == 0;
 }
 
+static int write_text(struct om_object *o);
+
 int om_object_write(struct om_object *o) {
         uint64_t hlc;
         char buf[64];
@@ -78,6 +80,15 @@ int om_object_write(struct om_object *o) {
         if ((r = om_ini_set(o->ini, OM_META_SECTION, "version", NULL, buf)) < 0 ||
             (r = om_ini_set(o->ini, OM_META_SECTION, "writer", NULL, om_nodename())) < 0)
                 return r;
+        return write_text(o);
+}
+
+int om_object_rewrite(struct om_object *o) {
+        return write_text(o);
+}
+
+static int write_text(struct om_object *o) {
+        int r;
         _cleanup_free_ char *text = om_ini_format(o->ini);
         if (!text)
                 return -ENOMEM;

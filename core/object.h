@@ -34,6 +34,10 @@ bool om_object_exists(const struct om_path *p);
 /* Stamps a new version and writes the config atomically. -EFBIG, nothing written, when
  * the formatted config would not parse back (a line over 64 KiB, a file over 1 MiB). */
 int om_object_write(struct om_object *o);
+/* Writes o as it is, its version and writer kept: for a change of form that is not a new
+ * version (sec values sealed again with another secret of the cluster, same plaintext).
+ * Peers holding this version keep theirs. */
+int om_object_rewrite(struct om_object *o);
 /* The version recorded in the config (zero when none). */
 void om_object_version(const struct om_object *o, struct om_version *ret);
 

@@ -153,15 +153,147 @@ int om_cluster_secret(uint8_t ret[OM_CLUSTER_SECRET_LEN]) {
         return 0;
 }
 
+int om_cluster_key_derive_from(const uint8_t secret[OM_CLUSTER_SECRET_LEN], uint64_t subkey_id,
+                               const char ctx[8], uint8_t ret[OM_KEY_LEN]) {
+        _Static_assert(OM_CLUSTER_SECRET_LEN == crypto_kdf_KEYBYTES, "kdf master key size");
+        _Static_assert(OM_KEY_LEN >= crypto_kdf_BYTES_MIN && OM_KEY_LEN <= crypto_kdf_BYTES_MAX,
+                       "kdf subkey size");
+        if (sodium_init() < 0)
+                return -EIO;
+        return crypto_kdf_derive_from_key(ret, OM_KEY_LEN, subkey_id, ctx, secret) < 0 ? -EBADMSG
+                                                                                        : 0;
+}
+
 int om_cluster_key_derive(uint64_t subkey_id, const char ctx[8], uint8_t ret[OM_KEY_LEN]) {
         uint8_t secret[OM_CLUSTER_SECRET_LEN];
         int r = om_cluster_secret(secret);
         if (r < 0)
                 return r;
-        _Static_assert(OM_CLUSTER_SECRET_LEN == crypto_kdf_KEYBYTES, "kdf master key size");
-        _Static_assert(OM_KEY_LEN >= crypto_kdf_BYTES_MIN && OM_KEY_LEN <= crypto_kdf_BYTES_MAX,
-                       "kdf subkey size");
-        r = crypto_kdf_derive_from_key(ret, OM_KEY_LEN, subkey_id, ctx, secret);
+        r = om_cluster_key_derive_from(secret, subkey_id, ctx, ret);
         sodium_memzero(secret, sizeof(secret));
-        return r < 0 ? -EBADMSG : 0;
+        return r;
+}
+
+void om_cluster_keyring_wipe(struct om_cluster_keyring *k) {
+        sodium_memzero(k, sizeof(*k));
+}
+
+/* The hex value of keyword kw in [cluster], into out: 0, -ENOENT when absent, -EINVAL
+ * (logged) when malformed. */
+static int ring_secret(const struct om_ini *ini, const char *file, const char *kw,
+                       uint8_t out[OM_CLUSTER_SECRET_LEN]) {
+        const struct om_ini_entry *e = om_ini_lookup(ini, "cluster", kw, NULL);
+        if (!e)
+                return -ENOENT;
+        if (strlen(e->value) != SECRET_HEX_LEN ||
+            om_hex_decode(e->value, out, OM_CLUSTER_SECRET_LEN) < 0)
+                return log_error_errno(-EINVAL, "%s:%u: [cluster] %s is not %d hex digits", file,
+                                       e->line, kw, SECRET_HEX_LEN);
+        return 0;
+}
+
+/* The parsed cluster.conf holds the secrets too: wiped before it is freed. */
+static void ini_wipe_secrets(struct om_ini *ini) {
+        struct om_ini_section *s = ini ? om_ini_find_section(ini, "cluster") : NULL;
+        for (size_t i = 0; s && i < s->n_entries; i++)
+                if (om_startswith(s->entries[i].key, "secret") && s->entries[i].value)
+                        sodium_memzero(s->entries[i].value, strlen(s->entries[i].value));
+}
+
+int om_cluster_keyring_load(struct om_cluster_keyring *ret) {
+        struct om_cluster_keyring k = {.n = 1, .gens = {1}};
+        int r = om_cluster_secret(k.secrets[0]);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *file = om_cluster_conf_path();
+        _cleanup_wipe_text_ char *text = NULL;
+        _cleanup_ini_ struct om_ini *ini = NULL;
+        size_t len;
+        char err[512];
+        if (!file)
+                r = -ENOMEM;
+        else if ((r = om_read_file(file, OM_INI_MAX_FILE, &text, &len)) < 0)
+                ;
+        else if ((r = om_ini_parse(text, len, file, &ini, err, sizeof(err))) < 0)
+                log_error_errno(r, "%s", err);
+        if (r == 0) {
+                const struct om_ini_entry *g = om_ini_lookup(ini, "cluster", "secret_gen", NULL);
+                long long gen = 1;
+                if (g && om_parse_int(g->value, 1, UINT32_MAX - 1, &gen) < 0)
+                        r = log_error_errno(-EINVAL, "%s:%u: [cluster] secret_gen is not a "
+                                                     "generation (1 or more)",
+                                            file, g->line);
+                k.gens[0] = (uint32_t)gen;
+        }
+        int next = r == 0 ? ring_secret(ini, file, "secret_next", k.secrets[1]) : 0;
+        int prev = r == 0 && next == -ENOENT ? ring_secret(ini, file, "secret_prev", k.secrets[1])
+                                             : -ENOENT;
+        if (r == 0 && (next == -EINVAL || prev == -EINVAL))
+                r = -EINVAL;
+        else if (r == 0 && next == 0 && om_ini_lookup(ini, "cluster", "secret_prev", NULL))
+                r = log_error_errno(-EINVAL, "%s: [cluster] secret_next and secret_prev are both "
+                                             "set: one rotation at a time",
+                                    file);
+        else if (r == 0 && next == 0) {
+                k.n = 2;
+                k.state = OM_ROT_NEXT;
+                k.gens[1] = k.gens[0] + 1;
+        } else if (r == 0 && prev == 0) {
+                if (k.gens[0] < 2)
+                        r = log_error_errno(-EINVAL, "%s: [cluster] secret_prev needs a "
+                                                     "secret_gen of 2 or more",
+                                            file);
+                k.n = 2;
+                k.state = OM_ROT_PREV;
+                k.gens[1] = k.gens[0] - 1;
+        }
+        ini_wipe_secrets(ini);
+        if (r == 0)
+                *ret = k;
+        om_cluster_keyring_wipe(&k);
+        return r;
+}
+
+int om_cluster_keyring_store(const struct om_cluster_keyring *k) {
+        _cleanup_free_ char *file = om_cluster_conf_path();
+        if (!file)
+                return -ENOMEM;
+        _cleanup_close_ int lock = -1;
+        int r = om_cluster_conf_lock(&lock);
+        if (r < 0)
+                return r;
+        _cleanup_wipe_text_ char *old = NULL, *text = NULL;
+        _cleanup_ini_ struct om_ini *ini = NULL;
+        size_t len;
+        char err[512], hex[SECRET_HEX_LEN + 1], gen[16];
+        if ((r = om_read_file(file, OM_INI_MAX_FILE, &old, &len)) < 0)
+                return r;
+        if ((r = om_ini_parse(old, len, file, &ini, err, sizeof(err))) < 0)
+                return log_error_errno(r, "%s", err);
+        sodium_bin2hex(hex, sizeof(hex), k->secrets[0], OM_CLUSTER_SECRET_LEN);
+        snprintf(gen, sizeof(gen), "%u", k->gens[0]);
+        ini_wipe_secrets(ini); /* the values replaced below are wiped first */
+        r = om_ini_set(ini, "cluster", "secret", NULL, hex);
+        if (r >= 0)
+                r = k->gens[0] == 1 && !om_ini_lookup(ini, "cluster", "secret_gen", NULL)
+                            ? 0
+                            : om_ini_set(ini, "cluster", "secret_gen", NULL, gen);
+        const char *other = k->state == OM_ROT_NEXT ? "secret_next" : "secret_prev";
+        if (r >= 0)
+                r = om_ini_unset(ini, "cluster",
+                                 k->state == OM_ROT_NEXT ? "secret_prev" : "secret_next", NULL);
+        if (r >= 0 && k->state == OM_ROT_NONE)
+                r = om_ini_unset(ini, "cluster", "secret_prev", NULL);
+        if (r >= 0 && k->state != OM_ROT_NONE) {
+                sodium_bin2hex(hex, sizeof(hex), k->secrets[1], OM_CLUSTER_SECRET_LEN);
+                r = om_ini_set(ini, "cluster", other, NULL, hex);
+        }
+        sodium_memzero(hex, sizeof(hex));
+        if (r >= 0 && !(text = om_ini_format(ini)))
+                r = -ENOMEM;
+        ini_wipe_secrets(ini);
+        if (r >= 0)
+                r = om_write_atomic(file, text, strlen(text), 0600);
+        return r < 0 ? log_error_errno(r, "Failed to write the cluster secrets to %s: %m", file)
+                     : 0;
 }

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define OM_CLUSTER_SECRET_LEN 32
@@ -23,6 +24,38 @@ int om_cluster_secret(uint8_t ret[OM_CLUSTER_SECRET_LEN]);
  * its read-modify-write. Blocks until granted; release by closing *ret_fd. */
 int om_cluster_conf_lock(int *ret_fd);
 
-/* Derives a subkey: ctx is exactly 8 characters ("sealsec_", "hbframe_", "peerapi_").
- * crypto_kdf_derive_from_key(ret, 32, subkey_id, ctx, secret). Wipe ret after use. */
+/* Derives a subkey of the current secret: ctx is exactly 8 characters ("sealsec_",
+ * "hbframe_", "peerapi_"). crypto_kdf_derive_from_key(ret, 32, subkey_id, ctx, secret).
+ * Wipe ret after use. */
 int om_cluster_key_derive(uint64_t subkey_id, const char ctx[8], uint8_t ret[OM_KEY_LEN]);
+int om_cluster_key_derive_from(const uint8_t secret[OM_CLUSTER_SECRET_LEN], uint64_t subkey_id,
+                               const char ctx[8], uint8_t ret[OM_KEY_LEN]);
+
+/*
+ * The keyring: the secrets a node accepts. Outside a rotation, one: `secret`, whose
+ * generation is `secret_gen` (1 when absent; heartbeat and peer API frames carry it).
+ * During a rotation (`om cluster rotate-secret`) a second one is accepted too:
+ * `secret_next` (generation + 1) once installed and before it is used, then, once the
+ * node switched to it, the one it replaced as `secret_prev` (generation - 1) until every
+ * sec file is sealed with the new one. Frames are sent, and values sealed, with
+ * secrets[0] only; frames and values are opened with either.
+ */
+enum om_rotation { OM_ROT_NONE, OM_ROT_NEXT, OM_ROT_PREV };
+
+struct om_cluster_keyring {
+        size_t n; /* 1, or 2 during a rotation */
+        uint8_t secrets[2][OM_CLUSTER_SECRET_LEN];
+        uint32_t gens[2];
+        enum om_rotation state;
+};
+
+/* Loads the keyring (om_cluster_secret first, so the secret exists). -EINVAL, logged with
+ * the line, when secret_gen, secret_next or secret_prev is malformed or both of the
+ * latter are set. Wipe with om_cluster_keyring_wipe. */
+int om_cluster_keyring_load(struct om_cluster_keyring *ret);
+void om_cluster_keyring_wipe(struct om_cluster_keyring *k);
+
+/* Rewrites the secret keywords of cluster.conf (under om_cluster_conf_lock, atomically,
+ * 0600; every other line kept): secret/secret_gen from k->secrets[0]/gens[0], and
+ * secret_next or secret_prev from k->secrets[1] as k->state says. */
+int om_cluster_keyring_store(const struct om_cluster_keyring *k);

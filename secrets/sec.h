@@ -38,6 +38,12 @@ int om_sec_set(const struct om_path *sec, const char *key, const uint8_t *value,
 /* Removes key: 1 removed, 0 absent. */
 int om_sec_remove(const struct om_path *sec, const char *key);
 
+/* After a secret rotation: under the object's lock, every value that opens only with the
+ * keyring's other secret is sealed again with the current one, the file rewritten in
+ * place (same version: the plaintext did not change). Counts the values sealed again and
+ * those no secret of the keyring opens. 0 when the object does not exist. */
+int om_sec_reseal(const struct om_path *sec, size_t *ret_resealed, size_t *ret_unopened);
+
 /* 1 when the object has the key, 0 when not (or no object). */
 int om_sec_has(const struct om_path *sec, const char *key);
 

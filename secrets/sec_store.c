@@ -36,19 +36,60 @@ static int sodium_ready(void) {
         return sodium_init() < 0 ? -EIO : 0;
 }
 
-static int seal_key(uint8_t **ret) {
+/* The sealing keys of the keyring's secrets (secrets/cluster_key.h): [0] seals, every
+ * one opens (two during a rotation). sodium_malloc'd, wiped and freed by the cleanup. */
+struct seal_keys {
+        uint8_t *k[2];
+        size_t n;
+};
+
+static void seal_keys_free(struct seal_keys *s) {
+        for (size_t i = 0; i < 2; i++)
+                if (s->k[i])
+                        sodium_free(s->k[i]);
+        s->n = 0;
+}
+#define _cleanup_seal_keys_ _cleanup_(seal_keys_free)
+
+static int seal_keys_load(struct seal_keys *ret) {
+        struct om_cluster_keyring ring;
         int r = sodium_ready();
+        if (r < 0 || (r = om_cluster_keyring_load(&ring)) < 0)
+                return r;
+        for (size_t i = 0; i < ring.n && r == 0; i++) {
+                if (!(ret->k[i] = sodium_malloc(OM_KEY_LEN)))
+                        r = -ENOMEM;
+                else if ((r = om_cluster_key_derive_from(ring.secrets[i], OM_SEC_KDF_ID,
+                                                         OM_SEC_KDF_CTX, ret->k[i])) == 0)
+                        ret->n = i + 1;
+        }
+        om_cluster_keyring_wipe(&ring);
+        if (r < 0)
+                seal_keys_free(ret);
+        return r;
+}
+
+static int seal_key(uint8_t **ret) {
+        struct seal_keys s = {0};
+        int r = seal_keys_load(&s);
         if (r < 0)
                 return r;
-        uint8_t *k = sodium_malloc(OM_KEY_LEN);
-        if (!k)
-                return -ENOMEM;
-        if ((r = om_cluster_key_derive(OM_SEC_KDF_ID, OM_SEC_KDF_CTX, k)) < 0) {
-                sodium_free(k);
-                return r;
-        }
-        *ret = k;
+        *ret = OM_TAKE_PTR(s.k[0]);
+        seal_keys_free(&s);
         return 0;
+}
+
+/* Opens sealed with the first key that opens it: its index in *ret_which. */
+static int open_any(const struct seal_keys *keys, const char *pathstr, const char *k,
+                    const char *sealed, uint8_t **ret_value, size_t *ret_len, size_t *ret_which) {
+        int r = -EBADMSG;
+        for (size_t i = 0; i < keys->n; i++)
+                if ((r = om_sec_open(keys->k[i], pathstr, k, sealed, ret_value, ret_len)) != -EBADMSG) {
+                        if (ret_which)
+                                *ret_which = i;
+                        return r;
+                }
+        return r;
 }
 
 bool om_sec_key_valid(const char *key) {
@@ -173,10 +214,51 @@ int om_sec_get(const struct om_path *sec, const char *key, uint8_t **ret_value, 
         const struct om_ini_entry *e = om_ini_lookup(o->ini, "data", key, NULL);
         if (!e || e->scope)
                 return -ENOENT;
-        _cleanup_key_ uint8_t *k = NULL;
-        if ((r = seal_key(&k)) < 0)
+        _cleanup_seal_keys_ struct seal_keys keys = {0};
+        if ((r = seal_keys_load(&keys)) < 0)
                 return r;
-        return om_sec_open(k, o->pathstr, key, e->value, ret_value, ret_len);
+        return open_any(&keys, o->pathstr, key, e->value, ret_value, ret_len, NULL);
+}
+
+int om_sec_reseal(const struct om_path *sec, size_t *ret_resealed, size_t *ret_unopened) {
+        *ret_resealed = *ret_unopened = 0;
+        if (sec->kind != OM_KIND_SEC)
+                return -EINVAL;
+        _cleanup_seal_keys_ struct seal_keys keys = {0};
+        int r = seal_keys_load(&keys);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int lock = -1;
+        if ((r = om_object_lock(sec, &lock)) < 0)
+                return r;
+        _cleanup_object_ struct om_object *o = NULL;
+        if ((r = load(sec, &o)) < 0)
+                return r == -ENOENT ? 0 : r;
+        struct om_ini_section *data = om_ini_find_section(o->ini, "data");
+        for (size_t i = 0; data && i < data->n_entries; i++) {
+                struct om_ini_entry *e = &data->entries[i];
+                uint8_t *plain = NULL;
+                size_t len = 0, which = 0;
+                if (e->scope || open_any(&keys, o->pathstr, e->key, e->value, &plain, &len,
+                                         &which) < 0) {
+                        (*ret_unopened)++;
+                        continue;
+                }
+                _cleanup_free_ char *sealed = NULL;
+                if (which != 0)
+                        r = om_sec_seal(keys.k[0], o->pathstr, e->key, plain, len, &sealed);
+                om_sec_value_free(plain, len + 1);
+                if (r < 0)
+                        return r;
+                if (which != 0) {
+                        free(e->value);
+                        e->value = OM_TAKE_PTR(sealed);
+                        (*ret_resealed)++;
+                }
+        }
+        if (*ret_resealed && (r = om_object_rewrite(o)) < 0)
+                return r;
+        return 0;
 }
 
 int om_sec_has(const struct om_path *sec, const char *key) {

@@ -32,17 +32,22 @@ static struct om_hb_rx_ctx ctx(void) {
                                      .windows = windows};
 }
 
-static int frame(const uint8_t *k, const char *sender, const char *cluster, uint64_t seq,
-                 const uint8_t *boot_id, uint8_t *out) {
+static int frame_gen(const uint8_t *k, uint32_t keygen, const char *sender, const char *cluster,
+                     uint64_t seq, const uint8_t *boot_id, uint8_t *out) {
         uint8_t payload[256];
         int n = om_hb_beat_pack(cluster, 7, 1234, payload, sizeof(payload));
         assert_true(n > 0);
-        struct om_hb_info info = {.type = OM_HB_BEAT, .keygen = 1, .seq = seq};
+        struct om_hb_info info = {.type = OM_HB_BEAT, .keygen = keygen, .seq = seq};
         snprintf(info.sender, sizeof(info.sender), "%s", sender);
         memcpy(info.boot_id, boot_id, OM_HB_BOOT_ID_LEN);
         int len = om_hb_seal(k, &info, payload, (size_t)n, out, OM_HB_UDP_MAX);
         assert_true(len > 0);
         return len;
+}
+
+static int frame(const uint8_t *k, const char *sender, const char *cluster, uint64_t seq,
+                 const uint8_t *boot_id, uint8_t *out) {
+        return frame_gen(k, 1, sender, cluster, seq, boot_id, out);
 }
 
 static int setup(void **state) {
@@ -82,6 +87,35 @@ static void test_accept(void **state) {
         assert_true(b.new_boot);
         assert_int_equal(st.rx_frames, 1);
         assert_int_equal(total_drops(&st), 0);
+}
+
+/* During a secret rotation a receiver opens frames of both generations, each with its
+ * key; a frame of a generation it does not hold, or sealed with the other key than its
+ * generation names, is dropped as failing to open. */
+static void test_rotation_generations(void **state) {
+        uint8_t f[OM_HB_UDP_MAX];
+        struct om_hb_rx_ctx c = ctx();
+        c.key_alt = other_key;
+        c.keygen_alt = 2;
+        struct om_hb_stats st = {0};
+        struct om_hb_beat b;
+        int n = frame_gen(other_key, 2, "n2", "default", 1, boot, f);
+        assert_int_equal(om_hb_receive(&c, &st, f, (size_t)n, &b), 0);
+        n = frame_gen(key, 1, "n2", "default", 2, boot, f);
+        assert_int_equal(om_hb_receive(&c, &st, f, (size_t)n, &b), 0);
+        n = frame_gen(key, 2, "n2", "default", 3, boot, f); /* generation 2, key of 1 */
+        assert_int_equal(om_hb_receive(&c, &st, f, (size_t)n, &b), -EBADMSG);
+        n = frame_gen(other_key, 3, "n2", "default", 4, boot, f); /* unknown generation */
+        assert_int_equal(om_hb_receive(&c, &st, f, (size_t)n, &b), -EBADMSG);
+        assert_int_equal(st.drops[OM_HB_DROP_OPEN], 2);
+        /* the rotation over: generation 2 alone */
+        c = ctx();
+        c.key = other_key;
+        c.keygen = 2;
+        n = frame_gen(key, 1, "n2", "default", 5, boot, f);
+        assert_int_equal(om_hb_receive(&c, &st, f, (size_t)n, &b), -EBADMSG);
+        n = frame_gen(other_key, 2, "n2", "default", 6, boot, f);
+        assert_int_equal(om_hb_receive(&c, &st, f, (size_t)n, &b), 0);
 }
 
 static void test_drop_truncated(void **state) {
@@ -186,6 +220,7 @@ int main(void) {
                 return 1;
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_accept, setup),
+                cmocka_unit_test_setup(test_rotation_generations, setup),
                 cmocka_unit_test_setup(test_drop_truncated, setup),
                 cmocka_unit_test_setup(test_drop_oversized, setup),
                 cmocka_unit_test_setup(test_drop_malformed, setup),

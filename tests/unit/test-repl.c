@@ -274,7 +274,7 @@ static int check(const char *ps, const char *text, size_t len, const struct om_v
         bool dummy;
         path(ps, &p);
         assert_int_equal(om_cluster_key_derive(OM_SEC_KDF_ID, OM_SEC_KDF_CTX, key), 0);
-        return om_repl_check(&p, text, len, v, key, "n2", in_scope ? in_scope : &dummy, err,
+        return om_repl_check(&p, text, len, v, &key, 1, "n2", in_scope ? in_scope : &dummy, err,
                              sizeof(err));
 }
 

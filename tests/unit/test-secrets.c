@@ -423,6 +423,168 @@ static void test_object_other_cluster_secret(void **state) {
         assert_int_equal(om_sec_get(&p, "a", &out, &len), -EBADMSG);
 }
 
+/* ---- the keyring of a rotation ---- */
+
+static void hex_of(const uint8_t s[32], char hex[65]) {
+        sodium_bin2hex(hex, 65, s, 32);
+}
+
+static void test_keyring(void **state) {
+        struct om_cluster_keyring k;
+        uint8_t s1[32];
+        assert_int_equal(om_cluster_secret(s1), 0);
+        assert_int_equal(om_cluster_keyring_load(&k), 0);
+        assert_int_equal(k.n, 1);
+        assert_int_equal(k.gens[0], 1);
+        assert_int_equal(k.state, OM_ROT_NONE);
+        assert_memory_equal(k.secrets[0], s1, 32);
+
+        /* a comment and another keyword stay through every store */
+        _cleanup_free_ char *file = om_cluster_conf_path();
+        _cleanup_free_ char *text = read_text(file);
+        _cleanup_free_ char *with = om_asprintf("# ours\n%s\nnodes = n1 # only\n", text);
+        write_text(file, with);
+
+        /* installed: the next secret accepted, generation 2 */
+        randombytes_buf(k.secrets[1], 32);
+        uint8_t s2[32];
+        memcpy(s2, k.secrets[1], 32);
+        k.n = 2;
+        k.gens[1] = 2;
+        k.state = OM_ROT_NEXT;
+        assert_int_equal(om_cluster_keyring_store(&k), 0);
+        struct om_cluster_keyring l;
+        assert_int_equal(om_cluster_keyring_load(&l), 0);
+        assert_int_equal(l.n, 2);
+        assert_int_equal(l.state, OM_ROT_NEXT);
+        assert_int_equal(l.gens[0], 1);
+        assert_int_equal(l.gens[1], 2);
+        assert_memory_equal(l.secrets[1], s2, 32);
+        char hex[65];
+        hex_of(s2, hex);
+        free(text);
+        text = read_text(file);
+        assert_non_null(strstr(text, "# ours\n"));
+        assert_non_null(strstr(text, "nodes = n1 # only\n"));
+        _cleanup_free_ char *line = om_asprintf("secret_next = %s\n", hex);
+        assert_non_null(strstr(text, line));
+        struct stat st;
+        assert_int_equal(stat(file, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+
+        /* committed: generation 2 in use, the first one kept as secret_prev */
+        memcpy(k.secrets[0], s2, 32);
+        memcpy(k.secrets[1], s1, 32);
+        k.gens[0] = 2;
+        k.gens[1] = 1;
+        k.state = OM_ROT_PREV;
+        assert_int_equal(om_cluster_keyring_store(&k), 0);
+        assert_int_equal(om_cluster_keyring_load(&l), 0);
+        assert_int_equal(l.state, OM_ROT_PREV);
+        assert_int_equal(l.gens[0], 2);
+        assert_memory_equal(l.secrets[0], s2, 32);
+        assert_memory_equal(l.secrets[1], s1, 32);
+        uint8_t cur[32];
+        assert_int_equal(om_cluster_secret(cur), 0);
+        assert_memory_equal(cur, s2, 32);
+        free(text);
+        text = read_text(file);
+        assert_null(strstr(text, "secret_next"));
+        assert_non_null(strstr(text, "secret_gen = 2\n"));
+
+        /* finished */
+        k.n = 1;
+        k.state = OM_ROT_NONE;
+        assert_int_equal(om_cluster_keyring_store(&k), 0);
+        assert_int_equal(om_cluster_keyring_load(&l), 0);
+        assert_int_equal(l.n, 1);
+        assert_int_equal(l.gens[0], 2);
+        free(text);
+        text = read_text(file);
+        assert_null(strstr(text, "secret_prev"));
+        om_cluster_keyring_wipe(&k);
+        om_cluster_keyring_wipe(&l);
+}
+
+static void test_keyring_malformed(void **state) {
+        _cleanup_free_ char *file = om_cluster_conf_path();
+        uint8_t s[32];
+        char hex[65], hex2[65];
+        assert_int_equal(om_cluster_secret(s), 0);
+        hex_of(s, hex);
+        randombytes_buf(s, sizeof(s));
+        hex_of(s, hex2);
+        struct om_cluster_keyring k;
+        const char *bad[] = {"secret_gen = 0\n", "secret_gen = two\n", "secret_next = 12ab\n",
+                             "secret_gen = 1\nsecret_prev = %s\n",
+                             "secret_gen = 3\nsecret_next = %s\nsecret_prev = %s\n"};
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                _cleanup_free_ char *extra = om_asprintf(bad[i], hex2, hex2);
+                _cleanup_free_ char *text = om_asprintf("[cluster]\nsecret = %s\n%s", hex, extra);
+                write_text(file, text);
+                assert_int_equal(om_cluster_keyring_load(&k), -EINVAL);
+        }
+}
+
+/* A value sealed with the old secret opens during the rotation (secret_prev), is sealed
+ * again in place by om_sec_reseal (same version), and then opens without it; a value
+ * sealed with neither secret is counted, not touched. */
+static void test_reseal(void **state) {
+        struct om_path p = P("demo/sec/x");
+        assert_int_equal(om_sec_set(&p, "a", (const uint8_t *)"va", 2), 0);
+        assert_int_equal(om_sec_set(&p, "b", (const uint8_t *)"vb", 2), 0);
+        _cleanup_free_ char *conf = om_object_conf_path(&p);
+        _cleanup_free_ char *before = read_text(conf);
+
+        struct om_cluster_keyring k;
+        assert_int_equal(om_cluster_keyring_load(&k), 0);
+        memcpy(k.secrets[1], k.secrets[0], 32);
+        randombytes_buf(k.secrets[0], 32);
+        k.n = 2;
+        k.gens[0] = 2;
+        k.gens[1] = 1;
+        k.state = OM_ROT_PREV;
+        assert_int_equal(om_cluster_keyring_store(&k), 0);
+        uint8_t *out;
+        size_t len, resealed, unopened;
+        assert_int_equal(om_sec_get(&p, "a", &out, &len), 0); /* with the previous secret */
+        om_sec_value_free(out, len + 1);
+        /* a new value is sealed with the current one */
+        assert_int_equal(om_sec_set(&p, "c", (const uint8_t *)"vc", 2), 0);
+        char *mid = read_text(conf), v[64], ver[80];
+        assert_int_equal(sscanf(strstr(mid, "\nversion = ") ?: "", "\nversion = %63s", v), 1);
+        snprintf(ver, sizeof(ver), "version = %s\n", v);
+
+        assert_int_equal(om_sec_reseal(&p, &resealed, &unopened), 0);
+        assert_int_equal(resealed, 2);
+        assert_int_equal(unopened, 0);
+        _cleanup_free_ char *after = read_text(conf);
+        assert_string_not_equal(after, mid);
+        free(mid);
+        assert_non_null(strstr(after, ver)); /* the same version line */
+        assert_int_equal(om_sec_reseal(&p, &resealed, &unopened), 0);
+        assert_int_equal(resealed, 0); /* nothing left */
+
+        /* the previous secret dropped: every value still opens */
+        k.n = 1;
+        k.state = OM_ROT_NONE;
+        assert_int_equal(om_cluster_keyring_store(&k), 0);
+        const char *keys[] = {"a", "b", "c"}, *vals[] = {"va", "vb", "vc"};
+        for (size_t i = 0; i < 3; i++) {
+                assert_int_equal(om_sec_get(&p, keys[i], &out, &len), 0);
+                assert_memory_equal(out, vals[i], 2);
+                om_sec_value_free(out, len + 1);
+        }
+        /* a value of another cluster: counted, left as it is */
+        write_text(conf, before);
+        assert_int_equal(om_sec_reseal(&p, &resealed, &unopened), 0);
+        assert_int_equal(resealed, 0);
+        assert_int_equal(unopened, 2);
+        _cleanup_free_ char *untouched = read_text(conf);
+        assert_string_equal(untouched, before);
+        om_cluster_keyring_wipe(&k);
+}
+
 static void test_object_one_mib(void **state) {
         struct om_path p = P("demo/sec/big");
         uint8_t *v = malloc(OM_SEC_VALUE_MAX);
@@ -641,6 +803,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_object_versions, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_object_moved_value, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_object_other_cluster_secret, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_keyring, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_keyring_malformed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reseal, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_object_one_mib, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_object_concurrent_writers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_object_killed_writer, setup, teardown),
