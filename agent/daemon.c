@@ -437,6 +437,8 @@ int om_agent_reload(struct om_agent *a) {
                 return r;
         }
         om_log_set_component("daemon");
+        if ((r = om_agent_keys_load(a)) < 0) /* the secrets came with the file */
+                return log_error_errno(r, "cluster.conf reload: cannot read its secrets: %m");
         log_info("cluster.conf reloaded: %zu nodes", a->n_peers);
         return 0;
 }
