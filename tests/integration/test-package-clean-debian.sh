@@ -31,20 +31,9 @@ if ! debootstrap --variant=minbase bookworm "$T/root" "$mirror" >"$T/debootstrap
 fi
 mount -t proc proc "$T/root/proc"
 cp "$deb" "$T/root/tmp/om.deb"
+. "$(dirname "$0")/apt-install.lib"
 in_root() { chroot "$T/root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
-# (a transient error of the mirror is tried again; one that lasts skips, like debootstrap)
-for try in 1 2 3; do
-        in_root apt-get install -y -q /tmp/om.deb >"$T/apt.log" 2>&1 && break
-        if [ "$try" = 3 ]; then
-                tail -n 20 "$T/apt.log"
-                if grep -Eq 'Failed to fetch|Temporary failure|Could not resolve|Connection failed' "$T/apt.log"; then
-                        echo "skip: apt could not fetch the dependencies from $mirror"
-                        exit 77
-                fi
-                fail "apt could not install the package"
-        fi
-        sleep 5
-done
+apt_install_deb "$T/root" /tmp/om.deb "$T/apt.log" "$mirror"
 in_root dpkg-query -W -f='${Status}' om | grep -q "install ok installed" || fail "om is not installed"
 in_root om --help >"$T/help" || fail "the installed om does not run"
 grep -q "Usage: om" "$T/help" || fail "the installed om prints no usage"

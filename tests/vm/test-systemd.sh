@@ -173,19 +173,8 @@ t0=$EPOCHREALTIME
 in_root() { chroot "$T/root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
 mount -t proc proc "$T/root/proc"
 cp "$deb" "$T/root/tmp/om.deb"
-# (a transient error of the mirror is tried again; one that lasts skips, like debootstrap)
-for try in 1 2 3; do
-    in_root apt-get install -y -q /tmp/om.deb >"$T/apt.log" 2>&1 && break
-    if [ "$try" = 3 ]; then
-        tail -n 20 "$T/apt.log"
-        if grep -Eq 'Failed to fetch|Temporary failure|Could not resolve|Connection failed' "$T/apt.log"; then
-            echo "SKIP: apt could not fetch the dependencies from $mirror"
-            exit 77
-        fi
-        fail "apt could not install the package"
-    fi
-    sleep 5
-done
+. "$(dirname "$0")/../integration/apt-install.lib"
+apt_install_deb "$T/root" /tmp/om.deb "$T/apt.log" "$mirror"
 echo "packages set up by apt: $(grep -c '^Setting up' "$T/apt.log")"
 in_root apt-get clean
 umount "$T/root/proc"
