@@ -27,8 +27,10 @@ cp "$T/n1/etc/cluster.conf" "$T/old-cluster.conf"
 lines=()
 for k in 1 2 3; do lines[$k]=$(wc -l <"$T/n$k/log/daemon.log"); done
 
+t0=$(date +%s%3N)
 out=$(on 1 cluster rotate-secret 2>&1) || fail "rotate-secret failed: $out"
 echo "$out"
+echo "(the rotation took $(($(date +%s%3N) - t0)) ms)"
 [ "$out" = "generation 2 installed on n1 n2 n3
 generation 2 in use on n1 n2 n3
 generation 2 alone in use on n1 n2 n3" ] || fail "rotate-secret printed: $out"
