@@ -15,7 +15,8 @@
  *
  * Every node must answer: a node that misses the rotation could not talk to the others
  * once they drop the old secret, so step 1 refuses when one does not. Run again after a
- * failure in step 3 or 4, it takes the rotation up where this node's cluster.conf left it.
+ * failure in step 3 or 4, it takes the rotation up where this node's cluster.conf left it;
+ * `--abort` gives up one that is installed and used nowhere yet (rotabort everywhere).
  */
 #include <errno.h>
 #include <sodium.h>
@@ -177,10 +178,13 @@ static int finish(struct rot_ctx *x, uint64_t limit_ms) {
 
 static int cmd_rotate(struct om_cli_ctx *ctx) {
         const char *tm = om_cli_opt(ctx, "time");
+        bool abort_ = om_cli_flag(ctx, "abort");
         uint64_t limit = 60000;
         char err[512];
         if (ctx->n_args)
                 return om_cli_usage_error("unexpected argument '%s'", ctx->args[0]);
+        if (tm && abort_)
+                return om_cli_usage_error("--time and --abort do not go together");
         if (tm && (om_parse_duration_ms(tm, &limit) < 0 || limit == 0))
                 return om_cli_usage_error("--time '%s' is not a duration (like 1m)", tm);
         struct rot_ctx x = {0};
@@ -207,10 +211,26 @@ static int cmd_rotate(struct om_cli_ctx *ctx) {
                                                                           : ring.secrets[1],
                                                1, "peerapi_", x.keys.keys[1]);
         bool resume = ring.state != OM_ROT_NONE;
+        enum om_rotation state = ring.state;
         om_cluster_keyring_wipe(&ring);
         if (r < 0) {
                 free(x.cfg);
                 return om_cli_fail("cannot derive the peer key: %s", strerror(-r));
+        }
+        if (abort_) {
+                /* a rotation installed and not used yet (secret_next here) is given up on
+                 * every node; one in use somewhere can only be finished */
+                if (state != OM_ROT_NEXT)
+                        r = om_cli_fail("rotate-secret --abort: no rotation to give up here "
+                                        "(%s)",
+                                        state == OM_ROT_PREV ? "this node uses the new secret "
+                                                               "already: run om cluster "
+                                                               "rotate-secret to finish it"
+                                                             : "none under way");
+                else if ((r = all_nodes(&x, "rotabort", "given up")) != 0)
+                        fprintf(stderr, "om: rotate-secret --abort: run it again once every node "
+                                        "answers\n");
+                goto out;
         }
         if (resume)
                 printf("taking up the rotation to generation %u\n", x.gen);
@@ -246,8 +266,8 @@ out:
 }
 
 static const struct om_cli_cmd rotate_cmds[] = {
-        {"cluster rotate-secret", 0, "time=", cmd_rotate,
+        {"cluster rotate-secret", 0, "time= abort", cmd_rotate,
          "Replace the cluster secret on every node (all must be up); sec objects are sealed "
-         "again."},
+         "again. --abort gives up a rotation no node uses yet."},
 };
 OM_CLI_REGISTER(rotate_cmds)

@@ -5,7 +5,8 @@
 # any more; no node was ever declared down; replication goes on with the new secret; a
 # node left with the old one is shut out (its frames fail to open); with a node down the
 # rotation is refused before anything changes; a second rotation reaches generation 3; a
-# node failing the switch leaves a working half-done rotation that a second run ends.
+# node failing the switch leaves a working half-done rotation that a second run ends;
+# --abort gives up a rotation installed and used nowhere.
 set -u
 ADDR_BASE=250
 . "$(dirname "$0")/test-repl.lib"
@@ -154,3 +155,31 @@ for k in 1 2 3; do
         decodes_as $k $S two "$T/v4" || fail "n$k does not decode the value written mid-rotation"
 done
 echo "ok: taken up and ended: generation 4 everywhere"
+
+# --abort: with nothing under way it says so; a rotation installed everywhere whose switch
+# fails on every node (test hook) is given up everywhere, generation 4 stays
+out=$(on 1 cluster rotate-secret --abort 2>&1) && fail "--abort with no rotation succeeded"
+grep -q "no rotation to give up here (none under way)" <<<"$out" || fail "--abort, nothing under way: $out"
+for k in 1 2 3; do
+        kill -9 "${PIDS[$k]}"
+        wait "${PIDS[$k]}" 2>/dev/null
+        unset "PIDS[$k]"
+        OM_TEST_ROTCOMMIT_FAIL=1 start_agent $k
+done
+for k in 1 2 3; do wait_api $k; done
+for k in 1 2 3; do for j in 1 2 3; do [ $k = $j ] || wait_state $k n$j up 10 >/dev/null; done; done
+on 2 cluster rotate-secret >/dev/null 2>&1 && fail "a rotation whose switch fails everywhere succeeded"
+for k in 1 2 3; do
+        grep -q '^secret_next = ' "$T/n$k/etc/cluster.conf" || fail "n$k has no secret_next installed"
+done
+out=$(on 3 cluster rotate-secret --abort 2>&1) || fail "--abort failed: $out"
+[ "$out" = "generation 5 given up on n1 n2 n3" ] || fail "--abort printed: $out"
+for k in 1 2 3; do
+        c=$T/n$k/etc/cluster.conf
+        grep -qE '^secret_(prev|next)' "$c" && fail "n$k keeps a second secret after --abort"
+        [ "$(sed -n 's/^secret_gen = //p' "$c")" = 4 ] || fail "n$k: not at generation 4 after --abort"
+        [ "$(on $k daemon status --format json | jq -r .daemon.secret_rotation)" = none ] ||
+                fail "n$k's agent still accepts the given up secret"
+        decodes_as $k $S two "$T/v4" || fail "n$k does not decode $S after --abort"
+done
+echo "ok: --abort gives up a rotation used nowhere"
