@@ -3,7 +3,7 @@
 # section 7): a sec created and a key added on n1 decodes to the same bytes on n2 and n3,
 # and so does a change; a svc with nodes = n1 n2 reaches n2 and not n3, and a keyword
 # set on n2 (om set) reaches n1; concurrent changes of one sec on n1 and n2 (their agents
-# stopped so neither sees the other's) converge to the same file everywhere, the greater
+# killed so neither sees the other's) converge to the same file everywhere, the greater
 # version; a delete on n2 removes the sec everywhere and a later create wins over its
 # tombstone.
 set -u
@@ -41,13 +41,20 @@ until_ok 10 "demo/svc/web differs on n1 and n2 after set" same_file 1 2 demo/svc
 absent_on 3 demo/svc/web || fail "demo/svc/web reached n3 after set"
 echo "ok: om set on n2 replicates to n1"
 
-# concurrent changes: neither agent can pass the other's version on before both wrote
-kill -STOP "${PIDS[1]}" "${PIDS[2]}"
+# concurrent changes: neither agent can pass the other's version on before both wrote.
+# The two agents are stopped for good, not paused: one paused in the middle of an
+# install would keep the node's version clock locked and the change below waiting.
+for k in 1 2; do
+        kill -9 "${PIDS[$k]}"
+        wait "${PIDS[$k]}" 2>/dev/null
+        unset "PIDS[$k]"
+done
 on 1 $S change --key k --value from-n1 >/dev/null 2>&1 || fail "change on n1"
 on 2 $S change --key k --value from-n2 >/dev/null 2>&1 || fail "change on n2"
 cp "$(conf_of 1 $S)" "$T/c1"
 cp "$(conf_of 2 $S)" "$T/c2"
-kill -CONT "${PIDS[1]}" "${PIDS[2]}"
+for k in 1 2; do start_agent $k; done
+for k in 1 2; do wait_api $k; done
 converged() { same_file 1 2 $S && same_file 1 3 $S; }
 until_ok 15 "the concurrent changes did not converge" converged
 ver() { awk -F' = ' '/^version/ {split($2, a, "."); printf "%020d.%05d", a[1], a[2]} /^writer/ {print " " $2}' "$1"; }
