@@ -110,9 +110,11 @@ setup_node() {
 }
 
 lab_init --om "$om_bin" || exit $?
-trap '[ -z "$ARB_PID" ] || kill "$ARB_PID" 2>/dev/null || true; lab_cleanup' EXIT
-trap 'trap - EXIT; [ -z "$ARB_PID" ] || kill "$ARB_PID" 2>/dev/null; lab_cleanup; trap - INT; kill -INT $$' INT
-trap 'trap - EXIT; [ -z "$ARB_PID" ] || kill "$ARB_PID" 2>/dev/null; lab_cleanup; trap - TERM; kill -TERM $$' TERM
+# the listener runs under a subshell (lab_host is a function): its children go too
+arb_stop() { [ -z "$ARB_PID" ] || { pkill -P "$ARB_PID"; kill "$ARB_PID"; } 2>/dev/null || true; }
+trap 'arb_stop; lab_cleanup' EXIT
+trap 'trap - EXIT; arb_stop; lab_cleanup; trap - INT; kill -INT $$' INT
+trap 'trap - EXIT; arb_stop; lab_cleanup; trap - TERM; kill -TERM $$' TERM
 py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || { echo "SKIP: python3 is needed for the arbitrator"; exit 77; }
 lab_host "$py" -c "
 import socket

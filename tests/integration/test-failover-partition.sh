@@ -18,7 +18,8 @@ ADDR_BASE=170
 NNODES=3
 . "$(dirname "$0")/test-orch.lib"
 ARB_PID=
-trap '[ -n "$ARB_PID" ] && kill $ARB_PID 2>/dev/null; cleanup; ns_cleanup' EXIT
+# (the arbitrator runs under a subshell: its children go too)
+trap '[ -n "$ARB_PID" ] && { pkill -P "$ARB_PID"; kill "$ARB_PID"; } 2>/dev/null; cleanup; ns_cleanup' EXIT
 P=root/svc/web
 
 # since_cut K: agent K's log since the partition (its first look at start-up, before it

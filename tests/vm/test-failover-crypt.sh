@@ -115,9 +115,11 @@ ms_since() {
 }
 
 lab_init --om "$om_bin" || exit $?
-trap '[ -z "$ARB_PID" ] || kill "$ARB_PID" 2>/dev/null || true; lab_cleanup' EXIT
-trap 'trap - EXIT; [ -z "$ARB_PID" ] || kill "$ARB_PID" 2>/dev/null; lab_cleanup; trap - INT; kill -INT $$' INT
-trap 'trap - EXIT; [ -z "$ARB_PID" ] || kill "$ARB_PID" 2>/dev/null; lab_cleanup; trap - TERM; kill -TERM $$' TERM
+# the listener runs under a subshell (lab_host is a function): its children go too
+arb_stop() { [ -z "$ARB_PID" ] || { pkill -P "$ARB_PID"; kill "$ARB_PID"; } 2>/dev/null || true; }
+trap 'arb_stop; lab_cleanup' EXIT
+trap 'trap - EXIT; arb_stop; lab_cleanup; trap - INT; kill -INT $$' INT
+trap 'trap - EXIT; arb_stop; lab_cleanup; trap - TERM; kill -TERM $$' TERM
 
 step "arbitrator on 10.99.0.1:$arb_port, boot n1 and n2 (TCG) on the shared disk"
 py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || py=
