@@ -108,14 +108,16 @@ watch_until() { # watch_until FILE PATTERN N: FILE holds N lines matching PATTER
         done
         return 1
 }
-on 1 mon --watch --interval 200ms >"$T/watch.txt" 2>&1 &
+# (the binary itself in the background, not the function on: $! must be om)
+OM_ROOT="$T/n1" OM_NODENAME=n1 "$OM_BIN" mon --watch --interval 200ms >"$T/watch.txt" 2>&1 &
 wp=$!
 watch_until "$T/watch.txt" '^Threads' 3 || fail "om mon --watch: $(cat "$T/watch.txt")"
 kill $wp
 wait $wp 2>/dev/null
 grep -q $'\033' "$T/watch.txt" && fail "om mon --watch wrote screen codes to a file"
 grep -q "demo/svc/web" "$T/watch.txt" || fail "om mon --watch shows no object: $(cat "$T/watch.txt")"
-on 1 'demo/svc/*' mon -w --interval 200ms --format json >"$T/watch.json" 2>&1 &
+OM_ROOT="$T/n1" OM_NODENAME=n1 "$OM_BIN" 'demo/svc/*' mon -w --interval 200ms --format json \
+        >"$T/watch.json" 2>&1 &
 wp=$!
 watch_until "$T/watch.json" '"objects"' 2 || fail "om mon -w --format json: $(cat "$T/watch.json")"
 kill $wp
