@@ -6,7 +6,8 @@
 # node left with the old one is shut out (its frames fail to open); with a node down the
 # rotation is refused before anything changes; a second rotation reaches generation 3; a
 # node failing the switch leaves a working half-done rotation that a second run ends;
-# --abort gives up a rotation installed and used nowhere.
+# --abort gives up a rotation installed and used nowhere; a node joins at the generation
+# in use.
 set -u
 ADDR_BASE=250
 . "$(dirname "$0")/test-repl.lib"
@@ -183,3 +184,26 @@ for k in 1 2 3; do
         decodes_as $k $S two "$T/v4" || fail "n$k does not decode $S after --abort"
 done
 echo "ok: --abort gives up a rotation used nowhere"
+
+# a node joins the rotated cluster with the secret in use (generation 4): it gets that
+# generation and talks with the others; a join with the first secret is refused
+for k in 1 2 3; do
+        kill -9 "${PIDS[$k]}"
+        wait "${PIDS[$k]}" 2>/dev/null
+        unset "PIDS[$k]"
+        start_agent $k
+done
+for k in 1 2 3; do wait_api $k; done
+for k in 1 2 3; do for j in 1 2 3; do [ $k = $j ] || wait_state $k n$j up 10 >/dev/null; done; done
+mkdir -p "$T/n4/etc"
+cur=$(sed -n 's/^secret = //p' "$T/n1/etc/cluster.conf")
+on 4 cluster join --node "$(addr 1):$API_PORT" --secret "$SECRET" --addr "$(addr 4)" >/dev/null 2>&1 &&
+        fail "a join with the first secret succeeded"
+on 4 cluster join --node "$(addr 1):$API_PORT" --secret "$cur" --addr "$(addr 4)" >/dev/null ||
+        fail "a join with the secret in use failed"
+[ "$(sed -n 's/^secret_gen = //p' "$T/n4/etc/cluster.conf")" = 4 ] || fail "n4 did not get generation 4"
+start_agent 4
+wait_api 4
+for k in 1 2 3; do wait_state 4 n$k up 10 >/dev/null; wait_state $k n4 up 10 >/dev/null; done
+until_ok 10 "$S does not reach n4" decodes_as 4 $S two "$T/v4"
+echo "ok: n4 joined at generation 4"
