@@ -65,8 +65,8 @@ static int open_msg(struct om_agent *a, const uint8_t *frame, size_t len, enum o
                 return -ENOMEM;
         /* the key of the frame's generation; a generation this node does not know (a
          * joining node knows the secret, not its generation) is tried with the current */
-        const uint8_t *key = a->has_alt && info->keygen == a->keygen_alt ? a->peer_key_alt
-                                                                          : a->peer_key;
+        const uint8_t *key =
+                a->has_alt && info->keygen == a->keygen_alt ? a->peer_key_alt : a->peer_key;
         int n = om_hb_open(key, frame, len, plain);
         if (n < 0 || om_cl_mp_unpack(plain, (size_t)n, u) < 0 ||
             u->data.type != MSGPACK_OBJECT_MAP) {
@@ -408,8 +408,8 @@ static void srv_handle(struct srv_conn *c, const uint8_t *frame, size_t len) {
                 goto out;
         }
         if (strcmp(cmd, "join") == 0 && a->rotation != OM_ROT_NONE) {
-                srv_reply(c, info.seq, false,
-                          "a secret rotation is under way: join once it ended", NULL, NULL, 0);
+                srv_reply(c, info.seq, false, "a secret rotation is under way: join once it ended",
+                          NULL, NULL, 0);
                 goto out;
         }
         if (strcmp(cmd, "join") == 0) {

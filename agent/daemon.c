@@ -610,7 +610,8 @@ int om_agent_run(void) {
         uv_prepare_start(&a->before_sleep, before_sleep_cb);
 
         om_log_set_component("daemon");
-        log_info("agent started: om " OM_VERSION ", pid %d, cluster %s, %zu nodes, %zu heartbeat streams",
+        log_info("agent started: om " OM_VERSION
+                 ", pid %d, cluster %s, %zu nodes, %zu heartbeat streams",
                  (int)getpid(), a->cfg->name, a->n_peers, a->n_hb);
         uv_run(&a->loop, UV_RUN_DEFAULT);
         om_log_set_component("daemon");

@@ -970,8 +970,8 @@ static void quorum_update(struct om_orch *o) {
                 o->quorum_logged = true;
                 om_log_set_component("monitor");
                 log_info("quorum %s: %d/%d votes (%zu live nodes, arbitrators %d/%d)%s", what,
-                         q.votes, q.total, in.live_nodes,
-                         in.arb_reachable, in.arb_weight, a->cfg->quorum ? "" : ", not enforced");
+                         q.votes, q.total, in.live_nodes, in.arb_reachable, in.arb_weight,
+                         a->cfg->quorum ? "" : ", not enforced");
                 if (q.have)
                         for (size_t i = 0; i < o->n_objs; i++)
                                 o->objs[i]->split_done = false;

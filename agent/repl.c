@@ -367,8 +367,8 @@ int om_repl_keys_reload(struct om_agent *a) {
                 return e;
         size_t n = 0;
         for (size_t i = 0; i < ring.n && e == 0; i++)
-                if ((e = om_cluster_key_derive_from(ring.secrets[i], OM_SEC_KDF_ID,
-                                                    OM_SEC_KDF_CTX, r->seckeys[i])) == 0)
+                if ((e = om_cluster_key_derive_from(ring.secrets[i], OM_SEC_KDF_ID, OM_SEC_KDF_CTX,
+                                                    r->seckeys[i])) == 0)
                         n = i + 1;
         om_cluster_keyring_wipe(&ring);
         if (e == 0)

@@ -235,9 +235,10 @@ static void reseal_after(uv_work_t *w, int status) {
                 char err[256] = "";
                 int e = j->r < 0 ? j->r : j->failed ? -EIO : 0;
                 if (e < 0)
-                        snprintf(err, sizeof(err), "not yet: %s", j->r < 0 ? strerror(-j->r)
-                                                                            : "sec objects failed "
-                                                                              "to be sealed again");
+                        snprintf(err, sizeof(err), "not yet: %s",
+                                 j->r < 0 ? strerror(-j->r)
+                                          : "sec objects failed "
+                                            "to be sealed again");
                 else
                         finish_now(a, err, sizeof(err), &e);
                 void (*done)(void *, int, const char *) = r->done;

@@ -298,8 +298,8 @@ static int cmd_mon(struct om_cli_ctx *ctx) {
         bool watch = om_cli_flag(ctx, "watch");
         if (iv && !watch)
                 return om_cli_usage_error("--interval goes with --watch");
-        if (iv && (om_parse_duration_ms(iv, &interval) < 0 || interval < 100 ||
-                   interval > 3600 * 1000))
+        if (iv &&
+            (om_parse_duration_ms(iv, &interval) < 0 || interval < 100 || interval > 3600 * 1000))
                 return om_cli_usage_error("--interval '%s' is not a duration from 100ms to 1h "
                                           "(like 2s)",
                                           iv);
@@ -324,7 +324,6 @@ static const struct om_cli_cmd mon_cmds[] = {
          "Show the cluster at a glance (the agent's view); --watch redraws it every --interval "
          "(1s)."},
         {"mon", OM_KINDS_ALL, "format= watch|w interval=", cmd_mon,
-         "Show the objects the path or selector matches, on every node (--watch redraws).",
-         true},
+         "Show the objects the path or selector matches, on every node (--watch redraws).", true},
 };
 OM_CLI_REGISTER(mon_cmds)

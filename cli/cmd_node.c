@@ -219,8 +219,8 @@ static int cmd_drain(struct om_cli_ctx *ctx) {
         for (size_t i = 0; i < n; i++) {
                 struct om_path p;
                 char err[1024];
-                struct om_res_action_opts o = {.waitlock_ms = 60000, .origin = "user",
-                                               .console = true};
+                struct om_res_action_opts o = {
+                        .waitlock_ms = 60000, .origin = "user", .console = true};
                 if (om_path_parse(list[i].path, &p, err, sizeof(err)) < 0 ||
                     om_res_action_run(&p, "stop", &o, err, sizeof(err)) < 0) {
                         fprintf(stderr, "om: drain: %s was not stopped%s%s\n", list[i].path,

@@ -111,8 +111,8 @@ static int install(struct rot_ctx *x, uint8_t secret[OM_CLUSTER_SECRET_LEN]) {
                 struct om_api_peer_reply rep;
                 int r = step(x, i, "rotkey", NULL, 0, &rep, err, sizeof(err));
                 const msgpack_object *pk = r == 0 ? om_cl_mp_get(rep.data, "pk") : NULL;
-                if (r == 0 && (!pk || pk->type != MSGPACK_OBJECT_BIN ||
-                               pk->via.bin.size != sizeof(pks[i]))) {
+                if (r == 0 &&
+                    (!pk || pk->type != MSGPACK_OBJECT_BIN || pk->via.bin.size != sizeof(pks[i]))) {
                         snprintf(err, sizeof(err), "malformed reply");
                         r = 1;
                 }
@@ -158,7 +158,8 @@ static int finish(struct rot_ctx *x, uint64_t limit_ms) {
                         int r = step(x, i, "rotfinish", NULL, 0, NULL, err, sizeof(err));
                         if (r == 0)
                                 break;
-                        if (om_mono_ms() - t0 > limit_ms || (r == 1 && !om_startswith(err, "not yet"))) {
+                        if (om_mono_ms() - t0 > limit_ms ||
+                            (r == 1 && !om_startswith(err, "not yet"))) {
                                 fprintf(stderr,
                                         "om: rotate-secret: %s still accepts the previous "
                                         "secret: %s (run om cluster rotate-secret again)\n",
@@ -201,14 +202,16 @@ static int cmd_rotate(struct om_cli_ctx *ctx) {
          * switched); the new one is the finish's */
         const uint8_t *old = ring.state == OM_ROT_PREV ? ring.secrets[1] : ring.secrets[0];
         uint32_t old_gen = ring.state == OM_ROT_PREV ? ring.gens[1] : ring.gens[0];
-        x.gen = ring.state == OM_ROT_NONE ? ring.gens[0] + 1 : ring.state == OM_ROT_NEXT ? ring.gens[1] : ring.gens[0];
+        x.gen = ring.state == OM_ROT_NONE   ? ring.gens[0] + 1
+                : ring.state == OM_ROT_NEXT ? ring.gens[1]
+                                            : ring.gens[0];
         x.keys.n = 2;
         x.keys.gens[0] = old_gen;
         x.keys.gens[1] = x.gen;
         r = om_cluster_key_derive_from(old, 1, "peerapi_", x.keys.keys[0]);
         if (r == 0 && ring.state != OM_ROT_NONE)
                 r = om_cluster_key_derive_from(ring.state == OM_ROT_PREV ? ring.secrets[0]
-                                                                          : ring.secrets[1],
+                                                                         : ring.secrets[1],
                                                1, "peerapi_", x.keys.keys[1]);
         bool resume = ring.state != OM_ROT_NONE;
         enum om_rotation state = ring.state;

@@ -207,8 +207,8 @@ static bool svc_in_scope(const struct om_path *p, const struct om_ini *ini, cons
 }
 
 int om_repl_check(const struct om_path *p, const char *text, size_t len,
-                  const struct om_version *want, const uint8_t (*seckeys)[32], size_t n_seckeys, const char *self,
-                  bool *ret_in_scope, char *err, size_t errlen) {
+                  const struct om_version *want, const uint8_t (*seckeys)[32], size_t n_seckeys,
+                  const char *self, bool *ret_in_scope, char *err, size_t errlen) {
         bool sec = p->kind == OM_KIND_SEC;
         size_t max_file = sec ? OM_INI_SEC_MAX_FILE : OM_INI_MAX_FILE;
         size_t max_line = sec ? OM_INI_SEC_MAX_LINE : OM_INI_MAX_LINE;

@@ -53,9 +53,8 @@ int om_repl_plan(const struct om_cl_nodedata *local, const struct om_cl_nodedata
  * node that wrote it); -EFBIG over the limits, -ESTALE when the version is another one
  * (the peer moved on: not a fault), -EBADMSG for anything else; the reason in err. */
 int om_repl_check(const struct om_path *p, const char *text, size_t len,
-                  const struct om_version *want, const uint8_t (*seckeys)[32],
-                  size_t n_seckeys, const char *self,
-                  bool *ret_in_scope, char *err, size_t errlen);
+                  const struct om_version *want, const uint8_t (*seckeys)[32], size_t n_seckeys,
+                  const char *self, bool *ret_in_scope, char *err, size_t errlen);
 
 /* This node's version of p from its files: the file's or the tombstone's, whichever is
  * newer (zero version when neither exists). */

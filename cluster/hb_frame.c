@@ -215,7 +215,7 @@ int om_hb_receive(const struct om_hb_rx_ctx *ctx, struct om_hb_stats *st, const 
                 return drop(st, OM_HB_DROP_SENDER);
         if (om_hb_window_check(&ctx->windows[node], info.boot_id, info.seq) < 0)
                 return drop(st, OM_HB_DROP_REPLAY);
-        const uint8_t *key = info.keygen == ctx->keygen                   ? ctx->key
+        const uint8_t *key = info.keygen == ctx->keygen                       ? ctx->key
                              : ctx->key_alt && info.keygen == ctx->keygen_alt ? ctx->key_alt
                                                                               : NULL;
         if (!key)

@@ -144,8 +144,8 @@ static void sink_prepare(struct sink *k, size_t n) {
         struct stat fst, pst;
         if (!k->path || fstat(k->fd, &fst) < 0)
                 return;
-        bool same = stat(k->path, &pst) == 0 && pst.st_ino == fst.st_ino &&
-                    pst.st_dev == fst.st_dev;
+        bool same =
+                stat(k->path, &pst) == 0 && pst.st_ino == fst.st_ino && pst.st_dev == fst.st_dev;
         if (same && (fst.st_size == 0 || (size_t)fst.st_size + n <= L.max_size))
                 return;
         if (same) {

@@ -25,8 +25,8 @@
 #include "core/util.h"
 #include "resources/res.h"
 
-static const char *const actions[] = {"provision", "start", "stop", "restart", "unprovision",
-                                      "purge"};
+static const char *const actions[] = {"provision", "start",       "stop",
+                                      "restart",   "unprovision", "purge"};
 
 bool om_res_action_known(const char *action) {
         for (size_t i = 0; i < ARRAY_SIZE(actions); i++)

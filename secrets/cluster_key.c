@@ -161,7 +161,7 @@ int om_cluster_key_derive_from(const uint8_t secret[OM_CLUSTER_SECRET_LEN], uint
         if (sodium_init() < 0)
                 return -EIO;
         return crypto_kdf_derive_from_key(ret, OM_KEY_LEN, subkey_id, ctx, secret) < 0 ? -EBADMSG
-                                                                                        : 0;
+                                                                                       : 0;
 }
 
 int om_cluster_key_derive(uint64_t subkey_id, const char ctx[8], uint8_t ret[OM_KEY_LEN]) {
@@ -220,8 +220,9 @@ int om_cluster_keyring_load(struct om_cluster_keyring *ret) {
                 const struct om_ini_entry *g = om_ini_lookup(ini, "cluster", "secret_gen", NULL);
                 long long gen = 1;
                 if (g && om_parse_int(g->value, 1, UINT32_MAX - 1, &gen) < 0)
-                        r = log_error_errno(-EINVAL, "%s:%u: [cluster] secret_gen is not a "
-                                                     "generation (1 or more)",
+                        r = log_error_errno(-EINVAL,
+                                            "%s:%u: [cluster] secret_gen is not a "
+                                            "generation (1 or more)",
                                             file, g->line);
                 k.gens[0] = (uint32_t)gen;
         }
@@ -231,8 +232,9 @@ int om_cluster_keyring_load(struct om_cluster_keyring *ret) {
         if (r == 0 && (next == -EINVAL || prev == -EINVAL))
                 r = -EINVAL;
         else if (r == 0 && next == 0 && om_ini_lookup(ini, "cluster", "secret_prev", NULL))
-                r = log_error_errno(-EINVAL, "%s: [cluster] secret_next and secret_prev are both "
-                                             "set: one rotation at a time",
+                r = log_error_errno(-EINVAL,
+                                    "%s: [cluster] secret_next and secret_prev are both "
+                                    "set: one rotation at a time",
                                     file);
         else if (r == 0 && next == 0) {
                 k.n = 2;
@@ -240,8 +242,9 @@ int om_cluster_keyring_load(struct om_cluster_keyring *ret) {
                 k.gens[1] = k.gens[0] + 1;
         } else if (r == 0 && prev == 0) {
                 if (k.gens[0] < 2)
-                        r = log_error_errno(-EINVAL, "%s: [cluster] secret_prev needs a "
-                                                     "secret_gen of 2 or more",
+                        r = log_error_errno(-EINVAL,
+                                            "%s: [cluster] secret_prev needs a "
+                                            "secret_gen of 2 or more",
                                             file);
                 k.n = 2;
                 k.state = OM_ROT_PREV;

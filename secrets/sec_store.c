@@ -84,7 +84,8 @@ static int open_any(const struct seal_keys *keys, const char *pathstr, const cha
                     const char *sealed, uint8_t **ret_value, size_t *ret_len, size_t *ret_which) {
         int r = -EBADMSG;
         for (size_t i = 0; i < keys->n; i++)
-                if ((r = om_sec_open(keys->k[i], pathstr, k, sealed, ret_value, ret_len)) != -EBADMSG) {
+                if ((r = om_sec_open(keys->k[i], pathstr, k, sealed, ret_value, ret_len)) !=
+                    -EBADMSG) {
                         if (ret_which)
                                 *ret_which = i;
                         return r;
@@ -239,8 +240,8 @@ int om_sec_reseal(const struct om_path *sec, size_t *ret_resealed, size_t *ret_u
                 struct om_ini_entry *e = &data->entries[i];
                 uint8_t *plain = NULL;
                 size_t len = 0, which = 0;
-                if (e->scope || open_any(&keys, o->pathstr, e->key, e->value, &plain, &len,
-                                         &which) < 0) {
+                if (e->scope ||
+                    open_any(&keys, o->pathstr, e->key, e->value, &plain, &len, &which) < 0) {
                         (*ret_unopened)++;
                         continue;
                 }

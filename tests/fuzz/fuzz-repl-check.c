@@ -27,8 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 bool in_scope;
                 if (om_path_parse(paths[i], &p, NULL, 0) < 0)
                         abort();
-                (void)om_repl_check(&p, (const char *)data + 1, size - 1, &v, &key, 1, "n2", &in_scope,
-                                    err, sizeof(err));
+                (void)om_repl_check(&p, (const char *)data + 1, size - 1, &v, &key, 1, "n2",
+                                    &in_scope, err, sizeof(err));
         }
         return 0;
 }
