@@ -62,8 +62,7 @@ struct om_agent {
         uint8_t hb_key[OM_HB_KEY_LEN];
         uint8_t peer_key[OM_HB_KEY_LEN];
         uint32_t keygen;
-        bool has_alt;
-        uint8_t hb_key_alt[OM_HB_KEY_LEN];
+        uint8_t hb_key_alt[OM_HB_KEY_LEN]; /* used while rotation is not OM_ROT_NONE */
         uint8_t peer_key_alt[OM_HB_KEY_LEN];
         uint32_t keygen_alt;
         int rotation;       /* enum om_rotation of secrets/cluster_key.h */
@@ -147,14 +146,15 @@ int om_rot_finish(struct om_agent *a, uint32_t gen, void (*done)(void *arg, int 
                   void *arg, char *err, size_t errlen);
 void om_rot_free(struct om_agent *a);
 
-/* daemon.c: (re)loads the keys from the cluster.conf keyring (at start, and after each
- * step of a secret rotation); the replication's sealing keys too. */
+/* daemon.c: the frame keys of a keyring (secrets/cluster_key.h) into use, and the
+ * replication's sealing keys; om_agent_keys_load reads the keyring of cluster.conf. */
+struct om_cluster_keyring;
+int om_agent_keys_set(struct om_agent *a, const struct om_cluster_keyring *ring);
 int om_agent_keys_load(struct om_agent *a);
 
 /* repl.c: object replication (DESIGN section 7, cluster/cl_repl.h) */
-/* The sealing keys a fetched sec file is checked with, from the keyring (again after a
- * change of it). */
-int om_repl_keys_reload(struct om_agent *a);
+/* The sealing keys a fetched sec file is checked with: those of ring's secrets. */
+int om_repl_keys_set(struct om_agent *a, const struct om_cluster_keyring *ring);
 int om_repl_start(struct om_agent *a);
 void om_repl_free(struct om_agent *a);
 /* Node data changed (ours or a peer's): plan again on the next loop turn. */

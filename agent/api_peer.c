@@ -65,8 +65,9 @@ static int open_msg(struct om_agent *a, const uint8_t *frame, size_t len, enum o
                 return -ENOMEM;
         /* the key of the frame's generation; a generation this node does not know (a
          * joining node knows the secret, not its generation) is tried with the current */
-        const uint8_t *key =
-                a->has_alt && info->keygen == a->keygen_alt ? a->peer_key_alt : a->peer_key;
+        const uint8_t *key = a->rotation != OM_ROT_NONE && info->keygen == a->keygen_alt
+                                     ? a->peer_key_alt
+                                     : a->peer_key;
         int n = om_hb_open(key, frame, len, plain);
         if (n < 0 || om_cl_mp_unpack(plain, (size_t)n, u) < 0 ||
             u->data.type != MSGPACK_OBJECT_MAP) {

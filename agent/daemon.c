@@ -24,8 +24,6 @@
 #include "secrets/cluster_key.h"
 #include "sodium.h"
 
-#define OM_FRAME_KDF_ID 1 /* subkey id of the heartbeat and peer API keys */
-
 const char *om_peer_state_to_string(enum om_peer_state s) {
         switch (s) {
         case OM_PEER_UP:
@@ -111,7 +109,7 @@ static void hb_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const struc
         }
         struct om_hb_rx_ctx ctx = {.key = a->hb_key,
                                    .keygen = a->keygen,
-                                   .key_alt = a->has_alt ? a->hb_key_alt : NULL,
+                                   .key_alt = a->rotation != OM_ROT_NONE ? a->hb_key_alt : NULL,
                                    .keygen_alt = a->keygen_alt,
                                    .cluster = a->cfg->name,
                                    .self = a->self,
@@ -385,35 +383,34 @@ static int setup_peers(struct om_agent *a, struct om_cl_config *cfg) {
         return 0;
 }
 
+int om_agent_keys_set(struct om_agent *a, const struct om_cluster_keyring *ring) {
+        int r = 0;
+        for (size_t i = 0; i < ring->n && r == 0; i++) {
+                uint8_t *hb = i ? a->hb_key_alt : a->hb_key,
+                        *peer = i ? a->peer_key_alt : a->peer_key;
+                if ((r = om_cluster_key_derive_from(ring->secrets[i], OM_FRAME_KDF_ID, "hbframe_",
+                                                    hb)) == 0)
+                        r = om_cluster_key_derive_from(ring->secrets[i], OM_FRAME_KDF_ID,
+                                                       "peerapi_", peer);
+        }
+        if (r < 0)
+                return r;
+        a->keygen = ring->gens[0];
+        a->keygen_alt = ring->n == 2 ? ring->gens[1] : 0;
+        a->rotation = ring->state;
+        if (ring->n == 1) {
+                sodium_memzero(a->hb_key_alt, sizeof(a->hb_key_alt));
+                sodium_memzero(a->peer_key_alt, sizeof(a->peer_key_alt));
+        }
+        return a->repl ? om_repl_keys_set(a, ring) : 0;
+}
+
 int om_agent_keys_load(struct om_agent *a) {
         struct om_cluster_keyring ring;
         int r = om_cluster_keyring_load(&ring);
-        if (r < 0)
-                return r;
-        /* every secret's keys have the one subkey id: the frame's generation says which
-         * secret sealed it */
-        if ((r = om_cluster_key_derive_from(ring.secrets[0], OM_FRAME_KDF_ID, "hbframe_",
-                                            a->hb_key)) == 0 &&
-            (r = om_cluster_key_derive_from(ring.secrets[0], OM_FRAME_KDF_ID, "peerapi_",
-                                            a->peer_key)) == 0 &&
-            ring.n == 2 &&
-            (r = om_cluster_key_derive_from(ring.secrets[1], OM_FRAME_KDF_ID, "hbframe_",
-                                            a->hb_key_alt)) == 0)
-                r = om_cluster_key_derive_from(ring.secrets[1], OM_FRAME_KDF_ID, "peerapi_",
-                                               a->peer_key_alt);
-        if (r == 0) {
-                a->keygen = ring.gens[0];
-                a->has_alt = ring.n == 2;
-                a->keygen_alt = ring.n == 2 ? ring.gens[1] : 0;
-                a->rotation = ring.state;
-                if (!a->has_alt) {
-                        sodium_memzero(a->hb_key_alt, sizeof(a->hb_key_alt));
-                        sodium_memzero(a->peer_key_alt, sizeof(a->peer_key_alt));
-                }
-        }
+        if (r == 0)
+                r = om_agent_keys_set(a, &ring);
         om_cluster_keyring_wipe(&ring);
-        if (r == 0 && a->repl)
-                r = om_repl_keys_reload(a);
         return r;
 }
 

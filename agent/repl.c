@@ -359,18 +359,14 @@ int om_repl_serve(struct om_agent *a, const char *path,
 
 /* ---- lifecycle and status ---- */
 
-int om_repl_keys_reload(struct om_agent *a) {
+int om_repl_keys_set(struct om_agent *a, const struct om_cluster_keyring *ring) {
         struct om_repl *r = a->repl;
-        struct om_cluster_keyring ring;
-        int e = om_cluster_keyring_load(&ring);
-        if (e < 0)
-                return e;
+        int e = 0;
         size_t n = 0;
-        for (size_t i = 0; i < ring.n && e == 0; i++)
-                if ((e = om_cluster_key_derive_from(ring.secrets[i], OM_SEC_KDF_ID, OM_SEC_KDF_CTX,
+        for (size_t i = 0; i < ring->n && e == 0; i++)
+                if ((e = om_cluster_key_derive_from(ring->secrets[i], OM_SEC_KDF_ID, OM_SEC_KDF_CTX,
                                                     r->seckeys[i])) == 0)
                         n = i + 1;
-        om_cluster_keyring_wipe(&ring);
         if (e == 0)
                 r->n_seckeys = n;
         return e;
@@ -387,7 +383,11 @@ int om_repl_start(struct om_agent *a) {
                 return -ENOMEM;
         }
         a->repl = r;
-        int e = om_repl_keys_reload(a);
+        struct om_cluster_keyring ring;
+        int e = om_cluster_keyring_load(&ring);
+        if (e == 0)
+                e = om_repl_keys_set(a, &ring);
+        om_cluster_keyring_wipe(&ring);
         if (e < 0) {
                 sodium_free(r->seckeys);
                 free(r);

@@ -99,9 +99,9 @@ static int ring_load(struct om_cluster_keyring *ring, char *err, size_t errlen) 
 static int ring_apply(struct om_agent *a, struct om_cluster_keyring *ring, char *err,
                       size_t errlen) {
         int e = om_cluster_keyring_store(ring);
-        om_cluster_keyring_wipe(ring);
         if (e == 0)
-                e = om_agent_keys_load(a);
+                e = om_agent_keys_set(a, ring);
+        om_cluster_keyring_wipe(ring);
         if (e < 0)
                 set_err(err, errlen, "cannot store the cluster secrets: %s", strerror(-e));
         return e;

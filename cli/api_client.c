@@ -275,7 +275,7 @@ int om_api_peer_join(const char *host, uint16_t port, const char *node, const ch
                      char **ret_conf, char *err, size_t errlen) {
         struct om_api_peer_keys keys = {.n = 1, .gens = {1}};
         int r;
-        if ((r = om_cluster_key_derive(1, "peerapi_", keys.keys[0])) < 0) {
+        if ((r = om_cluster_key_derive(OM_FRAME_KDF_ID, "peerapi_", keys.keys[0])) < 0) {
                 snprintf(err, errlen, "cannot derive the peer key: %s", strerror(-r));
                 return r;
         }

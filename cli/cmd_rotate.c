@@ -208,11 +208,11 @@ static int cmd_rotate(struct om_cli_ctx *ctx) {
         x.keys.n = 2;
         x.keys.gens[0] = old_gen;
         x.keys.gens[1] = x.gen;
-        r = om_cluster_key_derive_from(old, 1, "peerapi_", x.keys.keys[0]);
+        r = om_cluster_key_derive_from(old, OM_FRAME_KDF_ID, "peerapi_", x.keys.keys[0]);
         if (r == 0 && ring.state != OM_ROT_NONE)
                 r = om_cluster_key_derive_from(ring.state == OM_ROT_PREV ? ring.secrets[0]
                                                                          : ring.secrets[1],
-                                               1, "peerapi_", x.keys.keys[1]);
+                                               OM_FRAME_KDF_ID, "peerapi_", x.keys.keys[1]);
         bool resume = ring.state != OM_ROT_NONE;
         enum om_rotation state = ring.state;
         om_cluster_keyring_wipe(&ring);
@@ -242,7 +242,7 @@ static int cmd_rotate(struct om_cli_ctx *ctx) {
                 if ((r = install(&x, secret)) != 0)
                         goto out;
                 /* replies of the nodes that switched come sealed with the new secret */
-                r = om_cluster_key_derive_from(secret, 1, "peerapi_", x.keys.keys[1]);
+                r = om_cluster_key_derive_from(secret, OM_FRAME_KDF_ID, "peerapi_", x.keys.keys[1]);
                 sodium_memzero(secret, sizeof(secret));
                 if (r < 0)
                         goto out;

@@ -37,6 +37,28 @@ int om_cluster_conf_lock(int *ret_fd) {
         return om_lock_file(lock, true, ret_fd);
 }
 
+/* The hex value of keyword kw in [cluster], into out: 0, -ENOENT when absent, -EINVAL
+ * (logged) when malformed. */
+static int ring_secret(const struct om_ini *ini, const char *file, const char *kw,
+                       uint8_t out[OM_CLUSTER_SECRET_LEN]) {
+        const struct om_ini_entry *e = om_ini_lookup(ini, "cluster", kw, NULL);
+        if (!e)
+                return -ENOENT;
+        if (strlen(e->value) != SECRET_HEX_LEN ||
+            om_hex_decode(e->value, out, OM_CLUSTER_SECRET_LEN) < 0)
+                return log_error_errno(-EINVAL, "%s:%u: [cluster] %s is not %d hex digits", file,
+                                       e->line, kw, SECRET_HEX_LEN);
+        return 0;
+}
+
+/* The parsed cluster.conf holds the secrets too: wiped before it is freed. */
+static void ini_wipe_secrets(struct om_ini *ini) {
+        struct om_ini_section *s = ini ? om_ini_find_section(ini, "cluster") : NULL;
+        for (size_t i = 0; s && i < s->n_entries; i++)
+                if (om_startswith(s->entries[i].key, "secret") && s->entries[i].value)
+                        sodium_memzero(s->entries[i].value, strlen(s->entries[i].value));
+}
+
 /* Reads cluster.conf: 0 and the secret, -ENOENT when the file or the keyword is absent,
  * -EINVAL when the file does not parse or the secret is malformed. *ret_text gets the
  * file's text (for the insertion) when it exists. */
@@ -52,25 +74,8 @@ static int read_secret(const char *file, uint8_t ret[OM_CLUSTER_SECRET_LEN], cha
         if ((r = om_ini_parse(text, len, file, &ini, err, sizeof(err))) < 0)
                 return log_error_errno(r, "%s", err);
         struct om_ini_section *s = om_ini_find_section(ini, "cluster");
-        const char *hex = om_ini_get(ini, "cluster", "secret", NULL);
-        int result = -ENOENT;
-        uint8_t bin[OM_CLUSTER_SECRET_LEN];
-        if (hex) {
-                if (strlen(hex) != SECRET_HEX_LEN ||
-                    om_hex_decode(hex, bin, OM_CLUSTER_SECRET_LEN) < 0)
-                        result = log_error_errno(-EINVAL,
-                                                 "%s: [cluster] secret is not %d hex digits", file,
-                                                 SECRET_HEX_LEN);
-                else {
-                        memcpy(ret, bin, sizeof(bin));
-                        result = 0;
-                }
-                sodium_memzero(bin, sizeof(bin));
-        }
-        /* the parsed copy holds the secret too */
-        for (size_t i = 0; s && i < s->n_entries; i++)
-                if (om_streq(s->entries[i].key, "secret"))
-                        sodium_memzero(s->entries[i].value, strlen(s->entries[i].value));
+        int result = ring_secret(ini, file, "secret", ret);
+        ini_wipe_secrets(ini);
         if (ret_cluster_line)
                 *ret_cluster_line = s ? s->line : 0;
         if (ret_text)
@@ -178,83 +183,64 @@ void om_cluster_keyring_wipe(struct om_cluster_keyring *k) {
         sodium_memzero(k, sizeof(*k));
 }
 
-/* The hex value of keyword kw in [cluster], into out: 0, -ENOENT when absent, -EINVAL
- * (logged) when malformed. */
-static int ring_secret(const struct om_ini *ini, const char *file, const char *kw,
-                       uint8_t out[OM_CLUSTER_SECRET_LEN]) {
-        const struct om_ini_entry *e = om_ini_lookup(ini, "cluster", kw, NULL);
-        if (!e)
-                return -ENOENT;
-        if (strlen(e->value) != SECRET_HEX_LEN ||
-            om_hex_decode(e->value, out, OM_CLUSTER_SECRET_LEN) < 0)
-                return log_error_errno(-EINVAL, "%s:%u: [cluster] %s is not %d hex digits", file,
-                                       e->line, kw, SECRET_HEX_LEN);
-        return 0;
-}
-
-/* The parsed cluster.conf holds the secrets too: wiped before it is freed. */
-static void ini_wipe_secrets(struct om_ini *ini) {
-        struct om_ini_section *s = ini ? om_ini_find_section(ini, "cluster") : NULL;
-        for (size_t i = 0; s && i < s->n_entries; i++)
-                if (om_startswith(s->entries[i].key, "secret") && s->entries[i].value)
-                        sodium_memzero(s->entries[i].value, strlen(s->entries[i].value));
-}
-
-int om_cluster_keyring_load(struct om_cluster_keyring *ret) {
+/* The keyring as cluster.conf says: -ENOENT when the file or its secret is absent. */
+static int ring_read(const char *file, struct om_cluster_keyring *ret) {
         struct om_cluster_keyring k = {.n = 1, .gens = {1}};
-        int r = om_cluster_secret(k.secrets[0]);
-        if (r < 0)
-                return r;
-        _cleanup_free_ char *file = om_cluster_conf_path();
         _cleanup_wipe_text_ char *text = NULL;
         _cleanup_ini_ struct om_ini *ini = NULL;
         size_t len;
         char err[512];
-        if (!file)
-                r = -ENOMEM;
-        else if ((r = om_read_file(file, OM_INI_MAX_FILE, &text, &len)) < 0)
-                ;
-        else if ((r = om_ini_parse(text, len, file, &ini, err, sizeof(err))) < 0)
-                log_error_errno(r, "%s", err);
-        if (r == 0) {
-                const struct om_ini_entry *g = om_ini_lookup(ini, "cluster", "secret_gen", NULL);
-                long long gen = 1;
-                if (g && om_parse_int(g->value, 1, UINT32_MAX - 1, &gen) < 0)
-                        r = log_error_errno(-EINVAL,
-                                            "%s:%u: [cluster] secret_gen is not a "
-                                            "generation (1 or more)",
-                                            file, g->line);
-                k.gens[0] = (uint32_t)gen;
-        }
-        int next = r == 0 ? ring_secret(ini, file, "secret_next", k.secrets[1]) : 0;
+        int r = om_read_file(file, OM_INI_MAX_FILE, &text, &len);
+        if (r < 0)
+                return r;
+        if ((r = om_ini_parse(text, len, file, &ini, err, sizeof(err))) < 0)
+                return log_error_errno(r, "%s", err);
+        r = ring_secret(ini, file, "secret", k.secrets[0]);
+        const struct om_ini_entry *g = om_ini_lookup(ini, "cluster", "secret_gen", NULL);
+        long long gen = 1;
+        if (r == 0 && g && om_parse_int(g->value, 1, UINT32_MAX - 1, &gen) < 0)
+                r = log_error_errno(-EINVAL,
+                                    "%s:%u: [cluster] secret_gen is not a generation (1 or more)",
+                                    file, g->line);
+        k.gens[0] = (uint32_t)gen;
+        int next = r == 0 ? ring_secret(ini, file, "secret_next", k.secrets[1]) : -ENOENT;
+        bool both = next == 0 && om_ini_lookup(ini, "cluster", "secret_prev", NULL);
         int prev = r == 0 && next == -ENOENT ? ring_secret(ini, file, "secret_prev", k.secrets[1])
                                              : -ENOENT;
         if (r == 0 && (next == -EINVAL || prev == -EINVAL))
                 r = -EINVAL;
-        else if (r == 0 && next == 0 && om_ini_lookup(ini, "cluster", "secret_prev", NULL))
+        else if (r == 0 && both)
                 r = log_error_errno(-EINVAL,
-                                    "%s: [cluster] secret_next and secret_prev are both "
-                                    "set: one rotation at a time",
+                                    "%s: [cluster] secret_next and secret_prev are both set: one "
+                                    "rotation at a time",
                                     file);
-        else if (r == 0 && next == 0) {
+        else if (r == 0 && prev == 0 && k.gens[0] < 2)
+                r = log_error_errno(
+                        -EINVAL, "%s: [cluster] secret_prev needs a secret_gen of 2 or more", file);
+        else if (r == 0 && (next == 0 || prev == 0)) {
                 k.n = 2;
-                k.state = OM_ROT_NEXT;
-                k.gens[1] = k.gens[0] + 1;
-        } else if (r == 0 && prev == 0) {
-                if (k.gens[0] < 2)
-                        r = log_error_errno(-EINVAL,
-                                            "%s: [cluster] secret_prev needs a "
-                                            "secret_gen of 2 or more",
-                                            file);
-                k.n = 2;
-                k.state = OM_ROT_PREV;
-                k.gens[1] = k.gens[0] - 1;
+                k.state = next == 0 ? OM_ROT_NEXT : OM_ROT_PREV;
+                k.gens[1] = next == 0 ? k.gens[0] + 1 : k.gens[0] - 1;
         }
         ini_wipe_secrets(ini);
         if (r == 0)
                 *ret = k;
         om_cluster_keyring_wipe(&k);
         return r;
+}
+
+int om_cluster_keyring_load(struct om_cluster_keyring *ret) {
+        _cleanup_free_ char *file = om_cluster_conf_path();
+        if (!file)
+                return -ENOMEM;
+        int r = ring_read(file, ret);
+        if (r != -ENOENT)
+                return r;
+        /* no secret yet: made (under the lock, once for all first users), then read */
+        uint8_t s[OM_CLUSTER_SECRET_LEN];
+        r = om_cluster_secret(s);
+        sodium_memzero(s, sizeof(s));
+        return r < 0 ? r : ring_read(file, ret);
 }
 
 int om_cluster_keyring_store(const struct om_cluster_keyring *k) {
@@ -281,15 +267,14 @@ int om_cluster_keyring_store(const struct om_cluster_keyring *k) {
                 r = k->gens[0] == 1 && !om_ini_lookup(ini, "cluster", "secret_gen", NULL)
                             ? 0
                             : om_ini_set(ini, "cluster", "secret_gen", NULL, gen);
-        const char *other = k->state == OM_ROT_NEXT ? "secret_next" : "secret_prev";
         if (r >= 0)
-                r = om_ini_unset(ini, "cluster",
-                                 k->state == OM_ROT_NEXT ? "secret_prev" : "secret_next", NULL);
-        if (r >= 0 && k->state == OM_ROT_NONE)
+                r = om_ini_unset(ini, "cluster", "secret_next", NULL);
+        if (r >= 0)
                 r = om_ini_unset(ini, "cluster", "secret_prev", NULL);
         if (r >= 0 && k->state != OM_ROT_NONE) {
                 sodium_bin2hex(hex, sizeof(hex), k->secrets[1], OM_CLUSTER_SECRET_LEN);
-                r = om_ini_set(ini, "cluster", other, NULL, hex);
+                r = om_ini_set(ini, "cluster",
+                               k->state == OM_ROT_NEXT ? "secret_next" : "secret_prev", NULL, hex);
         }
         sodium_memzero(hex, sizeof(hex));
         if (r >= 0 && !(text = om_ini_format(ini)))

@@ -28,6 +28,9 @@ int om_cluster_conf_lock(int *ret_fd);
  * "hbframe_", "peerapi_"). crypto_kdf_derive_from_key(ret, 32, subkey_id, ctx, secret).
  * Wipe ret after use. */
 int om_cluster_key_derive(uint64_t subkey_id, const char ctx[8], uint8_t ret[OM_KEY_LEN]);
+/* The subkey id of the heartbeat ("hbframe_") and peer API ("peerapi_") keys, the same
+ * for every secret: a frame's generation says which secret sealed it. */
+#define OM_FRAME_KDF_ID 1
 int om_cluster_key_derive_from(const uint8_t secret[OM_CLUSTER_SECRET_LEN], uint64_t subkey_id,
                                const char ctx[8], uint8_t ret[OM_KEY_LEN]);
 

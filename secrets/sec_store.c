@@ -25,13 +25,6 @@
 
 _Static_assert(OM_KEY_LEN == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "aead key size");
 
-/* A sodium_malloc'd key, wiped and freed by the cleanup. */
-static void key_freep(uint8_t **k) {
-        if (*k)
-                sodium_free(*k); /* sodium_free wipes */
-}
-#define _cleanup_key_ _cleanup_(key_freep)
-
 static int sodium_ready(void) {
         return sodium_init() < 0 ? -EIO : 0;
 }
@@ -67,16 +60,6 @@ static int seal_keys_load(struct seal_keys *ret) {
         if (r < 0)
                 seal_keys_free(ret);
         return r;
-}
-
-static int seal_key(uint8_t **ret) {
-        struct seal_keys s = {0};
-        int r = seal_keys_load(&s);
-        if (r < 0)
-                return r;
-        *ret = OM_TAKE_PTR(s.k[0]);
-        seal_keys_free(&s);
-        return 0;
 }
 
 /* Opens sealed with the first key that opens it: its index in *ret_which. */
@@ -299,8 +282,8 @@ int om_sec_put(const struct om_path *sec, const char *key, const uint8_t *value,
                 return -EINVAL;
         if (len > OM_SEC_VALUE_MAX)
                 return -EFBIG;
-        _cleanup_key_ uint8_t *k = NULL;
-        int r = seal_key(&k);
+        _cleanup_seal_keys_ struct seal_keys keys = {0}; /* keys.k[0] seals */
+        int r = seal_keys_load(&keys);
         if (r < 0)
                 return r;
 
@@ -320,7 +303,7 @@ int om_sec_put(const struct om_path *sec, const char *key, const uint8_t *value,
                 return -ENOKEY;
 
         _cleanup_free_ char *sealed = NULL;
-        if ((r = om_sec_seal(k, o->pathstr, key, value, len, &sealed)) < 0)
+        if ((r = om_sec_seal(keys.k[0], o->pathstr, key, value, len, &sealed)) < 0)
                 return r;
         if ((r = om_ini_set(o->ini, "data", key, NULL, sealed)) < 0)
                 return r;
