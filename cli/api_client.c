@@ -310,6 +310,22 @@ int om_api_peer_join(const char *host, uint16_t port, const char *node, const ch
         return r;
 }
 
+const char *om_api_status_up_node(const msgpack_object *status, const char *path,
+                                  const char *except, char *buf, size_t len) {
+        const msgpack_object *insts =
+                om_cl_mp_get(om_cl_mp_get(om_cl_mp_get(status, "objects"), path), "instances");
+        for (uint32_t k = 0; insts && insts->type == MSGPACK_OBJECT_MAP && k < insts->via.map.size;
+             k++) {
+                const msgpack_object_kv *kv = &insts->via.map.ptr[k];
+                char avail[16] = "";
+                if (om_cl_mp_str(&kv->key, buf, len) == 0 && (!except || strcmp(buf, except)) &&
+                    om_cl_mp_get_str(&kv->val, "avail", avail, sizeof(avail)) == 0 &&
+                    !strcmp(avail, "up"))
+                        return buf;
+        }
+        return NULL;
+}
+
 int om_api_fail(int r, struct om_api_reply *rep) {
         fprintf(stderr, "om: the agent did not answer: %s\n",
                 r == -EREMOTEIO ? rep->error : strerror(-r));

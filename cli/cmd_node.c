@@ -169,23 +169,6 @@ static size_t running_here(const msgpack_object *status, struct drained *ret, si
         return n;
 }
 
-/* The node other than this one whose instance of path is up, or NULL. */
-static const char *up_elsewhere(const msgpack_object *status, const char *path, char *buf,
-                                size_t len) {
-        const msgpack_object *insts =
-                om_cl_mp_get(om_cl_mp_get(om_cl_mp_get(status, "objects"), path), "instances");
-        for (uint32_t k = 0; insts && insts->type == MSGPACK_OBJECT_MAP && k < insts->via.map.size;
-             k++) {
-                const msgpack_object_kv *kv = &insts->via.map.ptr[k];
-                char avail[16] = "";
-                if (om_cl_mp_str(&kv->key, buf, len) == 0 && strcmp(buf, om_nodename()) != 0 &&
-                    om_cl_mp_get_str(&kv->val, "avail", avail, sizeof(avail)) == 0 &&
-                    !strcmp(avail, "up"))
-                        return buf;
-        }
-        return NULL;
-}
-
 /* `om node drain [--wait [--time D]]`: freezes this node (no orchestration here, and it
  * is no HA leader any more), then stops here every service instance that runs, one
  * after the other (`stop --local`); the HA failover ones are taken over by the next
@@ -242,7 +225,8 @@ static int cmd_drain(struct om_cli_ctx *ctx) {
                 for (;;) {
                         const char *where = NULL;
                         if (om_api_call("status", 5000, &rep) == 0 && rep.data)
-                                where = up_elsewhere(rep.data, list[i].path, node, sizeof(node));
+                                where = om_api_status_up_node(rep.data, list[i].path, om_nodename(),
+                                                              node, sizeof(node));
                         om_api_reply_done(&rep);
                         if (where) {
                                 printf("%s up on %s\n", list[i].path, where);

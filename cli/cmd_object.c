@@ -334,6 +334,22 @@ static int follow(const char *file, int fd) {
         }
 }
 
+/* Prints the file at path (nothing when absent): 0, OM_EXIT_FAIL when stdout is gone, or
+ * the exit status of an error said. With ret_fd, the file stays open there (-1: absent). */
+static int dump(const char *path, int *ret_fd) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno != ENOENT)
+                return om_cli_fail("cannot read %s: %m", path);
+        int r = fd >= 0 ? copy_out(fd) : 0;
+        if (r == 0 && ret_fd)
+                *ret_fd = fd;
+        else if (fd >= 0)
+                close(fd);
+        if (r == -EPIPE)
+                return OM_EXIT_FAIL;
+        return r < 0 ? om_cli_fail("cannot read %s: %s", path, strerror(-r)) : 0;
+}
+
 static int cmd_logs(struct om_cli_ctx *ctx) {
         _cleanup_free_ char *file = om_object_log_path(&ctx->path);
         if (!file)
@@ -342,29 +358,11 @@ static int cmd_logs(struct om_cli_ctx *ctx) {
                 return om_cli_fail("object %s does not exist", ctx->pathstr);
         /* the part rotated away first (core/log.h) */
         _cleanup_free_ char *rotated = om_asprintf("%s.1", file);
-        int ofd = rotated ? open(rotated, O_RDONLY | O_CLOEXEC) : -1;
-        if (ofd >= 0) {
-                int r = copy_out(ofd);
-                close(ofd);
-                if (r == -EPIPE)
-                        return OM_EXIT_FAIL;
-                if (r < 0)
-                        return om_cli_fail("cannot read %s: %s", rotated, strerror(-r));
-        }
-        int fd = open(file, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 && errno != ENOENT)
-                return om_cli_fail("cannot read %s: %m", file);
-        if (fd >= 0) {
-                int r = copy_out(fd);
-                if (r == -EPIPE) {
-                        close(fd);
-                        return OM_EXIT_FAIL;
-                }
-                if (r < 0) {
-                        close(fd);
-                        return om_cli_fail("cannot read %s: %s", file, strerror(-r));
-                }
-        }
+        int fd = -1, r;
+        if (!rotated)
+                return om_cli_fail("out of memory");
+        if ((r = dump(rotated, NULL)) != 0 || (r = dump(file, &fd)) != 0)
+                return r;
         if (om_cli_flag(ctx, "follow"))
                 return follow(file, fd); /* takes fd */
         if (fd >= 0)

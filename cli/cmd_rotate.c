@@ -82,6 +82,15 @@ static int step(struct rot_ctx *x, size_t i, const char *cmd, const uint8_t *box
         return 0;
 }
 
+/* "generation N <what> on n1 n2 ...": a step that ended on every node. */
+static void said_all(const struct rot_ctx *x, const char *what) {
+        printf("generation %u %s on", x->gen, what);
+        for (size_t i = 0; i < x->cfg->n_nodes; i++)
+                printf(" %s", x->cfg->nodes[i]);
+        printf("\n");
+        fflush(stdout);
+}
+
 /* Step cmd on every node, "<what> on n1 n2 ..." when all answered ok. 0, or the exit
  * status 1 after saying which node failed and why. */
 static int all_nodes(struct rot_ctx *x, const char *cmd, const char *what) {
@@ -94,11 +103,7 @@ static int all_nodes(struct rot_ctx *x, const char *cmd, const char *what) {
                         return OM_EXIT_FAIL;
                 }
         }
-        printf("generation %u %s on", x->gen, what);
-        for (size_t i = 0; i < x->cfg->n_nodes; i++)
-                printf(" %s", x->cfg->nodes[i]);
-        printf("\n");
-        fflush(stdout);
+        said_all(x, what);
         return 0;
 }
 
@@ -170,10 +175,7 @@ static int finish(struct rot_ctx *x, uint64_t limit_ms) {
                         nanosleep(&ts, NULL);
                 }
         }
-        printf("generation %u alone in use on", x->gen);
-        for (size_t i = 0; i < x->cfg->n_nodes; i++)
-                printf(" %s", x->cfg->nodes[i]);
-        printf("\n");
+        said_all(x, "alone in use");
         return 0;
 }
 
@@ -246,21 +248,16 @@ static int cmd_rotate(struct om_cli_ctx *ctx) {
                 sodium_memzero(secret, sizeof(secret));
                 if (r < 0)
                         goto out;
-                printf("generation %u installed on", x.gen);
-                for (size_t i = 0; i < x.cfg->n_nodes; i++)
-                        printf(" %s", x.cfg->nodes[i]);
-                printf("\n");
+                said_all(&x, "installed");
         }
         if ((r = all_nodes(&x, "rotcommit", "in use")) != 0)
                 goto out;
         /* every node now accepts the new secret: the finish goes sealed with it */
-        uint8_t tmp[32];
-        memcpy(tmp, x.keys.keys[0], 32);
-        memcpy(x.keys.keys[0], x.keys.keys[1], 32);
-        memcpy(x.keys.keys[1], tmp, 32);
-        sodium_memzero(tmp, sizeof(tmp));
-        x.keys.gens[1] = x.keys.gens[0];
-        x.keys.gens[0] = x.gen;
+        struct om_api_peer_keys old_first = x.keys;
+        x.keys = (struct om_api_peer_keys){.n = 2, .gens = {x.gen, old_first.gens[0]}};
+        memcpy(x.keys.keys[0], old_first.keys[1], sizeof(x.keys.keys[0]));
+        memcpy(x.keys.keys[1], old_first.keys[0], sizeof(x.keys.keys[1]));
+        sodium_memzero(&old_first, sizeof(old_first));
         r = finish(&x, limit);
 out:
         sodium_memzero(&x.keys, sizeof(x.keys));

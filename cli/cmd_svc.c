@@ -181,27 +181,18 @@ static int run_action(struct om_cli_ctx *ctx, const char *action) {
  * when the object is not a failover one: a flex service is started everywhere). */
 static int running_node(struct om_cli_ctx *ctx, char *ret, size_t len) {
         struct om_api_reply rep;
+        char topo[32] = "";
         ret[0] = 0;
         int r = om_api_call("status", 5000, &rep);
         if (r < 0 || !rep.data) {
                 om_api_reply_done(&rep);
                 return r < 0 ? r : -EIO;
         }
-        const msgpack_object *objs = om_cl_mp_get(rep.data, "objects");
-        const msgpack_object *ob = objs ? om_cl_mp_get(objs, ctx->pathstr) : NULL;
-        const msgpack_object *insts = ob ? om_cl_mp_get(ob, "instances") : NULL;
-        char topo[32] = "", avail[32];
-        if (ob)
-                (void)om_cl_mp_get_str(ob, "topology", topo, sizeof(topo));
-        for (uint32_t i = 0; insts && insts->type == MSGPACK_OBJECT_MAP &&
-                             !strcmp(topo, "failover") && i < insts->via.map.size;
-             i++) {
-                const msgpack_object_kv *kv = &insts->via.map.ptr[i];
-                if (om_cl_mp_get_str(&kv->val, "avail", avail, sizeof(avail)) == 0 &&
-                    !strcmp(avail, "up") && om_cl_mp_str(&kv->key, ret, len) == 0)
-                        break;
+        (void)om_cl_mp_get_str(om_cl_mp_get(om_cl_mp_get(rep.data, "objects"), ctx->pathstr),
+                               "topology", topo, sizeof(topo));
+        if (!strcmp(topo, "failover") &&
+            !om_api_status_up_node(rep.data, ctx->pathstr, NULL, ret, len))
                 ret[0] = 0;
-        }
         om_api_reply_done(&rep);
         return 0;
 }
