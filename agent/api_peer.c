@@ -220,6 +220,16 @@ static void body_rotkey(struct om_agent *a, msgpack_packer *pk, void *arg) {
         msgpack_pack_bin_body(pk, arg, 32);
 }
 
+/* A step that cannot end yet (-EAGAIN): the reply says to ask again. */
+static void body_retry(struct om_agent *a, msgpack_packer *pk, void *arg) {
+        om_cl_mp_kv_bool(pk, "retry", true);
+}
+
+static void srv_rotation_reply(struct srv_conn *c, uint64_t seq, int r, const char *err) {
+        srv_reply(c, seq, r == 0, r == 0 ? NULL : err, r == -EAGAIN ? body_retry : NULL, NULL,
+                  r == -EAGAIN);
+}
+
 /* A rotation finish is done (the sec files sealed again): reply, or free the connection
  * closed meanwhile. */
 static void srv_rotfinish_done(void *arg, int r, const char *err) {
@@ -230,7 +240,7 @@ static void srv_rotfinish_done(void *arg, int r, const char *err) {
                         srv_free(c);
                 return;
         }
-        srv_reply(c, c->echo, r == 0, r == 0 ? NULL : err, NULL, NULL, 0);
+        srv_rotation_reply(c, c->echo, r, err);
 }
 
 /* The rotation steps (agent/rotation.c): {"gen": N} and, for rotinstall, "box". */
@@ -278,7 +288,7 @@ static void srv_rotation(struct srv_conn *c, const char *cmd, const msgpack_obje
                 om_log_set_component("daemon");
                 log_warning("secret rotation: %s from %s refused: %s", cmd, sender, err);
         }
-        srv_reply(c, seq, r == 0, r == 0 ? NULL : err, NULL, NULL, 0);
+        srv_rotation_reply(c, seq, r, err);
 }
 
 /* Writes new cluster.conf text after checking it, then reloads. */

@@ -233,7 +233,7 @@ static void reseal_after(uv_work_t *w, int status) {
         r->resealing = false;
         if (r->done) {
                 char err[256] = "";
-                int e = j->r < 0 ? j->r : j->failed ? -EIO : 0;
+                int e = j->r < 0 || j->failed ? -EAGAIN : 0;
                 if (e < 0)
                         snprintf(err, sizeof(err), "not yet: %s",
                                  j->r < 0 ? strerror(-j->r)

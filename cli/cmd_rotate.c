@@ -41,7 +41,8 @@ struct rot_ctx {
 };
 
 /* One step on node i: {"v":1,"cmd":cmd,"c":cluster,"ts":now[,"gen":gen][,"box":box]}.
- * 0 when it answered ok; 1 when it refused (reason in err); <0 when it did not answer. */
+ * 0 when it answered ok; 1 when it refused (reason in err), 2 when it said to ask again
+ * later; <0 when it did not answer. */
 static int step(struct rot_ctx *x, size_t i, const char *cmd, const uint8_t *box, size_t box_len,
                 struct om_api_peer_reply *ret, char *err, size_t errlen) {
         const char *addr = om_cl_config_node_addr(x->cfg, i);
@@ -71,9 +72,11 @@ static int step(struct rot_ctx *x, size_t i, const char *cmd, const uint8_t *box
         if (r < 0)
                 return r;
         if (!rep.ok) {
+                bool retry = false;
+                (void)om_cl_mp_get_bool(rep.data, "retry", &retry);
                 snprintf(err, errlen, "%s", rep.error);
                 om_api_peer_reply_done(&rep);
-                return 1;
+                return retry ? 2 : 1;
         }
         if (ret)
                 *ret = rep;
@@ -154,7 +157,7 @@ static int install(struct rot_ctx *x, uint8_t secret[OM_CLUSTER_SECRET_LEN]) {
         return OM_EXIT_FAIL;
 }
 
-/* Step 4, asked again while nodes answer "not yet". */
+/* Step 4, asked again while a node says to (or does not answer) until limit_ms. */
 static int finish(struct rot_ctx *x, uint64_t limit_ms) {
         uint64_t t0 = om_mono_ms();
         char err[512];
@@ -163,8 +166,7 @@ static int finish(struct rot_ctx *x, uint64_t limit_ms) {
                         int r = step(x, i, "rotfinish", NULL, 0, NULL, err, sizeof(err));
                         if (r == 0)
                                 break;
-                        if (om_mono_ms() - t0 > limit_ms ||
-                            (r == 1 && !om_startswith(err, "not yet"))) {
+                        if (r == 1 || om_mono_ms() - t0 > limit_ms) {
                                 fprintf(stderr,
                                         "om: rotate-secret: %s still accepts the previous "
                                         "secret: %s (run om cluster rotate-secret again)\n",
