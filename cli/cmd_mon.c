@@ -5,7 +5,7 @@
  * P not provisioned, ^ HA leader, / n/a, ? its node is down) followed by the instance's monitor
  * state when it is not idle ("!!* stop failed", as the reference shows a failed orchestrated stop),
  * and the object's orchestrate mode and target. `--format json` prints the agent's
- * whole view (DESIGN 8b). `--watch` redraws it every `--interval`.
+ * whole view. `--watch` redraws it every `--interval`.
  */
 #include <errno.h>
 #include <stdio.h>

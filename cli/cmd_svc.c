@@ -3,7 +3,7 @@
  * freeze, thaw and switch, and `print status` / `print devs`. With --local an action runs here
  * through the action engine (resources/action.h), which is also what the agent spawns.
  * Without it the command asks the local agent to set the object's target state (the
- * orchestrated path of DESIGN section 6), prints the reference's two lines, and with
+ * orchestrated path: see docs/ARCHITECTURE.md), prints the reference's two lines, and with
  * --wait polls the agent until the target is reached (exit 0) or failed (exit 1, with
  * the reason). It never runs an action itself in that case.
  */
@@ -26,7 +26,7 @@
 #include "resources/res.h"
 #include "resources/status.h"
 
-/* The local API socket of the agent (DESIGN section 6). */
+/* The local API socket of the agent. */
 #define API_SOCKET_NAME "api.sock"
 
 /* One request to the local agent: {"v":1, "cmd":cmd, "path":path[, "target":target]}. */

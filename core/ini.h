@@ -1,5 +1,5 @@
 /*
- * The ini format of object and cluster configs (DESIGN section 3): `[section]` headers,
+ * The ini format of object and cluster configs: `[section]` headers,
  * `key = value` lines, `#`/`;` comment lines, an inline comment after white space and
  * `#`, `key@<nodename>` scoping, and multi-line values continued by indented lines.
  * The parser is strict: a duplicate key or section, text outside a section, an

@@ -1,5 +1,5 @@
 /*
- * Object paths: `[<namespace>/][<kind>/]<name>` (DESIGN section 3) and the selectors
+ * Object paths: `[<namespace>/][<kind>/]<name>` and the selectors
  * `om ls` takes (a glob per part: `demo/svc/<star>`, `<star>/sec/<star>`). Names follow DNS
  * labels, lower case; anything else is refused with a message naming the problem, before
  * any file is touched.

@@ -1,5 +1,5 @@
 /*
- * The filesystem layout (DESIGN section 2): etc, var, log and run roots, relocated
+ * The filesystem layout: etc, var, log and run roots, relocated
  * together by OM_ROOT, and the node name (OM_NODENAME, else the short hostname).
  * Returned strings are owned by this module (process lifetime) unless named *_path,
  * which return allocated strings the caller frees.

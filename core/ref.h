@@ -1,5 +1,5 @@
 /*
- * References in config values, expanded when a keyword is read (DESIGN section 3):
+ * References in config values, expanded when a keyword is read:
  * {name} {svcname} {namespace} {kind} {path} {nodename} {clustername} {fqdn} {rid}
  * {rindex} {etc} {var}, {<section>.<keyword>} (the keyword's value as seen from this
  * node, or its default, itself expanded) and the deferred device references

@@ -1,5 +1,5 @@
 /*
- * Tombstones of deleted objects (DESIGN section 7): deleting an object leaves
+ * Tombstones of deleted objects: deleting an object leaves
  * <var>/tombstones/<ns>/<kind>/<name>, one line "<hlc> <writer>\n" holding the deletion's
  * version, so the deletion replicates like a write and a node that missed it is told by
  * its peers. A tombstone is compared with the object's file version: the newer wins, so

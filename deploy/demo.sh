@@ -177,7 +177,7 @@ until_() {
         done
 }
 
-# cluster_conf ADDRFN: the cluster.conf every node shares (DESIGN section 7)
+# cluster_conf ADDRFN: the cluster.conf every node shares
 cluster_conf() {
         local n
         printf '[cluster]\nname = default\nsecret = %s\nnodes = %s\n\n[hb#1]\ntype = unicast\n' \

@@ -1,6 +1,6 @@
 /*
  * The action engine: provision, start, stop, unprovision and purge of one service on
- * this node (DESIGN section 5). It orders resources (ip, disk, fs, app by index; stop
+ * this node. It orders resources (ip, disk, fs, app by index; stop
  * and unprovision in reverse), rolls back what a failed start or provision started,
  * serializes actions per object with a lock, records provisioned flags under <var>,
  * logs every step to the object log and refreshes the cached instance status. It is a

@@ -1,5 +1,5 @@
 /*
- * The resource driver interface and the loaded view of a service (DESIGN section 5).
+ * The resource driver interface and the loaded view of a service.
  * A service is its config plus one struct om_res per `[<group>#<index>]` section, in
  * action order (ip, disk, fs, app, each by index). A driver reads its keywords through
  * om_res_kw, which expands references, including the deferred device references that

@@ -1,5 +1,5 @@
 /*
- * Passphrase generation for managed LUKS keys (DESIGN section 4): OM_PASSPHRASE_LEN
+ * Passphrase generation for managed LUKS keys: OM_PASSPHRASE_LEN
  * symbols drawn from libsodium's CSPRNG with randombytes_uniform, which rejects the
  * values that would make a modulo biased, so every symbol of the alphabet is equally
  * likely. The result lives in sodium_malloc memory (locked, guarded) and leaves through

@@ -1,5 +1,5 @@
 /*
- * sec objects (DESIGN section 4): configs whose [data] values are sealed with
+ * sec objects: configs whose [data] values are sealed with
  * XChaCha20-Poly1305-IETF under a key derived from the cluster secret, associated data
  * "<path>\0<key>". Plaintext values live in sodium_malloc memory and never reach disk,
  * argv or a log line. Writers lock the object; every write stamps a new version.
@@ -47,7 +47,7 @@ int om_sec_reseal(const struct om_path *sec, size_t *ret_resealed, size_t *ret_u
 /* 1 when the object has the key, 0 when not (or no object). */
 int om_sec_has(const struct om_path *sec, const char *key);
 
-/* 256 characters drawn uniformly from the 92 symbols of DESIGN section 4, in
+/* 256 characters drawn uniformly from the 92-symbol alphabet, in
  * sodium_malloc memory, NUL-terminated; free with om_sec_value_free(p, 256). */
 int om_passphrase_generate(char **ret);
 

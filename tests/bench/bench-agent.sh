@@ -1,5 +1,5 @@
 #!/bin/bash
-# Agent figures of DESIGN section 10 with 16 agents on 127.0.0.x (default interval 1s,
+# Agent figures with 16 agents on 127.0.0.x (default interval 1s,
 # timeout 3s): RSS and idle CPU of an agent, time for a status change (a node freeze) to
 # be seen on every other node, heartbeat bytes per second sent by a node, and the median
 # time of `om mon`. Budgets are printed beside, not asserted.

@@ -1,9 +1,9 @@
 #!/bin/bash
 # bench-failover-vm.sh: failover time of the reference encrypted service (crypt on a
 # shared disk + ext4, orchestrate = ha, topology = failover) between two QEMU guests
-# (TCG) with an arbitrator, as in tests/vm/test-failover-crypt.sh, repeated: DESIGN
-# section 10's "node loss to service up elsewhere under 5 s with default settings
-# (timeout 3s), under 2 s with interval 200ms / timeout 1s".  Printed, never asserted.
+# (TCG) with an arbitrator, as in tests/vm/test-failover-crypt.sh, repeated, against
+# the project's targets: node loss to service up elsewhere under 5 s with default
+# settings (timeout 3s), under 2 s with interval 200ms / timeout 1s.  Printed, never asserted.
 #
 # Per setting (interval / timeout / ready_period: the defaults 1s / 3s / 1s, then
 # 200ms / 1s / 1s, then 200ms / 1s / 200ms unless FO_SKIP_FAST_READY=1):

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Failover time of an HA app service among three agents on 127.0.0.19x (DESIGN section
-# 10): from the SIGKILL of the node running it (its app dies with it) to the app's start
+# Failover time of an HA app service among three agents on 127.0.0.19x: from the
+# SIGKILL of the node running it (its app dies with it) to the app's start
 # command running on another node (the timestamp the start command itself writes),
 # repeated RUNS times (default 7) per setting, printed as median and range. Settings:
 # defaults (interval 1s, timeout 3s, ready_period 1s), fast heartbeats (200ms / 1s,

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Replication figure of DESIGN section 10 with 16 agents on 127.0.0.235-250 (default
+# Replication figure with 16 agents on 127.0.0.235-250 (default
 # interval 1s, timeout 3s): time from the start of `om <sec> change` on n1 until the new
 # version is installed (hence decodable) on every other node, taken from the install line
 # each agent logs (millisecond timestamps), as the median over ROUNDS rounds. Each round

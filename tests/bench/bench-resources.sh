@@ -1,5 +1,5 @@
 #!/bin/bash
-# Medians of the resources module's costs (DESIGN section 10), printed as a table:
+# Medians of the resources module's costs, printed as a table:
 # `om <path> print status` of the reference loopback service (budget: under 10 ms), and
 # provision, start and stop of a loop + ext4 service. Needs root and loop devices for
 # the action rows (they are skipped otherwise). Reports, never asserts.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The soak of DESIGN section 10: N agents (default 64) on 127.0.0.x of one host for
+# The soak: N agents (default 64) on 127.0.0.x of one host for
 # SOAK_SECS seconds (default 600), heartbeat interval 1s and timeout 3s. Meanwhile a
 # writer changes a key of one of OBJS sec objects (default 8) on a random node every
 # WRITE_EVERY seconds (default 2), one write at a time. Reported, not asserted:

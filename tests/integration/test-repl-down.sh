@@ -1,5 +1,5 @@
 #!/bin/bash
-# A node down during changes converges when it returns (DESIGN section 7): with n3
+# A node down during changes converges when it returns: with n3
 # killed, n1 deletes one sec and changes another; restarted, n3 learns the deletion from
 # its peers' tombstones (its old copy is removed, not served back) and fetches the change.
 set -u

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Replication of sec and svc objects between three real agents on loopback (DESIGN
-# section 7): a sec created and a key added on n1 decodes to the same bytes on n2 and n3,
+# Replication of sec and svc objects between three real agents on loopback: a sec
+# created and a key added on n1 decodes to the same bytes on n2 and n3,
 # and so does a change; a svc with nodes = n1 n2 reaches n2 and not n3, and a keyword
 # set on n2 (om set) reaches n1; concurrent changes of one sec on n1 and n2 (their agents
 # killed so neither sees the other's) converge to the same file everywhere, the greater

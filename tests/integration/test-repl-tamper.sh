@@ -1,5 +1,5 @@
 #!/bin/bash
-# A file that fails its check is not installed (security regression, DESIGN section 7):
+# A file that fails its check is not installed (security regression):
 # n1 runs with the fault-injection hook OM_TEST_CORRUPT_SERVE=1 (agent/repl.c: it flips
 # one byte of the first sealed value of every file it serves, inside a validly sealed
 # reply, as a peer with a corrupt disk or a forged file would). n2 refuses the sec, counts

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Security regressions of sec objects, one check per attack or failure (DESIGN section 4):
+# Security regressions of sec objects, one check per attack or failure:
 # no value in clear in any file, a flipped byte, a value moved to another key or object,
 # another cluster secret, file modes, the secret in log lines, concurrent writers, a
 # writer killed mid-write, the cluster secret added to an existing cluster.conf. Runs in

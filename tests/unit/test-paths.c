@@ -1,6 +1,6 @@
 /*
  * Unit tests of core/paths.h: the default roots, OM_ROOT relocating all four together,
- * OM_NODENAME and the short hostname, and the per-object file paths (DESIGN section 2).
+ * OM_NODENAME and the short hostname, and the per-object file paths.
  */
 #include <setjmp.h>
 #include <stdarg.h>

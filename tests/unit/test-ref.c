@@ -1,5 +1,5 @@
 /*
- * Unit tests of core/ref.h: every reference of DESIGN section 3, keyword references
+ * Unit tests of core/ref.h: every reference kind, keyword references
  * with scoping and table defaults, `[n]` word picking, deferred device references
  * through the resolver callback (a cmocka mock stands in for the resources module),
  * loops, unknown references and the bound on expansion work.

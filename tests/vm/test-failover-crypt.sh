@@ -4,7 +4,7 @@
 # Two TCG guests n1 (10.99.0.11) and n2 (10.99.0.12) share one raw 1G image, the
 # "SAN" (/dev/disk/by-id/virtio-san in both); an arbitrator (a TCP listener on the
 # host side of the lab network, 10.99.0.1:1300) gives the two-node cluster its
-# quorum.  The same cluster.conf on both (DESIGN section 7, interval/timeout
+# quorum.  The same cluster.conf on both (interval/timeout
 # defaults unless FO_INTERVAL / FO_TIMEOUT are set), `om daemon start` on both.
 #
 #   create demo/svc/sancrypt on n1 (the reference's SAN service: crypt on the shared
