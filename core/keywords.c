@@ -98,6 +98,10 @@ static const struct om_keyword keywords[] = {
         {"ip", NULL, "ipname", S, NULL, NULL, REQ | SCO, "The address to bring up."},
         {"ip", NULL, "ipdev", S, NULL, NULL, REQ | SCO, "The interface carrying the address."},
         {"ip", NULL, "netmask", S, NULL, NULL, SCO, "Prefix length or dotted mask."},
+        {"ip", NULL, "arp_announce", I, "3", NULL, 0,
+         "How many gratuitous ARP requests (IPv4) or unsolicited neighbour advertisements "
+         "(IPv6) start sends, 100 ms apart, so that neighbours learn the address moved "
+         "(0 to 10; 0 sends none)."},
 
         /* cluster.conf */
         {"cluster", NULL, "name", S, "default", NULL, 0, "The cluster's name ({clustername})."},

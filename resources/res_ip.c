@@ -3,18 +3,26 @@
  * resolves to one) added to the interface `ipdev` with prefix `netmask` (a length or a
  * dotted mask; /32 or /128 when unset), through rtnetlink (no `ip` program). Status:
  * up when the address is on ipdev. Start refuses an address already held by another
- * local interface. It does not probe the network for a duplicate address nor send
- * gratuitous ARP; nothing to provision.
+ * local interface. Once the address is up, start tells the link's neighbours where it
+ * now lives: `arp_announce` gratuitous ARP requests (IPv4) or unsolicited neighbour
+ * advertisements with the override flag (IPv6), 100 ms apart, sent through a packet
+ * socket, so that clients stop sending to the MAC address of the node that held it
+ * before (their caches would otherwise keep it until they expire). It does not probe
+ * the network for a duplicate address; nothing to provision.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
+#include <net/ethernet.h>
+#include <net/if_arp.h>
+#include <netpacket/packet.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -185,6 +193,151 @@ static int rtnl_addr(const struct ipaddr *ip, int type) {
         return -EIO;
 }
 
+/* ---- announcements: gratuitous ARP and unsolicited neighbour advertisements ---- */
+
+#define ANNOUNCE_GAP_MS 100
+#define ANNOUNCE_MAX 10
+
+/* One gratuitous ARP request: sender and target protocol address both the address,
+ * target hardware address zero, to the link's broadcast address. Receivers that hold
+ * an entry for the address update it to the sender's hardware address. */
+struct arp_announce {
+        uint16_t htype, ptype;
+        uint8_t hlen, plen;
+        uint16_t op;
+        uint8_t sha[ETH_ALEN], spa[4], tha[ETH_ALEN], tpa[4];
+} __attribute__((packed));
+_Static_assert(sizeof(struct arp_announce) == 28, "ARP packet for Ethernet and IPv4");
+
+/* An IPv6 header, then a neighbour advertisement (RFC 4861 4.4) with the target
+ * link-layer address option: to all nodes (ff02::1), override set, solicited not. */
+struct na_announce {
+        uint8_t ip6[40];
+        uint8_t type, code;
+        uint16_t csum;
+        uint32_t flags;
+        uint8_t target[16];
+        uint8_t opt_type, opt_len, opt_mac[ETH_ALEN];
+} __attribute__((packed));
+_Static_assert(sizeof(struct na_announce) == 40 + 32, "IPv6 header + NA with one option");
+
+static uint16_t csum_fold(uint32_t sum) {
+        while (sum >> 16)
+                sum = (sum & 0xffff) + (sum >> 16);
+        return (uint16_t)~sum;
+}
+
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len) {
+        for (size_t i = 0; i + 1 < len; i += 2)
+                sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+        if (len & 1)
+                sum += (uint32_t)(p[len - 1] << 8);
+        return sum;
+}
+
+static void na_build(struct na_announce *na, const uint8_t addr[16], const uint8_t mac[ETH_ALEN]) {
+        static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 0x01};
+        const uint16_t icmp_len = sizeof(*na) - sizeof(na->ip6);
+        memset(na, 0, sizeof(*na));
+        na->ip6[0] = 0x60;                     /* version 6 */
+        na->ip6[4] = (uint8_t)(icmp_len >> 8); /* payload length */
+        na->ip6[5] = (uint8_t)icmp_len;
+        na->ip6[6] = IPPROTO_ICMPV6;
+        na->ip6[7] = 255; /* hop limit: receivers drop an NA with any other */
+        memcpy(na->ip6 + 8, addr, 16);
+        memcpy(na->ip6 + 24, all_nodes, 16);
+        na->type = 136;
+        na->flags = htonl(0x20000000u); /* override */
+        memcpy(na->target, addr, 16);
+        na->opt_type = 2; /* target link-layer address */
+        na->opt_len = 1;  /* in units of 8 bytes */
+        memcpy(na->opt_mac, mac, ETH_ALEN);
+        /* checksum over the pseudo-header (addresses, length, next header) and message */
+        uint32_t sum = csum_add(0, na->ip6 + 8, 32);
+        sum += icmp_len + IPPROTO_ICMPV6;
+        sum = csum_add(sum, &na->type, icmp_len);
+        na->csum = htons(csum_fold(sum));
+}
+
+/* Sends count announcements of ip on its interface. An interface without ARP
+ * (loopback, point-to-point) or without an Ethernet address has no neighbour to tell:
+ * 0, said in the log. */
+static int ip_announce(const struct ipaddr *ip, long long count) {
+        if (count <= 0)
+                return 0;
+        _cleanup_close_ int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return log_error_errno(-errno, "cannot open a packet socket to announce %s: %m",
+                                       ip->text);
+        struct ifreq ifr = {0};
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ip->dev);
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+                return log_error_errno(-errno, "cannot read the flags of %s: %m", ip->dev);
+        bool noarp = ifr.ifr_flags & (IFF_NOARP | IFF_LOOPBACK);
+        if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+                return log_error_errno(-errno, "cannot read the address of %s: %m", ip->dev);
+        if (noarp || ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
+                log_info("%s has no neighbour discovery: %s not announced", ip->dev, ip->text);
+                return 0;
+        }
+        const uint8_t *mac = (const uint8_t *)ifr.ifr_hwaddr.sa_data;
+        struct sockaddr_ll to = {
+                .sll_family = AF_PACKET,
+                .sll_ifindex = (int)if_nametoindex(ip->dev),
+                .sll_halen = ETH_ALEN,
+        };
+        struct arp_announce arp;
+        struct na_announce na;
+        const void *pkt;
+        size_t len;
+        if (ip->family == AF_INET) {
+                arp = (struct arp_announce){
+                        .htype = htons(ARPHRD_ETHER),
+                        .ptype = htons(ETH_P_IP),
+                        .hlen = ETH_ALEN,
+                        .plen = 4,
+                        .op = htons(ARPOP_REQUEST),
+                };
+                memcpy(arp.sha, mac, ETH_ALEN);
+                memcpy(arp.spa, ip->addr, 4);
+                memcpy(arp.tpa, ip->addr, 4);
+                to.sll_protocol = htons(ETH_P_ARP);
+                memset(to.sll_addr, 0xff, ETH_ALEN);
+                pkt = &arp;
+                len = sizeof(arp);
+        } else {
+                na_build(&na, ip->addr, mac);
+                to.sll_protocol = htons(ETH_P_IPV6);
+                /* the Ethernet group of ff02::1 */
+                memcpy(to.sll_addr, (const uint8_t[]){0x33, 0x33, 0, 0, 0, 1}, ETH_ALEN);
+                pkt = &na;
+                len = sizeof(na);
+        }
+        const char *what = ip->family == AF_INET ? "gratuitous ARP" : "neighbour advertisement";
+        log_info("announce %s on %s: %lld %s%s", ip->text, ip->dev, count, what,
+                 count > 1 ? "s" : "");
+        for (long long k = 0; k < count; k++) {
+                if (k)
+                        usleep(ANNOUNCE_GAP_MS * 1000);
+                if (sendto(fd, pkt, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+                        return log_error_errno(-errno, "cannot send the %s of %s on %s: %m", what,
+                                               ip->text, ip->dev);
+        }
+        return 0;
+}
+
+/* arp_announce: 0 to ANNOUNCE_MAX, 3 when unset. */
+static int get_announce(struct om_res *r, long long *ret) {
+        _cleanup_free_ char *s = NULL;
+        *ret = 3;
+        if (om_res_kw(r, "arp_announce", &s, NULL, 0) < 0)
+                return 0;
+        if (om_parse_int(s, 0, ANNOUNCE_MAX, ret) < 0)
+                return log_error_errno(-EINVAL, "arp_announce '%s' is not a count from 0 to %d", s,
+                                       ANNOUNCE_MAX);
+        return 0;
+}
+
 static int ip_check(struct om_res *r, enum om_res_action a) {
         struct ipaddr ip;
         char on[IF_NAMESIZE + 8];
@@ -195,7 +348,8 @@ static int ip_check(struct om_res *r, enum om_res_action a) {
                 return log_error_errno(-ENODEV, "ipdev %s does not exist", ip.dev);
         if (where(&ip, on, sizeof(on)) == 0 && on[0] && strcmp(on, ip.dev) != 0)
                 return log_error_errno(-EADDRINUSE, "%s is already on %s", ip.text, on);
-        return 0;
+        long long n;
+        return get_announce(r, &n);
 }
 
 static int ip_start(struct om_res *r) {
@@ -210,6 +364,12 @@ static int ip_start(struct om_res *r) {
         log_info("ip addr add %s/%u dev %s", ip.text, ip.prefix, ip.dev);
         if ((e = rtnl_addr(&ip, RTM_NEWADDR)) < 0)
                 return log_error_errno(e, "cannot add %s/%u to %s: %m", ip.text, ip.prefix, ip.dev);
+        long long count;
+        if ((e = get_announce(r, &count)) < 0)
+                return e;
+        /* the address is up: a neighbour that was not told still reaches it once its
+         * cache expires, so a failed announcement does not fail the start */
+        (void)ip_announce(&ip, count);
         return 0;
 }
 
@@ -238,7 +398,7 @@ static char *ip_label(struct om_res *r) {
         return om_asprintf("%s@%s", name ? name : "", dev ? dev : "");
 }
 
-static const char *const ip_keywords[] = {"ipname", "ipdev", "netmask", NULL};
+static const char *const ip_keywords[] = {"ipname", "ipdev", "netmask", "arp_announce", NULL};
 
 const struct om_res_driver om_res_driver_ip = {
         .group = "ip",
