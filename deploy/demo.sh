@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh: the reference encrypted service on a three-node om cluster, failed over.
 #
-#   sudo ./deploy/demo.sh
+#   ./deploy/demo.sh          (as root; sudo ./deploy/demo.sh works as well)
 #
+# About a minute after the build; it prints how long the build and the demo took.
 # Installs what is missing (deploy/install-deps.sh) and builds om, then starts three
 # nodes on this host, demo1 to demo3: each is a network namespace of its own (omdemo1-3,
 # 10.231.0.1-3 on a bridge in the namespace omdemo-hub) and a mount namespace of its own,
@@ -25,7 +26,8 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 
 if [ "$(id -u)" -ne 0 ]; then
-        echo "demo: run as root (sudo ./deploy/demo.sh): it makes namespaces and loop devices" >&2
+        echo "demo: run as root (as root: ./deploy/demo.sh, or sudo ./deploy/demo.sh): it makes" \
+                "network namespaces and loop devices" >&2
         exit 1
 fi
 
@@ -43,7 +45,11 @@ else
         cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
         cmake --build "$src/build" -j"$(nproc)" >/dev/null
         om_bin=$src/build/om
+        echo "dependencies and build: $SECONDS s"
 fi
+demo_started=$SECONDS
+# took: how long the demo has run, the build not counted
+took() { echo "$((SECONDS - demo_started)) s"; }
 [ -x "$om_bin" ] || die "$om_bin is not an executable"
 command -v jq >/dev/null || die "jq is missing (deploy/install-deps.sh installs it)"
 
@@ -318,7 +324,7 @@ else
         cluster_up host_start
         if provision "$work/loopback.conf"; then
                 failover
-                step "done: cleaning up"
+                step "done in $(took): cleaning up"
                 exit 0
         fi
         has_dm && die "the provision failed on a kernel with device-mapper: see the output above"
@@ -360,4 +366,4 @@ cluster_up qemu_start
 lab_run -i demo1 'cat >/tmp/loopback.conf' <"$work/loopback.conf"
 provision /tmp/loopback.conf || die "the provision failed in the QEMU lab"
 failover
-step "done: cleaning up"
+step "done in $(took): cleaning up"
