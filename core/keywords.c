@@ -84,7 +84,9 @@ static const struct om_keyword keywords[] = {
         {"fs", NULL, "mnt", S, NULL, NULL, REQ | SCO, "The mount point."},
         {"fs", NULL, "mnt_opt", S, NULL, NULL, SCO, "Mount options (-o)."},
         {"fs", NULL, "mkfs_opt", S, NULL, NULL, PRV | SCO, "Options given to mkfs at provision."},
-        {"fs", NULL, "check_read", B, "false", NULL, 0, "Status reads a block of the device."},
+        {"fs", NULL, "check_read", B, "false", NULL, 0,
+         "Status also reads one block of the mounted device (O_DIRECT): a filesystem "
+         "still mounted on a device that fails its I/O reports down."},
 
         /* app */
         {"app", NULL, "start", S, NULL, NULL, SCO, "Command starting the application."},

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -79,6 +80,35 @@ static int mounted(const char *mnt, const char *dev, bool *ret_ours, char **ret_
         return 1;
 }
 
+/* check_read: one block of the device read past the page cache, so that a filesystem
+ * still mounted on a device that fails its I/O (a lost SAN path, a dead disk) reports
+ * down. A read error is a note naming the device and the error. A device that hangs
+ * makes the read hang: the status is computed by `om <path> print status`, a process of
+ * its own, never by the agent's loop. */
+static int read_check(struct om_res *r, const char *dev) {
+        _cleanup_free_ char *s = NULL;
+        bool on = false;
+        if (om_res_kw(r, "check_read", &s, NULL, 0) < 0 || om_parse_bool(s, &on) < 0 || !on)
+                return 0;
+        _cleanup_close_ int fd = open(dev, O_RDONLY | O_DIRECT | O_CLOEXEC);
+        void *buf = NULL;
+        int e = 0;
+        if (fd < 0)
+                e = -errno;
+        else if ((e = -posix_memalign(&buf, 4096, 4096)) == 0) {
+                ssize_t n = pread(fd, buf, 4096, 0);
+                e = n < 0 ? -errno : n == 0 ? -EIO : 0;
+        }
+        free(buf);
+        if (e < 0) {
+                _cleanup_free_ char *n =
+                        om_asprintf("warn: read of %s failed: %s", dev, strerror(-e));
+                if (n)
+                        om_strv_push(&r->notes, n);
+        }
+        return e;
+}
+
 static int fs_status(struct om_res *r) {
         _cleanup_free_ char *dev = NULL, *mnt = NULL;
         int e = get_dev(r, &dev, false);
@@ -98,7 +128,7 @@ static int fs_status(struct om_res *r) {
                         om_strv_push(&r->notes, n);
                 return OM_RES_DOWN;
         }
-        return OM_RES_UP;
+        return read_check(r, dev) < 0 ? OM_RES_DOWN : OM_RES_UP;
 }
 
 static bool type_matches(const struct om_res *r, const char *found) {
@@ -371,7 +401,7 @@ static char *fs_label(struct om_res *r) {
         return om_asprintf("%s %s@%s", r->type, dev ? dev : "", mnt ? mnt : "");
 }
 
-static const char *const fs_keywords[] = {"dev", "mnt", "mnt_opt", "mkfs_opt", NULL};
+static const char *const fs_keywords[] = {"dev", "mnt", "mnt_opt", "mkfs_opt", "check_read", NULL};
 
 #define FS_DRIVER(t)                                                                               \
         {                                                                                          \

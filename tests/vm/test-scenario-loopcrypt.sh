@@ -1,6 +1,6 @@
 #!/bin/bash
 # test-scenario-loopcrypt.sh: the reference's loopback scenario, word for word where
-# the reference shows output (shared/reference/opensvc-disk-encryption.txt), in one
+# the reference shows output (the OpenSVC guide to disk encryption), in one
 # QEMU guest named demo1 (this host's kernel has no device-mapper).
 #
 #   create demo/svc/loopcrypt from the reference's loopback.conf; print status -r

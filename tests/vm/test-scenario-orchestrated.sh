@@ -1,6 +1,6 @@
 #!/bin/bash
 # test-scenario-orchestrated.sh: the reference's orchestrated steps, word for word where
-# the reference shows output (shared/reference/opensvc-disk-encryption.txt), with an
+# the reference shows output (the OpenSVC guide to disk encryption), with an
 # agent running in one QEMU guest named demo1 (cluster nodes demo1 demo2, as the
 # reference's `om mon` columns; demo2 is never up).
 #

@@ -1,6 +1,6 @@
 #!/bin/bash
-# test-scenario-sancrypt.sh: the reference's SAN scenario (shared/reference/
-# opensvc-disk-encryption.txt, "SAN device") in one QEMU guest named demo1 (this
+# test-scenario-sancrypt.sh: the reference's SAN scenario (the OpenSVC guide to
+# disk encryption, "SAN device") in one QEMU guest named demo1 (this
 # host's kernel has no device-mapper).  The SAN disk is a 1G raw image the guest
 # sees as the virtio disk /dev/disk/by-id/virtio-san (the reference uses a
 # multipath device; the guest has no multipathd).
