@@ -69,7 +69,7 @@ static int cmd_create(struct om_cli_ctx *ctx) {
                         return om_cli_usage_error("%s: section [%s] is reserved for om", label,
                                                   OM_META_SECTION);
                 struct om_buf report = {0};
-                int problems = om_config_validate(o->ini, ctx->path.kind, label, &report);
+                int problems = om_object_config_check(o->ini, &ctx->path, label, &report);
                 if (problems) {
                         fprintf(stderr, "%s", report.data ? report.data : "");
                         om_buf_free(&report);
@@ -209,7 +209,7 @@ static int cmd_validate_config(struct om_cli_ctx *ctx) {
         if ((r = load(ctx, &o)))
                 return r;
         struct om_buf report = {0};
-        int problems = om_config_validate(o->ini, ctx->path.kind, o->file, &report);
+        int problems = om_object_config_check(o->ini, &ctx->path, o->file, &report);
         if (problems < 0)
                 return om_cli_fail("validate %s: %s", ctx->pathstr, strerror(-problems));
         if (problems) {

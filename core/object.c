@@ -2,6 +2,7 @@
  * Implementation of object.h.
  */
 #include "core/object.h"
+#include "core/ref.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -187,6 +188,15 @@ static int check_set(const struct om_object *o, const struct om_kw_change *c, ch
         return r;
 }
 
+int om_object_config_check(const struct om_ini *ini, const struct om_path *p, const char *filename,
+                           struct om_buf *report) {
+        int problems = om_config_validate(ini, p->kind, filename, report);
+        if (problems < 0)
+                return problems;
+        int refs = om_ref_validate(ini, p, filename, report);
+        return refs < 0 ? refs : problems + refs;
+}
+
 int om_object_edit(const struct om_path *p, const struct om_kw_change *changes, size_t n,
                    struct om_buf *report, char *err, size_t errlen) {
         char pathstr[OM_PATH_STRMAX];
@@ -243,7 +253,7 @@ int om_object_edit(const struct om_path *p, const struct om_kw_change *changes, 
                          "64 KiB or be over its size limit");
                 return -EFBIG;
         }
-        int problems = om_config_validate(check, p->kind, label, report);
+        int problems = om_object_config_check(check, p, label, report);
         if (problems < 0)
                 return problems;
         if (problems > 0) {

@@ -41,6 +41,12 @@ int om_object_rewrite(struct om_object *o);
 /* The version recorded in the config (zero when none). */
 void om_object_version(const struct om_object *o, struct om_version *ret);
 
+/* The checks create, set, validate config and every action run on an object's config:
+ * the keyword tables (om_config_validate) and the references (om_ref_validate). The
+ * number of problems, each a line of report; a negative errno on failure. */
+int om_object_config_check(const struct om_ini *ini, const struct om_path *p, const char *filename,
+                           struct om_buf *report);
+
 /* One keyword change of om_object_edit: set key (add or replace) when value is not
  * NULL, unset it otherwise. */
 struct om_kw_change {

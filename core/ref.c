@@ -292,3 +292,40 @@ int om_ref_eval(const struct om_ref_ctx *ctx, const char *section, const char *k
         struct chain ch = {.n = 0};
         return eval(ctx, section, key, &ch, ret, err, errlen);
 }
+
+int om_ref_validate(const struct om_ini *ini, const struct om_path *path, const char *filename,
+                    struct om_buf *report) {
+        int problems = 0;
+        for (size_t i = 0; i < ini->n_sections; i++) {
+                const struct om_ini_section *s = &ini->sections[i];
+                if (!strcmp(s->name, "data") || !strcmp(s->name, OM_META_SECTION))
+                        continue;
+                for (size_t j = 0; j < s->n_entries; j++) {
+                        const struct om_ini_entry *e = &s->entries[j];
+                        if (!strchr(e->value, '{'))
+                                continue;
+                        /* no device resolver: a device reference to a resource that
+                         * exists is -ENXIO, kept as written */
+                        struct om_ref_ctx ctx = {
+                                .path = path,
+                                .ini = ini,
+                                .nodename = e->scope,
+                                .section = strcmp(s->name, "DEFAULT") ? s->name : NULL,
+                                .keep_unresolved = true,
+                        };
+                        char err[512] = "";
+                        _cleanup_free_ char *v = NULL;
+                        int r = om_ref_expand(&ctx, e->value, &v, err, sizeof(err));
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0) {
+                                om_buf_printf(report, "%s:%u: [%s] %s%s%s: %s\n",
+                                              filename ? filename : "<config>", e->line, s->name,
+                                              e->key, e->scope ? "@" : "", e->scope ? e->scope : "",
+                                              err);
+                                problems++;
+                        }
+                }
+        }
+        return problems;
+}

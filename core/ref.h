@@ -14,6 +14,7 @@
 
 #include "core/ini.h"
 #include "core/objpath.h"
+#include "core/util.h"
 
 /* Resolves a device reference: the devices of kind `which` ("exposed_devs", "sub_devs",
  * "base_devs") of resource rid, as a NULL-terminated vector the caller frees. Returns
@@ -42,3 +43,12 @@ int om_ref_expand(const struct om_ref_ctx *ctx, const char *value, char **ret, c
  * back to the keyword table's default. -ENOENT when neither is set. */
 int om_ref_eval(const struct om_ref_ctx *ctx, const char *section, const char *key, char **ret,
                 char *err, size_t errlen);
+
+/* Checks every reference of every value of ini (but the [data] values of sec and cfg
+ * objects and om's own section) as `create`, `set` and `validate config` must: a
+ * reference that names no keyword, no section or no resource, a malformed one and a
+ * loop are problems, one line each in report ("<file>:<line>: [<section>] <key>: <why>");
+ * a device reference to a resource that exists is left for action time (it resolves
+ * only while that resource is up). Returns the number of problems. */
+int om_ref_validate(const struct om_ini *ini, const struct om_path *path, const char *filename,
+                    struct om_buf *report);

@@ -259,7 +259,7 @@ static int preflight(struct om_res_svc *svc, struct om_res **sel, size_t n_sel,
                      enum om_res_action a) {
         struct om_buf report = {0};
         int problems =
-                om_config_validate(svc->obj->ini, svc->obj->path.kind, svc->obj->file, &report);
+                om_object_config_check(svc->obj->ini, &svc->obj->path, svc->obj->file, &report);
         if (problems > 0) {
                 om_log_set_rid(NULL);
                 log_error("the config has %d problem%s, nothing done:\n%s", problems,

@@ -195,8 +195,13 @@ if not ev and d["fs#0"]["mnt@demo2"] != "/mnt/{name}":
 done
 run 2 demo/svc/web print config --format xml && expect "bad format" "unknown --format 'xml'" "$err"
 run 1 demo/svc/nosuch print config && expect "print absent" "object demo/svc/nosuch does not exist" "$err"
-# an expansion error fails the action
-printf '[DEFAULT]\ncomment = {nosuch}\n' | "$OM_BIN" demo/svc/refbad create --config=- >/dev/null
+# an unknown reference is refused at create
+printf '[DEFAULT]\ncomment = {nosuch}\n' >"$tmp/refbad.conf"
+run 2 demo/svc/refbad create --config="$tmp/refbad.conf" &&
+        expect "unknown ref at create" "refbad.conf:2: \[DEFAULT\] comment: unknown reference \{nosuch\}" "$err"
+# one written by hand: an expansion error fails the action
+printf '[DEFAULT]\ncomment = x\n' | "$OM_BIN" demo/svc/refbad create --config=- >/dev/null
+sed -i 's/^comment = x$/comment = {nosuch}/' "$OM_ROOT/etc/namespaces/demo/svc/refbad.conf"
 run 1 demo/svc/refbad print config --eval && expect "unknown ref" "unknown reference \{nosuch\}" "$err"
 run 0 demo/svc/refbad print config
 
