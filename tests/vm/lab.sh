@@ -9,6 +9,7 @@
 #   . tests/vm/lab.sh
 #   lab_init [--om PATH] [--initramfs PATH] [--extra BIN...] || exit $?
 #   san=$(lab_disk san 256M)                  # a raw image: the shared "SAN"
+#   san=$(lab_iscsi_disk san 256M)            # or an iSCSI LUN (lab_init --iscsi)
 #   lab_start n1 10.99.0.11/24 "$san"         # boot without waiting ...
 #   lab_start n2 10.99.0.12/24 "$san"
 #   lab_wait n1 && lab_wait n2                # ... then wait (parallel boots)
@@ -54,6 +55,7 @@
 # Tunables (environment): LAB_MEM (MiB, 512), LAB_BOOT_TIMEOUT (s, 240),
 # LAB_RUN_TIMEOUT (s, 120), LAB_KEEP=1 (keep the lab directory at exit),
 # LAB_APPEND (extra kernel command line), LAB_BRIDGE_ADDR (10.99.0.1/24),
+# LAB_SAN_ADDR (10.99.0.250/24: the iSCSI target guest of lab_init --iscsi),
 # LAB_OM (default for lab_init --om), LAB_VERBOSE=1 (trace lab steps),
 # LAB_PVH=0 (boot the compressed bzImage instead of the extracted kernel).
 
@@ -63,6 +65,8 @@ LAB_VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${LAB_BOOT_TIMEOUT:=240}"
 : "${LAB_RUN_TIMEOUT:=120}"
 : "${LAB_BRIDGE_ADDR:=10.99.0.1/24}"
+: "${LAB_SAN_ADDR:=10.99.0.250/24}"
+LAB_SAN_IP=${LAB_SAN_ADDR%/*}
 : "${LAB_KEEP:=}"
 : "${LAB_APPEND:=}"
 : "${LAB_VERBOSE:=}"
@@ -71,6 +75,8 @@ LAB_DIR=             # the lab's temporary directory
 LAB_KERNEL=          # the kernel guests boot (extracted from /boot/vmlinuz-*)
 LAB_INITRAMFS=       # the initramfs guests boot
 LAB_NETNS_PID=       # the process holding the lab's network namespace
+LAB_SAN=             # "san" when lab_init --iscsi started the iSCSI target guest
+LAB_ISCSI_PORT=3260  # the target's port
 LAB_SLEEP_FD=        # a FIFO nobody writes: read -t on it sleeps without a fork
 LAB_NODES=()         # node names, in the order they were first started
 declare -A LAB_PID=()      # node -> QEMU pid (while running)
@@ -160,17 +166,19 @@ lab_check() {
     fi
 }
 
-# lab_init [--om PATH] [--initramfs PATH] [--extra BIN...]
+# lab_init [--om PATH] [--initramfs PATH] [--iscsi] [--extra BIN...]
 # Creates the lab: a temporary directory, the network namespace with its
 # bridge, and the initramfs (built unless --initramfs is given; --om and
-# --extra are passed to mkinitramfs.sh; --om defaults to $LAB_OM).
+# --extra are passed to mkinitramfs.sh; --om defaults to $LAB_OM).  --iscsi
+# also starts the lab's iSCSI target, a guest named san (see lab_iscsi_disk).
 # Registers lab_cleanup on EXIT, INT and TERM.  Returns 77 when the lab cannot
 # run here, 1 on other errors.
 lab_init() {
-    local om=${LAB_OM:-} initramfs='' extra=()
+    local om=${LAB_OM:-} initramfs='' extra=() iscsi=''
     while [ $# -gt 0 ]; do
         case $1 in
         --om) om=$2; shift 2 ;;
+        --iscsi) iscsi=1; shift ;;
         --initramfs) initramfs=$2; shift 2 ;;
         --extra)
             shift
@@ -180,8 +188,12 @@ lab_init() {
         esac
     done
     lab_check || return $?
+    if [ -n "$iscsi" ] && ! command -v iscsistart >/dev/null; then
+        echo "SKIP: QEMU lab: no iSCSI initiator for the guests: iscsistart is missing (package open-iscsi)"
+        return 77
+    fi
     export PATH
-    LAB_NODES=()
+    LAB_NODES=() LAB_SAN=
     LAB_PID=() LAB_IDX=() LAB_ADDR=() LAB_BOOT_T0=() LAB_BOOT_SECS=() LAB_BOOT_GUEST=()
 
     lab__sweep
@@ -237,7 +249,67 @@ lab_init() {
     fi
 
     printf '127.0.0.1\tlocalhost\n' >"$LAB_DIR/hosts"
+    if [ -n "$iscsi" ]; then
+        lab__san_start || return 1
+    fi
     lab__trace "lab in $LAB_DIR, kernel $LAB_KERNEL"
+}
+
+# The lab's iSCSI SAN.  The target is a guest of its own, node "san" at
+# $LAB_SAN_ADDR, running the kernel's LIO target (target_core_file and
+# iscsi_target_mod): LIO implements SCSI-3 persistent reservations as the
+# kernel initiator drives them (REGISTER with APTPL, PREEMPT AND ABORT), which
+# a virtio disk has not, nor Debian's user space target tgt (it refuses APTPL
+# and PREEMPT AND ABORT).  Each LUN is a sparse file on that guest's private
+# disk.  lab_init --iscsi starts it (no wait: it boots beside the others);
+# lab_iscsi_disk waits for it and makes a LUN.
+lab__san_start() {
+    lab_start --private 8G --mem 384 san "$LAB_SAN_ADDR" || return 1
+    LAB_SAN=san
+}
+
+# lab_iscsi_disk NAME SIZE: a LUN of the lab's iSCSI target (lab_init
+# --iscsi), a sparse file of SIZE (as truncate takes it) on the SAN guest,
+# and print the name guests see it by:
+# /dev/disk/by-path/ip-ADDR:3260-iscsi-iqn.2026-12.lab.om:NAME-lun-0 (ADDR:
+# $LAB_SAN_ADDR).  Give that name to lab_start in place of an image: the
+# guest logs in to the target at boot (kernel initiator iscsi_tcp, initiator
+# name iqn.2026-12.lab.om:NODE) and links the LUN under that name
+# (guest/init).  Every initiator may log in (LIO's demo mode ACLs).  Can be
+# called in $(...); not several at once.
+lab_iscsi_disk() {
+    local name=$1 size=$2 iqn
+    case $name in '' | *[!a-z0-9-]*) lab_log "lab_iscsi_disk: bad name '$name' (a-z, 0-9, -)"; return 1 ;; esac
+    if [ -z "$LAB_SAN" ]; then
+        lab_log "lab_iscsi_disk: no iSCSI target: call lab_init --iscsi"
+        return 1
+    fi
+    lab_wait san || return 1
+    iqn=iqn.2026-12.lab.om:$name
+    lab_run san "set -e
+C=/sys/kernel/config/target
+mkdir -p /etc/target/pr
+for m in target_core_mod target_core_file iscsi_target_mod; do modprobe \$m; done
+grep -q ' /sys/kernel/config ' /proc/mounts || mount -t configfs configfs /sys/kernel/config
+test ! -e /persist/$name.img
+truncate -s $size /persist/$name.img
+b=\$C/core/fileio_0/$name
+mkdir -p \$b
+echo fd_dev_name=/persist/$name.img,fd_dev_size=\$(stat -c %s /persist/$name.img) >\$b/control
+echo $name >\$b/wwn/vpd_unit_serial
+echo 1 >\$b/enable
+t=\$C/iscsi/$iqn/tpgt_1
+mkdir -p \$t/lun/lun_0 \$t/np/$LAB_SAN_IP:$LAB_ISCSI_PORT
+ln -s \$b \$t/lun/lun_0/$name
+echo 0 >\$t/attrib/authentication
+echo 1 >\$t/attrib/generate_node_acls
+echo 1 >\$t/attrib/cache_dynamic_acls
+echo 0 >\$t/attrib/demo_mode_write_protect
+echo 1 >\$t/enable" >&2 || {
+        lab_log "lab_iscsi_disk: cannot make the target $iqn"
+        return 1
+    }
+    echo "/dev/disk/by-path/ip-$LAB_SAN_IP:$LAB_ISCSI_PORT-iscsi-$iqn-lun-0"
 }
 
 # lab__proc_id PID: "PID STARTTIME" of a live process (not a zombie), which
@@ -346,7 +418,9 @@ lab_disk() {
 # lab_start [--private SIZE] [--mem MiB] [--append ARGS] [--root IMAGE] NODE ADDR/LEN [IMAGE...]
 # Power on guest NODE with ADDR/LEN on its network interface (inside the lab
 # network) and the given raw images as virtio disks (shared with the other
-# guests that attach them; serial = image basename).  --private gives the
+# guests that attach them; serial = image basename).  An IMAGE printed by
+# lab_iscsi_disk (/dev/disk/by-path/ip-...-iscsi-IQN-lun-1) is no virtio
+# disk: the guest logs in to that iSCSI target at boot (om.iscsi=).  --private gives the
 # node a disk of its own, formatted ext4 once and mounted on /persist at
 # every boot of that node.  --root boots the guest from IMAGE, a raw ext4
 # image of a whole system (serial lab-root, om.root=lab-root on the kernel
@@ -419,6 +493,20 @@ lab_start() {
         [ -f "$root" ] || { lab_log "lab_start: no root image $root"; return 1; }
         cmdline+=" om.root=lab-root"
     fi
+    local img iqn
+    for img in "$@"; do
+        case $img in
+        /dev/disk/by-path/ip-*-iscsi-*-lun-*)
+            iqn=${img#*-iscsi-}
+            iqn=${iqn%-lun-*}
+            if [ -z "$LAB_SAN" ]; then
+                lab_log "lab_start: $img: no iSCSI target (lab_init --iscsi)"
+                return 1
+            fi
+            cmdline+=" om.iscsi=$iqn@$LAB_SAN_IP:$LAB_ISCSI_PORT"
+            ;;
+        esac
+    done
     cmdline+=" $append"
     # shellcheck disable=SC2054 # commas belong to QEMU's option syntax
     local qemu=(
@@ -435,8 +523,9 @@ lab_start() {
         -device virtserialport,chardev=cmd,name=om.cmd
         -device virtio-rng-pci
     )
-    local img serial n=0
+    local serial n=0
     for img in "$@"; do
+        case $img in /dev/disk/by-path/ip-*-iscsi-*-lun-*) continue ;; esac
         [ -f "$img" ] || { lab_log "lab_start: no image $img"; return 1; }
         serial=$(basename "$img" .img | tr -c 'A-Za-z0-9_\n-' _ | cut -c1-20)
         qemu+=(-drive "file=$img,format=raw,if=none,id=disk$n,file.locking=off,cache=none"

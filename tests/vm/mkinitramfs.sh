@@ -11,6 +11,8 @@
 #     ldd, repeated on each library until nothing new appears) and the loader,
 #   - mkfs.ext4, e2fsck, blkid, mkfs.xfs (when installed) and cryptsetup (the
 #     latter only for the lab's own self-check: om itself uses libcryptsetup),
+#   - iscsistart (open-iscsi) and sg_persist (sg3-utils) when installed, for
+#     the lab's iSCSI disks,
 #   - the kernel modules the lab needs and every module they depend on, as
 #     resolved by `modprobe -S KVER --show-depends` (modules.dep, softdeps,
 #     aliases), with a depmod index so the guest can also modprobe them,
@@ -147,6 +149,13 @@ for p in mkfs.ext4 mke2fs e2fsck fsck.ext4 blkid cryptsetup; do
 done
 add_prog mkfs.xfs || warn "mkfs.xfs not found: xfs will not be available in the guest"
 add_prog xfs_repair || true
+# The lab's iSCSI SAN (lab_iscsi_disk): the kernel initiator is driven by
+# open-iscsi's iscsistart; sg_persist (sg3-utils) reads and sets persistent
+# reservations in tests, beside om's own ioctls.
+add_prog iscsistart || warn "iscsistart not found: no iSCSI disks in the guest (install open-iscsi)"
+for p in sg_persist sg_inq sg_turs; do
+    add_prog "$p" || warn "$p not found (install sg3-utils)"
+done
 [ -e /etc/mke2fs.conf ] && copy_file /etc/mke2fs.conf
 # glibc dlopen()s libgcc_s for thread cancellation (pthread_cancel, pthread_exit).
 for f in /lib/x86_64-linux-gnu/libgcc_s.so.1 /usr/lib/x86_64-linux-gnu/libgcc_s.so.1; do
@@ -195,7 +204,12 @@ optional_mods=(
 # Copied and indexed but not loaded at boot (xfs alone costs ~0.8 s of TCG
 # boot time): the kernel asks busybox modprobe for them when first needed
 # (mount -t xfs requests fs-xfs).
-ondemand_mods=(xfs)
+ondemand_mods=(xfs
+    # the iSCSI initiator and SCSI disks: loaded by guest/init only when the
+    # guest has an iSCSI disk (om.iscsi=)
+    iscsi_tcp sd_mod sg
+    # the iSCSI target of the lab's SAN guest (lab_iscsi_disk)
+    target_core_mod target_core_file iscsi_target_mod)
 modlist=$stage/etc/lab/modules     # load order, one .ko path a line
 : >"$modlist"
 declare -A have_mod=()
