@@ -26,13 +26,17 @@ bool om_quorum_default(size_t n_nodes, size_t n_arbitrators) {
  * it runs.
  *
  * Reason: with an even number of nodes a clean split in halves leaves no majority at
- * all, and the whole cluster would stop; an arbitrator (any host answering a TCP
- * connect, reachable from both sides) gives the tie its deciding vote, which is why two
- * nodes get quorum on by default only when an arbitrator is configured.
+ * all, and the whole cluster would stop; an arbitrator reachable from both sides gives
+ * the tie its deciding vote, which is why two nodes get quorum on by default only when
+ * an arbitrator is configured. The arbitrator's vote must go to one side only: it is a
+ * lease given to one partition at a time (cluster/arb_vote.h), and a node counts it
+ * only under that lease. A lease the node holds but may not count yet ("keep": the
+ * arbitrator is handing the vote to this side once the other side's lease ran out)
+ * makes the side start nothing but stop nothing either.
  */
 int om_quorum_compute(const struct om_quorum_input *in, struct om_quorum *ret) {
         if (in->live_nodes > in->n_nodes || in->arb_weight < 0 || in->arb_reachable < 0 ||
-            in->arb_reachable > in->arb_weight)
+            in->arb_keep < 0 || in->arb_reachable + in->arb_keep > in->arb_weight)
                 return -EINVAL;
         struct om_quorum q = {
                 .votes = (int)in->live_nodes + in->arb_reachable,
@@ -40,6 +44,7 @@ int om_quorum_compute(const struct om_quorum_input *in, struct om_quorum *ret) {
         };
         q.needed = q.total / 2 + 1;
         q.have = !in->enabled || q.votes >= q.needed;
+        q.keep = !q.have && q.votes + in->arb_keep >= q.needed;
         *ret = q;
         return 0;
 }

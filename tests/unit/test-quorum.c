@@ -47,6 +47,26 @@ static void test_two_with_arbitrator(void **state) {
         assert_false(have(true, 4, 2, 1, 0));
 }
 
+/* A kept arbitrator lease: not held, but nothing to split either. */
+static void test_keep(void **state) {
+        (void)state;
+        struct om_quorum q;
+        struct om_quorum_input in = {true, 2, 1, 1, 0, 1};
+        assert_int_equal(om_quorum_compute(&in, &q), 0);
+        assert_false(q.have);
+        assert_true(q.keep);
+        in = (struct om_quorum_input){true, 2, 1, 1, 1, 0};
+        assert_int_equal(om_quorum_compute(&in, &q), 0);
+        assert_true(q.have);
+        assert_false(q.keep);
+        in = (struct om_quorum_input){true, 3, 1, 1, 0, 1}; /* 2 of 4: still short */
+        assert_int_equal(om_quorum_compute(&in, &q), 0);
+        assert_false(q.have);
+        assert_false(q.keep);
+        in = (struct om_quorum_input){true, 2, 1, 1, 1, 1}; /* counted and kept: 2 of 1 */
+        assert_int_equal(om_quorum_compute(&in, &q), -EINVAL);
+}
+
 static void test_bad_input(void **state) {
         (void)state;
         struct om_quorum q;
@@ -77,6 +97,7 @@ int main(void) {
                 cmocka_unit_test(test_default),
                 cmocka_unit_test(test_three),
                 cmocka_unit_test(test_two_with_arbitrator),
+                cmocka_unit_test(test_keep),
                 cmocka_unit_test(test_bad_input),
                 cmocka_unit_test(test_never_two_sides),
         };
