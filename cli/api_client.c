@@ -3,6 +3,7 @@
  * runs one request at a time and has no event loop.
  */
 #include "cli/api_client.h"
+#include "cli/cli.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -327,8 +328,7 @@ const char *om_api_status_up_node(const msgpack_object *status, const char *path
 }
 
 int om_api_fail(int r, struct om_api_reply *rep) {
-        fprintf(stderr, "om: the agent did not answer: %s\n",
-                r == -EREMOTEIO ? rep->error : strerror(-r));
+        om_cli_fail("the agent did not answer: %s", r == -EREMOTEIO ? rep->error : strerror(-r));
         om_api_reply_done(rep);
         return 1;
 }

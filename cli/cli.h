@@ -43,6 +43,9 @@ struct om_cli_cmd {
         int (*run)(struct om_cli_ctx *ctx);
         const char *summary;
         bool multi; /* accepts a selector matching several objects (runs once) */
+        /* positional arguments after the command words, as help shows them ("<page>",
+         * "[<selector>]"); NULL: the command takes none, and om refuses any */
+        const char *args;
 };
 
 void om_cli_register(const struct om_cli_cmd *cmds, size_t n);
@@ -62,9 +65,14 @@ bool om_cli_flag(const struct om_cli_ctx *ctx, const char *name);
  * anything else. */
 int om_cli_format(const struct om_cli_ctx *ctx, const char **ret);
 
-/* Prints "om: <message>" on stderr and returns OM_EXIT_USAGE. */
+/* Prints "om: <message>" on stderr and returns OM_EXIT_USAGE. With --format json or yaml
+ * on the command line, also prints {"error": <message>, "exit_status": 2} on stdout. */
 int om_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Prints "om: <message>" on stderr and returns OM_EXIT_FAIL. */
+/* Prints "om: <message>" on stderr and returns OM_EXIT_FAIL (and the JSON or YAML error
+ * object, as om_cli_usage_error). */
 int om_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* false when the command line asks for --format json or yaml: a command prints its
+ * errors through om_cli_fail then, never as text on stdout. */
+bool om_cli_text_output(void);
 
 int om_cli_main(int argc, char **argv);

@@ -169,6 +169,8 @@ static int cmd_status(struct om_cli_ctx *ctx) {
         int r = om_api_call("status", 5000, &rep);
         if (r < 0 || !rep.data) {
                 om_api_reply_done(&rep);
+                if ((r == -ENOENT || r == -ECONNREFUSED) && strcmp(fmt, "text") != 0)
+                        return om_cli_fail("daemon not running (om daemon start starts it)");
                 if (r == -ENOENT || r == -ECONNREFUSED) {
                         printf("daemon    not running\n");
                         return OM_EXIT_FAIL;

@@ -59,8 +59,9 @@ static int man_om(void) {
                "Every node runs one agent (\\fBom daemon run\\fR); the \\fBom\\fR command "
                "creates and changes objects and asks the agent for actions.\n"
                ".PP\nA \\fIPATH\\fR is [\\fInamespace\\fR/][\\fIkind\\fR/]\\fIname\\fR: "
-               "demo/svc/loopcrypt. Kinds are \\fBsvc\\fR (services) and \\fBsec\\fR "
-               "(secrets). Names are lower case letters, digits and '\\-', 63 at most.\n"
+               "demo/svc/loopcrypt. Kinds are \\fBsvc\\fR (services), \\fBsec\\fR "
+               "(secrets) and \\fBcfg\\fR (configuration objects, replicated to every node). Names "
+               "are lower case letters, digits and '\\-', 63 at most.\n"
                ".SH COMMANDS\n");
         for (size_t i = 0; i < n; i++) {
                 if (cmds[i]->kinds)
@@ -91,8 +92,13 @@ static int man_om(void) {
                 }
         }
         printf(".SH ENVIRONMENT\n.TP\n\\fBOM_ROOT\\fR\nRelocates etc, var, log and run "
-               "(/etc/om, /var/lib/om, /var/log/om, /run/om) under one directory.\n"
-               ".TP\n\\fBOM_NODENAME\\fR\nThe node's name; the short host name when unset.\n"
+               "(/etc/om, /var/lib/om, /var/log/om, /run/om) under one directory: an absolute "
+               "path, of a directory or of one om may create (not a file); anything else is "
+               "refused with exit status 2.\n"
+               ".TP\n\\fBOM_NODENAME\\fR\nThe node's name; the short host name in lower case "
+               "when unset. Lower case letters, digits and '\\-', 63 at most, not starting or "
+               "ending with '\\-' (the rule of object names); anything else is refused with "
+               "exit status 2.\n"
                ".SH EXIT STATUS\n0 success, 1 the action failed, 2 usage or input error.\n"
                ".SH SEE ALSO\n\\fBom.conf\\fR(5)\n");
         return OM_EXIT_OK;
@@ -262,9 +268,11 @@ static int cmd_doc_keywords(struct om_cli_ctx *ctx) {
 static const struct om_cli_cmd doc_cmds[] = {
         {"doc keywords", 0, "", cmd_doc_keywords,
          "List the <section>.<keyword> names get, set and unset accept for a path [and "
-         "section] (for shell completion)."},
+         "section] (for shell completion).",
+         .args = "<path> [<section>]"},
         {"doc words", 0, "", cmd_doc_words,
-         "List command words and their options (for shell completion)."},
-        {"doc man", 0, "", cmd_doc_man, "Print the man page om(1) or om.conf(5) as roff."},
+         "List command words and their options (for shell completion).", .args = "[<path>]"},
+        {"doc man", 0, "", cmd_doc_man, "Print the man page om(1) or om.conf(5) as roff.",
+         .args = "om|om.conf"},
 };
 OM_CLI_REGISTER(doc_cmds)

@@ -138,6 +138,17 @@ static int edit(struct om_cli_ctx *ctx, bool set) {
                 if (om_kw_ref_parse(ref, &changes[i].kw, err, sizeof(err)) < 0)
                         return om_cli_usage_error("%s --kw %s", what, err);
                 changes[i].value = eq ? eq + 1 : NULL;
+                /* the same keyword twice: which one was meant is not ours to guess */
+                for (size_t j = 0; j < i; j++)
+                        if (!strcmp(changes[j].kw.section, changes[i].kw.section) &&
+                            !strcmp(changes[j].kw.key, changes[i].kw.key) &&
+                            !strcmp(changes[j].kw.scope, changes[i].kw.scope))
+                                return om_cli_usage_error(
+                                        "%s: --kw %s.%s%s%s is given twice ('%s' and '%s'), "
+                                        "nothing written",
+                                        what, changes[i].kw.section, changes[i].kw.key,
+                                        changes[i].kw.scope[0] ? "@" : "", changes[i].kw.scope,
+                                        specs[j], specs[i]);
         }
 
         struct om_buf report = {0};

@@ -246,6 +246,14 @@ static int list(struct om_cli_ctx *ctx, const char *selector) {
         int r = om_object_list(selector, &paths, &n);
         if (r < 0)
                 return om_cli_fail("cannot list objects: %s", strerror(-r));
+        /* a query: nothing found is an answer (exit 0), said on stderr */
+        if (n == 0 && selector && !strchr(selector, '/') && !om_selector_is_pattern(selector))
+                fprintf(stderr,
+                        "om: no object matches '%s' (that is the path root/svc/%s; the objects "
+                        "of a namespace: om '%s/*/*' ls)\n",
+                        selector, selector, selector);
+        else if (n == 0 && selector)
+                fprintf(stderr, "om: no object matches '%s'\n", selector);
         struct om_json j;
         om_json_init(&j, format);
         if (strcmp(format, "text"))
@@ -382,6 +390,7 @@ static const struct om_cli_cmd object_cmds[] = {
         {"logs", OM_KINDS_ALL, "follow|f", cmd_logs,
          "Print the object's log (the part rotated away first); --follow then prints the lines "
          "appended until interrupted."},
-        {"ls", 0, "format=", cmd_ls_global, "List objects, all or those a selector matches."},
+        {"ls", 0, "format=", cmd_ls_global, "List objects, all or those a selector matches.",
+         .args = "[<selector>]"},
 };
 OM_CLI_REGISTER(object_cmds)

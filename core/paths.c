@@ -3,9 +3,13 @@
  */
 #include "core/paths.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/util.h"
@@ -42,8 +46,74 @@ static void init(void) {
                 if (gethostname(P.node, sizeof(P.node) - 1) < 0)
                         strcpy(P.node, "localhost");
                 P.node[strcspn(P.node, ".")] = 0;
+                for (char *c = P.node; *c; c++)
+                        *c = (char)tolower((unsigned char)*c);
         }
         P.ready = 1;
+}
+
+static int check_fail(char *err, size_t errlen, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (err)
+                vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+        return -EINVAL;
+}
+
+#define ROOT_RULE "OM_ROOT is the absolute path of a directory, existing or to be created"
+#define NODE_RULE                                                                                  \
+        "a node name is lower case letters, digits and '-', 63 at most, not starting or "          \
+        "ending with '-'"
+
+int om_paths_check(char *err, size_t errlen) {
+        const char *root = getenv("OM_ROOT");
+        if (root && *root) {
+                struct stat st;
+                if (root[0] != '/')
+                        return check_fail(err, errlen, "OM_ROOT '%s' is not an absolute path (%s)",
+                                          root, ROOT_RULE);
+                if (strlen(root) > OM_ROOT_MAX)
+                        return check_fail(err, errlen, "OM_ROOT is longer than %d characters (%s)",
+                                          OM_ROOT_MAX, ROOT_RULE);
+                if (stat(root, &st) == 0) {
+                        if (!S_ISDIR(st.st_mode))
+                                return check_fail(err, errlen,
+                                                  "OM_ROOT '%s' is not a directory (%s)", root,
+                                                  ROOT_RULE);
+                } else {
+                        /* to be created: the nearest existing parent must be a directory */
+                        char parent[OM_ROOT_MAX + 1];
+                        snprintf(parent, sizeof(parent), "%s", root);
+                        for (;;) {
+                                char *slash = strrchr(parent, '/');
+                                if (!slash || slash == parent) {
+                                        strcpy(parent, "/");
+                                        break;
+                                }
+                                *slash = 0;
+                                if (stat(parent, &st) == 0)
+                                        break;
+                        }
+                        if (stat(parent, &st) == 0 && !S_ISDIR(st.st_mode))
+                                return check_fail(err, errlen,
+                                                  "OM_ROOT '%s' cannot be created: '%s' is not a "
+                                                  "directory (%s)",
+                                                  root, parent, ROOT_RULE);
+                }
+        }
+        char why[128];
+        const char *node = getenv("OM_NODENAME");
+        if (node && *node && !om_name_valid(node, why, sizeof(why)))
+                return check_fail(err, errlen,
+                                  "OM_NODENAME '%s' is not a valid node name: it %s (%s)", node,
+                                  why, NODE_RULE);
+        if (!(node && *node) && !om_name_valid(om_nodename(), why, sizeof(why)))
+                return check_fail(err, errlen,
+                                  "the host name '%s' is not a valid node name: it %s (%s); set "
+                                  "OM_NODENAME to one",
+                                  om_nodename(), why, NODE_RULE);
+        return 0;
 }
 
 const char *om_nodename(void) {
