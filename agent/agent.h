@@ -27,6 +27,15 @@ const char *om_peer_state_to_string(enum om_peer_state s);
 struct om_agent;
 struct om_repl;
 
+/* The connections of one API server (api_local.c, api_peer.c), oldest first, and its
+ * refusals counted by reason (each file's enum; `om daemon status`). */
+struct om_api_conns {
+        void *head, *tail;
+        size_t n;
+        uint64_t drops[16];
+        uint64_t served;
+};
+
 struct om_peer {
         char name[OM_CL_NAME_MAX];
         bool self;
@@ -102,8 +111,10 @@ struct om_agent {
         int pid_fd;
         bool stopping;
         uint64_t peer_rx_errors;
-        struct om_orch *orch; /* agent/orchestrator.c */
-        struct om_repl *repl; /* object replication state (repl.c) */
+        struct om_api_conns local_conns, peer_conns;
+        struct om_api_replay *peer_replay; /* api_peer.c: tags of recent requests */
+        struct om_orch *orch;              /* agent/orchestrator.c */
+        struct om_repl *repl;              /* object replication state (repl.c) */
 };
 
 /* daemon.c */
@@ -122,6 +133,8 @@ int om_agent_reload(struct om_agent *a);
 int om_api_local_start(struct om_agent *a);
 /* Packs the cluster view (om mon, node ls, daemon status) as a msgpack map. */
 void om_api_view_pack(struct om_agent *a, msgpack_packer *pk);
+/* Packs the local API server's counters (`om daemon status`). */
+void om_api_local_pack_stats(struct om_agent *a, msgpack_packer *pk);
 
 /* api_peer.c */
 int om_api_peer_start(struct om_agent *a);
@@ -129,9 +142,15 @@ int om_api_peer_start(struct om_agent *a);
 void om_api_peer_pull(struct om_agent *a, int node);
 /* Sends cluster.conf text to every other node (after a join). */
 void om_api_peer_push_conf(struct om_agent *a, const char *text, const char *skip);
-/* Asks node for the config file of path ("objget"); om_repl_fetched(a, job, ...) is
- * called exactly once, later, unless this returns a negative errno. */
-int om_api_peer_fetch(struct om_agent *a, int node, const char *path, void *job);
+/* Asks node for the config file of path ("objget"); cb(arg, reply) is called exactly
+ * once, later, with the reply map or NULL when the fetch failed, unless this returns a
+ * negative errno. */
+typedef void (*om_api_fetch_cb)(void *arg, const msgpack_object *reply);
+int om_api_peer_fetch(struct om_agent *a, int node, const char *path, om_api_fetch_cb cb,
+                      void *arg);
+/* Packs the peer API server's counters (`om daemon status`). */
+void om_api_peer_pack_stats(struct om_agent *a, msgpack_packer *pk);
+void om_api_peer_free(struct om_agent *a);
 
 /* rotation.c: the steps of a cluster secret rotation, asked over the peer API (see
  * there). 0 or a negative errno with the reason in err. om_rot_finish returns 1 when the
@@ -159,8 +178,6 @@ int om_repl_start(struct om_agent *a);
 void om_repl_free(struct om_agent *a);
 /* Node data changed (ours or a peer's): plan again on the next loop turn. */
 void om_repl_kick(struct om_agent *a);
-/* The reply of om_api_peer_fetch: the reply map, or NULL when the fetch failed. */
-void om_repl_fetched(struct om_agent *a, void *job, const msgpack_object *reply);
 /* Reads path's config file for a peer on the thread pool; done(arg, r, text, len) runs
  * on the loop thread and owns text (NULL when r < 0). */
 int om_repl_serve(struct om_agent *a, const char *path,

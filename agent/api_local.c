@@ -1,10 +1,15 @@
 /*
  * The local API: a unix stream socket `<run>/api.sock`, mode 0600, whose clients must be
- * root or run as the agent's uid (SO_PEERCRED). Each message is a 4-byte big-endian
- * length then one msgpack map; requests carry {"v":1, "cmd":...}, replies
- * {"v":1, "ok":bool, "error":str | "data":...}. A malformed request gets an error reply;
- * an oversized one an error reply and the connection closed. This file also packs the
- * cluster view that `om mon`, `om node ls` and `om daemon status` render.
+ * root or run as the agent's uid (SO_PEERCRED). Each message is a cluster/frame.h frame
+ * holding one msgpack map; requests carry {"v":1, "cmd":...}, replies
+ * {"v":1, "ok":bool, "error":str | "data":...}. The commands are the table `commands`
+ * below. A malformed request gets an error reply; an oversized or empty one an error
+ * reply and the connection closed. The server's limits (core/limits.h): requests of at
+ * most OM_LIM_LOCAL_REQUEST_MAX bytes, OM_LIM_LOCAL_CONNS connections (the oldest closed
+ * to make room), a request begun and not complete within OM_LIM_LOCAL_FRAME_DEADLINE_MS
+ * or a connection idle for OM_LIM_LOCAL_IDLE_MS closed; each closing counted by reason.
+ * This file also packs the cluster view that `om mon`, `om node ls` and `om daemon
+ * status` render.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,20 +19,47 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
-#include "secrets/cluster_key.h"
+#include "agent/api_cmds.h"
 #include "agent/orchestrator.h"
 #include "cluster/cl_mp.h"
+#include "cluster/frame.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/util.h"
+#include "secrets/cluster_key.h"
 
-#define API_MAX_REQUEST (1u << 20)
+/* Why the server closed a connection or refused a request (counted). */
+enum local_drop {
+        LOCAL_DROP_TOO_LARGE,  /* a request over OM_LIM_LOCAL_REQUEST_MAX */
+        LOCAL_DROP_EMPTY,      /* a zero length */
+        LOCAL_DROP_EVICTED,    /* closed to make room at OM_LIM_LOCAL_CONNS */
+        LOCAL_DROP_REFUSED,    /* new, at the cap with every connection in its grace */
+        LOCAL_DROP_INCOMPLETE, /* a request begun, not complete in time */
+        LOCAL_DROP_IDLE,       /* no request for OM_LIM_LOCAL_IDLE_MS */
+        LOCAL_DROP_CRED,       /* neither root nor the agent's uid */
+        LOCAL_DROP_MALFORMED,  /* not a map, no version or cmd, unknown cmd */
+        _LOCAL_DROP_MAX,
+};
+
+static const char *const local_drop_names[_LOCAL_DROP_MAX] = {
+        [LOCAL_DROP_TOO_LARGE] = "too_large",   [LOCAL_DROP_EMPTY] = "empty",
+        [LOCAL_DROP_EVICTED] = "evicted",       [LOCAL_DROP_REFUSED] = "refused",
+        [LOCAL_DROP_INCOMPLETE] = "incomplete", [LOCAL_DROP_IDLE] = "idle",
+        [LOCAL_DROP_CRED] = "credentials",      [LOCAL_DROP_MALFORMED] = "malformed",
+};
 
 struct api_conn {
         uv_pipe_t pipe;
+        uv_timer_t timer;
+        int closing;
         struct om_agent *agent;
-        struct om_buf in;
+        struct om_frame_rx rx;
         bool close_after;
+        bool partial; /* the timer runs the incomplete-request deadline */
+        uid_t uid;
+        uint64_t accepted; /* loop time */
+        struct api_conn *prev, *next;
 };
 
 struct api_write {
@@ -37,15 +69,42 @@ struct api_write {
         bool close_after;
 };
 
+static void conn_unlink(struct api_conn *c) {
+        struct om_api_conns *l = &c->agent->local_conns;
+        if (c->prev)
+                c->prev->next = c->next;
+        else if (l->head == c)
+                l->head = c->next;
+        else
+                return; /* not linked */
+        if (c->next)
+                c->next->prev = c->prev;
+        else
+                l->tail = c->prev;
+        c->prev = c->next = NULL;
+        l->n--;
+}
+
 static void conn_closed(uv_handle_t *h) {
-        struct api_conn *c = container_of((uv_pipe_t *)h, struct api_conn, pipe);
-        om_buf_free(&c->in);
+        struct api_conn *c = h->data;
+        if (--c->closing > 0)
+                return;
+        om_frame_rx_free(&c->rx);
         free(c);
 }
 
 static void conn_close(struct api_conn *c) {
-        if (!uv_is_closing((uv_handle_t *)&c->pipe))
-                uv_close((uv_handle_t *)&c->pipe, conn_closed);
+        if (c->closing)
+                return;
+        conn_unlink(c);
+        c->closing = 2;
+        uv_close((uv_handle_t *)&c->pipe, conn_closed);
+        uv_close((uv_handle_t *)&c->timer, conn_closed);
+}
+
+static void conn_drop(struct api_conn *c, enum local_drop why) {
+        c->agent->local_conns.drops[why]++;
+        conn_close(c);
 }
 
 static void write_done(uv_write_t *req, int status) {
@@ -63,18 +122,13 @@ static struct api_write *reply_begin(struct api_conn *c, msgpack_packer *pk) {
                 return NULL;
         w->conn = c;
         msgpack_sbuffer_init(&w->sb);
-        msgpack_sbuffer_write(&w->sb, "\0\0\0\0", 4);
+        om_frame_sbuf_begin(&w->sb);
         msgpack_packer_init(pk, &w->sb, msgpack_sbuffer_write);
         return w;
 }
 
 static void reply_send(struct api_write *w, bool close_after) {
-        uint32_t n = (uint32_t)(w->sb.size - 4);
-        uint8_t *p = (uint8_t *)w->sb.data;
-        p[0] = (uint8_t)(n >> 24);
-        p[1] = (uint8_t)(n >> 16);
-        p[2] = (uint8_t)(n >> 8);
-        p[3] = (uint8_t)n;
+        om_frame_sbuf_end(&w->sb);
         w->close_after = close_after;
         uv_buf_t b = uv_buf_init(w->sb.data, (unsigned)w->sb.size);
         if (uv_write(&w->req, (uv_stream_t *)&w->conn->pipe, &b, 1, write_done) < 0) {
@@ -171,7 +225,7 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
         char boot[2 * OM_HB_BOOT_ID_LEN + 1];
         om_hex_encode(a->boot_id, OM_HB_BOOT_ID_LEN, boot, sizeof(boot));
         om_cl_mp_str_pack(pk, "daemon");
-        msgpack_pack_map(pk, 11);
+        msgpack_pack_map(pk, 13);
         om_cl_mp_kv_u64(pk, "pid", (uint64_t)getpid());
         om_cl_mp_kv_u64(pk, "secret_gen", a->keygen);
         om_cl_mp_kv_str(pk, "secret_rotation",
@@ -187,6 +241,10 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
         om_cl_mp_kv_u64(pk, "peer_api_errors", a->peer_rx_errors);
         om_cl_mp_str_pack(pk, "repl");
         om_repl_pack_stats(a, pk);
+        om_cl_mp_str_pack(pk, "peer_api");
+        om_api_peer_pack_stats(a, pk);
+        om_cl_mp_str_pack(pk, "local_api");
+        om_api_local_pack_stats(a, pk);
 
         om_cl_mp_str_pack(pk, "hb");
         msgpack_pack_array(pk, a->n_hb);
@@ -326,75 +384,144 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
         free(paths);
 }
 
-/* ---- requests ---- */
+/* ---- requests: the command table ---- */
+
+static void cmd_status(struct api_conn *c, const msgpack_object *req) {
+        msgpack_packer pk;
+        struct api_write *w = reply_begin(c, &pk);
+        if (!w) {
+                conn_close(c);
+                return;
+        }
+        msgpack_pack_map(&pk, 3);
+        om_cl_mp_kv_u64(&pk, "v", 1);
+        om_cl_mp_kv_bool(&pk, "ok", true);
+        om_cl_mp_str_pack(&pk, "data");
+        om_api_view_pack(c->agent, &pk);
+        reply_send(w, false);
+}
+
+static void cmd_stop(struct api_conn *c, const msgpack_object *req) {
+        om_log_set_component("daemon");
+        log_info("stop requested through the API");
+        reply_ok(c, true);
+        om_agent_stop(c->agent);
+}
+
+static void node_frozen(struct api_conn *c, bool frozen) {
+        int r = om_cl_node_set_frozen(frozen);
+        if (r < 0)
+                reply_error(c, strerror(-r), false);
+        else {
+                om_agent_rescan(c->agent);
+                reply_ok(c, false);
+        }
+}
+
+static void cmd_node_freeze(struct api_conn *c, const msgpack_object *req) {
+        node_frozen(c, true);
+}
+
+static void cmd_node_thaw(struct api_conn *c, const msgpack_object *req) {
+        node_frozen(c, false);
+}
+
+/* object_set and object_target: the orchestrator packs the whole reply */
+static void cmd_orch(struct api_conn *c, const msgpack_object *req) {
+        msgpack_packer pk;
+        char cmd[OM_API_CMD_MAX] = "";
+        struct api_write *w = reply_begin(c, &pk);
+        if (!w) {
+                conn_close(c);
+                return;
+        }
+        (void)om_cl_mp_get_str(req, "cmd", cmd, sizeof(cmd));
+        om_orch_api(c->agent, cmd, req, &pk);
+        reply_send(w, false);
+}
+
+static void cmd_rescan(struct api_conn *c, const msgpack_object *req) {
+        om_agent_rescan(c->agent);
+        reply_ok(c, false);
+}
+
+static void cmd_reload(struct api_conn *c, const msgpack_object *req) {
+        if (om_agent_reload(c->agent) < 0)
+                reply_error(c, "cluster.conf reload refused (see the daemon log)", false);
+        else
+                reply_ok(c, false);
+}
+
+typedef void (*local_handler)(struct api_conn *c, const msgpack_object *req);
+
+/* Every command of the local API: its name, who may call it, its handler. Adding a
+ * command is one row (and its test: tests/integration/test-api-limits.sh calls each). */
+static const struct {
+        struct om_api_cmd cmd;
+        local_handler handler;
+} commands[] = {
+        {{"status", OM_API_WHO_LOCAL_USER}, cmd_status},
+        {{"stop", OM_API_WHO_LOCAL_USER}, cmd_stop},
+        {{"node_freeze", OM_API_WHO_LOCAL_USER}, cmd_node_freeze},
+        {{"node_thaw", OM_API_WHO_LOCAL_USER}, cmd_node_thaw},
+        {{"object_set", OM_API_WHO_LOCAL_USER}, cmd_orch},
+        {{"object_target", OM_API_WHO_LOCAL_USER}, cmd_orch},
+        {{"rescan", OM_API_WHO_LOCAL_USER}, cmd_rescan},
+        {{"reload", OM_API_WHO_LOCAL_USER}, cmd_reload},
+};
+
+bool om_api_local_may(const struct om_api_cmd *c, uid_t uid, uid_t agent_uid) {
+        return c->who == OM_API_WHO_LOCAL_USER && (uid == 0 || uid == agent_uid);
+}
+
+const struct om_api_cmd *om_api_local_cmd(size_t i) {
+        return i < ARRAY_SIZE(commands) ? &commands[i].cmd : NULL;
+}
 
 static void handle(struct api_conn *c, const uint8_t *data, size_t len) {
         struct om_agent *a = c->agent;
         msgpack_unpacked u;
         uint64_t v;
-        char cmd[64];
+        char cmd[OM_API_CMD_MAX];
         if (om_cl_mp_unpack(data, len, &u) < 0) {
+                a->local_conns.drops[LOCAL_DROP_MALFORMED]++;
                 reply_error(c, "malformed request: not one msgpack object", false);
                 return;
         }
         if (u.data.type != MSGPACK_OBJECT_MAP) {
+                a->local_conns.drops[LOCAL_DROP_MALFORMED]++;
                 reply_error(c, "malformed request: not a map", false);
                 goto out;
         }
         if (om_cl_mp_get_u64(&u.data, "v", &v) < 0) {
+                a->local_conns.drops[LOCAL_DROP_MALFORMED]++;
                 reply_error(c, "malformed request: no version field", false);
                 goto out;
         }
         if (v != 1) {
+                a->local_conns.drops[LOCAL_DROP_MALFORMED]++;
                 reply_error(c, "unsupported request version", false);
                 goto out;
         }
         if (om_cl_mp_get_str(&u.data, "cmd", cmd, sizeof(cmd)) < 0) {
+                a->local_conns.drops[LOCAL_DROP_MALFORMED]++;
                 reply_error(c, "malformed request: no cmd", false);
                 goto out;
         }
-        if (strcmp(cmd, "status") == 0) {
-                msgpack_packer pk;
-                struct api_write *w = reply_begin(c, &pk);
-                if (!w)
-                        goto out;
-                msgpack_pack_map(&pk, 3);
-                om_cl_mp_kv_u64(&pk, "v", 1);
-                om_cl_mp_kv_bool(&pk, "ok", true);
-                om_cl_mp_str_pack(&pk, "data");
-                om_api_view_pack(a, &pk);
-                reply_send(w, false);
-        } else if (strcmp(cmd, "stop") == 0) {
-                om_log_set_component("daemon");
-                log_info("stop requested through the API");
-                reply_ok(c, true);
-                om_agent_stop(a);
-        } else if (strcmp(cmd, "node_freeze") == 0 || strcmp(cmd, "node_thaw") == 0) {
-                int r = om_cl_node_set_frozen(strcmp(cmd, "node_freeze") == 0);
-                if (r < 0)
-                        reply_error(c, strerror(-r), false);
-                else {
-                        om_agent_rescan(a);
-                        reply_ok(c, false);
+        for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+                if (!om_streq(commands[i].cmd.name, cmd))
+                        continue;
+                if (!om_api_local_may(&commands[i].cmd, c->uid, getuid())) {
+                        a->local_conns.drops[LOCAL_DROP_CRED]++;
+                        reply_error(c, "not allowed", false);
+                } else {
+                        a->local_conns.served++;
+                        commands[i].handler(c, &u.data);
                 }
-        } else if (om_orch_api_known(cmd)) {
-                msgpack_packer pk;
-                struct api_write *w = reply_begin(c, &pk);
-                if (!w)
-                        goto out;
-                om_orch_api(a, cmd, &u.data, &pk);
-                reply_send(w, false);
-        } else if (strcmp(cmd, "rescan") == 0) {
-                om_agent_rescan(a);
-                reply_ok(c, false);
-        } else if (strcmp(cmd, "reload") == 0) {
-                int r = om_agent_reload(a);
-                if (r < 0)
-                        reply_error(c, "cluster.conf reload refused (see the daemon log)", false);
-                else
-                        reply_ok(c, false);
-        } else
-                reply_error(c, "unknown cmd", false);
+                goto out;
+        }
+        a->local_conns.drops[LOCAL_DROP_MALFORMED]++;
+        reply_error(c, "unknown cmd", false);
 out:
         msgpack_unpacked_destroy(&u);
 }
@@ -405,41 +532,66 @@ static void api_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
         buf->len = sizeof(rx);
 }
 
+static void conn_timeout(uv_timer_t *t) {
+        struct api_conn *c = t->data;
+        conn_drop(c, c->partial ? LOCAL_DROP_INCOMPLETE : LOCAL_DROP_IDLE);
+}
+
+/* The timer runs the deadline of the state the connection is in: a request begun, or
+ * waiting for one. */
+static void conn_arm(struct api_conn *c) {
+        bool partial = om_frame_rx_partial(&c->rx);
+        if (partial && c->partial)
+                return; /* the deadline runs from the request's first byte */
+        c->partial = partial;
+        uv_timer_start(&c->timer, conn_timeout,
+                       partial ? OM_LIM_LOCAL_FRAME_DEADLINE_MS : OM_LIM_LOCAL_IDLE_MS, 0);
+}
+
 static void api_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         struct api_conn *c = container_of((uv_pipe_t *)s, struct api_conn, pipe);
         if (nread < 0) {
                 conn_close(c);
                 return;
         }
-        if (c->close_after || om_buf_append(&c->in, buf->base, (size_t)nread) < 0)
-                return;
-        while (c->in.len >= 4 && !c->close_after) {
-                const uint8_t *p = (const uint8_t *)c->in.data;
-                uint32_t n =
-                        (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-                if (n == 0 || n > API_MAX_REQUEST) {
+        const uint8_t *p = (const uint8_t *)buf->base;
+        size_t left = (size_t)nread;
+        while (left && !c->close_after && !c->closing) {
+                ssize_t used = om_frame_rx_feed(&c->rx, p, left);
+                if (used < 0) {
+                        bool empty = c->rx.err == OM_FRAME_TOO_SMALL;
+                        c->agent->local_conns
+                                .drops[empty ? LOCAL_DROP_EMPTY : LOCAL_DROP_TOO_LARGE]++;
                         c->close_after = true;
                         uv_read_stop(s);
-                        reply_error(c, n ? "request too large" : "empty request", true);
+                        uv_timer_start(&c->timer, conn_timeout, OM_LIM_LOCAL_FRAME_DEADLINE_MS, 0);
+                        reply_error(c, empty ? "empty request" : "request too large", true);
                         return;
                 }
-                if (c->in.len < 4 + (size_t)n)
-                        return;
-                handle(c, p + 4, n);
-                memmove(c->in.data, c->in.data + 4 + n, c->in.len - 4 - n);
-                c->in.len -= 4 + n;
+                p += used;
+                left -= (size_t)used;
+                if (c->rx.ready) {
+                        handle(c, om_frame_rx_data(&c->rx), c->rx.want);
+                        om_frame_rx_next(&c->rx);
+                }
         }
+        if (!c->closing && !c->close_after)
+                conn_arm(c);
 }
 
 static void api_connection(uv_stream_t *server, int status) {
         struct om_agent *a = container_of((uv_pipe_t *)server, struct om_agent, api);
+        struct om_api_conns *l = &a->local_conns;
         if (status < 0)
                 return;
         struct api_conn *c = calloc(1, sizeof(*c));
         if (!c)
                 return;
         c->agent = a;
+        om_frame_rx_init(&c->rx, 1, OM_LIM_LOCAL_REQUEST_MAX);
         uv_pipe_init(&a->loop, &c->pipe, 0);
+        uv_timer_init(&a->loop, &c->timer);
+        c->pipe.data = c->timer.data = c;
         if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
                 conn_close(c);
                 return;
@@ -453,10 +605,42 @@ static void api_connection(uv_stream_t *server, int status) {
                 om_log_set_component("api");
                 log_warning("local API connection refused: uid %d is neither root nor %d",
                             (int)cred.uid, (int)getuid());
-                conn_close(c);
+                conn_drop(c, LOCAL_DROP_CRED);
                 return;
         }
+        c->uid = cred.uid;
+        c->accepted = uv_now(&a->loop);
+        /* at the cap the oldest connection makes room: a stuck client never keeps a new
+         * one out, and the oldest is the one stuck the longest; one in its grace period
+         * has not had the time to send its request */
+        if (l->n >= OM_LIM_LOCAL_CONNS) {
+                struct api_conn *old = l->head;
+                if (c->accepted - old->accepted < OM_LIM_CONN_GRACE_MS) {
+                        conn_drop(c, LOCAL_DROP_REFUSED);
+                        return;
+                }
+                conn_drop(old, LOCAL_DROP_EVICTED);
+        }
+        c->prev = l->tail;
+        if (l->tail)
+                ((struct api_conn *)l->tail)->next = c;
+        else
+                l->head = c;
+        l->tail = c;
+        l->n++;
+        conn_arm(c);
         uv_read_start((uv_stream_t *)&c->pipe, api_alloc, api_read);
+}
+
+void om_api_local_pack_stats(struct om_agent *a, msgpack_packer *pk) {
+        const struct om_api_conns *l = &a->local_conns;
+        msgpack_pack_map(pk, 3);
+        om_cl_mp_kv_u64(pk, "connections", l->n);
+        om_cl_mp_kv_u64(pk, "served", l->served);
+        om_cl_mp_str_pack(pk, "drops");
+        msgpack_pack_map(pk, _LOCAL_DROP_MAX);
+        for (int d = 0; d < _LOCAL_DROP_MAX; d++)
+                om_cl_mp_kv_u64(pk, local_drop_names[d], l->drops[d]);
 }
 
 int om_api_local_start(struct om_agent *a) {
@@ -471,7 +655,7 @@ int om_api_local_start(struct om_agent *a) {
         if (r == 0)
                 r = chmod(a->api_path, 0600) < 0 ? -errno : 0;
         if (r == 0)
-                r = uv_listen((uv_stream_t *)&a->api, 64, api_connection);
+                r = uv_listen((uv_stream_t *)&a->api, 128, api_connection);
         if (r < 0) {
                 fprintf(stderr, "om: cannot listen on %s: %s\n", a->api_path, uv_strerror(r));
                 return r;

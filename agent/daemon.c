@@ -630,6 +630,7 @@ out:
         om_cl_nodedata_done(&a->local);
         om_repl_free(a);
         om_rot_free(a);
+        om_api_peer_free(a);
         sodium_memzero(a->hb_key, sizeof(a->hb_key));
         sodium_memzero(a->peer_key, sizeof(a->peer_key));
         sodium_memzero(a->hb_key_alt, sizeof(a->hb_key_alt));

@@ -231,9 +231,11 @@ static void after_work_cb(uv_work_t *w, int status) {
 
 /* ---- fetching ---- */
 
-void om_repl_fetched(struct om_agent *a, void *job, const msgpack_object *reply) {
-        struct om_repl *r = a->repl;
+/* The reply of om_api_peer_fetch: the reply map, or NULL when the fetch failed. */
+static void fetched(void *job, const msgpack_object *reply) {
         struct job *j = job;
+        struct om_agent *a = j->agent;
+        struct om_repl *r = a->repl;
         const msgpack_object *t = reply ? om_cl_mp_get(reply, "text") : NULL;
         if (!t || t->type != MSGPACK_OBJECT_BIN) {
                 r->errors++;
@@ -288,7 +290,7 @@ static void start_job(struct om_agent *a, const struct om_repl_want *w) {
         rec->inflight = true;
         r->inflight++;
         int e = w->deleted ? uv_queue_work(&a->loop, &j->work, work_cb, after_work_cb)
-                           : om_api_peer_fetch(a, (int)w->peer, w->path, j);
+                           : om_api_peer_fetch(a, (int)w->peer, w->path, fetched, j);
         if (e < 0) {
                 r->errors++;
                 job_finish(r, j);

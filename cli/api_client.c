@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cluster/cl_mp.h"
+#include "cluster/frame.h"
 #include "cluster/hb_frame.h"
 #include "core/paths.h"
 #include "core/util.h"
@@ -84,11 +85,11 @@ static int read_all(int fd, void *data, size_t len, uint64_t deadline) {
 
 /* Reads one length-prefixed message of at most max bytes. */
 static int read_msg(int fd, size_t max, uint64_t deadline, char **ret, size_t *ret_len) {
-        uint8_t h[4];
-        int r = read_all(fd, h, 4, deadline);
+        uint8_t h[OM_FRAME_PREFIX];
+        int r = read_all(fd, h, sizeof(h), deadline);
         if (r < 0)
                 return r;
-        uint32_t n = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+        uint32_t n = om_frame_prefix_get(h);
         if (n == 0 || n > max)
                 return -EBADMSG;
         char *buf = malloc(n);
@@ -145,15 +146,23 @@ int om_api_call_raw(const void *req, size_t len, int timeout_ms, struct om_api_r
         uint64_t deadline = om_mono_ms() + (uint64_t)timeout_ms;
         char *buf = NULL;
         size_t n;
+        int r;
         *ret = (struct om_api_reply){0};
-        _cleanup_close_ int fd = local_connect();
-        if (fd < 0)
-                return fd;
-        int r = write_all(fd, req, len, deadline);
-        if (r < 0)
-                return r;
-        if ((r = read_msg(fd, 64u << 20, deadline, &buf, &n)) < 0)
-                return r;
+        /* a connection closed before any reply is one the agent refused at its
+         * connection cap (core/limits.h) without reading the request: tried again */
+        for (;;) {
+                _cleanup_close_ int fd = local_connect();
+                if (fd < 0)
+                        return fd;
+                r = write_all(fd, req, len, deadline);
+                if (r == 0)
+                        r = read_msg(fd, OM_LIM_LOCAL_REPLY_MAX, deadline, &buf, &n);
+                if (r == 0)
+                        break;
+                if ((r != -ECONNRESET && r != -EPIPE) || om_mono_ms() + 50 >= deadline)
+                        return r;
+                usleep(20 * 1000);
+        }
         return parse_reply(buf, n, ret);
 }
 
@@ -161,17 +170,12 @@ int om_api_call(const char *cmd, int timeout_ms, struct om_api_reply *ret) {
         msgpack_sbuffer sb;
         msgpack_packer pk;
         msgpack_sbuffer_init(&sb);
-        msgpack_sbuffer_write(&sb, "\0\0\0\0", 4);
+        om_frame_sbuf_begin(&sb);
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
         msgpack_pack_map(&pk, 2);
         om_cl_mp_kv_u64(&pk, "v", 1);
         om_cl_mp_kv_str(&pk, "cmd", cmd);
-        uint32_t n = (uint32_t)(sb.size - 4);
-        uint8_t *p = (uint8_t *)sb.data;
-        p[0] = (uint8_t)(n >> 24);
-        p[1] = (uint8_t)(n >> 16);
-        p[2] = (uint8_t)(n >> 8);
-        p[3] = (uint8_t)n;
+        om_frame_sbuf_end(&sb);
         int r = om_api_call_raw(sb.data, sb.size, timeout_ms, ret);
         msgpack_sbuffer_destroy(&sb);
         return r;
@@ -186,6 +190,30 @@ void om_api_peer_reply_done(struct om_api_peer_reply *r) {
         *r = (struct om_api_peer_reply){0};
 }
 
+/* Opens a reply frame with the key of the generation it names: its plain text into
+ * *ret (the caller frees it) and unpacked into *u. */
+static int open_reply(const struct om_api_peer_keys *keys, const uint8_t *frame, size_t len,
+                      uint8_t **ret, size_t *ret_len, msgpack_unpacked *u) {
+        struct om_hb_info rinfo;
+        enum om_hb_drop why;
+        uint8_t *plain = malloc(len);
+        int plen = -EBADMSG;
+        if (plain && om_hb_peek(frame, len, OM_LIM_PEER_FRAME_MAX, &rinfo, &why) == 0 &&
+            rinfo.type == OM_HB_PEER_RESP)
+                for (size_t k = 0; k < keys->n && plen < 0; k++)
+                        if (keys->gens[k] == rinfo.keygen || keys->n == 1)
+                                plen = om_hb_open(keys->keys[k], frame, len, plain);
+        if (plen < 0 || om_cl_mp_unpack(plain, (size_t)plen, u) < 0) {
+                if (plain)
+                        sodium_memzero(plain, len);
+                free(plain);
+                return plen < 0 ? -ENOKEY : -EBADMSG;
+        }
+        *ret = plain;
+        *ret_len = (size_t)plen;
+        return 0;
+}
+
 int om_api_peer_request(const char *host, uint16_t port, const char *sender,
                         const struct om_api_peer_keys *keys, const msgpack_sbuffer *payload,
                         int timeout_ms, struct om_api_peer_reply *ret, char *err, size_t errlen) {
@@ -195,22 +223,17 @@ int om_api_peer_request(const char *host, uint16_t port, const char *sender,
         int r;
         *ret = (struct om_api_peer_reply){0};
         om_hb_boot_id_new(boot);
-        struct om_hb_info info = {.type = OM_HB_PEER_REQ, .keygen = keys->gens[0], .seq = 1};
+        struct om_hb_info info = {.type = OM_HB_PEER_REQ, .keygen = keys->gens[0], .seq = 0};
         snprintf(info.sender, sizeof(info.sender), "%s", sender);
         memcpy(info.boot_id, boot, sizeof(boot));
-        size_t max = payload->size + OM_HB_OVERHEAD + 4;
-        _cleanup_free_ uint8_t *out = malloc(max);
-        int n = out ? om_hb_seal(keys->keys[0], &info, payload->data, payload->size, out + 4,
-                                 max - 4)
-                    : -ENOMEM;
-        if (n < 0) {
-                snprintf(err, errlen, "cannot seal the request: %s", strerror(-n));
-                return n;
+        _cleanup_free_ uint8_t *out = NULL;
+        size_t out_len = 0;
+        if ((r = om_frame_peer_seal(keys->keys[0], &info, 0, om_now_ms(), payload->data,
+                                    payload->size, &out, &out_len)) < 0) {
+                snprintf(err, errlen, "cannot seal the request: %s", strerror(-r));
+                return r;
         }
-        out[0] = (uint8_t)((uint32_t)n >> 24);
-        out[1] = (uint8_t)((uint32_t)n >> 16);
-        out[2] = (uint8_t)((uint32_t)n >> 8);
-        out[3] = (uint8_t)n;
+        uint64_t seq = info.seq;
 
         struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
         snprintf(portstr, sizeof(portstr), "%u", port);
@@ -226,40 +249,43 @@ int om_api_peer_request(const char *host, uint16_t port, const char *sender,
                 return r;
         }
         freeaddrinfo(res);
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0;
-        if ((r = write_all(fd, out, (size_t)n + 4, deadline)) < 0 ||
-            (r = read_msg(fd, OM_HB_PEER_MAX, deadline, &buf, &len)) < 0) {
-                snprintf(err, errlen, "no reply from %s:%u (wrong secret?): %s", host, port,
-                         strerror(-r));
+        if ((r = write_all(fd, out, out_len, deadline)) < 0) {
+                snprintf(err, errlen, "cannot send to %s:%u: %s", host, port, strerror(-r));
                 return r;
         }
-        /* the reply is sealed with the key of the generation it names */
-        struct om_hb_info rinfo;
-        enum om_hb_drop why;
-        uint8_t *plain = malloc(len);
-        int plen = -EBADMSG;
-        if (plain && om_hb_peek((uint8_t *)buf, len, OM_HB_PEER_MAX, &rinfo, &why) == 0 &&
-            rinfo.type == OM_HB_PEER_RESP)
-                for (size_t k = 0; k < keys->n && plen < 0; k++)
-                        if (keys->gens[k] == rinfo.keygen || keys->n == 1)
-                                plen = om_hb_open(keys->keys[k], (uint8_t *)buf, len, plain);
-        if (plen < 0) {
-                free(plain);
-                snprintf(err, errlen, "the reply of %s does not open with this secret", host);
-                return -EBADMSG;
-        }
-        ret->plain = plain;
-        ret->plain_len = (size_t)plen;
-        uint64_t echo = 0;
-        if (om_cl_mp_unpack(plain, (size_t)plen, &ret->u) < 0) {
+        /* the reply: one frame of at most OM_LIM_PEER_FIRST_FRAME, or an announce of
+         * that size and the longer frame it announces */
+        size_t max = OM_LIM_PEER_FIRST_FRAME;
+        for (int frames = 0;; frames++) {
+                _cleanup_free_ char *buf = NULL;
+                size_t len = 0;
+                uint64_t echo = 0, more = 0;
+                if ((r = read_msg(fd, max, deadline, &buf, &len)) < 0) {
+                        snprintf(err, errlen, "no reply from %s:%u (wrong secret?): %s", host, port,
+                                 strerror(-r));
+                        return r;
+                }
+                if ((r = open_reply(keys, (uint8_t *)buf, len, &ret->plain, &ret->plain_len,
+                                    &ret->u)) < 0) {
+                        snprintf(err, errlen,
+                                 r == -ENOKEY ? "the reply of %s does not open with this secret"
+                                              : "malformed reply from %s",
+                                 host);
+                        return -EBADMSG;
+                }
+                ret->have_u = true;
+                if (om_cl_mp_get_u64(&ret->u.data, "echo", &echo) < 0 || echo != seq ||
+                    (r = om_frame_peer_announce(&ret->u.data, &more)) < 0 || (r > 0 && frames)) {
+                        om_api_peer_reply_done(ret);
+                        snprintf(err, errlen, "malformed reply from %s", host);
+                        return -EBADMSG;
+                }
+                if (r == 0)
+                        break;
                 om_api_peer_reply_done(ret);
-                snprintf(err, errlen, "malformed reply from %s", host);
-                return -EBADMSG;
+                max = more;
         }
-        ret->have_u = true;
-        if (om_cl_mp_get_u64(&ret->u.data, "echo", &echo) < 0 || echo != 1 ||
-            om_cl_mp_get_bool(&ret->u.data, "ok", &ret->ok) < 0) {
+        if (om_cl_mp_get_bool(&ret->u.data, "ok", &ret->ok) < 0) {
                 om_api_peer_reply_done(ret);
                 snprintf(err, errlen, "malformed reply from %s", host);
                 return -EBADMSG;

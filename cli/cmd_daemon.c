@@ -211,6 +211,17 @@ static int cmd_status(struct om_cli_ctx *ctx) {
                        (unsigned long long)u_get(rp, "out_of_scope"),
                        (unsigned long long)u_get(rp, "errors"),
                        (unsigned long long)u_get(rp, "served"));
+        static const char *const apis[][2] = {{"peer_api", "peer api"}, {"local_api", "local api"}};
+        for (size_t i = 0; i < 2; i++) {
+                const msgpack_object *ap = om_cl_mp_get(d, apis[i][0]);
+                if (!ap)
+                        continue;
+                printf("%-9s connections %llu  served %llu  refused", apis[i][1],
+                       (unsigned long long)u_get(ap, "connections"),
+                       (unsigned long long)u_get(ap, "served"));
+                om_api_print_drops(om_cl_mp_get(ap, "drops"));
+                printf("\n");
+        }
         for (uint32_t i = 0; hb && hb->type == MSGPACK_OBJECT_ARRAY && i < hb->via.array.size;
              i++) {
                 const msgpack_object *h = &hb->via.array.ptr[i];

@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "cluster/cl_config.h"
 #include "cluster/cl_mp.h"
+#include "cluster/frame.h"
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/util.h"
@@ -35,7 +36,7 @@ static int orch_call(const char *cmd, const char *path, const char *target,
         msgpack_sbuffer sb;
         msgpack_packer pk;
         msgpack_sbuffer_init(&sb);
-        msgpack_sbuffer_write(&sb, "\0\0\0\0", 4);
+        om_frame_sbuf_begin(&sb);
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
         msgpack_pack_map(&pk, target ? 4 : 3);
         om_cl_mp_kv_u64(&pk, "v", 1);
@@ -43,12 +44,7 @@ static int orch_call(const char *cmd, const char *path, const char *target,
         om_cl_mp_kv_str(&pk, "path", path);
         if (target)
                 om_cl_mp_kv_str(&pk, "target", target);
-        uint32_t n = (uint32_t)(sb.size - 4);
-        uint8_t *p = (uint8_t *)sb.data;
-        p[0] = (uint8_t)(n >> 24);
-        p[1] = (uint8_t)(n >> 16);
-        p[2] = (uint8_t)(n >> 8);
-        p[3] = (uint8_t)n;
+        om_frame_sbuf_end(&sb);
         int r = om_api_call_raw(sb.data, sb.size, 5000, rep);
         msgpack_sbuffer_destroy(&sb);
         return r;

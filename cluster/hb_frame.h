@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/limits.h"
+
 #define OM_HB_MAGIC "OMHB"
 #define OM_HB_VERSION 1
 #define OM_HB_SENDER_MAX 64
@@ -21,8 +23,8 @@
 #define OM_HB_KEY_LEN 32
 /* Largest heartbeat datagram accepted (and sent): fits one Ethernet frame. */
 #define OM_HB_UDP_MAX 1400
-/* Largest peer API message. */
-#define OM_HB_PEER_MAX (16u << 20)
+/* Largest peer API message (core/limits.h). */
+#define OM_HB_PEER_MAX OM_LIM_PEER_FRAME_MAX
 
 enum om_hb_type { OM_HB_BEAT = 1, OM_HB_PEER_REQ = 2, OM_HB_PEER_RESP = 3 };
 

@@ -16,10 +16,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/limits.h"
 #include "core/om.h"
 
-#define OM_INI_MAX_FILE (1024 * 1024)
-#define OM_INI_MAX_LINE (64 * 1024)
+#define OM_INI_MAX_FILE OM_LIM_INI_FILE
+#define OM_INI_MAX_LINE OM_LIM_INI_LINE
 
 struct om_ini_entry {
         char *key;
@@ -60,8 +61,8 @@ int om_ini_load(const char *file, struct om_ini **ret, char *err, size_t errlen)
 
 /* The same with other limits. sec objects use OM_INI_SEC_MAX_*: each sealed value of up to
  * 1 MiB is one line of about 1.4 MB of base64 (see secrets/sec.h). */
-#define OM_INI_SEC_MAX_FILE (64 * 1024 * 1024)
-#define OM_INI_SEC_MAX_LINE (2 * 1024 * 1024)
+#define OM_INI_SEC_MAX_FILE OM_LIM_INI_SEC_FILE
+#define OM_INI_SEC_MAX_LINE OM_LIM_INI_SEC_LINE
 int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t max_file,
                      size_t max_line, struct om_ini **ret, char *err, size_t errlen);
 int om_ini_load_max(const char *file, size_t max_file, size_t max_line, struct om_ini **ret,
