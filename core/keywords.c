@@ -78,6 +78,15 @@ static const struct om_keyword keywords[] = {
          "Generate the passphrase at provision and store it in the secret; when false, "
          "the user stores it."},
         {"disk", "crypt", "label", S, "{fqdn}", NULL, PRV, "LUKS label written at provision."},
+        {"disk", "crypt", "scsireserv", B, "false", NULL, 0,
+         "Fence dev with SCSI-3 persistent reservations: the node that starts the resource "
+         "registers its key (derived from the cluster and node names, shown by print "
+         "status and print devs) and holds a Write Exclusive - Registrants Only "
+         "reservation; a node taking over preempts and aborts the other nodes' keys "
+         "before it opens the volume, so the storage refuses their writes from then on; "
+         "stop releases the reservation and the key, unprovision clears every key. dev "
+         "must support persistent reservations (a SCSI, iSCSI, FC or multipath disk): "
+         "start refuses to run without them, provision warns."},
 
         /* fs */
         {"fs", NULL, "dev", S, NULL, NULL, REQ | SCO, "The block device holding the filesystem."},

@@ -19,6 +19,7 @@
 #include "core/json.h"
 #include "core/paths.h"
 #include "core/util.h"
+#include "resources/pr.h"
 
 int om_res_term_width(void) {
         const char *c = getenv("COLUMNS");
@@ -335,11 +336,29 @@ int om_res_render_status_json(struct om_res_svc *svc, const char *format, struct
         return e;
 }
 
+/* The persistent reservation key of a resource fencing its device (scsireserv), NULL
+ * when it does not. */
+static char **res_prkey(struct om_res *r) {
+        bool has = false;
+        for (const char *const *k = r->drv->keywords; k && *k; k++)
+                if (strcmp(*k, "scsireserv") == 0)
+                        has = true;
+        if (!has || !om_res_kw_bool(r, "scsireserv", false))
+                return NULL;
+        char key[19];
+        char **v = NULL;
+        om_pr_key_format(om_pr_key_local(), key);
+        if (om_strv_push(&v, key) < 0)
+                return NULL;
+        return v;
+}
+
 /*
  * Device lists of a resource in the reference's print order (base, sub, exposed: the
- * stack read from the disk up); empty lists NULL.
+ * stack read from the disk up), then the reservation key of a fenced device (prkey,
+ * only with scsireserv); empty lists NULL.
  */
-static void res_devs(struct om_res *r, char **v[3]) {
+static void res_devs(struct om_res *r, char **v[4]) {
         static const enum om_res_devs order[3] = {OM_RES_DEVS_BASE, OM_RES_DEVS_SUB,
                                                   OM_RES_DEVS_EXPOSED};
         for (int k = 0; k < 3; k++) {
@@ -350,30 +369,31 @@ static void res_devs(struct om_res *r, char **v[3]) {
                         v[k] = NULL;
                 }
         }
+        v[3] = res_prkey(r);
 }
 
 int om_res_render_devs(struct om_res_svc *svc, struct om_buf *out) {
-        static const char *const names[3] = {"base", "sub", "exposed"};
-        char **devs[MAX_NODES][3];
+        static const char *const names[4] = {"base", "sub", "exposed", "prkey"};
+        char **devs[MAX_NODES][4];
         size_t n = OM_MIN(svc->n_res, (size_t)MAX_NODES);
         size_t last = 0;
         for (size_t i = 0; i < n; i++) {
                 res_devs(svc->res[i], devs[i]);
-                if (devs[i][0] || devs[i][1] || devs[i][2])
+                if (devs[i][0] || devs[i][1] || devs[i][2] || devs[i][3])
                         last = i;
         }
         om_buf_printf(out, "%s\n", svc->obj->pathstr);
         for (size_t i = 0; i < n; i++) {
-                if (!devs[i][0] && !devs[i][1] && !devs[i][2])
+                if (!devs[i][0] && !devs[i][1] && !devs[i][2] && !devs[i][3])
                         continue;
                 bool rlast = i == last;
                 om_buf_printf(out, "%s%s (%s)\n", rlast ? "`- " : "|- ", svc->res[i]->rid,
                               svc->res[i]->drv->name);
                 int lastk = -1;
-                for (int k = 0; k < 3; k++)
+                for (int k = 0; k < 4; k++)
                         if (devs[i][k])
                                 lastk = k;
-                for (int k = 0; k < 3; k++) {
+                for (int k = 0; k < 4; k++) {
                         if (!devs[i][k])
                                 continue;
                         const char *p1 = rlast ? "   " : "|  ";
@@ -384,7 +404,7 @@ int om_res_render_devs(struct om_res_svc *svc, struct om_buf *out) {
                 }
         }
         for (size_t i = 0; i < n; i++)
-                for (int k = 0; k < 3; k++)
+                for (int k = 0; k < 4; k++)
                         om_strv_free(devs[i][k]);
         return 0;
 }
@@ -394,9 +414,9 @@ int om_res_render_devs_json(struct om_res_svc *svc, const char *format, struct o
         om_json_init(&j, format);
         om_json_object_begin(&j);
         for (size_t i = 0; i < svc->n_res; i++) {
-                char **v[3];
+                char **v[4];
                 res_devs(svc->res[i], v);
-                if (v[0] || v[1] || v[2]) {
+                if (v[0] || v[1] || v[2] || v[3]) {
                         om_json_key(&j, svc->res[i]->rid);
                         om_json_object_begin(&j);
                         /* keys in alphabetical order, as the reference prints them */
@@ -404,6 +424,8 @@ int om_res_render_devs_json(struct om_res_svc *svc, const char *format, struct o
                         static const char *const names[3] = {"base", "sub", "exposed"};
                         for (int o = 0; o < 3; o++) {
                                 int k = order[o];
+                                if (o == 2 && v[3]) /* prkey, a string */
+                                        om_json_kv_string(&j, "prkey", v[3][0]);
                                 if (!v[k])
                                         continue;
                                 om_json_key(&j, names[k]);
@@ -415,7 +437,7 @@ int om_res_render_devs_json(struct om_res_svc *svc, const char *format, struct o
                         om_json_kv_string(&j, "type", svc->res[i]->drv->name);
                         om_json_object_end(&j);
                 }
-                for (int k = 0; k < 3; k++)
+                for (int k = 0; k < 4; k++)
                         om_strv_free(v[k]);
         }
         om_json_object_end(&j);

@@ -10,9 +10,15 @@
  * protection) unless --force; unprovision wipes the LUKS header area and removes a
  * managed key. A device that holds another signature is never formatted without
  * --force. Passphrases stay in sodium memory from the secrets module to libcryptsetup.
+ * With scsireserv, dev is fenced with SCSI-3 persistent reservations (resources/pr.h):
+ * start takes the reservation (preempting and aborting the other nodes' keys) before
+ * the volume is opened and refuses on a device without reservations; stop releases
+ * it; unprovision clears every key; status reports the instance down when another
+ * node preempted it.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,6 +27,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "resources/cleanup.h"
+#include "resources/pr.h"
 #include "resources/res.h"
 #include "secrets/sec.h"
 
@@ -121,11 +128,167 @@ static int crypt_status_of(const char *name) {
         return s == CRYPT_ACTIVE || s == CRYPT_BUSY ? OM_RES_UP : OM_RES_DOWN;
 }
 
+static bool scsireserv(struct om_res *r) {
+        return om_res_kw_bool(r, "scsireserv", false);
+}
+
+static void note(struct om_res *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct om_res *r, const char *fmt, ...) {
+        char buf[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        om_strv_push(&r->notes, buf);
+}
+
+/* "n2" or "key 0x..." for a key read on a device. */
+static void key_owner(uint64_t key, char *buf, size_t len) {
+        char k[19];
+        if (om_pr_key_node(key, buf, len))
+                return;
+        om_pr_key_format(key, k);
+        snprintf(buf, len, "key %s", k);
+}
+
+/* The status of an open volume with scsireserv: down when this node's key lost the
+ * reservation (another node preempted it: the storage refuses our writes). */
+static int pr_status(struct om_res *r, int st) {
+        uint64_t me = om_pr_key_local();
+        char ks[19], err[512], who[128];
+        om_pr_key_format(me, ks);
+        if (st != OM_RES_UP) {
+                note(r, "info: pr key %s", ks);
+                return st;
+        }
+        _cleanup_free_ char *dev = NULL;
+        if (get_dev(r, &dev, false) < 0) {
+                note(r, "warn: pr key %s: dev is not defined", ks);
+                return OM_RES_WARN;
+        }
+        struct om_pr_state pr;
+        if (om_pr_read(dev, &pr, err, sizeof(err)) < 0) {
+                note(r, "warn: pr key %s: %s", ks, err);
+                return OM_RES_WARN;
+        }
+        if (pr.held && pr.holder == me) {
+                note(r, "info: pr key %s holds the reservation", ks);
+                return OM_RES_UP;
+        }
+        if (pr.held) {
+                key_owner(pr.holder, who, sizeof(who));
+                note(r, "warn: reservation preempted by %s (pr key %s)", who, ks);
+                return OM_RES_DOWN;
+        }
+        note(r, "warn: reservation lost: %s has none (pr key %s)", dev, ks);
+        return OM_RES_DOWN;
+}
+
 static int res_crypt_status(struct om_res *r) {
         _cleanup_free_ char *name = NULL;
         if (get_name(r, &name, false) < 0)
                 return OM_RES_UNDEF;
-        return crypt_status_of(name);
+        int st = crypt_status_of(name);
+        return scsireserv(r) ? pr_status(r, st) : st;
+}
+
+/* Takes the reservation of dev for this node before the volume is opened: registers
+ * this node's key, reserves (Write Exclusive - Registrants Only) when nobody holds the
+ * reservation, and preempts and aborts every other key (the holder's first): from then
+ * on the storage refuses the writes of the nodes that had them. A device without
+ * reservations, or a reservation another node takes meanwhile, fails the start. */
+static int pr_take(struct om_res *r, const char *dev) {
+        uint64_t me = om_pr_key_local();
+        char ks[19], vk[19], err[512], who[128];
+        struct om_pr_state pr;
+        om_pr_key_format(me, ks);
+        int e = om_pr_read(dev, &pr, err, sizeof(err));
+        if (e < 0)
+                return log_error_errno(e,
+                                       "scsireserv: %s: start refused rather than run "
+                                       "unfenced",
+                                       err);
+        if (pr.truncated)
+                return log_error_errno(-E2BIG,
+                                       "scsireserv: %s has more than %d registered "
+                                       "keys: start refused",
+                                       dev, OM_PR_MAX_KEYS);
+        log_info("scsireserv: register key %s on %s", ks, dev);
+        if ((e = om_pr_register(dev, me, err, sizeof(err))) < 0)
+                return log_error_errno(e, "scsireserv: %s: start refused", err);
+        if (!pr.held) {
+                log_info("scsireserv: reserve %s (write exclusive, registrants only) with key %s",
+                         dev, ks);
+                if ((e = om_pr_reserve(dev, me, err, sizeof(err))) < 0)
+                        return log_error_errno(e, "scsireserv: %s: start refused", err);
+        } else if (pr.holder == me) {
+                log_info("scsireserv: key %s already holds the reservation of %s", ks, dev);
+        }
+        /* the holder first: its preempt moves the reservation to us */
+        uint64_t victims[OM_PR_MAX_KEYS + 1];
+        size_t nv = 0;
+        if (pr.held && pr.holder != me)
+                victims[nv++] = pr.holder;
+        for (size_t i = 0; i < pr.n_keys; i++)
+                if (pr.keys[i] != me && !(pr.held && pr.keys[i] == pr.holder))
+                        victims[nv++] = pr.keys[i];
+        for (size_t i = 0; i < nv; i++) {
+                key_owner(victims[i], who, sizeof(who));
+                om_pr_key_format(victims[i], vk);
+                uint64_t t0 = om_mono_ms();
+                e = om_pr_preempt_abort(dev, me, victims[i], err, sizeof(err));
+                if (e < 0)
+                        return log_error_errno(e, "scsireserv: preempt %s: %s: start refused", who,
+                                               err);
+                log_info("scsireserv: preempted and aborted %s (%s) on %s in %llu ms", who, vk, dev,
+                         (unsigned long long)(om_mono_ms() - t0));
+        }
+        if ((e = om_pr_read(dev, &pr, err, sizeof(err))) < 0)
+                return log_error_errno(e, "scsireserv: %s: start refused", err);
+        if (!pr.held || pr.holder != me) {
+                if (pr.held)
+                        key_owner(pr.holder, who, sizeof(who));
+                return log_error_errno(-EBADE,
+                                       "scsireserv: the reservation of %s is %s%s: "
+                                       "start refused",
+                                       dev, pr.held ? "held by " : "not held", pr.held ? who : "");
+        }
+        return 0;
+}
+
+/* Gives the reservation of dev up after the volume is closed: release, then remove this
+ * node's key. A reservation another node holds is left alone. Never fails the stop:
+ * what is left is preempted by the next node that starts the resource. */
+static void pr_drop(struct om_res *r) {
+        _cleanup_free_ char *dev = NULL;
+        uint64_t me = om_pr_key_local();
+        char ks[19], err[512], who[128];
+        struct om_pr_state pr;
+        om_pr_key_format(me, ks);
+        if (get_dev(r, &dev, false) < 0) {
+                log_warning("scsireserv: dev is not defined: key %s left as it is", ks);
+                return;
+        }
+        if (om_pr_read(dev, &pr, err, sizeof(err)) < 0) {
+                log_warning("scsireserv: %s", err);
+                return;
+        }
+        if (pr.held && pr.holder != me) {
+                key_owner(pr.holder, who, sizeof(who));
+                log_info("scsireserv: the reservation of %s is held by %s: nothing to release", dev,
+                         who);
+        } else if (pr.held) {
+                log_info("scsireserv: release %s (key %s)", dev, ks);
+                if (om_pr_release(dev, me, err, sizeof(err)) < 0)
+                        log_warning("scsireserv: %s", err);
+        }
+        for (size_t i = 0; i < pr.n_keys; i++)
+                if (pr.keys[i] == me) {
+                        log_info("scsireserv: unregister key %s from %s", ks, dev);
+                        if (om_pr_unregister(dev, me, err, sizeof(err)) < 0)
+                                log_warning("scsireserv: %s", err);
+                        break;
+                }
 }
 
 /* 1 when dev has a LUKS header, 0 when not, negative when it cannot be read. */
@@ -210,6 +373,12 @@ static int res_crypt_provision(struct om_res *r) {
             (e = get_secret(r, &sec, key, sizeof(key), true)) < 0)
                 return e;
         om_path_to_string(&sec, sp, sizeof(sp));
+        if (scsireserv(r)) {
+                struct om_pr_state pr;
+                char err[512];
+                if (om_pr_read(dev, &pr, err, sizeof(err)) < 0)
+                        log_warning("scsireserv: %s: start will refuse to run on it", err);
+        }
         if (access(dev, F_OK) == 0 && is_luks(dev) == 1) {
                 log_info("%s is already LUKS formatted", dev);
                 return 0;
@@ -311,6 +480,8 @@ static int res_crypt_start(struct om_res *r) {
                 return log_error_errno(e, "cannot open %s: %m", dev);
         if ((e = crypt_load(cd, CRYPT_LUKS, NULL)) < 0)
                 return log_error_errno(e, "%s is not a LUKS device (not provisioned?)", dev);
+        if (scsireserv(r) && (e = pr_take(r, dev)) < 0)
+                return e;
 
         uint8_t *pass = NULL;
         size_t pass_len = 0;
@@ -346,6 +517,8 @@ static int res_crypt_stop(struct om_res *r) {
                 return e;
         if (crypt_status_of(name) != OM_RES_UP) {
                 log_info("crypt /dev/mapper/%s is already down", name);
+                if (scsireserv(r))
+                        pr_drop(r);
                 return 0;
         }
         if ((e = get_secret(r, &sec, key, sizeof(key), true)) < 0)
@@ -364,6 +537,8 @@ static int res_crypt_stop(struct om_res *r) {
         if (e < 0)
                 return log_error_errno(e, "cannot deactivate %s: %s", name,
                                        last_error[0] ? last_error : strerror(-e));
+        if (scsireserv(r))
+                pr_drop(r);
         return 0;
 }
 
@@ -386,6 +561,17 @@ static int res_crypt_unprovision(struct om_res *r) {
         if (e < 0) {
                 log_warning("skip the LUKS header erase (%s): the key stays in %s", err, sp);
                 return 0;
+        }
+        if (scsireserv(r) && access(dev, F_OK) == 0) {
+                /* the erase below writes: clear the reservation first (CLEAR needs a
+                 * registered key) */
+                uint64_t me = om_pr_key_local();
+                char ks[19];
+                om_pr_key_format(me, ks);
+                log_info("scsireserv: clear the keys and the reservation of %s (key %s)", dev, ks);
+                if ((e = om_pr_register(dev, me, err, sizeof(err))) < 0 ||
+                    (e = om_pr_clear(dev, me, err, sizeof(err))) < 0)
+                        log_warning("scsireserv: %s", err);
         }
         quiet_library();
         if (access(dev, F_OK) == 0 && crypt_init(&cd, dev) == 0 &&
@@ -450,8 +636,8 @@ static char *res_crypt_label(struct om_res *r) {
         return om_asprintf("crypt /dev/mapper/%s", name ? name : "");
 }
 
-static const char *const crypt_keywords[] = {"dev",   "name", "secret", "manage_passphrase",
-                                             "label", NULL};
+static const char *const crypt_keywords[] = {"dev",   "name",       "secret", "manage_passphrase",
+                                             "label", "scsireserv", NULL};
 
 const struct om_res_driver om_res_driver_crypt = {
         .group = "disk",
