@@ -45,8 +45,13 @@ static const struct om_keyword keywords[] = {
          "Start order among services, lower first."},
         {"DEFAULT", NULL, "comment", S, NULL, NULL, 0, "Free text describing the object."},
         {"DEFAULT", NULL, "env", S, NULL, NULL, 0, "Environment label (PRD, DEV, ...)."},
-        {"DEFAULT", NULL, "stop_timeout", D, "60s", NULL, 0, "Time a stop action may take."},
-        {"DEFAULT", NULL, "start_timeout", D, "60s", NULL, 0, "Time a start action may take."},
+        {"DEFAULT", NULL, "stop_timeout", D, "60s", NULL, 0,
+         "Time a stop may take: past it the action is killed with every process it runs, "
+         "logged as timed out, and fails (the instance stays up: stop failed). A restart "
+         "may take stop_timeout + start_timeout."},
+        {"DEFAULT", NULL, "start_timeout", D, "60s", NULL, 0,
+         "Time a start may take: past it the action is killed with every process it runs, "
+         "logged as timed out, and fails."},
 
         /* keywords of every resource */
         {"*", NULL, "type", S, NULL, NULL, 0, "The driver of the resource within its group."},

@@ -22,6 +22,7 @@
 #include "core/keywords.h"
 #include "core/log.h"
 #include "core/paths.h"
+#include "core/ref.h"
 #include "core/util.h"
 #include "resources/res.h"
 
@@ -280,6 +281,97 @@ static int preflight(struct om_res_svc *svc, struct om_res **sel, size_t n_sel,
         return 0;
 }
 
+/* What an action does once its lock is held and its log open: checks, then the walk.
+ * Runs in the action's process, or in a child of it when the action has a time limit. */
+struct perform {
+        struct om_res_svc *svc;
+        struct om_res **sel;
+        size_t n_sel;
+        const char *action;
+};
+
+static int perform(void *arg) {
+        const struct perform *pf = arg;
+        struct om_res_svc *svc = pf->svc;
+        struct om_res **sel = pf->sel;
+        size_t n_sel = pf->n_sel;
+        const char *action = pf->action;
+        int e;
+
+        bool restart = om_streq(action, "restart");
+        enum om_res_action a = om_streq(action, "start") || restart ? OM_ACT_START
+                               : om_streq(action, "stop")           ? OM_ACT_STOP
+                               : om_streq(action, "provision")      ? OM_ACT_PROVISION
+                                                                    : OM_ACT_UNPROVISION;
+        /* restart: a stop, then (when it went through) a start, under the one lock;
+         * each checked before it runs */
+        e = preflight(svc, sel, n_sel, restart ? OM_ACT_STOP : a);
+        if (e >= 0 && restart && (e = run_down(sel, n_sel, false, NULL, action)) >= 0)
+                e = preflight(svc, sel, n_sel, OM_ACT_START);
+        if (e >= 0) {
+                switch (a) {
+                case OM_ACT_START:
+                        e = run_up(sel, n_sel, false, action);
+                        break;
+                case OM_ACT_PROVISION:
+                        e = run_up(sel, n_sel, true, action);
+                        break;
+                case OM_ACT_STOP:
+                        e = run_down(sel, n_sel, false, NULL, action);
+                        break;
+                case OM_ACT_UNPROVISION: {
+                        _cleanup_free_ struct om_res **up = calloc(svc->n_res + 1, sizeof(*up));
+                        _cleanup_free_ bool *skip = calloc(n_sel + 1, sizeof(*skip));
+                        size_t n_up = 0;
+                        if (!up || !skip) {
+                                e = -ENOMEM;
+                                break;
+                        }
+                        prepare_unprovision(sel, n_sel, up, &n_up, skip);
+                        e = run_down(sel, n_sel, true, skip, action);
+                        /* stop what was brought up for the walk and is still up (not
+                         * selected, or the walk stopped before it) */
+                        for (size_t k = n_up; k-- > 0;) {
+                                if (up[k]->drv->status && up[k]->drv->status(up[k]) != OM_RES_UP)
+                                        continue;
+                                om_log_set_rid(up[k]->rid);
+                                up[k]->drv->stop(up[k]);
+                        }
+                        break;
+                }
+                }
+        }
+        return e;
+}
+
+/* The service's time limit for action in ms: start_timeout for start, stop_timeout for
+ * stop, both added for restart; 0 for the other actions (a provision may format a large
+ * device) and for a value that does not parse (the validator refuses those). */
+static uint64_t action_timeout(struct om_res_svc *svc, const char *action) {
+        static const struct {
+                const char *action, *kw1, *kw2;
+        } m[] = {{"start", "start_timeout", NULL},
+                 {"stop", "stop_timeout", NULL},
+                 {"restart", "stop_timeout", "start_timeout"}};
+        struct om_ref_ctx c = {.path = &svc->obj->path, .ini = svc->obj->ini};
+        uint64_t total = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(m); i++) {
+                if (!om_streq(m[i].action, action))
+                        continue;
+                const char *kws[] = {m[i].kw1, m[i].kw2};
+                for (size_t k = 0; k < ARRAY_SIZE(kws) && kws[k]; k++) {
+                        _cleanup_free_ char *v = NULL;
+                        char err[256];
+                        uint64_t ms;
+                        if (om_ref_eval(&c, "DEFAULT", kws[k], &v, err, sizeof(err)) < 0 ||
+                            om_parse_duration_ms(v, &ms) < 0)
+                                return 0;
+                        total += ms;
+                }
+        }
+        return total;
+}
+
 int om_res_action_run(const struct om_path *p, const char *action,
                       const struct om_res_action_opts *opts, char *err, size_t errlen) {
         _cleanup_res_svc_ struct om_res_svc *svc = NULL;
@@ -335,49 +427,11 @@ int om_res_action_run(const struct om_path *p, const char *action,
                  opts->origin ? opts->origin : "user");
         om_log_set_console(opts->console);
 
-        bool restart = om_streq(action, "restart");
-        enum om_res_action a = om_streq(action, "start") || restart ? OM_ACT_START
-                               : om_streq(action, "stop")           ? OM_ACT_STOP
-                               : om_streq(action, "provision")      ? OM_ACT_PROVISION
-                                                                    : OM_ACT_UNPROVISION;
-        /* restart: a stop, then (when it went through) a start, under the one lock;
-         * each checked before it runs */
-        e = preflight(svc, sel, n_sel, restart ? OM_ACT_STOP : a);
-        if (e >= 0 && restart && (e = run_down(sel, n_sel, false, NULL, action)) >= 0)
-                e = preflight(svc, sel, n_sel, OM_ACT_START);
-        if (e >= 0) {
-                switch (a) {
-                case OM_ACT_START:
-                        e = run_up(sel, n_sel, false, action);
-                        break;
-                case OM_ACT_PROVISION:
-                        e = run_up(sel, n_sel, true, action);
-                        break;
-                case OM_ACT_STOP:
-                        e = run_down(sel, n_sel, false, NULL, action);
-                        break;
-                case OM_ACT_UNPROVISION: {
-                        _cleanup_free_ struct om_res **up = calloc(svc->n_res + 1, sizeof(*up));
-                        _cleanup_free_ bool *skip = calloc(n_sel + 1, sizeof(*skip));
-                        size_t n_up = 0;
-                        if (!up || !skip) {
-                                e = -ENOMEM;
-                                break;
-                        }
-                        prepare_unprovision(sel, n_sel, up, &n_up, skip);
-                        e = run_down(sel, n_sel, true, skip, action);
-                        /* stop what was brought up for the walk and is still up (not
-                         * selected, or the walk stopped before it) */
-                        for (size_t k = n_up; k-- > 0;) {
-                                if (up[k]->drv->status && up[k]->drv->status(up[k]) != OM_RES_UP)
-                                        continue;
-                                om_log_set_rid(up[k]->rid);
-                                up[k]->drv->stop(up[k]);
-                        }
-                        break;
-                }
-                }
-        }
+        struct perform pf = {.svc = svc, .sel = sel, .n_sel = n_sel, .action = action};
+        uint64_t limit = action_timeout(svc, action);
+        e = om_res_run_bounded(limit, action, perform, &pf);
+        if (limit) /* the flags the child recorded */
+                (void)om_res_svc_state_reload(svc);
         om_log_set_rid(NULL);
         if (e >= 0 && om_streq(action, "purge")) {
                 log_info("delete %s", svc->obj->pathstr);

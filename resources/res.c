@@ -123,6 +123,18 @@ static char *state_file(const struct om_path *p) {
         return dir ? om_asprintf("%s/resources", dir) : NULL;
 }
 
+int om_res_svc_state_reload(struct om_res_svc *svc) {
+        _cleanup_free_ char *sf = state_file(&svc->obj->path);
+        struct om_ini *state = NULL;
+        if (!sf)
+                return -ENOMEM;
+        if (om_ini_load(sf, &state, NULL, 0) < 0 && !(state = om_ini_new()))
+                return -ENOMEM;
+        om_ini_free(svc->state);
+        svc->state = state;
+        return 0;
+}
+
 int om_res_svc_load(const struct om_path *p, struct om_res_svc **ret, char *err, size_t errlen) {
         struct om_res_svc *svc = calloc(1, sizeof(*svc));
         _cleanup_res_svc_ struct om_res_svc *guard = svc;
@@ -131,12 +143,8 @@ int om_res_svc_load(const struct om_path *p, struct om_res_svc **ret, char *err,
         int r = om_object_load(p, &svc->obj, err, errlen);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *sf = state_file(p);
-        if (!sf)
-                return -ENOMEM;
-        r = om_ini_load(sf, &svc->state, NULL, 0);
-        if (r < 0 && !(svc->state = om_ini_new()))
-                return -ENOMEM;
+        if ((r = om_res_svc_state_reload(svc)) < 0)
+                return r;
 
         const struct om_ini *ini = svc->obj->ini;
         for (size_t i = 0; i < ini->n_sections; i++) {

@@ -103,6 +103,9 @@ struct om_res_svc {
  * -EINVAL for an unknown driver, with the reason in err. */
 int om_res_svc_load(const struct om_path *p, struct om_res_svc **ret, char *err, size_t errlen);
 void om_res_svc_free(struct om_res_svc *svc);
+/* Reads the provisioned flags of <var>/.../resources again (after an action ran them in a
+ * child process). */
+int om_res_svc_state_reload(struct om_res_svc *svc);
 OM_DEFINE_CLEANUP(struct om_res_svc, om_res_svc_free)
 #define _cleanup_res_svc_ _cleanup_(om_res_svc_freep)
 
@@ -148,6 +151,11 @@ void om_res_flags(const struct om_res *r, char buf[9]);
  * -ETIME on timeout, -errno when it cannot run. */
 int om_res_exec(char *const argv[], uint64_t timeout_ms, const char *cwd, bool quiet,
                 int *ret_status);
+/* Runs body(arg) within limit_ms (0: no limit, in this process): in a child process that,
+ * past the limit, is killed with every process under it, what (the action) logged as
+ * timed out. Returns body's result (a negative errno, as it passed through the child's
+ * exit status), -ETIME on timeout. */
+int om_res_run_bounded(uint64_t limit_ms, const char *what, int (*body)(void *arg), void *arg);
 /* Splits a command line into words: white space separates, '...' and "..." quote,
  * backslash escapes outside single quotes. -EINVAL for an unterminated quote. */
 int om_res_split_command(const char *s, char ***ret);

@@ -13,7 +13,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -115,6 +117,105 @@ int om_res_exec(char *const argv[], uint64_t timeout_ms, const char *cwd, bool q
         return 0;
 }
 
+static int read_attr(const char *path, char *buf, size_t len) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, len - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        buf[strcspn(buf, "\n")] = 0;
+        return 0;
+}
+
+/* Stops pid and every process under it (found through /proc/<pid>/task/<tid>/children,
+ * each stopped as it is found so that it forks no more), then kills them all. A command
+ * an action runs lives in a process group of its own, so killing the action's group
+ * would leave it running. */
+static void kill_tree(pid_t pid, int depth) {
+        kill(pid, SIGSTOP);
+        char dir[64];
+        snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+        DIR *d = depth < 32 ? opendir(dir) : NULL;
+        for (struct dirent *t; d && (t = readdir(d));) {
+                if (t->d_name[0] == '.')
+                        continue;
+                char path[128], buf[4096];
+                snprintf(path, sizeof(path), "%s/%s/children", dir, t->d_name);
+                if (read_attr(path, buf, sizeof(buf)) < 0)
+                        continue;
+                for (char *p = buf, *end; *p; p = end) {
+                        long c = strtol(p, &end, 10);
+                        if (end == p)
+                                break;
+                        if (c > 0)
+                                kill_tree((pid_t)c, depth + 1);
+                }
+        }
+        if (d)
+                closedir(d);
+        kill(pid, SIGKILL);
+}
+
+int om_res_run_bounded(uint64_t limit_ms, const char *what, int (*body)(void *arg), void *arg) {
+        if (!limit_ms)
+                return body(arg);
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0)
+                return log_error_errno(-errno, "cannot fork to bound %s: %m", what);
+        if (pid == 0) {
+                int e = body(arg);
+                fflush(NULL);
+                _exit(e < 0 ? OM_MIN(-e, 254) : 0);
+        }
+        _cleanup_close_ int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        uint64_t deadline = om_mono_ms() + limit_ms;
+        bool timed_out = false;
+        int status;
+        for (;;) {
+                uint64_t now = om_mono_ms();
+                if (now >= deadline) {
+                        timed_out = true;
+                        break;
+                }
+                int wait_ms = (int)OM_MIN(deadline - now, (uint64_t)INT_MAX);
+                if (pfd < 0) { /* no pidfd (kernel before 5.3): poll the child */
+                        pid_t w = waitpid(pid, &status, WNOHANG);
+                        if (w == pid)
+                                break;
+                        usleep(10 * 1000);
+                        continue;
+                }
+                struct pollfd p = {.fd = pfd, .events = POLLIN};
+                int pr = poll(&p, 1, wait_ms);
+                if (pr < 0 && errno != EINTR)
+                        return log_error_errno(-errno, "cannot wait for %s: %m", what);
+                if (pr > 0)
+                        break;
+        }
+        if (timed_out) {
+                kill_tree(pid, 0);
+                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                        ;
+                if (limit_ms % 1000 == 0)
+                        log_error("%s timed out after %llus: killed with every process it ran",
+                                  what, (unsigned long long)(limit_ms / 1000));
+                else
+                        log_error("%s timed out after %llums: killed with every process it ran",
+                                  what, (unsigned long long)limit_ms);
+                return -ETIME;
+        }
+        if (pfd >= 0)
+                while (waitpid(pid, &status, 0) < 0)
+                        if (errno != EINTR)
+                                return -errno;
+        if (WIFEXITED(status))
+                return -WEXITSTATUS(status);
+        return log_error_errno(-EINTR, "%s was killed by signal %d", what, WTERMSIG(status));
+}
+
 int om_res_split_command(const char *s, char ***ret) {
         _cleanup_strv_free_ char **v = NULL;
         struct om_buf word = {0};
@@ -170,17 +271,6 @@ int om_res_split_command(const char *s, char ***ret) {
 }
 
 /* Reads a one-line sysfs attribute, newline stripped. */
-static int read_attr(const char *path, char *buf, size_t len) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        ssize_t n = read(fd, buf, len - 1);
-        if (n < 0)
-                return -errno;
-        buf[n] = 0;
-        buf[strcspn(buf, "\n")] = 0;
-        return 0;
-}
 
 int om_res_loop_find(const char *file, char *ret, size_t len) {
         char want[PATH_MAX];
