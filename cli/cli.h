@@ -10,6 +10,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "core/objpath.h"
 
@@ -76,3 +77,18 @@ int om_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool om_cli_text_output(void);
 
 int om_cli_main(int argc, char **argv);
+
+/* The one-line help of option opt (its long name) of command cmd: the command's own
+ * when it has one, else the option's; NULL when there is none (a test fails then). */
+const char *om_cli_option_help(const char *cmd, const char *opt);
+
+/* The legends: om mon's symbols, print status's flags column. */
+enum om_legend_kind { OM_LEGEND_MON, OM_LEGEND_FLAGS };
+struct om_cli_legend {
+        enum om_legend_kind kind;
+        int position; /* flags: the character's position in the column, 1 to 8 */
+        const char *symbol, *meaning;
+};
+size_t om_cli_legend(const struct om_cli_legend **ret);
+/* Prints one legend, a title line then one line per symbol. */
+void om_cli_legend_print(FILE *f, enum om_legend_kind kind);

@@ -25,11 +25,12 @@ static void roff(const char *s) {
         }
 }
 
-static void options_roff(const char *spec) {
+/* The options of a command, one paragraph each with its help, indented under it. */
+static void options_roff(const char *cmd, const char *spec) {
         _cleanup_strv_free_ char **items = NULL;
         if (!spec || om_strv_split(spec, " ", &items) < 0 || !items[0])
                 return;
-        fputs("Options:", stdout);
+        fputs(".RS\n", stdout);
         for (char **it = items; *it; it++) {
                 char item[64];
                 snprintf(item, sizeof(item), "%s", *it);
@@ -39,12 +40,54 @@ static void options_roff(const char *spec) {
                         item[n - 1] = 0;
                 char *alias = strchr(item, '|');
                 if (alias)
-                        *alias = 0;
-                printf(" \\fB\\-\\-");
+                        *alias++ = 0;
+                printf(".TP\n");
+                if (alias) {
+                        printf("\\fB\\-");
+                        roff(alias);
+                        printf("\\fR, ");
+                }
+                printf("\\fB\\-\\-");
                 roff(item);
-                printf("\\fR%s", arg ? " \\fIVALUE\\fR" : "");
+                printf("\\fR%s\n", arg ? " \\fIVALUE\\fR" : "");
+                const char *help = om_cli_option_help(cmd, item);
+                roff(help ? help : "");
+                printf("\n");
         }
-        fputs("\n", stdout);
+        fputs(".RE\n", stdout);
+}
+
+/* A command's entry: its words, its arguments, its summary, its options. */
+static void command_roff(const struct om_cli_cmd *c) {
+        printf(".TP\n\\fBom\\fR %s\\fB", c->kinds ? "\\fIPATH\\fR " : "");
+        roff(c->name);
+        printf("\\fR");
+        if (c->args) {
+                printf(" \\fI");
+                roff(c->args);
+                printf("\\fR");
+        }
+        printf("\n");
+        roff(c->summary);
+        printf("\n");
+        options_roff(c->name, c->options);
+}
+
+static void legend_roff(enum om_legend_kind kind) {
+        const struct om_cli_legend *l;
+        size_t n = om_cli_legend(&l);
+        for (size_t i = 0; i < n; i++) {
+                if (l[i].kind != kind)
+                        continue;
+                printf(".TP\n");
+                if (kind == OM_LEGEND_FLAGS)
+                        printf("%d: ", l[i].position);
+                printf("\\fB");
+                roff(l[i].symbol);
+                printf("\\fR\n");
+                roff(l[i].meaning);
+                printf("\n");
+        }
 }
 
 static int man_om(void) {
@@ -66,12 +109,7 @@ static int man_om(void) {
         for (size_t i = 0; i < n; i++) {
                 if (cmds[i]->kinds)
                         continue;
-                printf(".TP\n\\fBom ");
-                roff(cmds[i]->name);
-                printf("\\fR\n");
-                roff(cmds[i]->summary);
-                printf("\n.br\n");
-                options_roff(cmds[i]->options);
+                command_roff(cmds[i]);
         }
         for (int k = 0; k < _OM_KIND_MAX; k++) {
                 bool any = false;
@@ -83,14 +121,18 @@ static int man_om(void) {
                                                                       : k == OM_KIND_SEC ? "SEC"
                                                                                          : "CFG");
                         any = true;
-                        printf(".TP\n\\fBom\\fR \\fIPATH\\fR \\fB");
-                        roff(cmds[i]->name);
-                        printf("\\fR\n");
-                        roff(cmds[i]->summary);
-                        printf("\n.br\n");
-                        options_roff(cmds[i]->options);
+                        command_roff(cmds[i]);
                 }
         }
+        printf(".SH OM MON SYMBOLS\nAn instance's cell in \\fBom mon\\fR is its avail "
+               "symbol, then ! when its overall state is warn, * when frozen, P when not "
+               "provisioned, ^ on the HA leader, and its monitor state when not idle. "
+               "\\fBom mon \\-\\-legend\\fR prints this list.\n");
+        legend_roff(OM_LEGEND_MON);
+        printf(".SH PRINT STATUS FLAGS\nThe 8\\-character column after a resource's name in "
+               "\\fBom\\fR \\fIPATH\\fR \\fBprint status\\fR, one position per flag, . "
+               "when off. \\fBprint status \\-\\-legend\\fR prints this list.\n");
+        legend_roff(OM_LEGEND_FLAGS);
         printf(".SH ENVIRONMENT\n.TP\n\\fBOM_ROOT\\fR\nRelocates etc, var, log and run "
                "(/etc/om, /var/lib/om, /var/log/om, /run/om) under one directory: an absolute "
                "path, of a directory or of one om may create (not a file); anything else is "

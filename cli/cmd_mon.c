@@ -5,11 +5,13 @@
  * P not provisioned, ^ HA leader, / n/a, ? its node is down) followed by the instance's monitor
  * state when it is not idle ("!!* stop failed", as the reference shows a failed orchestrated stop),
  * and the object's orchestrate mode and target. `--format json` prints the agent's
- * whole view. `--watch` redraws it every `--interval`.
+ * whole view. `--watch` redraws it every `--interval`. `--legend` prints what the
+ * symbols mean (cli/doc_tables.c, the table om(1) prints too).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,6 +63,18 @@ static bool bget(const msgpack_object *m, const char *k) {
         bool b = false;
         (void)om_cl_mp_get_bool(m, k, &b);
         return b;
+}
+
+/* Under the tables, on a terminal wide enough for it (never in a pipe: the reference's
+ * layout stays as it is there), the symbols in one line. */
+static void legend_line(void) {
+        static const char line[] = "O up  X down  ! warn  * frozen  P not provisioned  ^ leader  "
+                                   "/ n/a  ? node down   (om mon --legend)";
+        struct winsize ws;
+        if (!isatty(STDOUT_FILENO) || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 ||
+            ws.ws_col < sizeof(line) - 1)
+                return;
+        printf("\n%s\n", line);
 }
 
 /* One picture of the agent's view, in fmt. */
@@ -283,6 +297,7 @@ static int mon_once(struct om_cli_ctx *ctx, const char *fmt) {
                 printf("\n");
                 print_rows("*/svc/*", rows, n_rows, names, n_nodes, width);
         }
+        legend_line();
         om_api_reply_done(&rep);
         return OM_EXIT_OK;
 }
@@ -296,6 +311,13 @@ static int cmd_mon(struct om_cli_ctx *ctx) {
         if (om_cli_format(ctx, &fmt) < 0)
                 return OM_EXIT_USAGE;
         bool watch = om_cli_flag(ctx, "watch");
+        if (om_cli_flag(ctx, "legend")) {
+                if (watch || iv || strcmp(fmt, "text") != 0)
+                        return om_cli_usage_error("--legend goes alone: it prints the symbols' "
+                                                  "meanings and exits");
+                om_cli_legend_print(stdout, OM_LEGEND_MON);
+                return OM_EXIT_OK;
+        }
         if (iv && !watch)
                 return om_cli_usage_error("--interval goes with --watch");
         if (iv &&
@@ -320,10 +342,10 @@ static int cmd_mon(struct om_cli_ctx *ctx) {
 }
 
 static const struct om_cli_cmd mon_cmds[] = {
-        {"mon", 0, "format= watch|w interval=", cmd_mon,
+        {"mon", 0, "format= watch|w interval= legend", cmd_mon,
          "Show the cluster at a glance (the agent's view); --watch redraws it every --interval "
          "(1s)."},
-        {"mon", OM_KINDS_ALL, "format= watch|w interval=", cmd_mon,
+        {"mon", OM_KINDS_ALL, "format= watch|w interval= legend", cmd_mon,
          "Show the objects the path or selector matches, on every node (--watch redraws).", true},
 };
 OM_CLI_REGISTER(mon_cmds)

@@ -133,9 +133,31 @@ static const char *target_of(const char *action) {
         return NULL;
 }
 
+/* The options of one mode only: --force, --rid and --waitlock act on a local run;
+ * --wait and --time on an orchestrated one. Accepted in the other mode they would do
+ * nothing, so they are refused, saying why. */
+static int check_mode(struct om_cli_ctx *ctx) {
+        static const char *const local_only[] = {"force", "rid", "waitlock"};
+        bool local = om_cli_flag(ctx, "local");
+        for (size_t i = 0; i < ARRAY_SIZE(local_only); i++)
+                if (!local && om_cli_opt(ctx, local_only[i]))
+                        return om_cli_usage_error("--%s goes with --local (the agents run an "
+                                                  "orchestrated action on every resource, "
+                                                  "unforced)",
+                                                  local_only[i]);
+        if (local && om_cli_flag(ctx, "wait"))
+                return om_cli_usage_error("--wait goes without --local (a local action returns "
+                                          "when it is done)");
+        if (om_cli_opt(ctx, "time") && !om_cli_flag(ctx, "wait"))
+                return om_cli_usage_error("--time goes with --wait");
+        return 0;
+}
+
 static int run_action(struct om_cli_ctx *ctx, const char *action) {
         if (ctx->n_args)
                 return om_cli_usage_error("unexpected argument '%s'", ctx->args[0]);
+        if (check_mode(ctx))
+                return OM_EXIT_USAGE;
         if (!om_cli_flag(ctx, "local"))
                 return orchestrate(ctx, target_of(action));
         struct om_res_action_opts o = {
@@ -200,6 +222,8 @@ static int running_node(struct om_cli_ctx *ctx, char *ret, size_t len) {
 static int cmd_restart(struct om_cli_ctx *ctx) {
         if (ctx->n_args)
                 return om_cli_usage_error("unexpected argument '%s'", ctx->args[0]);
+        if (check_mode(ctx))
+                return OM_EXIT_USAGE;
         if (om_cli_flag(ctx, "local"))
                 return run_action(ctx, "restart");
         char node[OM_CL_NAME_MAX], target[96];
@@ -235,6 +259,8 @@ static int cmd_purge(struct om_cli_ctx *ctx) {
 static int set_frozen(struct om_cli_ctx *ctx, bool frozen) {
         if (ctx->n_args)
                 return om_cli_usage_error("unexpected argument '%s'", ctx->args[0]);
+        if (check_mode(ctx))
+                return OM_EXIT_USAGE;
         if (!om_cli_flag(ctx, "local"))
                 return orchestrate(ctx, frozen ? "frozen" : "thawed");
         if (!om_object_exists(&ctx->path))
@@ -258,6 +284,8 @@ static int cmd_switch(struct om_cli_ctx *ctx) {
                 return om_cli_usage_error("unexpected argument '%s'", ctx->args[0]);
         if (!to || !to[0])
                 return om_cli_usage_error("switch needs --to <node>");
+        if (om_cli_opt(ctx, "time") && !om_cli_flag(ctx, "wait"))
+                return om_cli_usage_error("--time goes with --wait");
         char target[96];
         snprintf(target, sizeof(target), "placed@%s", to);
         return orchestrate(ctx, target);
@@ -280,6 +308,10 @@ static int cmd_print_status(struct om_cli_ctx *ctx) {
         int r;
         if (om_cli_format(ctx, &format) < 0)
                 return OM_EXIT_USAGE;
+        bool legend = om_cli_flag(ctx, "legend");
+        if (legend && strcmp(format, "text") != 0)
+                return om_cli_usage_error("--legend goes with the text format");
+        /* --refresh (-r): what every print status does, the status evaluated now */
         if (wl) {
                 /* the daemon's monitor: never a status taken halfway through an action */
                 uint64_t ms;
@@ -309,6 +341,10 @@ static int cmd_print_status(struct om_cli_ctx *ctx) {
         }
         fputs(out.data ? out.data : "", stdout);
         om_buf_free(&out);
+        if (legend) {
+                printf("\n");
+                om_cli_legend_print(stdout, OM_LEGEND_FLAGS);
+        }
         return OM_EXIT_OK;
 }
 
@@ -354,8 +390,8 @@ static const struct om_cli_cmd svc_cmds[] = {
         {"thaw", SVC, "local wait time=", cmd_thaw, "Thaw the instances."},
         {"switch", SVC, "to= wait time=", cmd_switch,
          "Stop the service where it runs and start it on the node given by --to."},
-        {"print status", SVC, "recursive|r format= waitlock=", cmd_print_status,
-         "Print the instance status tree (and cache it for the agent)."},
+        {"print status", SVC, "refresh|r format= legend waitlock=", cmd_print_status,
+         "Print the instance status tree, evaluated now (and cache it for the agent)."},
         {"print devs", SVC, "format=", cmd_print_devs,
          "Print the devices each resource exposes, sits on and is based on."},
 };

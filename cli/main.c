@@ -158,12 +158,12 @@ static const char *find_opt(const char *spec, const char *name, bool is_short, b
         return NULL;
 }
 
-static void print_options(FILE *f, const char *spec) {
+static void print_options(FILE *f, const char *cmd, const char *spec) {
         _cleanup_strv_free_ char **items = NULL;
         if (!spec || om_strv_split(spec, " ", &items) < 0)
                 return;
         for (char **it = items; *it; it++) {
-                char item[64];
+                char item[64], left[96];
                 snprintf(item, sizeof(item), "%s", *it);
                 size_t len = strlen(item);
                 bool arg = len && item[len - 1] == '=';
@@ -172,8 +172,10 @@ static void print_options(FILE *f, const char *spec) {
                 char *alias = strchr(item, '|');
                 if (alias)
                         *alias++ = 0;
-                fprintf(f, "      %s%s%s--%s%s\n", alias ? "-" : "", alias ? alias : "",
-                        alias ? ", " : "", item, arg ? "=VALUE" : "");
+                snprintf(left, sizeof(left), "%s%s%s--%s%s", alias ? "-" : "", alias ? alias : "",
+                         alias ? ", " : "", item, arg ? "=VALUE" : "");
+                const char *help = om_cli_option_help(cmd, item);
+                fprintf(f, "  %-22s %s\n", left, help ? help : "");
         }
 }
 
@@ -217,7 +219,7 @@ static void command_help(const struct om_cli_cmd *c) {
                c->args ? " " : "", c->args ? c->args : "", c->summary);
         if (c->options && *c->options) {
                 printf("\nOptions:\n");
-                print_options(stdout, c->options);
+                print_options(stdout, c->name, c->options);
         }
 }
 

@@ -65,7 +65,7 @@ static const struct om_keyword keywords[] = {
          "A standby resource is kept up on every node, also where the service is stopped."},
         {"*", NULL, "restart", I, "0", NULL, SCO,
          "How many times the daemon restarts the resource before giving up."},
-        {"*", NULL, "tags", L, NULL, NULL, 0, "Tags for --tag selections."},
+        {"*", NULL, "tags", L, NULL, NULL, 0, "Free words attached to the resource, kept in the config (no command selects by them)."},
         {"*", NULL, "comment", S, NULL, NULL, 0, "Free text describing the resource."},
 
         /* disk.loop */

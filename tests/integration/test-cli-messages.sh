@@ -87,6 +87,14 @@ run 2 demo/svc/web --format json &&
 run 2 mon foo && same "mon foo" "$err" "om: unexpected argument 'foo': om mon takes none (options start with --; om mon --help lists them)"
 run 2 demo/svc/web start now &&
         same "start now" "$err" "om: unexpected argument 'now': om <path> start takes none (options start with --; om <path> start --help lists them)"
+# an option of the other mode would do nothing: refused
+run 2 demo/svc/web start --rid fs#0 &&
+        same "--rid orchestrated" "$err" "om: --rid goes with --local (the agents run an orchestrated action on every resource, unforced)"
+run 2 demo/svc/web stop --force &&
+        same "--force orchestrated" "$err" "om: --force goes with --local (the agents run an orchestrated action on every resource, unforced)"
+run 2 demo/svc/web stop --local --wait &&
+        same "--wait local" "$err" "om: --wait goes without --local (a local action returns when it is done)"
+run 2 demo/svc/web freeze --time 10s && same "--time without --wait" "$err" "om: --time goes with --wait"
 # an existing object still lists its actions
 run 2 demo/svc/web && same "om <path>" "$(grep -c '^  ' <<<"$err")" "$("$OM_BIN" demo/svc/web --help | grep -c '^  ')"
 
