@@ -13,16 +13,12 @@
 
 #include "cluster/cl_config.h"
 #include "cluster/cl_nodedata.h"
+#include "cluster/cl_view.h"
 #include "cluster/hb_frame.h"
 
 /* Runs the agent in the foreground until SIGTERM, SIGINT or an API stop. Returns 0 on a
  * clean stop, a negative errno when it could not start (the reason printed on stderr). */
 int om_agent_run(void);
-
-/* Liveness of a peer, in stages: a missed beat or two make it suspect, `timeout`
- * without a valid frame makes it down. */
-enum om_peer_state { OM_PEER_UNKNOWN, OM_PEER_UP, OM_PEER_SUSPECT, OM_PEER_DOWN };
-const char *om_peer_state_to_string(enum om_peer_state s);
 
 struct om_agent;
 struct om_repl;
@@ -36,19 +32,14 @@ struct om_api_conns {
         uint64_t served;
 };
 
-struct om_peer {
-        char name[OM_CL_NAME_MAX];
-        bool self;
-        enum om_peer_state state;
-        uint64_t last_rx;                  /* loop time of the last valid frame, any stream */
-        uint64_t last_rx_hb[OM_CL_HB_MAX]; /* per stream, 0 never */
-        uint64_t gen_announced;            /* generation its beats announce */
-        uint8_t boot_id[OM_HB_BOOT_ID_LEN];
-        bool have_data;
-        uint8_t data_boot[OM_HB_BOOT_ID_LEN];
-        struct om_cl_nodedata data;
-        bool pulling;
-        uint64_t pulls, pull_errors;
+/* Work a piece of the agent needs from another, asked by setting a bit in a->todo (never
+ * by calling up into the daemon) and done once, in this order, before the loop sleeps
+ * (daemon.c's before_sleep): the local node data read again, an orchestrator pass, a
+ * replication pass. */
+enum {
+        OM_TODO_RESCAN = 1 << 0,
+        OM_TODO_EVAL = 1 << 1,
+        OM_TODO_REPL = 1 << 2,
 };
 
 struct om_hb_stream {
@@ -96,6 +87,7 @@ struct om_agent {
         uint64_t scan_seq;  /* bumped by every synchronous rescan */
         bool scan_inflight; /* a periodic scan runs in the thread pool */
         uv_prepare_t before_sleep;
+        unsigned todo; /* OM_TODO_* bits: work done once before the loop sleeps */
         bool beat_now;
         uv_signal_t sigterm, sigint;
 
@@ -116,6 +108,13 @@ struct om_agent {
         struct om_orch *orch;              /* agent/orchestrator.c */
         struct om_repl *repl;              /* object replication state (repl.c) */
 };
+
+/* The agent's view of the cluster (cluster/cl_view.h), valid until the peer table
+ * changes (a reload). */
+static inline struct om_view om_agent_view(const struct om_agent *a) {
+        return (struct om_view){
+                .peers = a->peers, .n = a->n_peers, .self = a->self_idx, .local = &a->local};
+}
 
 /* daemon.c */
 void om_agent_stop(struct om_agent *a);
@@ -171,13 +170,16 @@ struct om_cluster_keyring;
 int om_agent_keys_set(struct om_agent *a, const struct om_cluster_keyring *ring);
 int om_agent_keys_load(struct om_agent *a);
 
-/* repl.c: object replication (DESIGN section 7, cluster/cl_repl.h) */
+/* repl.c: object replication (cluster/cl_repl.h) */
 /* The sealing keys a fetched sec file is checked with: those of ring's secrets. */
 int om_repl_keys_set(struct om_agent *a, const struct om_cluster_keyring *ring);
 int om_repl_start(struct om_agent *a);
 void om_repl_free(struct om_agent *a);
-/* Node data changed (ours or a peer's): plan again on the next loop turn. */
+/* Node data changed (ours or a peer's): plan again before the loop sleeps (sets
+ * OM_TODO_REPL). */
 void om_repl_kick(struct om_agent *a);
+/* One replication pass now (daemon.c's before-sleep work, for OM_TODO_REPL). */
+void om_repl_pass(struct om_agent *a);
 /* Reads path's config file for a peer on the thread pool; done(arg, r, text, len) runs
  * on the loop thread and owns text (NULL when r < 0). */
 int om_repl_serve(struct om_agent *a, const char *path,

@@ -167,19 +167,6 @@ static void reply_ok(struct api_conn *c, bool close_after) {
 
 /* ---- the cluster view ---- */
 
-static const struct om_cl_nodedata *node_data(struct om_agent *a, size_t i) {
-        if (a->peers[i].self)
-                return &a->local;
-        return a->peers[i].have_data ? &a->peers[i].data : NULL;
-}
-
-static const struct om_cl_instance *find_inst(const struct om_cl_nodedata *nd, const char *path) {
-        for (size_t k = 0; nd && k < nd->n_inst; k++)
-                if (strcmp(nd->inst[k].path, path) == 0)
-                        return &nd->inst[k];
-        return NULL;
-}
-
 static int cmp_str(const void *x, const void *y) {
         return strcmp(*(char *const *)x, *(char *const *)y);
 }
@@ -195,10 +182,6 @@ static const char *aggregate(const char *const *v, size_t n) {
         return warn ? "warn" : up ? "up" : down ? "down" : na ? "n/a" : "undef";
 }
 
-static bool peer_alive(const struct om_peer *p) {
-        return p->self || p->state == OM_PEER_UP || p->state == OM_PEER_SUSPECT;
-}
-
 static void pack_drops(msgpack_packer *pk, const struct om_hb_stats *st) {
         msgpack_pack_map(pk, _OM_HB_DROP_MAX);
         for (int d = 0; d < _OM_HB_DROP_MAX; d++)
@@ -207,6 +190,7 @@ static void pack_drops(msgpack_packer *pk, const struct om_hb_stats *st) {
 
 void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
         uint64_t now = uv_now(&a->loop);
+        const struct om_view v = om_agent_view(a);
         msgpack_pack_map(pk, 5);
 
         om_cl_mp_str_pack(pk, "cluster");
@@ -287,13 +271,10 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
         msgpack_pack_map(pk, a->n_peers);
         for (size_t i = 0; i < a->n_peers; i++) {
                 const struct om_peer *p = &a->peers[i];
-                const struct om_cl_nodedata *nd = node_data(a, i);
+                const struct om_cl_nodedata *nd = om_view_data(&v, i);
                 om_cl_mp_str_pack(pk, p->name);
                 msgpack_pack_map(pk, 9);
-                om_cl_mp_kv_str(pk, "state",
-                                p->self                       ? "up"
-                                : p->state == OM_PEER_SUSPECT ? "up"
-                                                              : om_peer_state_to_string(p->state));
+                om_cl_mp_kv_str(pk, "state", om_view_state_string(&v, i));
                 om_cl_mp_kv_str(pk, "liveness", om_peer_state_to_string(p->state));
                 om_cl_mp_kv_bool(pk, "frozen", nd ? nd->frozen : false);
                 om_cl_mp_kv_str(pk, "addr", om_cl_config_node_addr(a->cfg, i));
@@ -321,7 +302,7 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
         char **paths = NULL;
         size_t n_paths = 0;
         for (size_t i = 0; i < a->n_peers; i++) {
-                const struct om_cl_nodedata *nd = node_data(a, i);
+                const struct om_cl_nodedata *nd = om_view_data(&v, i);
                 for (size_t k = 0; nd && k < nd->n_inst; k++) {
                         bool dup = false;
                         for (size_t j = 0; j < n_paths && !dup; j++)
@@ -345,13 +326,12 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
                 int leader = om_orch_leader(a, paths[j]);
                 const struct om_cl_instance *tin = NULL;
                 for (size_t i = 0; i < a->n_peers; i++) {
-                        const struct om_cl_nodedata *nd = node_data(a, i);
-                        const struct om_cl_instance *in = find_inst(nd, paths[j]);
+                        const struct om_cl_instance *in = om_view_inst(&v, i, paths[j]);
                         if (!in)
                                 continue;
                         avail[n] = in->avail;
                         overall[n++] = in->overall;
-                        if (peer_alive(&a->peers[i]) && in->target_ver &&
+                        if (om_view_alive(&v, i) && in->target_ver &&
                             (!tin || in->target_ver > tin->target_ver))
                                 tin = in;
                 }
@@ -366,8 +346,8 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
                 om_cl_mp_str_pack(pk, "instances");
                 msgpack_pack_map(pk, n);
                 for (size_t i = 0; i < a->n_peers; i++) {
-                        const struct om_cl_nodedata *nd = node_data(a, i);
-                        const struct om_cl_instance *in = find_inst(nd, paths[j]);
+                        const struct om_cl_nodedata *nd = om_view_data(&v, i);
+                        const struct om_cl_instance *in = om_view_inst(&v, i, paths[j]);
                         if (!in)
                                 continue;
                         om_cl_mp_str_pack(pk, a->peers[i].name);
@@ -376,9 +356,10 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
                         om_cl_mp_kv_str(pk, "overall", in->overall);
                         om_cl_mp_kv_bool(pk, "frozen", in->frozen || nd->frozen);
                         om_cl_mp_kv_bool(pk, "provisioned", in->provisioned);
-                        om_cl_mp_kv_str(pk, "monitor", in->monitor[0] ? in->monitor : "idle");
+                        om_cl_mp_kv_str(pk, "monitor",
+                                        om_mon_to_string(in->monitor ? in->monitor : OM_MON_IDLE));
                         om_cl_mp_kv_bool(pk, "ha_leader", leader == (int)i);
-                        om_cl_mp_kv_bool(pk, "stale", !peer_alive(&a->peers[i]));
+                        om_cl_mp_kv_bool(pk, "stale", !om_view_alive(&v, i));
                 }
         }
         free(paths);

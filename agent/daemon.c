@@ -24,19 +24,6 @@
 #include "secrets/cluster_key.h"
 #include "sodium.h"
 
-const char *om_peer_state_to_string(enum om_peer_state s) {
-        switch (s) {
-        case OM_PEER_UP:
-                return "up";
-        case OM_PEER_SUSPECT:
-                return "suspect";
-        case OM_PEER_DOWN:
-                return "down";
-        default:
-                return "unknown";
-        }
-}
-
 static void peer_set_state(struct om_agent *a, struct om_peer *p, enum om_peer_state s,
                            const char *why) {
         if (p->state == s)
@@ -52,8 +39,13 @@ static void peer_set_state(struct om_agent *a, struct om_peer *p, enum om_peer_s
 
 static void send_beats(struct om_agent *a) {
         uint8_t payload[256], frame[OM_HB_UDP_MAX];
-        int plen =
-                om_hb_beat_pack(a->cfg->name, a->local.gen, om_now_ms(), payload, sizeof(payload));
+        uint64_t hears[OM_HB_HEARS_WORDS] = {0};
+        const struct om_view v = om_agent_view(a);
+        for (size_t i = 0; i < a->n_peers && i < 64 * OM_HB_HEARS_WORDS; i++)
+                if (!a->peers[i].self && om_view_heard(&v, i))
+                        hears[i / 64] |= 1ull << (i % 64);
+        int plen = om_hb_beat_pack(a->cfg->name, a->local.gen, om_now_ms(), hears, payload,
+                                   sizeof(payload));
         if (plen < 0)
                 return;
         for (size_t h = 0; h < a->n_hb; h++) {
@@ -124,14 +116,19 @@ static void hb_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const struc
         p->last_rx_hb[s->index] = now;
         p->gen_announced = beat.gen;
         memcpy(p->boot_id, beat.boot_id, OM_HB_BOOT_ID_LEN);
+        p->hears_known = beat.hears_known;
+        memcpy(p->hears, beat.hears, sizeof(p->hears));
         if (beat.new_boot && p->have_data) {
                 om_log_set_component("hb");
                 log_info("node %s restarted (new boot id)", p->name);
         }
         peer_set_state(a, p, OM_PEER_UP, NULL);
-        if (!p->have_data || memcmp(p->data_boot, beat.boot_id, OM_HB_BOOT_ID_LEN) != 0 ||
-            p->data.gen < beat.gen)
+        if (p->unsure || !p->have_data ||
+            memcmp(p->data_boot, beat.boot_id, OM_HB_BOOT_ID_LEN) != 0 || p->data.gen < beat.gen) {
+                if (!p->pulling)
+                        p->pull_stalls = a->stalls;
                 om_api_peer_pull(a, beat.node);
+        }
 }
 
 static void judge_cb(uv_timer_t *t);
@@ -150,7 +147,9 @@ static void judge_cb(uv_timer_t *t);
  * `timeout` or more (and at least one interval), the tick counts a stall and resets the
  * last-seen time of every peer to now, instead of judging them. Peers then get a full
  * `timeout` of fresh listening, which the frames queued during the stall usually answer
- * at once. Otherwise failure detection goes in stages, never on one missed packet: a
+ * at once. Until a peer is heard again with fresh data it does not count for the quorum
+ * (cluster/cl_view.h): the quorum is then in doubt, which starts nothing and applies no
+ * split action. Otherwise failure detection goes in stages, never on one missed packet: a
  * peer silent for two intervals is "suspect" (shown, nothing acts on it), silent for
  * `timeout` it is "down". Any valid frame makes it "up".
  *
@@ -165,14 +164,14 @@ static void judge_peers(struct om_agent *a, uint64_t now) {
                 struct om_peer *p = &a->peers[i];
                 if (p->self)
                         continue;
-                uint64_t silent = now - p->last_rx;
-                if (silent > a->timeout) {
+                enum om_peer_state s = om_peer_judge(p, now, a->interval, a->timeout);
+                if (s == OM_PEER_DOWN && p->state != OM_PEER_DOWN) {
                         char why[64];
                         snprintf(why, sizeof(why), "no valid frame for %llums",
-                                 (unsigned long long)silent);
-                        peer_set_state(a, p, OM_PEER_DOWN, why);
-                } else if (silent > 2 * a->interval && p->state == OM_PEER_UP)
-                        peer_set_state(a, p, OM_PEER_SUSPECT, NULL);
+                                 (unsigned long long)(now - p->last_rx));
+                        peer_set_state(a, p, s, why);
+                } else
+                        peer_set_state(a, p, s, NULL);
         }
         /* The tick judges once per interval, so a peer would be seen down up to one
          * interval after its `timeout` of silence (a second with the defaults, on the
@@ -218,8 +217,11 @@ static void tick_cb(uv_timer_t *t) {
                 om_log_set_component("hb");
                 log_warning("loop stalled %llums: peers' last-seen reset, not judged",
                             (unsigned long long)late);
-                for (size_t i = 0; i < a->n_peers; i++)
+                for (size_t i = 0; i < a->n_peers; i++) {
                         a->peers[i].last_rx = now;
+                        om_peer_stalled(&a->peers[i]);
+                }
+                om_orch_kick(a);
         }
         send_beats(a);
         judge_peers(a, now);
@@ -317,8 +319,21 @@ static void scan_cb(uv_timer_t *t) {
         a->scan_inflight = true;
 }
 
+/* The work the pieces asked for with todo bits, once each, before the loop sleeps; a
+ * piece's work may ask for more (an evaluation that changed a state asks for a rescan),
+ * done in the next round, a few rounds at most. */
 static void before_sleep_cb(uv_prepare_t *p) {
         struct om_agent *a = container_of(p, struct om_agent, before_sleep);
+        for (int round = 0; a->todo && !a->stopping && round < 8; round++) {
+                unsigned todo = a->todo;
+                a->todo = 0;
+                if (todo & OM_TODO_RESCAN)
+                        om_agent_rescan(a);
+                if (todo & OM_TODO_EVAL)
+                        om_orch_eval(a);
+                if (todo & OM_TODO_REPL)
+                        om_repl_pass(a);
+        }
         if (a->beat_now) {
                 a->beat_now = false;
                 send_beats(a);
@@ -329,13 +344,21 @@ void om_agent_peer_data(struct om_agent *a, int node, const uint8_t boot[OM_HB_B
                         struct om_cl_nodedata *nd) {
         struct om_peer *p = &a->peers[node];
         bool same_boot = p->have_data && memcmp(p->data_boot, boot, OM_HB_BOOT_ID_LEN) == 0;
-        if (same_boot && nd->gen <= p->data.gen)
+        bool current = p->pull_stalls == a->stalls; /* asked after our last stall */
+        if (same_boot && nd->gen <= p->data.gen) {
+                if (current && p->unsure) {
+                        om_peer_seen(p);
+                        om_orch_kick(a);
+                }
                 return;
+        }
         om_cl_nodedata_done(&p->data);
         p->data = *nd;
         *nd = (struct om_cl_nodedata){0};
         memcpy(p->data_boot, boot, OM_HB_BOOT_ID_LEN);
         p->have_data = true;
+        if (current)
+                om_peer_seen(p);
         om_log_set_component("daemon");
         log_info("node %s data generation %llu received", p->name, (unsigned long long)p->data.gen);
         om_orch_kick(a);

@@ -1,9 +1,10 @@
 /*
- * The orchestrator (DESIGN section 8) and its action runner, as the rest of the agent
- * sees them: per-object monitor state machines fed by the cluster view, target states
- * set through the local API and agreed on through node data, HA placement, quorum with
- * arbitrator probes and split actions, and the restart guard. Actions run as child
- * processes (`om <path> <action> --local`), never on the loop thread. Agent files only.
+ * The orchestrator and its action runner, as the rest of the agent sees them: per-object
+ * monitor state machines fed by the cluster view, target states set through the local
+ * API and agreed on through node data, HA placement, quorum with arbitrator probes and
+ * split actions, and the restart guard. The decisions are cluster/cl_decide.h's; this
+ * part performs them. Actions run as child processes (`om <path> <action> --local`),
+ * never on the loop thread. Agent files only.
  */
 #pragma once
 
@@ -19,8 +20,11 @@ struct om_cl_nodedata;
 int om_orch_start(struct om_agent *a);
 /* Frees the orchestrator (after the loop's handles are closed). */
 void om_orch_free(struct om_agent *a);
-/* Asks for an evaluation at the next loop turn (a peer changed, data arrived). */
+/* Asks for an evaluation before the loop sleeps (a peer changed, data arrived): sets
+ * OM_TODO_EVAL. */
 void om_orch_kick(struct om_agent *a);
+/* One evaluation pass now (daemon.c's before-sleep work, for OM_TODO_EVAL). */
+void om_orch_eval(struct om_agent *a);
 /* Writes the orchestrator's fields (monitor state, target) into freshly collected local
  * node data; a no-op before om_orch_start. */
 void om_orch_fill(struct om_agent *a, struct om_cl_nodedata *nd);

@@ -1,5 +1,5 @@
 /*
- * The agent's side of object replication (DESIGN section 7, cluster/cl_repl.h): after
+ * The agent's side of object replication (cluster/cl_repl.h): after
  * any change of node data (ours after a rescan, a peer's after a pull) it draws the plan
  * on the next loop turn, fetches each object that a peer holds in a newer version over
  * the peer API ("objget", sealed like every peer message), and runs the check and the
@@ -57,8 +57,6 @@ struct rec {
 
 struct om_repl {
         struct om_agent *agent;
-        uv_timer_t kick; /* 0 ms timer: the next loop turn, before the loop sleeps */
-        bool need_rescan;
         uint8_t (*seckeys)[32]; /* sodium_malloc'd, 2 slots: the keyring's sealing keys */
         size_t n_seckeys;
         bool corrupt_serve;
@@ -187,7 +185,7 @@ static void after_work_cb(uv_work_t *w, int status) {
                         log_info("%s installed: version %s by %s, from %s", j->pathstr, ver,
                                  j->v.writer, j->peer);
                 }
-                r->need_rescan = true;
+                a->todo |= OM_TODO_RESCAN; /* bumps the generation: beaten before sleep */
                 if (rec)
                         rec->n_failed = 0;
         } else if (j->r == 0 && j->kind == JOB_FETCH && !j->in_scope) {
@@ -303,14 +301,13 @@ static void plan(struct om_agent *a) {
         _cleanup_free_ const char **names = calloc(a->n_peers + 1, sizeof(*names));
         _cleanup_free_ struct om_repl_want *w = NULL;
         size_t n = 0;
+        const struct om_view v = om_agent_view(a);
         if (!peers || !names)
                 return;
         for (size_t i = 0; i < a->n_peers; i++) {
-                const struct om_peer *p = &a->peers[i];
-                names[i] = p->name;
-                if (!p->self && p->have_data &&
-                    (p->state == OM_PEER_UP || p->state == OM_PEER_SUSPECT))
-                        peers[i] = &p->data;
+                names[i] = a->peers[i].name;
+                if (!a->peers[i].self && om_view_alive(&v, i))
+                        peers[i] = om_view_data(&v, i);
         }
         if (om_repl_plan(&a->local, peers, names, a->n_peers, om_tombstone_horizon(a), &w, &n) < 0)
                 return;
@@ -318,23 +315,14 @@ static void plan(struct om_agent *a) {
                 start_job(a, &w[i]);
 }
 
-static void kick_cb(uv_timer_t *t) {
-        struct om_repl *r = container_of(t, struct om_repl, kick);
-        struct om_agent *a = r->agent;
-        if (a->stopping)
-                return;
-        if (r->need_rescan) {
-                r->need_rescan = false;
-                om_agent_rescan(a); /* bumps the generation: beaten before the loop sleeps */
-        }
-        plan(a);
+void om_repl_pass(struct om_agent *a) {
+        if (a->repl && !a->stopping)
+                plan(a);
 }
 
 void om_repl_kick(struct om_agent *a) {
-        struct om_repl *r = a->repl;
-        if (!r || a->stopping || uv_is_active((uv_handle_t *)&r->kick))
-                return;
-        uv_timer_start(&r->kick, kick_cb, 0, 0);
+        if (a->repl && !a->stopping)
+                a->todo |= OM_TODO_REPL;
 }
 
 /* ---- serving ---- */
@@ -398,7 +386,6 @@ int om_repl_start(struct om_agent *a) {
         }
         const char *c = getenv("OM_TEST_CORRUPT_SERVE");
         r->corrupt_serve = c && strcmp(c, "1") == 0;
-        uv_timer_init(&a->loop, &r->kick);
         a->repl = r;
         if (r->corrupt_serve) {
                 om_log_set_component("repl");

@@ -203,14 +203,13 @@ static void reseal_work(uv_work_t *w) {
 /* Whether this node holds, of every sec object any live peer advertises, at least that
  * version: nothing sealed with the old secret is still on its way here. */
 static bool secs_synced(struct om_agent *a) {
+        const struct om_view v = om_agent_view(a);
         for (size_t i = 0; i < a->n_peers; i++) {
-                const struct om_peer *p = &a->peers[i];
-                if (p->self || (p->state != OM_PEER_UP && p->state != OM_PEER_SUSPECT))
+                if (a->peers[i].self || !om_view_alive(&v, i))
                         continue;
                 /* the peer's latest data, from its current boot, is here */
-                bool fresh = p->have_data && p->data.gen >= p->gen_announced &&
-                             memcmp(p->data_boot, p->boot_id, OM_HB_BOOT_ID_LEN) == 0;
-                if (!fresh || !om_cl_nodedata_secs_synced(&a->local, &p->data, NULL))
+                if (!om_view_fresh(&v, i) ||
+                    !om_cl_nodedata_secs_synced(&a->local, om_view_data(&v, i), NULL))
                         return false;
         }
         return true;

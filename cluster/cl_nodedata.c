@@ -129,7 +129,7 @@ void om_cl_nodedata_pack(const struct om_cl_nodedata *nd, msgpack_packer *pk) {
                 om_cl_mp_kv_str(pk, "overall", in->overall);
                 om_cl_mp_kv_bool(pk, "provisioned", in->provisioned);
                 om_cl_mp_kv_bool(pk, "frozen", in->frozen);
-                om_cl_mp_kv_str(pk, "monitor", in->monitor);
+                om_cl_mp_kv_str(pk, "monitor", om_mon_to_string(in->monitor));
                 om_cl_mp_kv_str(pk, "target", in->target);
                 om_cl_mp_kv_u64(pk, "target_ver", in->target_ver);
                 om_cl_mp_kv_str(pk, "target_writer", in->target_writer);
@@ -168,6 +168,7 @@ int om_cl_nodedata_unpack(const msgpack_object *o, struct om_cl_nodedata *ret) {
                 const msgpack_object_kv *kv = &inst->via.map.ptr[i];
                 struct om_cl_instance *in = &nd.inst[nd.n_inst];
                 struct om_path p;
+                char mon[24];
                 if (om_cl_mp_str(&kv->key, in->path, sizeof(in->path)) < 0 ||
                     om_path_parse(in->path, &p, NULL, 0) < 0 ||
                     om_cl_mp_get_str(&kv->val, "avail", in->avail, sizeof(in->avail)) < 0 ||
@@ -177,13 +178,15 @@ int om_cl_nodedata_unpack(const msgpack_object *o, struct om_cl_nodedata *ret) {
                         goto bad;
                 /* the orchestrator's fields are optional (older agents send none) */
                 if (om_cl_mp_get(&kv->val, "monitor") &&
-                    (om_cl_mp_get_str(&kv->val, "monitor", in->monitor, sizeof(in->monitor)) < 0 ||
+                    (om_cl_mp_get_str(&kv->val, "monitor", mon, sizeof(mon)) < 0 ||
                      om_cl_mp_get_str(&kv->val, "target", in->target, sizeof(in->target)) < 0 ||
                      om_cl_mp_get_u64(&kv->val, "target_ver", &in->target_ver) < 0 ||
                      om_cl_mp_get_str(&kv->val, "target_writer", in->target_writer,
                                       sizeof(in->target_writer)) < 0 ||
                      om_cl_mp_get_bool(&kv->val, "target_done", &in->target_done) < 0))
                         goto bad;
+                if (om_cl_mp_get(&kv->val, "monitor"))
+                        in->monitor = om_mon_from_string(mon);
                 nd.n_inst++;
         }
         for (uint32_t i = 0; i < objs->via.map.size; i++) {

@@ -1,5 +1,5 @@
 /*
- * Node data (DESIGN section 7): what a node says about itself to the cluster, its node
+ * Node data: what a node says about itself to the cluster, its node
  * state, the status of each of its instances and the version of each object it holds.
  * Each node is the only writer of its own; a generation counts its changes. This module
  * collects the local data from the files the CLI and the actions write (never touching
@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster/cl_monitor.h"
 #include "core/objpath.h"
 
 struct om_cl_instance {
@@ -21,7 +22,7 @@ struct om_cl_instance {
         bool provisioned;
         bool frozen;
         /* set by the agent's orchestrator (empty from om_cl_nodedata_collect) */
-        char monitor[24];       /* monitor state: "idle", "starting", "stop failed" */
+        enum om_mon monitor;    /* on the wire by its name: "idle", "stop failed" */
         char target[80];        /* the object's target state as this node knows it */
         uint64_t target_ver;    /* its version (ms), ties broken by target_writer */
         char target_writer[64]; /* the node that set it */

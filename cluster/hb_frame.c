@@ -173,16 +173,23 @@ int om_hb_window_commit(struct om_hb_window *w, const uint8_t boot_id[OM_HB_BOOT
         return 0;
 }
 
-int om_hb_beat_pack(const char *cluster, uint64_t gen, uint64_t ts, uint8_t *out, size_t outmax) {
+int om_hb_beat_pack(const char *cluster, uint64_t gen, uint64_t ts, const uint64_t *hears,
+                    uint8_t *out, size_t outmax) {
         msgpack_sbuffer sb;
         msgpack_packer pk;
         msgpack_sbuffer_init(&sb);
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 4);
+        msgpack_pack_map(&pk, hears ? 5 : 4);
         om_cl_mp_kv_u64(&pk, "v", 1);
         om_cl_mp_kv_str(&pk, "c", cluster);
         om_cl_mp_kv_u64(&pk, "g", gen);
         om_cl_mp_kv_u64(&pk, "t", ts);
+        if (hears) {
+                om_cl_mp_str_pack(&pk, "h");
+                msgpack_pack_array(&pk, OM_HB_HEARS_WORDS);
+                for (size_t k = 0; k < OM_HB_HEARS_WORDS; k++)
+                        msgpack_pack_uint64(&pk, hears[k]);
+        }
         int r = -EMSGSIZE;
         if (sb.size <= outmax) {
                 memcpy(out, sb.data, sb.size);
@@ -232,6 +239,18 @@ int om_hb_receive(const struct om_hb_rx_ctx *ctx, struct om_hb_stats *st, const 
         int r = om_cl_mp_get_u64(&u.data, "v", &v) < 0 || v != 1 ||
                 om_cl_mp_get_str(&u.data, "c", cluster, sizeof(cluster)) < 0 ||
                 om_cl_mp_get_u64(&u.data, "g", &gen) < 0 || om_cl_mp_get_u64(&u.data, "t", &ts) < 0;
+        /* optional: the set of nodes the sender hears, an array of unsigned words */
+        const msgpack_object *h = r ? NULL : om_cl_mp_get(&u.data, "h");
+        bool hears_known = h != NULL;
+        uint64_t hears[OM_HB_HEARS_WORDS] = {0};
+        if (h && (h->type != MSGPACK_OBJECT_ARRAY || h->via.array.size > OM_HB_HEARS_WORDS))
+                r = 1;
+        for (uint32_t k = 0; h && !r && k < h->via.array.size; k++) {
+                if (h->via.array.ptr[k].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                        r = 1;
+                else
+                        hears[k] = h->via.array.ptr[k].via.u64;
+        }
         msgpack_unpacked_destroy(&u);
         if (r)
                 return drop(st, OM_HB_DROP_MALFORMED);
@@ -242,6 +261,8 @@ int om_hb_receive(const struct om_hb_rx_ctx *ctx, struct om_hb_stats *st, const 
         ret->node = node;
         ret->gen = gen;
         ret->ts = ts;
+        ret->hears_known = hears_known;
+        memcpy(ret->hears, hears, sizeof(hears));
         memcpy(ret->boot_id, info.boot_id, OM_HB_BOOT_ID_LEN);
         st->rx_frames++;
         st->rx_bytes += len;

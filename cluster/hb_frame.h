@@ -97,15 +97,25 @@ int om_hb_window_check(const struct om_hb_window *w, const uint8_t boot_id[OM_HB
 int om_hb_window_commit(struct om_hb_window *w, const uint8_t boot_id[OM_HB_BOOT_ID_LEN],
                         uint64_t seq);
 
-/* The beat payload: {"v":1, "c":<cluster>, "g":<node data generation>, "t":<wall ms>}. */
+/* The beat payload: {"v":1, "c":<cluster>, "g":<node data generation>, "t":<wall ms>,
+ * "h":[<word>...]}. "h" is the set of nodes the sender hears (frames received within its
+ * timeout), as a bit mask over the node indexes of cluster.conf, 64 per word, at most
+ * OM_HB_HEARS_WORDS words; a receiver uses it to count the sender for the quorum only
+ * when the sender hears it too, and to see a node alive that a peer hears when it does
+ * not itself. Beats of older agents carry no "h" (hears_known is false then). */
+#define OM_HB_HEARS_WORDS 2
 struct om_hb_beat {
         int node; /* index of the sender in the receiver's node list */
         uint64_t gen;
         uint64_t ts;
         uint8_t boot_id[OM_HB_BOOT_ID_LEN];
         bool new_boot;
+        bool hears_known;
+        uint64_t hears[OM_HB_HEARS_WORDS];
 };
-int om_hb_beat_pack(const char *cluster, uint64_t gen, uint64_t ts, uint8_t *out, size_t outmax);
+/* hears: OM_HB_HEARS_WORDS words, or NULL to send no "h". */
+int om_hb_beat_pack(const char *cluster, uint64_t gen, uint64_t ts, const uint64_t *hears,
+                    uint8_t *out, size_t outmax);
 
 /* Counters of one receiving stream. */
 struct om_hb_stats {

@@ -1,6 +1,6 @@
 /*
- * Unit tests of the HA leader election (agent/orchestrator.c) against a scripted
- * cluster view, in the corosync vqsim manner: a fake agent whose node table and node
+ * Unit tests of the HA leader election (cluster/cl_decide.c, through agent/orchestrator.c) against
+ * a scripted cluster view, in the corosync vqsim manner: a fake agent whose node table and node
  * data the test writes (no sockets, no heartbeats, no child process), then asks who the
  * leader is. Every condition of the election is taken away in turn: liveness, fresh
  * data, frozen node and instance, provisioned, "start failed", "init"; and the answer
@@ -71,7 +71,7 @@ static int setup(void **state) {
                 snprintf(in->path, sizeof(in->path), P);
                 snprintf(in->avail, sizeof(in->avail), "down");
                 snprintf(in->overall, sizeof(in->overall), "down");
-                snprintf(in->monitor, sizeof(in->monitor), "idle");
+                in->monitor = OM_MON_IDLE;
                 in->provisioned = true;
                 struct om_cl_nodedata *nd = i == 0 ? &A.local : &PEERS[i].data;
                 nd->gen = 1;
@@ -144,11 +144,11 @@ static void test_frozen_unprovisioned_failed(void **state) {
         INST[2].provisioned = false;
         assert_int_equal(om_orch_leader(&A, P), -1);
         INST[0].frozen = false;
-        snprintf(INST[0].monitor, sizeof(INST[0].monitor), "start failed");
+        INST[0].monitor = OM_MON_START_FAILED;
         assert_int_equal(om_orch_leader(&A, P), -1);
-        snprintf(INST[0].monitor, sizeof(INST[0].monitor), "init");
+        INST[0].monitor = OM_MON_INIT;
         assert_int_equal(om_orch_leader(&A, P), -1);
-        snprintf(INST[0].monitor, sizeof(INST[0].monitor), "idle");
+        INST[0].monitor = OM_MON_IDLE;
         assert_int_equal(om_orch_leader(&A, P), 0);
 }
 

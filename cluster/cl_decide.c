@@ -1,0 +1,721 @@
+/*
+ * Implementation of cl_decide.h. Every function here reads the view, the config and the
+ * object's state, changes that state and appends effects; nothing else. The caller does
+ * what the effects say, in order (agent/orchestrator.c is the agent's caller).
+ */
+#include "cluster/cl_decide.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/util.h"
+
+static struct om_eff *eff_add(struct om_decision *out, enum om_eff_kind kind) {
+        /* a pass over one object appends a handful of effects at most; when the list
+         * is full (a caller that never empties it) the last one is reused */
+        struct om_eff *e = &out->eff[out->n < OM_DEC_EFF_MAX ? out->n++ : OM_DEC_EFF_MAX - 1];
+        memset(e, 0, sizeof(*e));
+        e->kind = kind;
+        return e;
+}
+
+static void eff_why(struct om_eff *e, const char *fmt, ...) _printf_(2, 3);
+static void eff_why(struct om_eff *e, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->why, sizeof(e->why), fmt, ap);
+        va_end(ap);
+}
+
+static void set_state(struct om_dec_obj *st, enum om_mon s, const char *why,
+                      struct om_decision *out) {
+        if (st->state == s)
+                return;
+        struct om_eff *e = eff_add(out, OM_EFF_STATE);
+        e->from = st->state;
+        e->to = s;
+        if (why)
+                snprintf(e->why, sizeof(e->why), "%s", why);
+        st->state = s;
+}
+
+static void job_start_words(struct om_dec_obj *st, enum om_mon s, const char *why,
+                            const char *const *words, struct om_decision *out) {
+        set_state(st, s, why, out);
+        st->job = true;
+        struct om_eff *e = eff_add(out, OM_EFF_SPAWN);
+        e->to = s;
+        for (size_t k = 0; k + 1 < OM_DEC_WORDS_MAX && words[k]; k++)
+                e->words[k] = words[k];
+}
+
+static void job_start(struct om_dec_obj *st, enum om_mon s, const char *why,
+                      struct om_decision *out) {
+        const char *words[] = {om_mon_action(s), NULL};
+        job_start_words(st, s, why, words, out);
+}
+
+static void refresh_start(struct om_dec_obj *st, struct om_decision *out) {
+        /* the monitor's refresh never runs beside an action (it skips a round instead) */
+        struct om_eff *e = eff_add(out, OM_EFF_REFRESH);
+        e->words[0] = "print";
+        e->words[1] = "status";
+        e->words[2] = st->mon_refreshing ? "--waitlock" : NULL;
+        e->words[3] = st->mon_refreshing ? "0" : NULL;
+        st->job = true;
+}
+
+void om_decide_spawn_failed(struct om_dec_obj *st, bool refresh, struct om_decision *out) {
+        st->job = false;
+        if (refresh) {
+                st->mon_refreshing = false;
+                set_state(st, OM_MON_IDLE, "status refresh could not run", out);
+                return;
+        }
+        st->then = OM_THEN_NONE;
+        st->rid_job = st->fail_after = false;
+        set_state(st, om_mon_failed_of(st->state), "cannot spawn the action", out);
+}
+
+static void then_start(struct om_dec_obj *st, struct om_decision *out) {
+        enum om_dec_then next = st->then;
+        st->then = OM_THEN_NONE;
+        job_start(st, next == OM_THEN_STOP ? OM_MON_STOPPING : OM_MON_STARTING, NULL, out);
+}
+
+void om_decide_job_done(const struct om_dec_cfg *cfg, struct om_dec_obj *st, int status,
+                        struct om_decision *out) {
+        bool refresh = st->mon_refreshing, rid_job = st->rid_job, fail_after = st->fail_after;
+        st->job = false;
+        st->mon_refreshing = st->rid_job = st->fail_after = false;
+        if (st->state == OM_MON_INIT)
+                set_state(st, OM_MON_IDLE, "status refreshed", out);
+        else if (refresh || rid_job) {
+                if (refresh) /* the monitor's status refresh: the state stays, judged next */
+                        st->mon_check = status == 0;
+                else /* a resource restart that failed is one attempt spent, not a failed
+                      * start: the next check counts it and, restarts exhausted, gives the
+                      * instance up */
+                        set_state(st, OM_MON_IDLE, status ? "resource restart failed" : NULL, out);
+                if (st->then != OM_THEN_NONE) /* a stop asked meanwhile (quorum lost) */
+                        then_start(st, out);
+        } else if (fail_after && status == 0) {
+                set_state(st, OM_MON_MONITOR_FAILED,
+                          "stopped after a monitored resource failed: another node may take "
+                          "over",
+                          out);
+        } else if (status != 0) {
+                st->then = OM_THEN_NONE;
+                set_state(st, om_mon_failed_of(st->state), NULL, out);
+        } else if (st->then != OM_THEN_NONE) {
+                then_start(st, out);
+        } else {
+                if (st->state == OM_MON_STARTING || st->state == OM_MON_PROVISIONING)
+                        for (size_t k = 0; k < cfg->n_watch; k++)
+                                st->restarted[k] = 0; /* a whole start: counts reset */
+                set_state(st, OM_MON_IDLE, NULL, out);
+        }
+}
+
+/* ---- the view, as the decisions read it ---- */
+
+/*
+ * HA leader election.
+ *
+ * Problem: when a failover service must start (its node died, or someone asked for it),
+ * exactly one node may start it, and the nodes cannot hold a vote for each decision:
+ * the node that died may be the one that would count the votes, and a vote costs round
+ * trips on the failover's critical path.
+ *
+ * Behaviour: every node computes the leader from the same inputs, the shared view:
+ * walk the service's `nodes` in their preference order and take the first node that is
+ * alive, whose data we hold fresh (the latest generation it announced), that holds the
+ * object, that is not frozen (node or instance, unless a start target thaws them all),
+ * is provisioned (unless we are provisioning) and whose monitor is not in a failed
+ * state ("start failed" excludes a node that could not start it). Only the leader
+ * starts, and only when it also holds the quorum and no live peer reports the instance
+ * up, starting, stopping or still initializing, and every live peer's data is fresh.
+ *
+ * Reason: the view converges within a heartbeat, since every change is beaten at once,
+ * and two nodes whose views differ for an instant are kept from a double start by the
+ * other conditions: a node that is not sure a peer is down counts it alive, and the
+ * leader first waits `ready_period` in the "ready" state and checks everything again
+ * before it spawns the start.
+ */
+static int node_index(const struct om_view *v, const char *name) {
+        for (size_t i = 0; i < v->n; i++)
+                if (strcmp(v->peers[i].name, name) == 0)
+                        return (int)i;
+        return -1;
+}
+
+int om_decide_leader(const struct om_view *v, const struct om_dec_cfg *cfg, bool ignore_frozen,
+                     bool ignore_prov) {
+        for (size_t k = 0; k < cfg->n_nodes; k++) {
+                int i = node_index(v, cfg->nodes[k]);
+                if (i < 0 || !om_view_alive(v, (size_t)i) || !om_view_fresh(v, (size_t)i))
+                        continue;
+                const struct om_cl_nodedata *nd = om_view_data(v, (size_t)i);
+                const struct om_cl_instance *in = om_view_inst(v, (size_t)i, cfg->path);
+                if (!nd || !in || om_mon_failed(in->monitor) || in->monitor == OM_MON_INIT)
+                        continue;
+                if (!ignore_frozen && (nd->frozen || in->frozen))
+                        continue;
+                if (!ignore_prov && !in->provisioned)
+                        continue;
+                return i;
+        }
+        return -1;
+}
+
+/*
+ * The restart guard.
+ *
+ * Problem: a node that boots (or whose agent restarts) knows nothing of the cluster:
+ * no peer data yet, every peer "unknown". Its own cached status may be older than the
+ * failover that happened while it was gone. If it acted at once it would find no
+ * instance up anywhere and, being first in `nodes`, start the service a second time.
+ *
+ * Behaviour: until the guard is lifted the node starts nothing and applies no split
+ * action. Every instance begins in the "init" monitor state (peers see it and count it
+ * as possibly running) until a status refresh (`om <path> print status`, a child
+ * process) has run. The guard lifts when every peer that beats has handed us its fresh
+ * node data, and every peer that does not beat has been silent for two heartbeat
+ * timeouts since we started (it is down, not slow to answer).
+ *
+ * Reason: the data of every live peer is what tells us another node runs the service;
+ * waiting for it costs one round trip on a normal boot, and two timeouts only when some
+ * peer is really gone, which is the case where the quorum rule protects us anyway.
+ */
+bool om_decide_boot_ready(const struct om_view *v, uint64_t now, uint64_t started, uint64_t timeout,
+                          bool any_init) {
+        bool waited = now - started >= 2 * timeout;
+        for (size_t i = 0; i < v->n; i++) {
+                if (v->peers[i].self)
+                        continue;
+                if (om_view_alive(v, i) ? !om_view_fresh(v, i) : !waited)
+                        return false;
+        }
+        return !any_init;
+}
+
+/* This node holds the sec objects of the object's namespace at least as new as node i
+ * advertises them. A node provisions after the leader only then: the leader stored the
+ * passphrases it generated before its instance came up, and a node that would not see
+ * them yet would generate different ones (and a second writer of one key loses). */
+static bool secs_synced(const struct om_view *v, size_t i, const char *path) {
+        const struct om_cl_nodedata *nd = om_view_data(v, i);
+        char ns[OM_NAME_MAX + 1];
+        const char *slash = strchr(path, '/');
+        size_t len = slash ? (size_t)(slash - path) : 0;
+        if (!nd || len == 0 || len >= sizeof(ns))
+                return false;
+        memcpy(ns, path, len);
+        ns[len] = '\0';
+        return om_cl_nodedata_secs_synced(v->local, nd, ns);
+}
+
+/* secs_synced with every live peer: a node about to provision, leader or not, first takes
+ * the passphrases any node already generated */
+static bool secs_synced_all(const struct om_view *v, const char *path) {
+        for (size_t i = 0; i < v->n; i++)
+                if (!v->peers[i].self && om_view_alive(v, i) && om_view_data(v, i) &&
+                    !secs_synced(v, i, path))
+                        return false;
+        return true;
+}
+
+/* A failed monitor among the live instances that work on this very target: its node's
+ * index, -1 none. */
+static int some_failed(const struct om_view *v, const struct om_dec_cfg *cfg,
+                       const struct om_dec_obj *st, enum om_mon what) {
+        for (size_t i = 0; i < v->n; i++) {
+                const struct om_cl_instance *in = om_view_inst(v, i, cfg->path);
+                if (om_view_alive(v, i) && in && in->monitor == what &&
+                    in->target_ver == st->tver && om_streq(in->target_writer, st->twriter))
+                        return (int)i;
+        }
+        return -1;
+}
+
+/* A live peer runs the instance, may run it, or we do not know (its data not fresh,
+ * unless known_only: then only what fresh data says counts). */
+static bool others_hold(const struct om_view *v, const char *path, bool known_only) {
+        for (size_t i = 0; i < v->n; i++) {
+                if (v->peers[i].self || !om_view_alive(v, i))
+                        continue;
+                if (!om_view_fresh(v, i)) {
+                        if (known_only)
+                                continue;
+                        return true; /* unknown: count it as running */
+                }
+                if (om_inst_holds(om_view_inst(v, i, path)))
+                        return true;
+        }
+        return false;
+}
+
+static bool others_active(const struct om_view *v, const char *path) {
+        return others_hold(v, path, false);
+}
+
+/* ---- targets ---- */
+
+static int target_cmp(uint64_t v1, const char *w1, uint64_t v2, const char *w2) {
+        if (v1 != v2)
+                return v1 < v2 ? -1 : 1;
+        return strcmp(w1, w2);
+}
+
+static void target_adopt(struct om_dec_obj *st, const char *target, uint64_t ver,
+                         const char *writer) {
+        snprintf(st->target, sizeof(st->target), "%s", target);
+        st->tver = ver;
+        snprintf(st->twriter, sizeof(st->twriter), "%s", writer);
+        st->tdone = st->tfailed = false;
+        st->treason[0] = 0;
+}
+
+/* The newest target any live peer holds, when newer than ours, becomes ours. */
+static void adopt_targets(const struct om_view *v, const struct om_dec_cfg *cfg,
+                          struct om_dec_obj *st, struct om_decision *out) {
+        int best = -1;
+        const struct om_cl_instance *bin = NULL;
+        for (size_t i = 0; i < v->n; i++) {
+                if (v->peers[i].self || !om_view_alive(v, i))
+                        continue;
+                const struct om_cl_instance *in = om_view_inst(v, i, cfg->path);
+                if (!in || !in->target_ver ||
+                    target_cmp(in->target_ver, in->target_writer, st->tver, st->twriter) <= 0)
+                        continue;
+                if (bin && target_cmp(in->target_ver, in->target_writer, bin->target_ver,
+                                      bin->target_writer) <= 0)
+                        continue;
+                best = (int)i;
+                bin = in;
+        }
+        if (!bin)
+                return;
+        target_adopt(st, bin->target, bin->target_ver, bin->target_writer);
+        eff_add(out, OM_EFF_TARGET_SET)->node = best;
+        if (om_mon_failed(st->state))
+                set_state(st, OM_MON_IDLE, "new target", out);
+}
+
+void om_decide_target_set(struct om_dec_obj *st, const char *target, uint64_t ver,
+                          const char *writer, struct om_decision *out) {
+        target_adopt(st, target, ver, writer);
+        if (om_mon_failed(st->state))
+                set_state(st, OM_MON_IDLE, "new target", out);
+}
+
+bool om_decide_target_valid(const char *t) {
+        static const char *const ok[] = {"started", "stopped", "provisioned", "unprovisioned",
+                                         "purged",  "frozen",  "thawed"};
+        for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
+                if (om_streq(t, ok[i]))
+                        return true;
+        return om_startswith(t, "placed@") && t[7];
+}
+
+static void target_end(struct om_dec_obj *st, bool failed, struct om_decision *out, const char *fmt,
+                       ...) _printf_(4, 5);
+static void target_end(struct om_dec_obj *st, bool failed, struct om_decision *out, const char *fmt,
+                       ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(st->treason, sizeof(st->treason), fmt, ap);
+        va_end(ap);
+        st->tdone = true;
+        st->tfailed = failed;
+        eff_add(out, OM_EFF_TARGET_END)->flag = failed;
+}
+
+static void set_frozen(bool frozen, struct om_decision *out) {
+        eff_add(out, OM_EFF_FROZEN)->flag = frozen;
+}
+
+static void eval_target(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg,
+                        struct om_dec_obj *st, const struct om_cl_instance *me,
+                        struct om_decision *out) {
+        const struct om_view *v = c->view;
+        const char *t = st->target;
+        bool fr = om_view_all_fresh(v);
+        int who;
+
+        if (om_streq(t, "frozen") || om_streq(t, "thawed")) {
+                bool want = om_streq(t, "frozen");
+                set_frozen(want, out);
+                if (!fr)
+                        return;
+                for (size_t i = 0; i < v->n; i++) {
+                        const struct om_cl_instance *in = om_view_inst(v, i, cfg->path);
+                        if (om_view_alive(v, i) && in && in->frozen != want)
+                                return;
+                }
+                target_end(st, false, out, "%s", "");
+                return;
+        }
+        if (om_streq(t, "stopped")) {
+                /* frozen first, so that no HA logic starts it again anywhere */
+                set_frozen(true, out);
+                if (me && om_inst_up(me) && st->state == OM_MON_IDLE)
+                        job_start(st, OM_MON_STOPPING, "target stopped", out);
+                if ((who = some_failed(v, cfg, st, OM_MON_STOP_FAILED)) >= 0) {
+                        target_end(st, true, out, "stop failed on %s (see its object log)",
+                                   v->peers[who].name);
+                        return;
+                }
+                if (!fr)
+                        return;
+                for (size_t i = 0; i < v->n; i++) {
+                        const struct om_cl_instance *in = om_view_inst(v, i, cfg->path);
+                        if (om_view_alive(v, i) && in && (om_inst_holds(in) || !in->frozen))
+                                return;
+                }
+                target_end(st, false, out, "%s", "");
+                return;
+        }
+        if (om_streq(t, "started") || om_streq(t, "provisioned") || om_startswith(t, "placed@")) {
+                bool prov = om_streq(t, "provisioned");
+                const char *dest = om_startswith(t, "placed@") ? t + 7 : NULL;
+                set_frozen(false, out);
+                int leader = dest ? node_index(v, dest) : om_decide_leader(v, cfg, true, prov);
+                bool me_leader = leader == v->self;
+                enum om_mon fail = prov ? OM_MON_PROVISION_FAILED : OM_MON_START_FAILED;
+                if ((who = some_failed(v, cfg, st, fail)) >= 0 &&
+                    (dest || !cfg->failover || leader < 0)) {
+                        target_end(st, true, out, "%s on %s (see its object log)",
+                                   om_mon_to_string(fail), v->peers[who].name);
+                        return;
+                }
+                if ((who = some_failed(v, cfg, st, OM_MON_STOP_FAILED)) >= 0) {
+                        target_end(st, true, out, "stop failed on %s (see its object log)",
+                                   v->peers[who].name);
+                        return;
+                }
+                if (leader < 0 && fr) {
+                        target_end(st, true, out,
+                                   "no node can %s it (none alive, provisioned "
+                                   "and not failed among its nodes)",
+                                   prov ? "provision" : "start");
+                        return;
+                }
+                /* a node provisions only on a fresh view, holding the secrets the other
+                 * nodes have (leader or not: two nodes may briefly both think they lead) */
+                bool may_prov = fr && secs_synced_all(v, cfg->path);
+                if (st->state == OM_MON_IDLE && me) {
+                        if (dest && !me_leader && om_inst_up(me))
+                                job_start(st, OM_MON_STOPPING, t, out);
+                        else if (me_leader && !om_inst_up(me) && fr && c->quorum_have &&
+                                 c->boot_ready &&
+                                 (!cfg->failover || !others_active(v, cfg->path)) &&
+                                 (!prov || me->provisioned || may_prov))
+                                job_start(st,
+                                          prov && !me->provisioned ? OM_MON_PROVISIONING
+                                                                   : OM_MON_STARTING,
+                                          t, out);
+                        else if (!cfg->failover && !om_inst_up(me) && c->quorum_have &&
+                                 c->boot_ready &&
+                                 (!prov || me->provisioned || (me_leader && may_prov)))
+                                job_start(st, prov ? OM_MON_PROVISIONING : OM_MON_STARTING, t, out);
+                        else if (prov && !me_leader && !me->provisioned && leader >= 0 &&
+                                 om_inst_up(om_view_inst(v, (size_t)leader, cfg->path)) &&
+                                 may_prov) {
+                                if (cfg->failover && !st->prov_refreshed) {
+                                        st->prov_refreshed = true;
+                                        refresh_start(st, out);
+                                        return;
+                                }
+                                st->then = cfg->failover ? OM_THEN_STOP : OM_THEN_NONE;
+                                job_start(st, OM_MON_PROVISIONING, t, out);
+                        }
+                }
+                /* reached: the destination runs it (switch), or one instance runs it
+                 * wherever it is (failover: a node that comes back and adopts an old
+                 * target finds it reached), or every instance does (flex) */
+                if (!fr)
+                        return;
+                int n_up = 0, n_active = 0, n_inst = 0;
+                for (size_t i = 0; i < v->n; i++) {
+                        const struct om_cl_instance *in = om_view_inst(v, i, cfg->path);
+                        if (!om_view_alive(v, i) || !in)
+                                continue;
+                        if (prov && !in->provisioned)
+                                return;
+                        n_inst++;
+                        n_active += om_inst_holds(in);
+                        n_up += om_inst_up(in) && in->monitor == OM_MON_IDLE;
+                        if (dest && (int)i == leader && !om_inst_up(in))
+                                return;
+                }
+                if (cfg->failover ? n_up != 1 || n_active != 1 : n_up != n_inst)
+                        return;
+                target_end(st, false, out, "%s", "");
+                return;
+        }
+        if (om_streq(t, "unprovisioned") || om_streq(t, "purged")) {
+                bool purge = om_streq(t, "purged");
+                if (me && st->state == OM_MON_IDLE) {
+                        bool all_adopted = true;
+                        for (size_t i = 0; i < v->n; i++) {
+                                const struct om_cl_instance *in = om_view_inst(v, i, cfg->path);
+                                if (om_view_alive(v, i) && in &&
+                                    (in->target_ver != st->tver ||
+                                     !om_streq(in->target_writer, st->twriter)))
+                                        all_adopted = false;
+                        }
+                        if (purge && all_adopted && fr)
+                                job_start(st, OM_MON_PURGING, t, out);
+                        else if (!purge && (me->provisioned || om_inst_up(me)))
+                                job_start(st, OM_MON_UNPROVISIONING, t, out);
+                }
+                enum om_mon fail = purge ? OM_MON_PURGE_FAILED : OM_MON_UNPROVISION_FAILED;
+                if ((who = some_failed(v, cfg, st, fail)) >= 0) {
+                        target_end(st, true, out, "%s on %s (see its object log)",
+                                   om_mon_to_string(fail), v->peers[who].name);
+                        return;
+                }
+                if (!fr)
+                        return;
+                for (size_t i = 0; i < v->n; i++) {
+                        const struct om_cl_instance *in = om_view_inst(v, i, cfg->path);
+                        if (om_view_alive(v, i) && in &&
+                            (purge || in->provisioned || om_inst_holds(in)))
+                                return;
+                }
+                target_end(st, false, out, "%s", "");
+                return;
+        }
+        target_end(st, true, out, "unknown target %s", t);
+}
+
+/* ---- HA ---- */
+
+static void eval_ha(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg, struct om_dec_obj *st,
+                    const struct om_cl_instance *me, struct om_decision *out) {
+        const struct om_view *v = c->view;
+        uint64_t now = c->now;
+        if (!cfg->ha || !cfg->failover || !me)
+                return;
+
+        /* Two instances up. After a loop stall long enough for peers to declare us
+         * down, they may have taken over what we run: once their fresh data shows the
+         * instance up elsewhere (within two timeouts of the stall, since the frames
+         * queued during the stall are read after the timers that notice it), ours is
+         * the one that goes (they acted on a real silence, we on nothing). The same
+         * holds when the agent restarted while the instance kept running here (the
+         * first two timeouts after the restart guard lifts). Any other duplicate that
+         * lasts a timeout is resolved by the service's `nodes` order: the node later in
+         * the list stops, as computed the same way on both. */
+        if (c->stalls != st->dup_check_stalls || (c->boot_ready && !st->booted)) {
+                st->dup_check_stalls = c->stalls;
+                st->booted = st->booted || c->boot_ready;
+                st->stall_window = now + 2 * c->timeout;
+        }
+        int other = -1;
+        bool stalled = now < st->stall_window;
+        for (size_t i = 0; i < v->n && om_inst_up(me); i++) {
+                const struct om_cl_instance *in = om_view_inst(v, i, cfg->path);
+                /* after our stall, a start elsewhere is a takeover too */
+                if (!v->peers[i].self && om_view_alive(v, i) && om_view_fresh(v, i) &&
+                    (om_inst_up(in) || (stalled && in && in->monitor == OM_MON_STARTING)))
+                        other = (int)i;
+        }
+        if (other < 0 || st->state != OM_MON_IDLE) {
+                st->dup_since = 0;
+        } else if (stalled) {
+                job_start(st, OM_MON_STOPPING, "also up elsewhere after our loop stalled", out);
+                return;
+        } else {
+                if (!st->dup_since)
+                        st->dup_since = now;
+                int me_rank = -1, other_rank = -1;
+                for (size_t k = 0; k < cfg->n_nodes; k++) {
+                        if (om_streq(cfg->nodes[k], c->self))
+                                me_rank = (int)k;
+                        if (om_streq(cfg->nodes[k], v->peers[other].name))
+                                other_rank = (int)k;
+                }
+                if (now - st->dup_since >= c->timeout && other_rank >= 0 &&
+                    (me_rank < 0 || me_rank > other_rank)) {
+                        char why[128];
+                        snprintf(why, sizeof(why), "also up on %s, earlier in nodes",
+                                 v->peers[other].name);
+                        job_start(st, OM_MON_STOPPING, why, out);
+                        return;
+                }
+        }
+
+        /* A peer's data that is not fresh (it changed, our pull is on its way) keeps an
+         * idle node from getting ready and a ready one from starting, but does not end
+         * the ready period: every state change is beaten at once, so leaders of
+         * different services would otherwise knock each other back to idle forever. */
+        const struct om_cl_nodedata *local = om_view_data(v, (size_t)v->self);
+        bool frozen = me->frozen || (local && local->frozen);
+        int leader = om_decide_leader(v, cfg, false, false);
+        bool may = !frozen && me->provisioned && leader == v->self && c->quorum_have &&
+                   c->boot_ready && !om_inst_up(me) && !others_hold(v, cfg->path, true);
+        bool can = may && !others_active(v, cfg->path);
+        if (st->state == OM_MON_IDLE && can) {
+                st->ready_until = now + cfg->ready_ms;
+                set_state(st, OM_MON_READY, "no instance up, this node is the leader", out);
+                /* evaluate again right when the period ends, not at the next pass */
+                eff_add(out, OM_EFF_WAKE)->at = st->ready_until;
+                return;
+        }
+        if (st->state != OM_MON_READY)
+                return;
+        if (!may) {
+                set_state(st, OM_MON_IDLE, "placement changed while ready", out);
+                return;
+        }
+        if (now >= st->ready_until && can)
+                job_start(st, OM_MON_STARTING, "ha leader, ready period elapsed", out);
+}
+
+/* ---- resource monitoring ----
+ *
+ * An instance that runs here (avail up or warn), idle and not frozen, whose config
+ * watches resources (`monitor = true` or `restart = N`), has its status computed again
+ * every `monitor_interval` by a child (`om <path> print status`, which writes the status
+ * cache with the rids found down). A watched resource found down is started again
+ * (`start --local --rid <rid>`) up to `restart` times; past that, a monitored resource
+ * gives the instance up: a failover service with orchestrate = ha is stopped here and
+ * its monitor left in "monitor failed", which takes this node out of the HA leader's
+ * candidates, so the next node starts it. A restart count is reset by a whole start.
+ */
+
+static bool word_in(const char *list, const char *w) {
+        size_t n = strlen(w);
+        for (const char *p = list; (p = strstr(p, w)); p += n)
+                if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+                        return true;
+        return false;
+}
+
+static void judge(const struct om_dec_cfg *cfg, struct om_dec_obj *st,
+                  const struct om_dec_status *status, struct om_decision *out) {
+        /* stopped on purpose (a stop --local ran after the refresh began): not a failure */
+        if (om_streq(status->last_action, "stop") || om_streq(status->last_action, "unprovision") ||
+            om_streq(status->last_action, "shutdown"))
+                return;
+        for (size_t k = 0; k < cfg->n_watch; k++) {
+                const struct om_dec_watch *w = &cfg->watch[k];
+                if (!word_in(status->down ? status->down : "", w->rid)) {
+                        st->warned[k] = false;
+                        continue;
+                }
+                if (st->restarted[k] < w->restart) {
+                        char why[160];
+                        st->restarted[k]++;
+                        snprintf(why, sizeof(why), "resource %s is down: restart %d/%d", w->rid,
+                                 st->restarted[k], w->restart);
+                        eff_why(eff_add(out, OM_EFF_WARN), "%s", why);
+                        const char *words[] = {"start", "--rid", w->rid, NULL};
+                        st->rid_job = true;
+                        job_start_words(st, OM_MON_STARTING, why, words, out);
+                        return;
+                }
+                if (!w->monitor)
+                        continue;
+                if (cfg->ha && cfg->failover) {
+                        char why[200];
+                        snprintf(why, sizeof(why),
+                                 "monitored resource %s is down after %d restart%s: giving the "
+                                 "instance up",
+                                 w->rid, st->restarted[k], st->restarted[k] == 1 ? "" : "s");
+                        eff_why(eff_add(out, OM_EFF_WARN), "%s", why);
+                        st->fail_after = true;
+                        job_start(st, OM_MON_STOPPING, why, out);
+                        return;
+                }
+                if (!st->warned[k]) {
+                        st->warned[k] = true;
+                        eff_why(eff_add(out, OM_EFF_WARN),
+                                "monitored resource %s is down after %d restart%s (no "
+                                "failover: orchestrate is not ha or the topology is flex)",
+                                w->rid, st->restarted[k], st->restarted[k] == 1 ? "" : "s");
+                }
+        }
+}
+
+static void eval_monitor(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg,
+                         struct om_dec_obj *st, const struct om_cl_instance *me,
+                         const struct om_dec_status *status, struct om_decision *out) {
+        const struct om_cl_nodedata *local = om_view_data(c->view, (size_t)c->view->self);
+        if (!me || !st->present || st->job || st->state != OM_MON_IDLE || cfg->n_watch == 0 ||
+            me->frozen || (local && local->frozen)) {
+                st->mon_check = false;
+                return;
+        }
+        /* judged even when the refresh found the whole instance down: it ran before */
+        if (st->mon_check) {
+                st->mon_check = false;
+                if (status)
+                        judge(cfg, st, status, out);
+                if (st->job)
+                        return;
+        }
+        if (!om_inst_up(me) || c->now < st->mon_next)
+                return;
+        st->mon_next = c->now + cfg->mon_ms;
+        st->mon_refreshing = true;
+        refresh_start(st, out);
+}
+
+/* ---- split brain ---- */
+
+static void split_apply(const struct om_dec_cfg *cfg, struct om_dec_obj *st,
+                        const struct om_cl_instance *me, struct om_decision *out) {
+        if (!cfg->failover || !me || !om_inst_up(me) || st->split_done)
+                return;
+        st->split_done = true;
+        eff_why(eff_add(out, OM_EFF_SPLIT), "%s", cfg->split_action);
+        if (om_streq(cfg->split_action, "freeze")) {
+                set_frozen(true, out);
+                return;
+        }
+        if (om_streq(cfg->split_action, "crash") || om_streq(cfg->split_action, "reboot")) {
+                eff_add(out, OM_EFF_EXIT)->flag = om_streq(cfg->split_action, "reboot");
+                return;
+        }
+        if (st->job) {
+                st->then = OM_THEN_STOP;
+                return;
+        }
+        if (st->state == OM_MON_READY || st->state == OM_MON_IDLE || om_mon_failed(st->state))
+                job_start(st, OM_MON_STOPPING, "quorum lost", out);
+}
+
+/* ---- one pass ---- */
+
+void om_decide(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg, struct om_dec_obj *st,
+               const struct om_dec_status *status, struct om_decision *out) {
+        const struct om_view *v = c->view;
+        const struct om_cl_instance *me =
+                st->present && v->self >= 0 ? om_view_inst(v, (size_t)v->self, cfg->path) : NULL;
+        if (c->quorum_have)
+                st->split_done = false; /* a split action applies again after the next loss */
+        if (st->state == OM_MON_INIT && st->present && !st->job)
+                refresh_start(st, out);
+        adopt_targets(v, cfg, st, out);
+        if (st->state == OM_MON_INIT)
+                return;
+        if (c->quorum_enabled && !c->quorum_have && !c->quorum_keep && c->boot_ready)
+                split_apply(cfg, st, me, out);
+        if (st->job)
+                return;
+        if (st->tver && !st->tdone) {
+                if (st->state == OM_MON_READY)
+                        set_state(st, OM_MON_IDLE, "a target takes over", out);
+                eval_target(c, cfg, st, me, out);
+        } else {
+                /* first: a refresh that found a watched resource down is the monitor's to
+                 * handle (restart it, or give the instance up), not a placement question */
+                eval_monitor(c, cfg, st, me, status, out);
+                if (!st->job)
+                        eval_ha(c, cfg, st, me, out);
+        }
+}

@@ -1,0 +1,164 @@
+/*
+ * The orchestrator's decisions, as pure functions: given one node's view of the cluster
+ * (cl_view.h), an object's config and its decision state, and the time, say what to do.
+ * Leader choice, HA takeover after the ready period, duplicate resolution (after a
+ * stall, or by the `nodes` order), the restart (boot) guard, the split action when the
+ * quorum is lost, resource monitoring (restart a resource, or give the instance up) and
+ * target orchestration (started, stopped, placed@, provisioned, ...) all live here.
+ *
+ * What this module does not do: no I/O, no clock reads, no globals, no libuv, no
+ * logging. A decision updates the object's state (struct om_dec_obj, a plain value the
+ * caller keeps between passes) and appends effects to a list (struct om_decision): the
+ * caller (agent/orchestrator.c, or the cluster simulator of the tests) performs them in
+ * order: spawns the action, writes the frozen flag, logs each state change with its
+ * reason, ends the target, applies the split action, wakes again at a given time. See
+ * docs/ARCHITECTURE.md for where this sits.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster/cl_monitor.h"
+#include "cluster/cl_view.h"
+#include "core/objpath.h"
+
+#define OM_DEC_NODES_MAX 64
+#define OM_DEC_WATCH_MAX 32
+#define OM_DEC_WHY_MAX 256
+
+/* A resource the monitor watches (`monitor = true` or `restart = N` in its section). */
+struct om_dec_watch {
+        char rid[64];
+        bool monitor;
+        int restart;
+};
+
+/* An object's config, as far as the decisions go. */
+struct om_dec_cfg {
+        char path[OM_PATH_STRMAX];
+        char nodes[OM_DEC_NODES_MAX][OM_CL_NAME_MAX]; /* preference order */
+        size_t n_nodes;
+        bool ha, failover; /* orchestrate = ha; topology = failover */
+        uint64_t ready_ms; /* ready_period */
+        char split_action[16];
+        uint64_t mon_ms; /* monitor_interval */
+        struct om_dec_watch watch[OM_DEC_WATCH_MAX];
+        size_t n_watch;
+};
+
+enum om_dec_then { OM_THEN_NONE, OM_THEN_START, OM_THEN_STOP };
+
+/* An object's decision state, kept by the caller between passes. Zero it, then set state
+ * to OM_MON_INIT and dup_check_stalls to the node's stall count, to start an object. */
+struct om_dec_obj {
+        enum om_mon state;
+        bool present;        /* the config is on this node */
+        bool job;            /* an action (or a status refresh) runs */
+        bool mon_refreshing; /* the running job is the monitor's status refresh */
+        bool mon_check;      /* a refresh ended: judge the resources found down */
+        bool rid_job;        /* the running job restarts one resource */
+        bool fail_after;     /* the running stop gives the instance up: "monitor failed" */
+        bool prov_refreshed;
+        bool split_done;
+        bool booted;           /* a pass after the restart guard lifted ran */
+        enum om_dec_then then; /* action chained after the running one succeeds */
+        uint64_t ready_until;
+        uint64_t mon_next;
+        uint64_t dup_check_stalls;
+        uint64_t stall_window; /* time until which a duplicate is ours to stop */
+        uint64_t dup_since;
+        int restarted[OM_DEC_WATCH_MAX];
+        bool warned[OM_DEC_WATCH_MAX];
+        /* the target */
+        char target[80];
+        uint64_t tver;
+        char twriter[OM_CL_NAME_MAX];
+        bool tdone, tfailed;
+        char treason[256];
+};
+
+/* What one node knows besides the view, for one pass. */
+struct om_dec_ctx {
+        const struct om_view *view;
+        const char *self; /* this node's name */
+        uint64_t now;     /* ms, monotonic */
+        uint64_t timeout; /* heartbeat timeout, ms */
+        uint64_t stalls;  /* loop stalls counted so far */
+        bool quorum_enabled, quorum_have;
+        /* the quorum is not held but not lost either (peers not heard again since a
+         * stall of our loop, an arbitrator's lease not counted): start nothing, and
+         * apply no split action */
+        bool quorum_keep;
+        bool boot_ready; /* the restart guard is lifted (om_decide_boot_ready) */
+};
+
+enum om_eff_kind {
+        OM_EFF_STATE,      /* from => to, why (may be empty) */
+        OM_EFF_SPAWN,      /* run `om <path> words... --local` for the state set before */
+        OM_EFF_REFRESH,    /* run the status refresh (words) */
+        OM_EFF_FROZEN,     /* freeze (flag) or thaw the local instance */
+        OM_EFF_TARGET_SET, /* a newer target adopted from node `node` */
+        OM_EFF_TARGET_END, /* the target is reached or failed (flag), reason in why */
+        OM_EFF_SPLIT,      /* quorum lost: apply split_action (why: the action) */
+        OM_EFF_EXIT,       /* split_action crash or reboot (flag: reboot) */
+        OM_EFF_WAKE,       /* evaluate again at `at` */
+        OM_EFF_WARN,       /* a warning for the operator: why */
+};
+
+#define OM_DEC_WORDS_MAX 5
+struct om_eff {
+        enum om_eff_kind kind;
+        enum om_mon from, to;
+        bool flag;
+        int node;
+        uint64_t at;
+        const char *words[OM_DEC_WORDS_MAX]; /* NULL-terminated; point into cfg or static */
+        char why[OM_DEC_WHY_MAX];
+};
+
+#define OM_DEC_EFF_MAX 16
+struct om_decision {
+        struct om_eff eff[OM_DEC_EFF_MAX];
+        size_t n;
+};
+
+/* The HA leader of an object: walking cfg->nodes in order, the first node that is alive
+ * and fresh, holds the object, is not frozen (node or instance; unless ignore_frozen),
+ * is provisioned (unless ignore_prov), and whose monitor is neither failed nor init.
+ * Returns its index in the view, -1 when none. */
+int om_decide_leader(const struct om_view *v, const struct om_dec_cfg *cfg, bool ignore_frozen,
+                     bool ignore_prov);
+
+/* The restart guard: true once every peer that beats has handed us its fresh data and
+ * every other one has been silent for two timeouts since we started (started: the time
+ * the agent started), and no object present here is still in "init". */
+bool om_decide_boot_ready(const struct om_view *v, uint64_t now, uint64_t started, uint64_t timeout,
+                          bool any_init);
+
+/* The status a monitor refresh left: the last action run on the instance and the
+ * space-separated rids found down. */
+struct om_dec_status {
+        const char *last_action;
+        const char *down;
+};
+
+/* One evaluation pass of one object. status is what the last monitor refresh left, read
+ * by the caller when st->mon_check is set (NULL when it could not be read: nothing is
+ * judged then). Appends to out (not cleared). */
+void om_decide(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg, struct om_dec_obj *st,
+               const struct om_dec_status *status, struct om_decision *out);
+
+/* The running job ended with status (0 success, else the exit status). */
+void om_decide_job_done(const struct om_dec_cfg *cfg, struct om_dec_obj *st, int status,
+                        struct om_decision *out);
+
+/* The action asked by the last SPAWN or REFRESH effect could not be spawned. */
+void om_decide_spawn_failed(struct om_dec_obj *st, bool refresh, struct om_decision *out);
+
+/* A target set here (through the local API) at version ver by writer. */
+void om_decide_target_set(struct om_dec_obj *st, const char *target, uint64_t ver,
+                          const char *writer, struct om_decision *out);
+/* A target string the API accepts. */
+bool om_decide_target_valid(const char *t);

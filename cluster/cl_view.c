@@ -1,0 +1,144 @@
+/*
+ * Implementation of cl_view.h: the definitions of alive and fresh, and the readers of
+ * node data, over a table of peers the caller owns.
+ */
+#include "cluster/cl_view.h"
+
+#include <string.h>
+
+#include "core/util.h"
+
+const char *om_peer_state_to_string(enum om_peer_state s) {
+        switch (s) {
+        case OM_PEER_UP:
+                return "up";
+        case OM_PEER_SUSPECT:
+                return "suspect";
+        case OM_PEER_DOWN:
+                return "down";
+        default:
+                return "unknown";
+        }
+}
+
+enum om_peer_state om_peer_judge(const struct om_peer *p, uint64_t now, uint64_t interval,
+                                 uint64_t timeout) {
+        uint64_t silent = now > p->last_rx ? now - p->last_rx : 0;
+        if (p->self)
+                return p->state;
+        if (silent > timeout)
+                return OM_PEER_DOWN;
+        if (silent > 2 * interval && p->state == OM_PEER_UP)
+                return OM_PEER_SUSPECT;
+        return p->state;
+}
+
+static bool peer_heard(const struct om_peer *p) {
+        return p->self || p->state == OM_PEER_UP || p->state == OM_PEER_SUSPECT;
+}
+
+static bool bit(const uint64_t *set, size_t i) {
+        return i < 64 * OM_HB_HEARS_WORDS && (set[i / 64] >> (i % 64) & 1);
+}
+
+bool om_view_heard(const struct om_view *v, size_t i) {
+        return peer_heard(&v->peers[i]);
+}
+
+bool om_view_alive(const struct om_view *v, size_t i) {
+        if (peer_heard(&v->peers[i]))
+                return true;
+        for (size_t j = 0; j < v->n; j++) {
+                const struct om_peer *p = &v->peers[j];
+                if (j != i && !p->self && peer_heard(p) && p->hears_known && bit(p->hears, i))
+                        return true;
+        }
+        return false;
+}
+
+static bool peer_fresh(const struct om_peer *p) {
+        return p->self || (p->have_data && p->data.gen >= p->gen_announced &&
+                           memcmp(p->data_boot, p->boot_id, OM_HB_BOOT_ID_LEN) == 0);
+}
+
+bool om_view_fresh(const struct om_view *v, size_t i) {
+        /* a node we do not hear announces nothing to us: what we hold of it may be old */
+        return peer_heard(&v->peers[i]) && peer_fresh(&v->peers[i]);
+}
+
+bool om_view_votes(const struct om_view *v, size_t i) {
+        const struct om_peer *p = &v->peers[i];
+        if (p->self)
+                return true;
+        return peer_heard(p) && !p->unsure &&
+               (!p->hears_known || (v->self >= 0 && bit(p->hears, (size_t)v->self)));
+}
+
+void om_peer_stalled(struct om_peer *p) {
+        if (!p->self)
+                p->unsure = true;
+}
+
+void om_peer_seen(struct om_peer *p) {
+        if (p->unsure && peer_heard(p) && peer_fresh(p))
+                p->unsure = false;
+}
+
+bool om_view_all_fresh(const struct om_view *v) {
+        for (size_t i = 0; i < v->n; i++)
+                if (om_view_alive(v, i) && !om_view_fresh(v, i))
+                        return false;
+        return true;
+}
+
+const struct om_cl_nodedata *om_view_data(const struct om_view *v, size_t i) {
+        const struct om_peer *p = &v->peers[i];
+        if (p->self)
+                return v->local;
+        return p->have_data ? &p->data : NULL;
+}
+
+const struct om_cl_instance *om_view_inst(const struct om_view *v, size_t i, const char *path) {
+        const struct om_cl_nodedata *nd = om_view_data(v, i);
+        for (size_t k = 0; nd && k < nd->n_inst; k++)
+                if (strcmp(nd->inst[k].path, path) == 0)
+                        return &nd->inst[k];
+        return NULL;
+}
+
+const char *om_view_state_string(const struct om_view *v, size_t i) {
+        return om_view_alive(v, i) ? "up" : om_peer_state_to_string(v->peers[i].state);
+}
+
+int om_view_quorum(const struct om_view *v, bool enabled, int arb_weight, int arb_votes,
+                   int arb_keep, struct om_quorum *ret) {
+        struct om_quorum_input in = {.enabled = enabled,
+                                     .n_nodes = v->n,
+                                     .arb_weight = arb_weight,
+                                     .arb_reachable = arb_votes,
+                                     .arb_keep = arb_keep};
+        size_t unsure = 0;
+        for (size_t i = 0; i < v->n; i++) {
+                in.live_nodes += om_view_votes(v, i);
+                unsure += v->peers[i].unsure && peer_heard(&v->peers[i]);
+        }
+        int r = om_quorum_compute(&in, ret);
+        if (r < 0)
+                return r;
+        /* after a stall, any peer may have taken over what we run: the quorum is held
+         * again only once every peer we hear is sure (or judged down) */
+        if (enabled && unsure) {
+                ret->keep = ret->keep || ret->have ||
+                            ret->votes + arb_keep + (int)unsure >= ret->needed;
+                ret->have = false;
+        }
+        return 0;
+}
+
+bool om_inst_up(const struct om_cl_instance *in) {
+        return in && (om_streq(in->avail, "up") || om_streq(in->avail, "warn"));
+}
+
+bool om_inst_holds(const struct om_cl_instance *in) {
+        return in && (om_inst_up(in) || om_mon_holds(in->monitor));
+}

@@ -1,0 +1,127 @@
+/*
+ * The cluster view: what one node knows of every node of the cluster (itself included),
+ * and the only definitions of what the rest of the code asks of it: whether a node is
+ * alive, whether we hold its latest data (fresh), its node data, the instance of an
+ * object on it, and the inputs of the quorum. The agent owns the peer table (daemon.c
+ * fills it from heartbeats and the peer API); the decide step (cl_decide.h), the local
+ * API's view, replication, rotation and the cluster simulator of the tests only read it
+ * through these functions. No I/O, no clock: a view is plain data.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster/cl_config.h"
+#include "cluster/cl_nodedata.h"
+#include "cluster/cl_quorum.h"
+#include "cluster/hb_frame.h"
+
+/* Liveness of a peer, in stages: a missed beat or two make it suspect, `timeout`
+ * without a valid frame makes it down; any valid frame makes it up. */
+enum om_peer_state { OM_PEER_UNKNOWN, OM_PEER_UP, OM_PEER_SUSPECT, OM_PEER_DOWN };
+const char *om_peer_state_to_string(enum om_peer_state s);
+
+struct om_peer {
+        char name[OM_CL_NAME_MAX];
+        bool self;
+        enum om_peer_state state;
+        uint64_t last_rx;                  /* loop time of the last valid frame, any stream */
+        uint64_t last_rx_hb[OM_CL_HB_MAX]; /* per stream, 0 never */
+        uint64_t gen_announced;            /* generation its beats announce */
+        uint8_t boot_id[OM_HB_BOOT_ID_LEN];
+        bool have_data;
+        uint8_t data_boot[OM_HB_BOOT_ID_LEN];
+        struct om_cl_nodedata data;
+        bool pulling;
+        uint64_t pulls, pull_errors;
+        /* the nodes it hears, from its last beat (see om_hb_beat): by node index */
+        bool hears_known;
+        uint64_t hears[OM_HB_HEARS_WORDS];
+        /* our loop stalled since we last had its current data: not counted for the
+         * quorum until data pulled after the stall shows it fresh (om_peer_seen) */
+        bool unsure;
+        uint64_t pull_stalls; /* our stall count when the pull in flight was asked */
+};
+
+/* The liveness peer p has at now, judged from its last frame (p->last_rx): down when
+ * silent for more than timeout, suspect when it was up and is silent for more than two
+ * intervals, else its state unchanged. Never judges this node. */
+enum om_peer_state om_peer_judge(const struct om_peer *p, uint64_t now, uint64_t interval,
+                                 uint64_t timeout);
+
+/* One node's view: peers[self] is this node, whose data is local. */
+struct om_view {
+        const struct om_peer *peers;
+        size_t n;
+        int self;
+        const struct om_cl_nodedata *local;
+};
+
+/*
+ * Alive, and who counts for the quorum.
+ *
+ * Problem: links can fail one way. When n2 stops hearing n1 while n1 still hears n2,
+ * n2 counts n1 dead and n1 counts n2 alive: n2 takes over what n1 runs while n1, holding
+ * a majority with n2 counted, keeps it. Majority arithmetic alone is then unsafe. A
+ * node whose own loop stalled has the same problem with time: the peers it saw alive
+ * before the stall may have declared it down and moved on.
+ *
+ * Behaviour: a node is heard when a valid frame came from it within `timeout` (up or
+ * suspect). It is alive when heard, or when a peer we hear says in its beats that it
+ * hears it: we do not take over what a node runs that others still hear (we cannot
+ * reach its data, so it stays not fresh, and a live node without fresh data counts as
+ * running). It counts for the quorum only when heard, when its own beats say it hears
+ * us (beats of older agents say nothing: counted as before), and when we hold its data
+ * pulled since our last loop stall; until every peer we hear is so, the quorum is in
+ * doubt (om_view_quorum).
+ *
+ * Reason: a vote must be mutual to be a vote: two sides that do not both hear each
+ * other must not both count one node. Refusing to take over a node that a third node
+ * still hears costs a takeover only in the partial splits where two nodes would
+ * otherwise both run the service.
+ */
+bool om_view_alive(const struct om_view *v, size_t i);
+/* Heard: this node, or a peer with a valid frame within `timeout` (up or suspect). */
+bool om_view_heard(const struct om_view *v, size_t i);
+/* Counts for the quorum (see above). */
+bool om_view_votes(const struct om_view *v, size_t i);
+/* Fresh: this node, or a peer we hear whose latest announced generation, from its
+ * current boot, we hold (a node alive only through another's beats is never fresh).
+ * Decisions that depend on what a peer runs wait for this. */
+bool om_view_fresh(const struct om_view *v, size_t i);
+/* Every alive node is fresh. */
+bool om_view_all_fresh(const struct om_view *v);
+/* Node i's data: the local data for this node, the last received for a peer (NULL when
+ * none was received yet). */
+const struct om_cl_nodedata *om_view_data(const struct om_view *v, size_t i);
+/* The instance of path on node i, NULL when i holds none (or we hold no data of it). */
+const struct om_cl_instance *om_view_inst(const struct om_view *v, size_t i, const char *path);
+/* The liveness as the view shows it to users: "up" for an alive node (suspect included),
+ * else "down" or "unknown". */
+const char *om_view_state_string(const struct om_view *v, size_t i);
+
+/* The quorum this view holds: the votes of the nodes that count (om_view_votes) plus
+ * arb_votes (the weight of the arbitrators whose vote this node counts) out of every node
+ * and arb_weight; arb_keep is the weight of the arbitrators whose lease this node holds
+ * without counting it (cluster/arb_vote.h). enabled is `[cluster] quorum`. Returns 0 and
+ * fills ret, or a negative errno (bad weights). While a peer we hear is unsure (since our
+ * last stall) the quorum is not held: any peer may have taken over what we run; ret->keep
+ * is then set when it would be held with the unsure peers (in doubt: start nothing,
+ * split nothing), as it is for kept arbitrator leases. */
+int om_view_quorum(const struct om_view *v, bool enabled, int arb_weight, int arb_votes,
+                   int arb_keep, struct om_quorum *ret);
+
+/* Our loop stalled: every peer is unsure until heard again with fresh data. */
+void om_peer_stalled(struct om_peer *p);
+/* The node data of p, pulled after our last stall (frames queued during a stall are
+ * read after it and say nothing of now), was taken in: p is sure again when its data is
+ * fresh. */
+void om_peer_seen(struct om_peer *p);
+
+/* An instance is up for placement: its availability is up or warn. */
+bool om_inst_up(const struct om_cl_instance *in);
+/* An instance runs, may run, or is about to (up, or a monitor state that holds it): a
+ * start elsewhere must wait. */
+bool om_inst_holds(const struct om_cl_instance *in);

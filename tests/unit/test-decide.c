@@ -1,0 +1,425 @@
+/*
+ * Table-driven tests of the orchestrator's pure decisions (cluster/cl_decide.h): each
+ * row is a situation (three nodes n1 n2 n3 seen from n1: each one's liveness, whether
+ * its data is fresh, its instance; the object's decision state; quorum and restart
+ * guard) and the decision expected, written as the list of effects the pass returns
+ * ("state:ready wake" is a change to ready followed by a wake-up). No agent, no loop,
+ * no file: the view is built in memory and the function called.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cluster/cl_decide.h"
+
+#define P "root/svc/web"
+
+struct node_row {
+        enum om_peer_state live; /* 0 (OM_PEER_UNKNOWN): up, see never_heard */
+        bool never_heard;        /* OM_PEER_UNKNOWN */
+        bool stale;              /* its data is not fresh */
+        bool no_inst;            /* holds no instance of P */
+        const char *avail;       /* NULL: "down" */
+        enum om_mon mon;         /* 0: idle */
+        bool frozen, unprov, node_frozen;
+        const char *target; /* its instance's target, version 10 by n2 */
+};
+
+struct row {
+        const char *name;
+        struct node_row n[3];
+        const char *nodes; /* the service's nodes, NULL: "n1 n2 n3" */
+        enum om_mon state; /* n1's decision state, 0: idle */
+        bool no_quorum, not_booted, flex, split_freeze;
+        const char *target; /* n1's own target (version 5 by n1), NULL none */
+        uint64_t now, ready_until, dup_since;
+        bool stalled;   /* a loop stall counted since the last pass */
+        bool restarted; /* the agent's first pass since its restart guard lifted */
+        const char *want;
+};
+
+#define UP(...)                                                                                    \
+        { .avail = "up", __VA_ARGS__ }
+
+static const struct row rows[] = {
+        {"leader takes the service after the ready period, step 1", .want = "state:ready wake"},
+        {"no quorum: nothing starts", .no_quorum = true, .want = ""},
+        {"restart guard not lifted: nothing starts", .not_booted = true, .want = ""},
+        {"an instance up elsewhere: nothing", .n = {{0}, UP()}, .want = ""},
+        {"a peer's data not fresh: counted as running", .n = {{0}, {.stale = true}}, .want = ""},
+        {"a suspect peer is alive, its fresh data says down: ready",
+         .n = {{0}, {.live = OM_PEER_SUSPECT}}, .want = "state:ready wake"},
+        {"a peer starting elsewhere holds the service", .n = {{0}, {.mon = OM_MON_STARTING}},
+         .want = ""},
+        {"a peer whose state this version does not know holds it",
+         .n = {{0}, {.mon = OM_MON_UNKNOWN}}, .want = ""},
+        {"a peer in init holds it", .n = {{0}, {.mon = OM_MON_INIT}}, .want = ""},
+        {"a peer unprovisioning does not hold it", .n = {{0}, {.mon = OM_MON_UNPROVISIONING}},
+         .want = "state:ready wake"},
+        {"instance frozen here: nothing", .n = {{.frozen = true}}, .want = ""},
+        {"node frozen here: nothing", .n = {{.node_frozen = true}}, .want = ""},
+        {"not provisioned here: nothing", .n = {{.unprov = true}}, .want = ""},
+        {"n2 first in nodes and alive: n2 leads", .nodes = "n2 n1 n3", .want = ""},
+        {"n2 first in nodes but down: n1 leads", .nodes = "n2 n1 n3",
+         .n = {{0}, {.live = OM_PEER_DOWN}}, .want = "state:ready wake"},
+        {"n2 first in nodes but never heard: n1 leads", .nodes = "n2 n1 n3",
+         .n = {{0}, {.never_heard = true}}, .want = "state:ready wake"},
+        {"n2 first but start failed there: n1 leads", .nodes = "n2 n1 n3",
+         .n = {{0}, {.mon = OM_MON_START_FAILED}}, .want = "state:ready wake"},
+        {"n2 first but frozen: n1 leads", .nodes = "n2 n1 n3", .n = {{0}, {.frozen = true}},
+         .want = "state:ready wake"},
+        {"ready period elapsed: start", .state = OM_MON_READY, .now = 2000, .ready_until = 1500,
+         .want = "state:starting spawn:start"},
+        {"ready period not elapsed: wait", .state = OM_MON_READY, .now = 1000, .ready_until = 1500,
+         .want = ""},
+        {"ready, then an instance comes up elsewhere: back to idle", .state = OM_MON_READY,
+         .now = 2000, .ready_until = 1500, .n = {{0}, UP()}, .want = "state:idle"},
+        {"ready, a peer's data not fresh at the end: wait, still ready", .state = OM_MON_READY,
+         .now = 2000, .ready_until = 1500, .n = {{0}, {.stale = true}}, .want = ""},
+        {"ready, then the quorum is lost: back to idle", .state = OM_MON_READY, .now = 2000,
+         .ready_until = 1500, .no_quorum = true, .want = "state:idle"},
+        {"quorum lost while running: split action stop", .no_quorum = true, .n = {UP()},
+         .want = "split state:stopping spawn:stop"},
+        {"quorum lost while running, split_action freeze", .no_quorum = true, .split_freeze = true,
+         .n = {UP()}, .want = "split frozen:1"},
+        {"quorum lost, nothing runs here: no split action", .no_quorum = true, .want = ""},
+        {"quorum lost before the restart guard lifts: no split action", .no_quorum = true,
+         .not_booted = true, .n = {UP()}, .want = ""},
+        {"flex topology: no HA start", .flex = true, .want = ""},
+        {"up on n2 too, right after our stall: ours stops", .stalled = true, .now = 5000,
+         .n = {UP(), UP()}, .want = "state:stopping spawn:stop"},
+        {"up on n2 too for a timeout, n2 earlier in nodes: ours stops", .nodes = "n2 n1 n3",
+         .now = 5000, .dup_since = 3000, .n = {UP(), UP()}, .want = "state:stopping spawn:stop"},
+        {"up on n2 too when our agent restarted: ours stops", .restarted = true, .now = 5000,
+         .n = {UP(), UP()}, .want = "state:stopping spawn:stop"},
+        {"up on n2 too, n1 earlier in nodes: ours stays", .now = 5000, .dup_since = 3000,
+         .n = {UP(), UP()}, .want = ""},
+        {"up on n2 too, not for a timeout yet: wait", .nodes = "n2 n1 n3", .now = 5000,
+         .dup_since = 4500, .n = {UP(), UP()}, .want = ""},
+        {"init: the status is refreshed first", .state = OM_MON_INIT, .want = "refresh"},
+        {"target stopped: frozen, then stopped", .target = "stopped", .n = {UP()},
+         .want = "frozen:1 state:stopping spawn:stop"},
+        {"target stopped reached: all frozen and down", .target = "stopped",
+         .n = {{.frozen = true}, {.frozen = true}, {.frozen = true}},
+         .want = "frozen:1 target_end:0"},
+        {"target started: the leader starts at once", .target = "started",
+         .want = "frozen:0 state:starting spawn:start"},
+        {"target started without quorum: waits", .target = "started", .no_quorum = true,
+         .want = "frozen:0"},
+        {"target placed@n2: the instance here stops", .target = "placed@n2", .n = {UP()},
+         .want = "frozen:0 state:stopping spawn:stop"},
+        {"target placed@n2, start failed there: the target fails", .target = "placed@n2",
+         .n = {{0}, {.mon = OM_MON_START_FAILED, .target = "placed@n2"}},
+         .want = "target_set frozen:0 target_end:1"},
+        {"a newer target on a live peer is adopted", .target = "stopped",
+         .n = {{0}, {.target = "started"}},
+         .want = "target_set frozen:0 state:starting spawn:start"},
+        {"a newer target on a dead peer is not", .target = "stopped",
+         .n = {{0}, {.target = "started", .live = OM_PEER_DOWN}}, .want = "frozen:1"},
+        {"a new target clears a failed state", .state = OM_MON_START_FAILED,
+         .n = {{0}, {.target = "stopped"}}, .want = "target_set state:idle frozen:1"},
+        {"target started, no node can: the target fails", .target = "started",
+         .n = {{.unprov = true, .mon = OM_MON_START_FAILED},
+               {.live = OM_PEER_DOWN},
+               {.live = OM_PEER_DOWN}},
+         .state = OM_MON_START_FAILED, .want = "frozen:0 target_end:1"},
+        {"unknown target", .target = "sideways", .want = "target_end:1"},
+};
+
+static struct om_peer peers[3];
+static struct om_cl_instance inst[3];
+static struct om_cl_nodedata local;
+
+static void view_make(const struct row *r, struct om_view *v, struct om_dec_cfg *cfg) {
+        memset(peers, 0, sizeof(peers));
+        memset(inst, 0, sizeof(inst));
+        memset(cfg, 0, sizeof(*cfg));
+        for (int i = 0; i < 3; i++) {
+                const struct node_row *n = &r->n[i];
+                struct om_peer *p = &peers[i];
+                struct om_cl_nodedata *nd = i == 0 ? &local : &p->data;
+                snprintf(p->name, sizeof(p->name), "n%d", i + 1);
+                p->self = i == 0;
+                p->state = i == 0           ? OM_PEER_UP
+                           : n->never_heard ? OM_PEER_UNKNOWN
+                           : n->live        ? n->live
+                                            : OM_PEER_UP;
+                p->have_data = i != 0;
+                p->gen_announced = n->stale ? 2 : 1;
+                memset(nd, 0, sizeof(*nd));
+                nd->gen = 1;
+                nd->frozen = n->node_frozen;
+                struct om_cl_instance *in = &inst[i];
+                snprintf(in->path, sizeof(in->path), P);
+                snprintf(in->avail, sizeof(in->avail), "%s", n->avail ? n->avail : "down");
+                in->monitor = n->mon ? n->mon : OM_MON_IDLE;
+                in->frozen = n->frozen;
+                in->provisioned = !n->unprov;
+                if (n->target) {
+                        snprintf(in->target, sizeof(in->target), "%s", n->target);
+                        in->target_ver = 10;
+                        snprintf(in->target_writer, sizeof(in->target_writer), "n2");
+                }
+                nd->inst = n->no_inst ? NULL : in;
+                nd->n_inst = n->no_inst ? 0 : 1;
+        }
+        *v = (struct om_view){.peers = peers, .n = 3, .self = 0, .local = &local};
+        snprintf(cfg->path, sizeof(cfg->path), P);
+        const char *nodes = r->nodes ? r->nodes : "n1 n2 n3";
+        for (size_t k = 0; k < 3; k++)
+                snprintf(cfg->nodes[k], OM_CL_NAME_MAX, "%.2s", nodes + 3 * k);
+        cfg->n_nodes = 3;
+        cfg->ha = true;
+        cfg->failover = !r->flex;
+        cfg->ready_ms = 500;
+        cfg->mon_ms = 5000;
+        snprintf(cfg->split_action, sizeof(cfg->split_action), "%s",
+                 r->split_freeze ? "freeze" : "stop");
+}
+
+/* The effects as one line: "state:ready wake". */
+static void describe(const struct om_decision *d, char *buf, size_t len) {
+        size_t o = 0;
+        buf[0] = 0;
+        for (size_t k = 0; k < d->n && o < len; k++) {
+                const struct om_eff *e = &d->eff[k];
+                const char *sep = k ? " " : "";
+                switch (e->kind) {
+                case OM_EFF_STATE:
+                        o += (size_t)snprintf(buf + o, len - o, "%sstate:%s", sep,
+                                              om_mon_to_string(e->to));
+                        break;
+                case OM_EFF_SPAWN:
+                        o += (size_t)snprintf(buf + o, len - o, "%sspawn", sep);
+                        for (size_t w = 0; e->words[w] && o < len; w++)
+                                o += (size_t)snprintf(buf + o, len - o, "%s%s", w ? "," : ":",
+                                                      e->words[w]);
+                        break;
+                case OM_EFF_REFRESH:
+                        o += (size_t)snprintf(buf + o, len - o, "%srefresh", sep);
+                        break;
+                case OM_EFF_FROZEN:
+                        o += (size_t)snprintf(buf + o, len - o, "%sfrozen:%d", sep, e->flag);
+                        break;
+                case OM_EFF_TARGET_SET:
+                        o += (size_t)snprintf(buf + o, len - o, "%starget_set", sep);
+                        break;
+                case OM_EFF_TARGET_END:
+                        o += (size_t)snprintf(buf + o, len - o, "%starget_end:%d", sep, e->flag);
+                        break;
+                case OM_EFF_SPLIT:
+                        o += (size_t)snprintf(buf + o, len - o, "%ssplit", sep);
+                        break;
+                case OM_EFF_EXIT:
+                        o += (size_t)snprintf(buf + o, len - o, "%sexit:%d", sep, e->flag);
+                        break;
+                case OM_EFF_WAKE:
+                        o += (size_t)snprintf(buf + o, len - o, "%swake", sep);
+                        break;
+                case OM_EFF_WARN:
+                        o += (size_t)snprintf(buf + o, len - o, "%swarn", sep);
+                        break;
+                }
+        }
+}
+
+static void test_rows(void **state) {
+        int bad = 0;
+        for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+                const struct row *r = &rows[i];
+                struct om_view v;
+                struct om_dec_cfg cfg;
+                view_make(r, &v, &cfg);
+                struct om_dec_obj st = {.state = r->state ? r->state : OM_MON_IDLE,
+                                        .present = true,
+                                        .ready_until = r->ready_until,
+                                        .dup_since = r->dup_since,
+                                        .dup_check_stalls = r->stalled ? 0 : 1,
+                                        .booted = !r->restarted,
+                                        .stall_window = 0};
+                if (r->target) {
+                        snprintf(st.target, sizeof(st.target), "%s", r->target);
+                        st.tver = 5;
+                        snprintf(st.twriter, sizeof(st.twriter), "n1");
+                }
+                struct om_dec_ctx c = {.view = &v,
+                                       .self = "n1",
+                                       .now = r->now ? r->now : 1000,
+                                       .timeout = 1000,
+                                       .stalls = 1,
+                                       .quorum_enabled = true,
+                                       .quorum_have = !r->no_quorum,
+                                       .boot_ready = !r->not_booted};
+                struct om_decision d = {0};
+                char got[512];
+                om_decide(&c, &cfg, &st, NULL, &d);
+                describe(&d, got, sizeof(got));
+                if (strcmp(got, r->want) != 0) {
+                        print_error("row %zu \"%s\": got \"%s\", want \"%s\"\n", i, r->name, got,
+                                    r->want);
+                        bad++;
+                }
+        }
+        assert_int_equal(bad, 0);
+}
+
+/* ---- the end of a job ---- */
+
+struct done_row {
+        const char *name;
+        enum om_mon state;
+        bool refresh, rid_job, fail_after;
+        enum om_dec_then then;
+        int status;
+        const char *want;
+};
+
+static const struct done_row done_rows[] = {
+        {"start succeeded", OM_MON_STARTING, .want = "state:idle"},
+        {"start failed", OM_MON_STARTING, .status = 1, .want = "state:start failed"},
+        {"stop failed", OM_MON_STOPPING, .status = 1, .want = "state:stop failed"},
+        {"provision killed", OM_MON_PROVISIONING, .status = 137, .want = "state:provision failed"},
+        {"first refresh done", OM_MON_INIT, .refresh = true, .want = "state:idle"},
+        {"monitor refresh: the state stays", OM_MON_IDLE, .refresh = true, .want = ""},
+        {"monitor refresh, then a stop asked meanwhile", OM_MON_IDLE, .refresh = true,
+         .then = OM_THEN_STOP, .want = "state:stopping spawn:stop"},
+        {"resource restart failed: an attempt spent", OM_MON_STARTING, .rid_job = true, .status = 1,
+         .want = "state:idle"},
+        {"giving the instance up", OM_MON_STOPPING, .fail_after = true,
+         .want = "state:monitor failed"},
+        {"a start chained after a provision", OM_MON_PROVISIONING, .then = OM_THEN_START,
+         .want = "state:starting spawn:start"},
+        {"a chained start dropped when the first action failed", OM_MON_PROVISIONING,
+         .then = OM_THEN_START, .status = 2, .want = "state:provision failed"},
+};
+
+static void test_job_done(void **state) {
+        int bad = 0;
+        struct om_dec_cfg cfg = {0};
+        for (size_t i = 0; i < sizeof(done_rows) / sizeof(done_rows[0]); i++) {
+                const struct done_row *r = &done_rows[i];
+                struct om_dec_obj st = {.state = r->state,
+                                        .job = true,
+                                        .mon_refreshing = r->refresh && r->state != OM_MON_INIT,
+                                        .rid_job = r->rid_job,
+                                        .fail_after = r->fail_after,
+                                        .then = r->then};
+                struct om_decision d = {0};
+                char got[512];
+                om_decide_job_done(&cfg, &st, r->status, &d);
+                describe(&d, got, sizeof(got));
+                if (strcmp(got, r->want) != 0 || (st.job && !strstr(r->want, "spawn"))) {
+                        print_error("row %zu \"%s\": got \"%s\", want \"%s\"\n", i, r->name, got,
+                                    r->want);
+                        bad++;
+                }
+        }
+        assert_int_equal(bad, 0);
+}
+
+/* ---- the monitor's judgement of a refresh ---- */
+
+static void test_judge(void **state) {
+        struct om_view v;
+        struct om_dec_cfg cfg;
+        static const struct row r = {.n = {UP()}};
+        view_make(&r, &v, &cfg);
+        cfg.n_watch = 1;
+        snprintf(cfg.watch[0].rid, sizeof(cfg.watch[0].rid), "fs#1");
+        cfg.watch[0].monitor = true;
+        cfg.watch[0].restart = 1;
+        struct om_dec_ctx c = {.view = &v,
+                               .self = "n1",
+                               .now = 1000,
+                               .timeout = 1000,
+                               .quorum_enabled = true,
+                               .quorum_have = true,
+                               .boot_ready = true};
+        struct om_dec_obj st = {
+                .state = OM_MON_IDLE, .present = true, .mon_check = true, .mon_next = 99999};
+        struct om_dec_status down = {.last_action = "start", .down = "app#1 fs#1"};
+        struct om_decision d = {0};
+        char got[512];
+
+        /* down once: restarted (1/1) */
+        om_decide(&c, &cfg, &st, &down, &d);
+        describe(&d, got, sizeof(got));
+        assert_string_equal(got, "warn state:starting spawn:start,--rid,fs#1");
+        assert_true(st.rid_job);
+        assert_string_equal(d.eff[1].why, "resource fs#1 is down: restart 1/1");
+        memset(&d, 0, sizeof(d));
+        om_decide_job_done(&cfg, &st, 0, &d);
+        /* down again: restarts exhausted, a monitored resource gives the instance up */
+        st.mon_check = true;
+        memset(&d, 0, sizeof(d));
+        om_decide(&c, &cfg, &st, &down, &d);
+        describe(&d, got, sizeof(got));
+        assert_string_equal(got, "warn state:stopping spawn:stop");
+        assert_true(st.fail_after);
+        memset(&d, 0, sizeof(d));
+        om_decide_job_done(&cfg, &st, 0, &d);
+        assert_int_equal(st.state, OM_MON_MONITOR_FAILED);
+
+        /* stopped on purpose: not judged; a rid not down is not either */
+        struct om_dec_obj st2 = {
+                .state = OM_MON_IDLE, .present = true, .mon_check = true, .mon_next = 99999};
+        struct om_dec_status stopped = {.last_action = "stop", .down = "fs#1"};
+        memset(&d, 0, sizeof(d));
+        om_decide(&c, &cfg, &st2, &stopped, &d);
+        assert_int_equal(d.n, 0);
+        struct om_dec_status other = {.last_action = "start", .down = "fs#10"};
+        st2.mon_check = true;
+        om_decide(&c, &cfg, &st2, &other, &d);
+        assert_int_equal(d.n, 0);
+        /* monitor_interval elapsed: a refresh */
+        c.now = 100000;
+        om_decide(&c, &cfg, &st2, NULL, &d);
+        describe(&d, got, sizeof(got));
+        assert_string_equal(got, "refresh");
+        assert_string_equal(d.eff[0].words[2], "--waitlock");
+}
+
+/* ---- the restart guard and the monitor state table ---- */
+
+static void test_boot_guard(void **state) {
+        struct om_view v;
+        struct om_dec_cfg cfg;
+        static const struct row r = {.n = {{0}, {.stale = true}, {.never_heard = true}}};
+        view_make(&r, &v, &cfg);
+        assert_false(om_decide_boot_ready(&v, 5000, 0, 1000, false)); /* n2 not fresh */
+        peers[1].data.gen = 2;
+        assert_false(om_decide_boot_ready(&v, 1500, 0, 1000, false)); /* n3 silent < 2 timeouts */
+        assert_true(om_decide_boot_ready(&v, 2000, 0, 1000, false));
+        assert_false(om_decide_boot_ready(&v, 2000, 0, 1000, true)); /* an object in init */
+}
+
+static void test_mon_table(void **state) {
+        for (int m = 0; m < _OM_MON_MAX; m++) {
+                if (m == OM_MON_UNKNOWN)
+                        continue;
+                assert_int_equal(om_mon_from_string(om_mon_to_string((enum om_mon)m)), m);
+        }
+        assert_int_equal(om_mon_from_string("sleeping"), OM_MON_UNKNOWN);
+        assert_true(om_mon_failed(OM_MON_STOP_FAILED));
+        assert_false(om_mon_failed(OM_MON_STOPPING));
+        assert_int_equal(om_mon_failed_of(OM_MON_STARTING), OM_MON_START_FAILED);
+        assert_string_equal(om_mon_action(OM_MON_UNPROVISIONING), "unprovision");
+        assert_null(om_mon_action(OM_MON_IDLE));
+        assert_true(om_mon_holds(OM_MON_STOP_FAILED));
+        assert_false(om_mon_holds(OM_MON_START_FAILED));
+        assert_string_equal(om_mon_to_string((enum om_mon)999), "unknown");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_rows),      cmocka_unit_test(test_job_done),
+                cmocka_unit_test(test_judge),     cmocka_unit_test(test_boot_guard),
+                cmocka_unit_test(test_mon_table),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
