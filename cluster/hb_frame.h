@@ -1,9 +1,10 @@
 /*
- * The sealed frame of heartbeats and peer API messages (DESIGN section 7): a fixed
+ * The sealed frame of heartbeats and peer API messages (docs/ARCHITECTURE.md): a fixed
  * binary header (magic, version, type, key generation, sender, boot id, sequence, nonce)
  * used whole as associated data, then a msgpack payload sealed with
  * XChaCha20-Poly1305-IETF. This module seals, opens and judges frames and keeps the
- * per-sender replay windows; it does no I/O (hb_udp.c and the agent send and receive).
+ * per-sender replay windows; it does no I/O (the agent, agent/daemon.c, sends and
+ * receives).
  */
 #pragma once
 
