@@ -29,6 +29,18 @@ void om_cl_nodedata_done(struct om_cl_nodedata *nd) {
         nd->n_inst = nd->n_objs = 0;
 }
 
+static int inst_cmp(const void *x, const void *y) {
+        return strcmp(((const struct om_cl_instance *)x)->path,
+                      ((const struct om_cl_instance *)y)->path);
+}
+
+/* Sorts the instances by path, so that a reader finds one by binary search. */
+static void inst_sort(struct om_cl_nodedata *nd) {
+        if (nd->n_inst > 1)
+                qsort(nd->inst, nd->n_inst, sizeof(*nd->inst), inst_cmp);
+        nd->inst_sorted = true;
+}
+
 int om_cl_nodedata_collect(struct om_cl_nodedata *ret) {
         _cleanup_free_ struct om_path *paths = NULL;
         size_t n = 0;
@@ -75,6 +87,7 @@ int om_cl_nodedata_collect(struct om_cl_nodedata *ret) {
                 om_cl_nodedata_done(&nd);
                 return r;
         }
+        inst_sort(&nd);
         *ret = nd;
         return 0;
 }
@@ -205,6 +218,7 @@ int om_cl_nodedata_unpack(const msgpack_object *o, struct om_cl_nodedata *ret) {
                 nd.n_objs++;
         }
         om_cl_nodedata_done(ret);
+        inst_sort(&nd);
         *ret = nd;
         return 0;
 bad:

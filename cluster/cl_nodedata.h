@@ -42,6 +42,7 @@ struct om_cl_nodedata {
         bool frozen;
         struct om_cl_instance *inst;
         size_t n_inst;
+        bool inst_sorted; /* inst is in strcmp order of path (collect and unpack sort it) */
         struct om_cl_objver *objs;
         size_t n_objs;
 };

@@ -100,7 +100,23 @@ const struct om_cl_nodedata *om_view_data(const struct om_view *v, size_t i) {
 
 const struct om_cl_instance *om_view_inst(const struct om_view *v, size_t i, const char *path) {
         const struct om_cl_nodedata *nd = om_view_data(v, i);
-        for (size_t k = 0; nd && k < nd->n_inst; k++)
+        if (!nd)
+                return NULL;
+        if (nd->inst_sorted) { /* a decide pass asks this for every object and node */
+                size_t lo = 0, hi = nd->n_inst;
+                while (lo < hi) {
+                        size_t mid = lo + (hi - lo) / 2;
+                        int c = strcmp(nd->inst[mid].path, path);
+                        if (c == 0)
+                                return &nd->inst[mid];
+                        if (c < 0)
+                                lo = mid + 1;
+                        else
+                                hi = mid;
+                }
+                return NULL;
+        }
+        for (size_t k = 0; k < nd->n_inst; k++)
                 if (strcmp(nd->inst[k].path, path) == 0)
                         return &nd->inst[k];
         return NULL;

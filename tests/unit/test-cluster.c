@@ -15,6 +15,7 @@
 #include "cluster/cl_config.h"
 #include "cluster/cl_mp.h"
 #include "cluster/cl_nodedata.h"
+#include "cluster/cl_view.h"
 #include "core/ini.h"
 
 static int parse(const char *text, struct om_cl_config **cfg, char *err, size_t errlen) {
@@ -128,6 +129,47 @@ static void test_nodedata_roundtrip(void **state) {
         om_cl_nodedata_done(&back);
 }
 
+/* Instances arrive in any order (an older agent's, a map): unpack sorts them by path, and
+ * the view finds each one by binary search, an absent one not at all. The monitor state
+ * travels by name. */
+static void test_nodedata_sorted(void **state) {
+        struct om_cl_instance inst[3] = {{.path = "demo/svc/web", .avail = "up"},
+                                         {.path = "demo/svc/app", .avail = "down"},
+                                         {.path = "demo/svc/db", .avail = "up"}};
+        inst[1].monitor = OM_MON_STOP_FAILED;
+        struct om_cl_nodedata nd = {.gen = 1, .state = "idle", .inst = inst, .n_inst = 3};
+        struct om_cl_nodedata back = {0};
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_unpacked u;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        om_cl_nodedata_pack(&nd, &pk);
+        assert_int_equal(om_cl_mp_unpack(sb.data, sb.size, &u), 0);
+        assert_int_equal(om_cl_nodedata_unpack(&u.data, &back), 0);
+        assert_true(back.inst_sorted);
+        assert_string_equal(back.inst[0].path, "demo/svc/app");
+        assert_string_equal(back.inst[2].path, "demo/svc/web");
+        assert_int_equal(back.inst[0].monitor, OM_MON_STOP_FAILED);
+        struct om_peer peers[2] = {{.name = "n1", .self = true}, {.name = "n2"}};
+        peers[1].have_data = true;
+        peers[1].data = back;
+        struct om_view v = {.peers = peers, .n = 2, .self = 0, .local = &nd};
+        for (int k = 0; k < 3; k++) {
+                const struct om_cl_instance *in = om_view_inst(&v, 1, inst[k].path);
+                assert_non_null(in);
+                assert_string_equal(in->avail, inst[k].avail);
+                /* the local data is not sorted: found by a scan */
+                assert_ptr_equal(om_view_inst(&v, 0, inst[k].path), &inst[k]);
+        }
+        assert_null(om_view_inst(&v, 1, "demo/svc/cache"));
+        assert_null(om_view_inst(&v, 1, "a/svc/first"));
+        assert_null(om_view_inst(&v, 1, "zz/svc/last"));
+        msgpack_unpacked_destroy(&u);
+        msgpack_sbuffer_destroy(&sb);
+        om_cl_nodedata_done(&back);
+}
+
 static void test_nodedata_refusals(void **state) {
         struct om_cl_nodedata back = {0};
         msgpack_sbuffer sb;
@@ -224,6 +266,7 @@ int main(void) {
                 cmocka_unit_test(test_errors_name_the_line),
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_nodedata_roundtrip),
+                cmocka_unit_test(test_nodedata_sorted),
                 cmocka_unit_test(test_nodedata_refusals),
                 cmocka_unit_test(test_secs_synced),
                 cmocka_unit_test(test_mp_unpack_bounds),

@@ -1362,9 +1362,10 @@ static void test_bench(void **state) {
                 nd->gen = 1;
                 nd->inst = &inst[(size_t)i * BENCH_S];
                 nd->n_inst = BENCH_S;
+                nd->inst_sorted = true; /* the paths below are in strcmp order */
                 for (int k = 0; k < BENCH_S; k++) {
                         struct om_cl_instance *in = &nd->inst[k];
-                        snprintf(in->path, sizeof(in->path), "root/svc/s%d", k);
+                        snprintf(in->path, sizeof(in->path), "root/svc/s%04d", k);
                         /* each service up on one node, its first in `nodes` */
                         snprintf(in->avail, sizeof(in->avail), "%s",
                                  k % BENCH_N == i ? "up" : "down");
@@ -1374,7 +1375,7 @@ static void test_bench(void **state) {
                 }
         }
         for (int k = 0; k < BENCH_S; k++) {
-                snprintf(cfg[k].path, sizeof(cfg[k].path), "root/svc/s%d", k);
+                snprintf(cfg[k].path, sizeof(cfg[k].path), "root/svc/s%04d", k);
                 for (int j = 0; j < BENCH_N; j++)
                         snprintf(cfg[k].nodes[j], OM_CL_NAME_MAX, "n%d", (k + j) % BENCH_N + 1);
                 cfg[k].n_nodes = BENCH_N;
