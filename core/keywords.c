@@ -49,6 +49,15 @@ static const struct om_keyword keywords[] = {
          "Time a stop may take: past it the action is killed with every process it runs, "
          "logged as timed out, and fails (the instance stays up: stop failed). A restart "
          "may take stop_timeout + start_timeout."},
+        {"DEFAULT", NULL, "monitor_action", C, NULL, "none|freezestop|crash|reboot", 0,
+         "What a node does when a stop of the service fails (a resource that will not stop, "
+         "or a stop killed at stop_timeout): none leaves everything as the stop left it; "
+         "freezestop, crash and reboot first suspend every disk.crypt volume still open "
+         "(luksSuspend: I/O on the mapping is held and the volume key leaves kernel "
+         "memory), then freeze the instance, crash the node (sysrq c) or reboot it "
+         "(sysrq b). crash and reboot are carried out only with OM_ALLOW_REBOOT=1 in the "
+         "environment (otherwise logged, the volumes staying suspended). Default: crash "
+         "when a disk.crypt of the service has scsireserv = true, none otherwise."},
         {"DEFAULT", NULL, "start_timeout", D, "60s", NULL, 0,
          "Time a start may take: past it the action is killed with every process it runs, "
          "logged as timed out, and fails."},
@@ -65,7 +74,8 @@ static const struct om_keyword keywords[] = {
          "A standby resource is kept up on every node, also where the service is stopped."},
         {"*", NULL, "restart", I, "0", NULL, SCO,
          "How many times the daemon restarts the resource before giving up."},
-        {"*", NULL, "tags", L, NULL, NULL, 0, "Free words attached to the resource, kept in the config (no command selects by them)."},
+        {"*", NULL, "tags", L, NULL, NULL, 0,
+         "Free words attached to the resource, kept in the config (no command selects by them)."},
         {"*", NULL, "comment", S, NULL, NULL, 0, "Free text describing the resource."},
 
         /* disk.loop */

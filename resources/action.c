@@ -14,6 +14,7 @@
 #include "resources/action.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include "core/ref.h"
 #include "core/util.h"
 #include "resources/res.h"
+#include "resources/status.h"
 
 static const char *const actions[] = {"provision", "start",       "stop",
                                       "restart",   "unprovision", "purge"};
@@ -372,6 +374,71 @@ static uint64_t action_timeout(struct om_res_svc *svc, const char *action) {
         return total;
 }
 
+/* monitor_action of the service: as set, else crash when a disk.crypt of it fences its
+ * device (scsireserv), none otherwise. */
+static const char *monitor_action(struct om_res_svc *svc, char *buf, size_t len) {
+        struct om_ref_ctx c = {.path = &svc->obj->path, .ini = svc->obj->ini};
+        _cleanup_free_ char *v = NULL;
+        char err[256];
+        if (om_ref_eval(&c, "DEFAULT", "monitor_action", &v, err, sizeof(err)) == 0 && v && v[0]) {
+                snprintf(buf, len, "%s", v);
+                return buf;
+        }
+        for (size_t i = 0; i < svc->n_res; i++)
+                if (svc->res[i]->drv == &om_res_driver_crypt &&
+                    om_res_kw_bool(svc->res[i], "scsireserv", false))
+                        return "crash";
+        return "none";
+}
+
+/* A stop that failed leaves a node that may still write to a shared device, which
+ * another node may open next. monitor_action says what to do: none, nothing; the others
+ * first suspend every disk.crypt volume still open (no more I/O through it, the key
+ * gone from kernel memory), then freeze the instance (freezestop), or crash or reboot
+ * the node through sysrq (only with OM_ALLOW_REBOOT=1: tests and demos run agents on
+ * machines that must survive; without it the volumes stay suspended). */
+static void stop_failed(struct om_res_svc *svc) {
+        char buf[32];
+        const char *ma = monitor_action(svc, buf, sizeof(buf));
+        om_log_set_rid(NULL);
+        if (om_streq(ma, "none")) {
+                log_warning("stop failed, monitor_action none: the instance is left as the "
+                            "stop left it");
+                return;
+        }
+        log_warning("stop failed: monitor_action %s", ma);
+        for (size_t i = 0; i < svc->n_res; i++) {
+                struct om_res *r = svc->res[i];
+                if (r->drv != &om_res_driver_crypt || r->disabled)
+                        continue;
+                om_log_set_rid(r->rid);
+                (void)om_res_crypt_suspend(r);
+        }
+        om_log_set_rid(NULL);
+        if (om_streq(ma, "freezestop")) {
+                int e = om_instance_set_frozen(&svc->obj->path, true);
+                if (e < 0)
+                        log_error_errno(e, "cannot freeze the instance: %m");
+                else
+                        log_warning("instance frozen (monitor_action freezestop)");
+                return;
+        }
+        const char *allow = getenv("OM_ALLOW_REBOOT");
+        if (!allow || !om_streq(allow, "1")) {
+                log_warning("monitor_action %s not carried out: OM_ALLOW_REBOOT=1 is not set "
+                            "(the volumes stay suspended)",
+                            ma);
+                return;
+        }
+        bool crash = om_streq(ma, "crash");
+        log_warning("%s the node now (monitor_action %s, sysrq %c)", crash ? "crash" : "reboot", ma,
+                    crash ? 'c' : 'b');
+        /* no sync: it could hang on the very device that failed the stop */
+        _cleanup_close_ int fd = open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, crash ? "c" : "b", 1) != 1)
+                log_error_errno(-errno, "cannot write /proc/sysrq-trigger: %m");
+}
+
 int om_res_action_run(const struct om_path *p, const char *action,
                       const struct om_res_action_opts *opts, char *err, size_t errlen) {
         _cleanup_res_svc_ struct om_res_svc *svc = NULL;
@@ -432,6 +499,8 @@ int om_res_action_run(const struct om_path *p, const char *action,
         e = om_res_run_bounded(limit, action, perform, &pf);
         if (limit) /* the flags the child recorded */
                 (void)om_res_svc_state_reload(svc);
+        if (e < 0 && om_streq(action, "stop") && !rids)
+                stop_failed(svc);
         om_log_set_rid(NULL);
         if (e >= 0 && om_streq(action, "purge")) {
                 log_info("delete %s", svc->obj->pathstr);

@@ -143,6 +143,10 @@ int om_res_state_set_provisioned(struct om_res_svc *svc, const char *rid, bool o
 /* "<flags>" column: R M D O E P S restart, 8 characters + NUL. */
 void om_res_flags(const struct om_res *r, char buf[9]);
 
+/* disk.crypt: suspends the open volume of r (luksSuspend: I/O held, the volume key out
+ * of kernel memory), for a stop that failed. 0 when suspended or not open. */
+int om_res_crypt_suspend(struct om_res *r);
+
 /* --- helpers shared by drivers --- */
 
 /* Runs argv (no shell) with stdin on /dev/null, stdout and stderr captured and logged

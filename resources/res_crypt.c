@@ -542,6 +542,34 @@ static int res_crypt_stop(struct om_res *r) {
         return 0;
 }
 
+int om_res_crypt_suspend(struct om_res *r) {
+        _cleanup_free_ char *name = NULL;
+        _cleanup_crypt_ struct crypt_device *cd = NULL;
+        int e;
+        if ((e = get_name(r, &name, true)) < 0)
+                return e;
+        if (crypt_status_of(name) != OM_RES_UP) {
+                log_info("crypt /dev/mapper/%s is not open: nothing to suspend", name);
+                return 0;
+        }
+        quiet_library();
+        if ((e = crypt_init_by_name(&cd, name)) < 0)
+                return log_error_errno(e, "crypt_suspend %s: %s", name,
+                                       last_error[0] ? last_error : strerror(-e));
+        struct crypt_active_device ad;
+        if (crypt_get_active_device(cd, name, &ad) == 0 && (ad.flags & CRYPT_ACTIVATE_SUSPENDED)) {
+                log_warning("crypt /dev/mapper/%s is already suspended", name);
+                return 0;
+        }
+        log_warning("crypt_suspend /dev/mapper/%s: its I/O is held and its volume key leaves "
+                    "kernel memory",
+                    name);
+        if ((e = crypt_suspend(cd, name)) < 0)
+                return log_error_errno(e, "crypt_suspend %s: %s", name,
+                                       last_error[0] ? last_error : strerror(-e));
+        return 0;
+}
+
 static int res_crypt_unprovision(struct om_res *r) {
         _cleanup_free_ char *dev = NULL;
         _cleanup_crypt_ struct crypt_device *cd = NULL;
