@@ -115,7 +115,8 @@ static void apply(struct om_orch *o, struct obj *ob, const struct om_decision *d
                 case OM_EFF_SPAWN:
                 case OM_EFF_REFRESH:
                         if (om_orch_run(a, ob->path, e->words, job_done, ob) < 0) {
-                                struct om_decision f = {0};
+                                struct om_decision f;
+                                f.n = 0; /* not zeroed whole: see cl_decide.h */
                                 om_decide_spawn_failed(&ob->st, e->kind == OM_EFF_REFRESH, &f);
                                 apply(o, ob, &f);
                         }
@@ -164,7 +165,8 @@ static void apply(struct om_orch *o, struct obj *ob, const struct om_decision *d
 static void job_done(struct om_agent *a, void *arg, int status) {
         struct om_orch *o = a->orch;
         struct obj *ob = arg;
-        struct om_decision d = {0};
+        struct om_decision d;
+        d.n = 0; /* not zeroed whole: see cl_decide.h */
         if (!o) {
                 ob->st.job = false;
                 return;
@@ -377,7 +379,8 @@ static void eval(struct om_orch *o) {
                         ds.down = status.down;
                         dsp = &ds;
                 }
-                struct om_decision d = {0};
+                struct om_decision d;
+                d.n = 0; /* not zeroed whole: see cl_decide.h */
                 om_decide(&c, &ob->cfg, &ob->st, dsp, &d);
                 apply(o, ob, &d);
         }
@@ -636,7 +639,8 @@ void om_orch_api(struct om_agent *a, const char *cmd, const msgpack_object *req,
         if (ver <= ob->st.tver)
                 ver = ob->st.tver + 1;
         o->last_ver = ver;
-        struct om_decision d = {0};
+        struct om_decision d;
+        d.n = 0; /* not zeroed whole: see cl_decide.h */
         om_decide_target_set(&ob->st, target, ver, a->self, &d);
         apply(o, ob, &d);
         om_log_set_component("monitor");

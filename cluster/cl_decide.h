@@ -119,6 +119,8 @@ struct om_eff {
 };
 
 #define OM_DEC_EFF_MAX 16
+/* A list of effects: start one by setting n to 0 (each effect is cleared when it is
+ * added; zeroing the whole list costs more than a pass over an object). */
 struct om_decision {
         struct om_eff eff[OM_DEC_EFF_MAX];
         size_t n;
