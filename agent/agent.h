@@ -107,6 +107,7 @@ struct om_agent {
         struct om_api_replay *peer_replay; /* api_peer.c: tags of recent requests */
         struct om_orch *orch;              /* agent/orchestrator.c */
         struct om_repl *repl;              /* object replication state (repl.c) */
+        struct om_arbc *arbc;              /* the arbitrators' votes (arb_client.c) */
 };
 
 /* The agent's view of the cluster (cluster/cl_view.h), valid until the peer table

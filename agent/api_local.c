@@ -20,6 +20,7 @@
 
 #include "agent/agent.h"
 #include "agent/api_cmds.h"
+#include "agent/arb_client.h"
 #include "agent/orchestrator.h"
 #include "cluster/cl_mp.h"
 #include "cluster/frame.h"
@@ -191,7 +192,10 @@ static void pack_drops(msgpack_packer *pk, const struct om_hb_stats *st) {
 void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
         uint64_t now = uv_now(&a->loop);
         const struct om_view v = om_agent_view(a);
-        msgpack_pack_map(pk, 5);
+        msgpack_pack_map(pk, 6);
+
+        om_cl_mp_str_pack(pk, "arbitrators");
+        om_arbc_pack(a, pk);
 
         om_cl_mp_str_pack(pk, "cluster");
         bool q_have;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/arb_client.h"
 #include "agent/orchestrator.h"
 #include "core/fileio.h"
 #include "core/tombstone.h"
@@ -416,6 +417,8 @@ int om_agent_keys_set(struct om_agent *a, const struct om_cluster_keyring *ring)
                         r = om_cluster_key_derive_from(ring->secrets[i], OM_FRAME_KDF_ID,
                                                        "peerapi_", peer);
         }
+        if (r == 0)
+                r = om_arbc_keys_set(a, ring);
         if (r < 0)
                 return r;
         a->keygen = ring->gens[0];

@@ -1,12 +1,12 @@
 /*
  * The orchestrator's effects: the object registry (one entry per object this node
  * holds, its config read again when its version moves), the timers that drive the
- * evaluation, the arbitrator probes, the child processes that run actions, and the log
- * of every decided transition. What to do is decided elsewhere, by the pure functions of
- * cluster/cl_decide.h, from this node's view of the cluster (cluster/cl_view.h): a pass
- * hands each object's config and decision state to om_decide and performs the effects it
- * returns, in order. A target ("started", "stopped", "placed@n2", ...) set through the
- * local API is published in the node data with a version and adopted by every node that
+ * evaluation, the arbitrators' votes counted (agent/arb_client.c), the child processes
+ * that run actions, and the log of every decided transition. What to do is decided elsewhere, by
+ * the pure functions of cluster/cl_decide.h, from this node's view of the cluster
+ * (cluster/cl_view.h): a pass hands each object's config and decision state to om_decide and
+ * performs the effects it returns, in order. A target ("started", "stopped", "placed@n2", ...) set
+ * through the local API is published in the node data with a version and adopted by every node that
  * sees a newer one. This file does not talk to peers: what it decides leaves through
  * node data. Work it needs from the daemon (a rescan) is asked with a todo bit, done
  * before the loop sleeps (see docs/ARCHITECTURE.md).
@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/arb_client.h"
 #include "agent/orchestrator.h"
 #include "cluster/cl_decide.h"
 #include "cluster/cl_mp.h"
@@ -44,7 +45,7 @@ struct obj {
 
 struct om_orch {
         struct om_agent *agent;
-        uv_timer_t eval, probe, ready;
+        uv_timer_t eval, ready;
         struct obj **objs;
         size_t n_objs;
         bool dirty; /* local node data must be collected again */
@@ -55,14 +56,6 @@ struct om_orch {
         int quorum_state; /* 2 held, 1 in doubt, 0 not held */
         int votes, total;
         bool quorum_logged;
-        struct arb {
-                struct om_orch *o;
-                uv_tcp_t tcp;
-                uv_connect_t req;
-                uv_timer_t timer;
-                bool in_flight, reachable;
-        } arb[OM_CL_ARB_MAX];
-        size_t n_arb;
 };
 
 static struct obj *obj_find(struct om_orch *o, const char *path) {
@@ -301,14 +294,21 @@ static void sync_objects(struct om_orch *o) {
 static void quorum_update(struct om_orch *o) {
         struct om_agent *a = o->agent;
         const struct om_view v = om_agent_view(a);
-        int weight = 0, votes = 0;
-        for (size_t k = 0; k < o->n_arb && k < a->cfg->n_arb; k++) {
+        int weight = 0, votes = 0, kept = 0;
+        /* an arbitrator's weight counts only under the lease it gave this node's
+         * partition (cluster/arb_vote.h, agent/arb_client.c); a lease kept but not
+         * counted makes the quorum "in doubt": start nothing, split nothing */
+        om_arbc_view_changed(a);
+        for (size_t k = 0; k < a->cfg->n_arb; k++) {
                 weight += a->cfg->arb[k].weight;
-                if (o->arb[k].reachable)
+                enum om_arb_count c = om_arbc_count(a, k);
+                if (c == OM_ARB_COUNT_VOTE)
                         votes += a->cfg->arb[k].weight;
+                else if (c == OM_ARB_COUNT_KEEP)
+                        kept += a->cfg->arb[k].weight;
         }
         struct om_quorum q;
-        if (om_view_quorum(&v, a->cfg->quorum, weight, votes, 0, &q) < 0)
+        if (om_view_quorum(&v, a->cfg->quorum, weight, votes, kept, &q) < 0)
                 return;
         bool keep = q.keep;
         int was = o->quorum_state, now = q.have ? 2 : keep ? 1 : 0;
@@ -325,10 +325,27 @@ static void quorum_update(struct om_orch *o) {
                                                       : "not held yet";
                 o->quorum_logged = true;
                 om_log_set_component("monitor");
-                log_info("quorum %s: %d/%d votes (%d live nodes, arbitrators %d/%d)%s", what,
+                log_info("quorum %s: %d/%d votes (%d live nodes, arbitrators %d/%d%s)%s", what,
                          q.votes, q.total, q.votes - votes, votes, weight,
-                         a->cfg->quorum ? "" : ", not enforced");
+                         kept ? ", a lease kept" : "", a->cfg->quorum ? "" : ", not enforced");
         }
+}
+
+size_t om_orch_failover_up(struct om_agent *a, const struct om_arb_set *view) {
+        struct om_orch *o = a->orch;
+        const struct om_view v = om_agent_view(a);
+        size_t n = 0;
+        for (size_t i = 0; o && i < o->n_objs; i++) {
+                const struct obj *ob = o->objs[i];
+                if (!ob->cfg.failover)
+                        continue;
+                for (size_t k = 0; k < a->n_peers; k++)
+                        if (om_arb_set_has(view, k) && om_inst_up(om_view_inst(&v, k, ob->path))) {
+                                n++;
+                                break;
+                        }
+        }
+        return n;
 }
 
 static void boot_guard(struct om_orch *o) {
@@ -408,80 +425,6 @@ void om_orch_kick(struct om_agent *a) {
                 a->todo |= OM_TODO_EVAL;
 }
 
-/* ---- arbitrators: a TCP connect answered in time is a vote ---- */
-
-static void arb_closed(uv_handle_t *h) {
-        struct arb *r = h->data;
-        r->in_flight = false;
-}
-
-static void arb_finish(struct arb *r, bool ok) {
-        if (!r->in_flight || uv_is_closing((uv_handle_t *)&r->tcp))
-                return;
-        if (r->reachable != ok) {
-                om_log_set_component("monitor");
-                log_info("arbitrator#%ld %s", (long)(r - r->o->arb) + 1,
-                         ok ? "reachable" : "unreachable");
-        }
-        r->reachable = ok;
-        uv_timer_stop(&r->timer);
-        uv_close((uv_handle_t *)&r->tcp, arb_closed);
-        om_orch_kick(r->o->agent);
-}
-
-static void arb_connected(uv_connect_t *req, int status) {
-        struct arb *r = container_of(req, struct arb, req);
-        if (status == UV_ECANCELED)
-                return;
-        arb_finish(r, status == 0);
-}
-
-static void arb_timeout(uv_timer_t *t) {
-        struct arb *r = container_of(t, struct arb, timer);
-        arb_finish(r, false);
-}
-
-static void probe_cb(uv_timer_t *t) {
-        struct om_orch *o = container_of(t, struct om_orch, probe);
-        struct om_agent *a = o->agent;
-        for (size_t k = 0; k < o->n_arb; k++) {
-                struct arb *r = &o->arb[k];
-                char host[128];
-                unsigned port = 0;
-                struct sockaddr_storage ss;
-                if (r->in_flight)
-                        continue;
-                const char *u = a->cfg->arb[k].uri + strlen("tcp://");
-                const char *colon = strrchr(u, ':');
-                if (!colon || (size_t)(colon - u) >= sizeof(host))
-                        continue;
-                snprintf(host, sizeof(host), "%.*s", (int)(colon - u), u);
-                port = (unsigned)strtoul(colon + 1, NULL, 10);
-                if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-                        memmove(host, host + 1, strlen(host));
-                        host[strlen(host) - 1] = 0;
-                }
-                if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)&ss) &&
-                    uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)&ss))
-                        continue;
-                r->in_flight = true;
-                uv_tcp_init(&a->loop, &r->tcp);
-                r->tcp.data = r;
-                /* from the node's cluster address: the arbitrator must be reachable on
-                 * the cluster's network, not through whatever route the host prefers */
-                struct sockaddr_storage src;
-                const char *self_addr = om_cl_config_node_addr(a->cfg, (size_t)a->self_idx);
-                if (self_addr && (!uv_ip4_addr(self_addr, 0, (struct sockaddr_in *)&src) ||
-                                  !uv_ip6_addr(self_addr, 0, (struct sockaddr_in6 *)&src)))
-                        (void)uv_tcp_bind(&r->tcp, (struct sockaddr *)&src, 0);
-                if (uv_tcp_connect(&r->req, &r->tcp, (struct sockaddr *)&ss, arb_connected) < 0) {
-                        arb_finish(r, false);
-                        continue;
-                }
-                uv_timer_start(&r->timer, arb_timeout, a->timeout, 0);
-        }
-}
-
 /* ---- life cycle ---- */
 
 int om_orch_start(struct om_agent *a) {
@@ -491,23 +434,17 @@ int om_orch_start(struct om_agent *a) {
         o->agent = a;
         a->orch = o;
         uv_timer_init(&a->loop, &o->eval);
-        uv_timer_init(&a->loop, &o->probe);
         uv_timer_init(&a->loop, &o->ready);
-        o->n_arb = a->cfg->n_arb;
-        for (size_t k = 0; k < o->n_arb; k++) {
-                o->arb[k].o = o;
-                uv_timer_init(&a->loop, &o->arb[k].timer);
-        }
-        /* with arbitrators, the first answer must count before anything is decided */
-        if (o->n_arb) {
-                probe_cb(&o->probe);
-                uv_timer_start(&o->probe, probe_cb, a->interval, a->interval);
+        int r = om_arbc_start(a);
+        if (r < 0) {
+                om_log_set_component("monitor");
+                return log_error_errno(r, "cannot start asking the arbitrators: %m");
         }
         sync_objects(o);
         uv_timer_start(&o->eval, eval_cb, EVAL_MS, EVAL_MS);
         om_log_set_component("monitor");
         log_info("orchestrator started: %zu objects, %zu arbitrators, quorum %s", o->n_objs,
-                 o->n_arb, a->cfg->quorum ? "enforced" : "not enforced");
+                 a->cfg->n_arb, a->cfg->quorum ? "enforced" : "not enforced");
         return 0;
 }
 
@@ -520,6 +457,7 @@ void om_orch_free(struct om_agent *a) {
         free(o->objs);
         free(o);
         a->orch = NULL;
+        om_arbc_free(a);
 }
 
 void om_orch_fill(struct om_agent *a, struct om_cl_nodedata *nd) {

@@ -41,6 +41,10 @@ int om_orch_leader(struct om_agent *a, const char *path);
 const char *om_orch_orchestrate(struct om_agent *a, const char *path);
 const char *om_orch_topology(struct om_agent *a, const char *path);
 void om_orch_quorum(struct om_agent *a, bool *ret_have, int *ret_votes, int *ret_total);
+/* How many failover services have an instance up on the nodes of view (indexes into
+ * the node list): what this node's side runs, sent to the arbitrators. */
+struct om_arb_set;
+size_t om_orch_failover_up(struct om_agent *a, const struct om_arb_set *view);
 
 /* runner.c: spawns `<self exe> <path> <action> --local [extra...]` with OM_ORIGIN=daemon
  * and OM_SID set, stdio on /dev/null. cb runs on the loop when the child exits, with its

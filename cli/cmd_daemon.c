@@ -253,6 +253,31 @@ static int cmd_status(struct om_cli_ctx *ctx) {
                         printf("  peer    %-16s rx %-5s last frame %s\n", pn, prx, age);
                 }
         }
+        const msgpack_object *arbs = om_cl_mp_get(rep.data, "arbitrators");
+        for (uint32_t i = 0; arbs && arbs->type == MSGPACK_OBJECT_ARRAY && i < arbs->via.array.size;
+             i++) {
+                const msgpack_object *ar = &arbs->via.array.ptr[i];
+                char name[32], uri[256], vote[16], ans[16], why[16], holders[512], age[32];
+                s_get(ar, "name", name, sizeof(name));
+                s_get(ar, "uri", uri, sizeof(uri));
+                s_get(ar, "vote", vote, sizeof(vote));
+                s_get(ar, "answer", ans, sizeof(ans));
+                s_get(ar, "reason", why, sizeof(why));
+                s_get(ar, "holders", holders, sizeof(holders));
+                print_age(i_get(ar, "last_answer_ms"), age, sizeof(age));
+                printf("%-9s %s  weight %lld  vote %s  lease left %llums\n", name, uri,
+                       (long long)i_get(ar, "weight"), vote,
+                       (unsigned long long)u_get(ar, "lease_left_ms"));
+                printf("  answer  %s%s%s  holders {%s}  their lease %llums  last %s\n",
+                       ans[0] ? ans : "none", strcmp(why, "none") && why[0] ? " " : "",
+                       strcmp(why, "none") && why[0] ? why : "", holders,
+                       (unsigned long long)u_get(ar, "holder_lease_left_ms"), age);
+                printf("  tx      requests %llu\n  rx      answers %llu\n  drops  ",
+                       (unsigned long long)u_get(ar, "tx"),
+                       (unsigned long long)u_get(om_cl_mp_get(ar, "rx"), "frames"));
+                om_api_print_drops(om_cl_mp_get(om_cl_mp_get(ar, "rx"), "drops"));
+                printf("\n");
+        }
         printf("nodes\n");
         for (uint32_t k = 0; nodes && nodes->type == MSGPACK_OBJECT_MAP && k < nodes->via.map.size;
              k++) {

@@ -153,7 +153,8 @@ static int man_conf(void) {
                ".SH NAME\nom.conf \\- object and cluster configuration of om\n"
                ".SH DESCRIPTION\nObject configs live in "
                "/etc/om/namespaces/\\fIns\\fR/\\fIkind\\fR/\\fIname\\fR.conf, the cluster's "
-               "in /etc/om/cluster.conf. Both are ini files: [\\fIsection\\fR] headers, "
+               "in /etc/om/cluster.conf, an arbitrator's (om arbitrator run) in "
+               "/etc/om/arbitrator.conf. All are ini files: [\\fIsection\\fR] headers, "
                "\\fIkey\\fR = \\fIvalue\\fR lines, # and ; comments, and "
                "\\fIkey\\fR@\\fInode\\fR to override a keyword on one node. Resources are "
                "sections named \\fIgroup\\fR#\\fIindex\\fR (disk#0, fs#0, app#1) whose "
@@ -176,6 +177,10 @@ static int man_conf(void) {
                         snprintf(title, sizeof(title), "CLUSTER.CONF [cluster]");
                 else if (!strcmp(k->section, "hb") || !strcmp(k->section, "arbitrator"))
                         snprintf(title, sizeof(title), "CLUSTER.CONF [%s#N]", k->section);
+                else if (!strcmp(k->section, "arbd"))
+                        snprintf(title, sizeof(title), "ARBITRATOR.CONF [arbitrator]");
+                else if (!strcmp(k->section, "arbd-cluster"))
+                        snprintf(title, sizeof(title), "ARBITRATOR.CONF [cluster#N]");
                 else
                         snprintf(title, sizeof(title), "[%s#N]", k->section);
                 if (strcmp(title, last) != 0) {

@@ -208,6 +208,26 @@ static int mon_once(struct om_cli_ctx *ctx, const char *fmt) {
                                  strcmp(names[i], self) ? "" : "O");
                 n_rows++;
         }
+        /* each arbitrator: whether this node holds its vote (O), keeps a lease without
+         * counting it (~) or holds nothing (X), and who holds it by its last answer */
+        const msgpack_object *arbs = om_cl_mp_get(rep.data, "arbitrators");
+        for (uint32_t k = 0;
+             arbs && arbs->type == MSGPACK_OBJECT_ARRAY && k < arbs->via.array.size && n_rows < 512;
+             k++) {
+                const msgpack_object *ar = &arbs->via.array.ptr[k];
+                char an[32], vote[8], holders[96];
+                sget(ar, "name", an, sizeof(an));
+                sget(ar, "vote", vote, sizeof(vote));
+                sget(ar, "holders", holders, sizeof(holders));
+                snprintf(rows[n_rows].left, sizeof(rows[0].left), " %s {%s}", an, holders);
+                for (size_t i = 0; i < n_nodes; i++)
+                        snprintf(rows[n_rows].cells[i], COL, "%s",
+                                 strcmp(names[i], self)   ? ""
+                                 : om_streq(vote, "vote") ? "O"
+                                 : om_streq(vote, "keep") ? "~"
+                                                          : "X");
+                n_rows++;
+        }
         if (!only_objects) {
                 printf("\n");
                 print_rows("Nodes", rows, n_rows, names, n_nodes, width);

@@ -320,8 +320,16 @@ int om_arb_vote_request(struct om_arb_vote *v, const struct om_arb_request *req,
                 v->contest_since = now;
         }
         if (!contest_due(v, now) || !contest_decide(v, now)) {
-                a.kind = OM_ARB_PENDING;
                 a.reason = eligible(v, x, now) ? OM_ARB_R_CONTEST : OM_ARB_R_SEEN;
+                if (in_h) {
+                        /* a member of H keeps what it runs while the contest lasts: its
+                         * lease is extended as a HOLD (no GRANT can go to a set without
+                         * it meanwhile, and a HOLD counts nothing) */
+                        n->expires = now + v->lease_ms;
+                        a.kind = OM_ARB_HOLD;
+                        a.lease_ms = v->lease_ms;
+                } else
+                        a.kind = OM_ARB_PENDING;
                 goto out;
         }
         if (om_arb_set_has(&v->holders, x) && om_arb_set_within(&v->holders, &view))

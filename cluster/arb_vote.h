@@ -39,7 +39,9 @@
  *    H is licensed (the lease ended, or no holder yet), is a candidate of a contest.
  *    A candidate that a licensed, renewing node does not see but that node sees (one-way
  *    loss: the other node still renews the larger partition that contains this one) is
- *    not eligible: the side that still hears everybody keeps the vote. A contest is
+ *    not eligible: the side that still hears everybody keeps the vote. Until the contest
+ *    is decided, a candidate that is a member of H gets HOLD (its lease extended: it
+ *    keeps what it runs, counts nothing), others PENDING. A contest is
  *    decided at the first request after one window (lease / 3) since it opened, or at
  *    once when every member of H that is licensed or was heard within one lease has
  *    asked as a candidate. The winner, among eligible candidates heard within one
@@ -89,7 +91,7 @@
 #define OM_ARB_MARGIN_MS 50      /* fixed margin taken off the node's lease */
 #define OM_ARB_LEASE_MIN_MS 1000
 #define OM_ARB_LEASE_MAX_MS 60000
-#define OM_ARB_LEASE_DEFAULT_MS 5000
+#define OM_ARB_LEASE_DEFAULT_MS 3000
 
 /* A set of node indexes (of the arbitrator's node table, or of the node's cluster.conf
  * node list on the node side). */
@@ -116,8 +118,8 @@ enum om_arb_reason {
         OM_ARB_R_NONE,       /* GRANT */
         OM_ARB_R_RESTARTING, /* within one lease of the arbitrator's start */
         OM_ARB_R_CLEARING,   /* HOLD: nodes outside the holder set are still licensed */
-        OM_ARB_R_CONTEST,    /* PENDING: sides compete, decided within one window */
-        OM_ARB_R_SEEN,       /* PENDING: a renewing holder sees you, you do not see it */
+        OM_ARB_R_CONTEST,    /* HOLD or PENDING: sides compete, decided within one window */
+        OM_ARB_R_SEEN,       /* HOLD or PENDING: a renewing holder sees you, not you it */
         OM_ARB_R_HELD,       /* REFUSE: another partition holds the vote */
         OM_ARB_R_FULL,       /* REFUSE: the node table of this cluster is full */
         _OM_ARB_REASON_MAX,

@@ -60,6 +60,30 @@ const char *om_cl_config_node_addr(const struct om_cl_config *cfg, size_t idx) {
         return cfg->hb[0].addrs[idx];
 }
 
+/* om://<host>:<port> or om://[<ipv6>]:<port>: 0, or -EINVAL. */
+static int parse_arb_uri(const char *uri, char host[OM_CL_ADDR_MAX], uint16_t *ret_port) {
+        if (!om_startswith(uri, "om://"))
+                return -EINVAL;
+        const char *u = uri + strlen("om://"), *colon = strrchr(u, ':');
+        long long p;
+        if (!colon || colon == u || om_parse_int(colon + 1, 1, 65535, &p) < 0)
+                return -EINVAL;
+        size_t n = (size_t)(colon - u);
+        if (u[0] == '[') {
+                if (n < 3 || u[n - 1] != ']')
+                        return -EINVAL;
+                u++;
+                n -= 2;
+        } else if (memchr(u, ':', n))
+                return -EINVAL; /* an IPv6 address needs its brackets */
+        if (n >= OM_CL_ADDR_MAX || memchr(u, '/', n))
+                return -EINVAL;
+        memcpy(host, u, n);
+        host[n] = 0;
+        *ret_port = (uint16_t)p;
+        return 0;
+}
+
 #define FAIL(line, fmt, ...) fail(err, errlen, line, "%s:%u: " fmt, fn, line, ##__VA_ARGS__)
 
 int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *self,
@@ -150,9 +174,25 @@ int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *
                         if (!uri)
                                 return FAIL(s->line, "[%s] missing required keyword 'uri'",
                                             s->name);
-                        if (!om_startswith(uri, "tcp://"))
-                                return FAIL(s->line, "[%s] uri: expected tcp://<addr>:<port>",
+                        unsigned uline = om_ini_lookup(ini, s->name, "uri", NULL)->line;
+                        if (om_startswith(uri, "tcp://"))
+                                return FAIL(uline,
+                                            "[%s] uri: tcp:// arbitrators are no longer accepted: "
+                                            "any TCP listener answers both sides of a split, which "
+                                            "then both hold the quorum. Run `om arbitrator run` "
+                                            "on the arbitrator host and set uri = "
+                                            "om://<addr>:<port> (see `man om.conf`)",
                                             s->name);
+                        char host[OM_CL_ADDR_MAX];
+                        uint16_t port;
+                        if (parse_arb_uri(uri, host, &port) < 0)
+                                return FAIL(uline,
+                                            "[%s] uri: expected om://<addr>:<port> (an `om "
+                                            "arbitrator run` daemon; IPv6 as om://[addr]:port)",
+                                            s->name);
+                        if (resolve(host, cfg->arb[cfg->n_arb].addr, OM_CL_ADDR_MAX) < 0)
+                                return FAIL(uline, "[%s] uri: cannot resolve '%s'", s->name, host);
+                        cfg->arb[cfg->n_arb].port = port;
                         if (w && om_parse_int(w, 0, 1000, &weight) < 0)
                                 return FAIL(s->line, "[%s] weight: out of range", s->name);
                         snprintf(cfg->arb[cfg->n_arb].uri, sizeof(cfg->arb[0].uri), "%s", uri);

@@ -37,7 +37,9 @@ struct om_cl_config {
         struct om_cl_hb_conf hb[OM_CL_HB_MAX];
         size_t n_hb;
         struct {
-                char uri[256];
+                char uri[256];             /* om://<host>:<port>, as written */
+                char addr[OM_CL_ADDR_MAX]; /* its host, numeric */
+                uint16_t port;
                 int weight;
         } arb[OM_CL_ARB_MAX];
         size_t n_arb;

@@ -75,7 +75,7 @@ int om_hb_peek(const uint8_t *frame, size_t len, size_t max, struct om_hb_info *
         }
         memcpy(&h, frame, sizeof(h));
         if (memcmp(h.magic, OM_HB_MAGIC, 4) != 0 || h.version != OM_HB_VERSION ||
-            h.type < OM_HB_BEAT || h.type > OM_HB_PEER_RESP || h.reserved[0] || h.reserved[1]) {
+            h.type < OM_HB_BEAT || h.type >= _OM_HB_TYPE_MAX || h.reserved[0] || h.reserved[1]) {
                 *ret_drop = OM_HB_DROP_MALFORMED;
                 return -EBADMSG;
         }

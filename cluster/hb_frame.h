@@ -27,7 +27,14 @@
 /* Largest peer API message (core/limits.h). */
 #define OM_HB_PEER_MAX OM_LIM_PEER_FRAME_MAX
 
-enum om_hb_type { OM_HB_BEAT = 1, OM_HB_PEER_REQ = 2, OM_HB_PEER_RESP = 3 };
+enum om_hb_type {
+        OM_HB_BEAT = 1,
+        OM_HB_PEER_REQ = 2,
+        OM_HB_PEER_RESP = 3,
+        OM_HB_ARB_REQ = 4,  /* a node asks an arbitrator for its vote (cluster/arb_wire.h) */
+        OM_HB_ARB_RESP = 5, /* the arbitrator's answer */
+        _OM_HB_TYPE_MAX,
+};
 
 /* On the wire, integers big-endian; every field a byte array so there is no padding. */
 struct om_hb_header {

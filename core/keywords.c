@@ -154,8 +154,31 @@ static const struct om_keyword keywords[] = {
         {"hb", NULL, "interval", D, "1s", NULL, 0, "Time between two beats."},
         {"hb", NULL, "timeout", D, "3s", NULL, 0,
          "Time without a valid beat after which a peer is stale."},
-        {"arbitrator", NULL, "uri", S, NULL, NULL, REQ, "tcp://<addr>:<port> answering a connect."},
+        {"arbitrator", NULL, "uri", S, NULL, NULL, REQ,
+         "om://<addr>:<port> of an `om arbitrator run` daemon serving this cluster (IPv6 as "
+         "om://[addr]:port). Every interval the node asks it for its vote with the nodes it "
+         "sees alive; the arbitrator gives the vote to one partition at a time, as a lease, "
+         "and the node counts it only under that lease. tcp:// is refused: a TCP listener "
+         "answers both sides of a split."},
         {"arbitrator", NULL, "weight", I, "1", NULL, 0, "Votes the arbitrator brings."},
+
+        /* arbitrator.conf (om arbitrator run) */
+        {"arbd", NULL, "addr", S, "0.0.0.0", NULL, 0,
+         "Numeric address the arbitrator listens on (UDP)."},
+        {"arbd", NULL, "port", I, "1216", NULL, 0, "UDP port of the arbitrator."},
+        {"arbd", NULL, "name", S, NULL, NULL, 0,
+         "The name the arbitrator signs its answers with (default: the host's node name)."},
+        {"arbd-cluster", NULL, "name", S, NULL, NULL, REQ,
+         "The [cluster] name of a cluster the arbitrator serves."},
+        {"arbd-cluster", NULL, "secret", S, NULL, NULL, REQ,
+         "That cluster's [cluster] secret (64 hex digits): requests that do not open with its "
+         "key are dropped. After om cluster rotate-secret, set the new one and restart the "
+         "arbitrator."},
+        {"arbd-cluster", NULL, "lease", D, "3s", NULL, 0,
+         "How long the vote given to a partition lasts without renewal (1s to 60s; about the "
+         "cluster's heartbeat timeout, at least two intervals). A side cut from the "
+         "arbitrator loses the vote after it; the other side gets it only then. After a "
+         "(re)start the arbitrator gives no vote for one lease."},
 };
 
 static const struct {

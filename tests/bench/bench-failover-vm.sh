@@ -110,20 +110,22 @@ setup_node() {
 }
 
 lab_init --om "$om_bin" || exit $?
-# the listener runs under a subshell (lab_host is a function): its children go too
-arb_stop() { [ -z "$ARB_PID" ] || { pkill -P "$ARB_PID"; kill "$ARB_PID"; } 2>/dev/null || true; }
+# the arbitrator runs under a subshell (lab_host is a function): its children go too
+arb_stop() { [ -z "$ARB_PID" ] || { pkill -P "$ARB_PID"; kill "$ARB_PID"; } 2>/dev/null || true; ARB_PID=; }
 trap 'arb_stop; lab_cleanup' EXIT
 trap 'trap - EXIT; arb_stop; lab_cleanup; trap - INT; kill -INT $$' INT
 trap 'trap - EXIT; arb_stop; lab_cleanup; trap - TERM; kill -TERM $$' TERM
-py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || { echo "SKIP: python3 is needed for the arbitrator"; exit 77; }
-lab_host "$py" -c "
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('10.99.0.1', $arb_port)); s.listen(64)
-while True:
-    c, _ = s.accept(); c.close()
-" </dev/null >/dev/null 2>&1 &
-ARB_PID=$!
+# arb_start SECRET: `om arbitrator run` on the lab's host side serving the cluster
+arb_start() {
+    arb_stop
+    mkdir -p "$LAB_DIR/arb/etc"
+    printf '[arbitrator]\naddr = 10.99.0.1\nport = %s\nname = arb\n[cluster#1]\nname = default\nsecret = %s\n' \
+        "$arb_port" "$1" >"$LAB_DIR/arb/etc/arbitrator.conf"
+    chmod 600 "$LAB_DIR/arb/etc/arbitrator.conf"
+    lab_host env OM_ROOT="$LAB_DIR/arb" OM_NODENAME=arb "$om_bin" arbitrator run \
+        </dev/null >>"$LAB_DIR/arb.out" 2>&1 &
+    ARB_PID=$!
+}
 san=$(lab_disk san 1G)
 
 declare -a RESULTS=()
@@ -136,6 +138,7 @@ bench() { # bench INTERVAL TIMEOUT READY_PERIOD BUDGET_MS
     lab_kill n2 2>/dev/null || true
     truncate -s 0 "$san" && truncate -s 1G "$san"
     secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    arb_start "$secret"
     conf="[cluster]
 name = default
 secret = $secret
@@ -149,7 +152,7 @@ interval = $interval
 timeout = $timeout
 
 [arbitrator#1]
-uri = tcp://10.99.0.1:$arb_port
+uri = om://10.99.0.1:$arb_port
 weight = 1"
     lab_start --private 256M n1 "${ADDR[n1]}/24" "$san"
     lab_start --private 256M n2 "${ADDR[n2]}/24" "$san"

@@ -42,6 +42,7 @@ out=$(in_root sh -c 'export OM_ROOT=/tmp/omr OM_NODENAME=n1
         om demo/sec/s decode --key k') || fail "sec commands fail in the clean system"
 [ "$out" = clean-debian ] || fail "decode gave '$out'"
 for f in /usr/share/man/man1/om.1 /usr/share/man/man5/om.conf.5 /usr/lib/systemd/system/om.service \
+        /usr/lib/systemd/system/om-arbitrator.service \
         /usr/share/bash-completion/completions/om /usr/share/doc/om/examples/loopback.conf; do
         [ -f "$T/root$f" ] || fail "$f is not installed"
 done

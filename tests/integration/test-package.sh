@@ -18,7 +18,8 @@ for lib in libcryptsetup12 libmount1 libsodium23 libuv1 libmsgpackc2 libyaml-0-2
         grep -q "$lib" <<<"$depends" || fail "Depends lacks $lib: $depends"
 done
 dpkg-deb -c "$deb" >"$T/list"
-for f in ./usr/bin/om ./usr/lib/systemd/system/om.service ./usr/share/man/man1/om.1 \
+for f in ./usr/bin/om ./usr/lib/systemd/system/om.service \
+        ./usr/lib/systemd/system/om-arbitrator.service ./usr/share/man/man1/om.1 \
         ./usr/share/man/man5/om.conf.5 ./usr/share/bash-completion/completions/om \
         ./usr/share/doc/om/examples/loopback.conf; do
         grep -q " $f\$" "$T/list" || fail "the package lacks $f"
@@ -51,5 +52,12 @@ if command -v systemd-analyze >/dev/null; then
                 >"$T/om.service"
         systemd-analyze verify "$T/om.service" 2>&1 | grep -v "man om" | grep . &&
                 fail "systemd-analyze verify complains"
+        sed "s|/usr/bin/om|$T/root/usr/bin/om|g" \
+                "$T/root/usr/lib/systemd/system/om-arbitrator.service" >"$T/om-arbitrator.service"
+        systemd-analyze verify "$T/om-arbitrator.service" 2>&1 | grep -v "man om" | grep . &&
+                fail "systemd-analyze verify complains of om-arbitrator.service"
 fi
+grep -qx "ExecStart=/usr/bin/om arbitrator run" \
+        "$T/root/usr/lib/systemd/system/om-arbitrator.service" ||
+        fail "om-arbitrator.service does not run om arbitrator run"
 echo "ok: $(basename "$deb"), Depends: $depends"

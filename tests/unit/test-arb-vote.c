@@ -122,13 +122,13 @@ static void test_cut_both_reach(void **state) {
                 {3000, "n2", "n1 n2", 0, G, OM_ARB_R_NONE, "n1 n2"},
                 {4000, "n1", "n1 n2", 1, G, OM_ARB_R_NONE, "n1 n2"},
                 {4100, "n2", "n1 n2", 0, G, OM_ARB_R_NONE, "n1 n2"}, /* n2 licensed to 7100 */
-                {4500, "n2", "n2", 0, P, OM_ARB_R_SEEN, "n1 n2"},
+                {4500, "n2", "n2", 0, H, OM_ARB_R_SEEN, "n1 n2"}, /* n2 kept to 7500 */
                 {5000, "n1", "n1", 1, H, OM_ARB_R_CLEARING, "n1"}, /* decided: n1 */
                 {5100, "n2", "n2", 0, R, OM_ARB_R_HELD, "n1"},
                 {6000, "n1", "n1", 1, H, OM_ARB_R_CLEARING, "n1"},
-                {7099, "n1", "n1", 1, H, OM_ARB_R_CLEARING, "n1"},
-                {7100, "n1", "n1", 1, G, OM_ARB_R_NONE, "n1"},
                 {7200, "n2", "n2", 0, R, OM_ARB_R_HELD, "n1"},
+                {7499, "n1", "n1", 1, H, OM_ARB_R_CLEARING, "n1"},
+                {7500, "n1", "n1", 1, G, OM_ARB_R_NONE, "n1"},
                 {8000, "n1", "n1", 1, G, OM_ARB_R_NONE, "n1"},
         };
         RUN(t);
@@ -142,7 +142,7 @@ static void test_cut_holder_first(void **state) {
                 {500, "n2", "n1 n2", 0, P, OM_ARB_R_RESTARTING, ""},
                 {3000, "n1", "n1 n2", 1, G, OM_ARB_R_NONE, NULL},
                 {3000, "n2", "n1 n2", 0, G, OM_ARB_R_NONE, NULL},
-                {3500, "n1", "n1", 1, P, OM_ARB_R_SEEN, "n1 n2"},
+                {3500, "n1", "n1", 1, H, OM_ARB_R_SEEN, "n1 n2"},
                 {3600, "n2", "n2", 0, R, OM_ARB_R_HELD, "n1"},
                 {3700, "n1", "n1", 1, H, OM_ARB_R_CLEARING, "n1"},
                 {6000, "n1", "n1", 1, G, OM_ARB_R_NONE, "n1"},
@@ -161,11 +161,12 @@ static void test_winner_order(void **state) {
                 {3000, "n1", "n1 n2 n3", 1, G, OM_ARB_R_NONE, "n1 n2 n3"},
                 {3000, "n2", "n1 n2 n3", 1, G, OM_ARB_R_NONE, NULL},
                 {3000, "n3", "n1 n2 n3", 2, G, OM_ARB_R_NONE, NULL},
-                {3500, "n3", "n3", 2, P, OM_ARB_R_SEEN, NULL},
-                {3500, "n1", "n1 n2", 1, P, OM_ARB_R_CONTEST, NULL},
+                {3500, "n3", "n3", 2, H, OM_ARB_R_SEEN, NULL},
+                {3500, "n1", "n1 n2", 1, H, OM_ARB_R_CONTEST, NULL},
                 {3500, "n2", "n1 n2", 1, R, OM_ARB_R_HELD, "n3"},
                 {3600, "n3", "n3", 2, H, OM_ARB_R_CLEARING, "n3"},
-                {6000, "n3", "n3", 2, G, OM_ARB_R_NONE, "n3"},
+                {6499, "n3", "n3", 2, H, OM_ARB_R_CLEARING, "n3"},
+                {6500, "n3", "n3", 2, G, OM_ARB_R_NONE, "n3"},
         };
         RUN(more_services);
         static const struct step larger[] = {
@@ -175,11 +176,12 @@ static void test_winner_order(void **state) {
                 {3000, "n1", "n1 n2 n3", 1, G, OM_ARB_R_NONE, "n1 n2 n3"},
                 {3000, "n2", "n1 n2 n3", 1, G, OM_ARB_R_NONE, NULL},
                 {3000, "n3", "n1 n2 n3", 1, G, OM_ARB_R_NONE, NULL},
-                {3500, "n3", "n3", 1, P, OM_ARB_R_SEEN, NULL},
-                {3500, "n1", "n1 n2", 1, P, OM_ARB_R_CONTEST, NULL},
+                {3500, "n3", "n3", 1, H, OM_ARB_R_SEEN, NULL},
+                {3500, "n1", "n1 n2", 1, H, OM_ARB_R_CONTEST, NULL},
                 {3500, "n2", "n1 n2", 1, H, OM_ARB_R_CLEARING, "n1 n2"},
                 {3600, "n3", "n3", 1, R, OM_ARB_R_HELD, "n1 n2"},
-                {6000, "n1", "n1 n2", 1, G, OM_ARB_R_NONE, "n1 n2"},
+                {6499, "n1", "n1 n2", 1, H, OM_ARB_R_CLEARING, "n1 n2"},
+                {6500, "n1", "n1 n2", 1, G, OM_ARB_R_NONE, "n1 n2"},
         };
         RUN(larger);
         /* 4 nodes 2|2, no services: the side with n1 */
@@ -192,9 +194,9 @@ static void test_winner_order(void **state) {
                 {3000, "n1", "n1 n2 n3 n4", 0, G, OM_ARB_R_NONE, NULL},
                 {3000, "n2", "n1 n2 n3 n4", 0, G, OM_ARB_R_NONE, NULL},
                 {3000, "n3", "n1 n2 n3 n4", 0, G, OM_ARB_R_NONE, NULL},
-                {3500, "n3", "n3 n4", 0, P, OM_ARB_R_SEEN, NULL},
-                {3500, "n4", "n3 n4", 0, P, OM_ARB_R_SEEN, NULL},
-                {3500, "n2", "n1 n2", 0, P, OM_ARB_R_CONTEST, NULL},
+                {3500, "n3", "n3 n4", 0, H, OM_ARB_R_SEEN, NULL},
+                {3500, "n4", "n3 n4", 0, H, OM_ARB_R_SEEN, NULL},
+                {3500, "n2", "n1 n2", 0, H, OM_ARB_R_CONTEST, NULL},
                 {3500, "n1", "n1 n2", 0, H, OM_ARB_R_CLEARING, "n1 n2"},
                 {3600, "n4", "n3 n4", 0, R, OM_ARB_R_HELD, "n1 n2"},
         };
@@ -202,8 +204,8 @@ static void test_winner_order(void **state) {
 }
 
 /* One-way loss: n1 hears n2, n2 does not hear n1. n1 keeps renewing {n1 n2}: n2's
- * {n2} is never eligible, past any window; the vote stays with n1's partition and n2
- * gets no new lease (its old one runs out). */
+ * {n2} is never eligible, past any window; the vote stays with n1's partition, n2 only
+ * keeps what it runs (HOLD: n1 sees it, so n1 starts none of it). */
 static void test_one_way(void **state) {
         (void)state;
         static const struct step t[] = {
@@ -211,18 +213,18 @@ static void test_one_way(void **state) {
                 {500, "n2", "n1 n2", 1, P, OM_ARB_R_RESTARTING, ""},
                 {3000, "n1", "n1 n2", 0, G, OM_ARB_R_NONE, "n1 n2"},
                 {3000, "n2", "n1 n2", 1, G, OM_ARB_R_NONE, NULL},
-                {3500, "n2", "n2", 1, P, OM_ARB_R_SEEN, NULL},
+                {3500, "n2", "n2", 1, H, OM_ARB_R_SEEN, NULL},
                 {4000, "n1", "n1 n2", 0, G, OM_ARB_R_NONE, "n1 n2"},
-                {4500, "n2", "n2", 1, P, OM_ARB_R_SEEN, NULL},
+                {4500, "n2", "n2", 1, H, OM_ARB_R_SEEN, NULL},
                 {5000, "n1", "n1 n2", 0, G, OM_ARB_R_NONE, NULL},
-                {5500, "n2", "n2", 1, P, OM_ARB_R_SEEN, NULL},
+                {5500, "n2", "n2", 1, H, OM_ARB_R_SEEN, NULL},
                 {6000, "n1", "n1 n2", 0, G, OM_ARB_R_NONE, NULL},
-                {6500, "n2", "n2", 1, P, OM_ARB_R_SEEN, NULL},
+                {6500, "n2", "n2", 1, H, OM_ARB_R_SEEN, NULL},
                 {7000, "n1", "n1 n2", 0, G, OM_ARB_R_NONE, NULL},
-                {7500, "n2", "n2", 1, P, OM_ARB_R_SEEN, NULL},
+                {7500, "n2", "n2", 1, H, OM_ARB_R_SEEN, NULL},
                 {8000, "n1", "n1 n2", 0, G, OM_ARB_R_NONE, NULL},
                 {9000, "n1", "n1 n2", 0, G, OM_ARB_R_NONE, "n1 n2"},
-                {9500, "n2", "n2", 1, P, OM_ARB_R_SEEN, "n1 n2"},
+                {9500, "n2", "n2", 1, H, OM_ARB_R_SEEN, "n1 n2"},
         };
         RUN(t);
         /* and when n1 finally judges n2 down too: a plain cut, decided then */
@@ -231,7 +233,7 @@ static void test_one_way(void **state) {
                 {500, "n2", "n1 n2", 1, P, OM_ARB_R_RESTARTING, ""},
                 {3000, "n1", "n1 n2", 0, G, OM_ARB_R_NONE, "n1 n2"},
                 {3000, "n2", "n1 n2", 1, G, OM_ARB_R_NONE, NULL},
-                {3500, "n2", "n2", 1, P, OM_ARB_R_SEEN, NULL},
+                {3500, "n2", "n2", 1, H, OM_ARB_R_SEEN, NULL},
                 {4000, "n1", "n1 n2", 0, G, OM_ARB_R_NONE, NULL},
                 {4200, "n1", "n1", 0, R, OM_ARB_R_HELD, "n2"},
                 {4500, "n2", "n2", 1, H, OM_ARB_R_CLEARING, "n2"},
@@ -251,8 +253,8 @@ static void test_holder_paused(void **state) {
                 {3000, "n2", "n1 n2", 0, G, OM_ARB_R_NONE, NULL},
                 {4000, "n1", "n1 n2", 1, G, OM_ARB_R_NONE, "n1 n2"}, /* n1 to 7000 */
                 {4000, "n2", "n1 n2", 0, G, OM_ARB_R_NONE, NULL},
-                {6000, "n2", "n2", 0, P, OM_ARB_R_SEEN, NULL},
-                {6999, "n2", "n2", 0, P, OM_ARB_R_SEEN, "n1 n2"},
+                {6000, "n2", "n2", 0, H, OM_ARB_R_SEEN, NULL},
+                {6999, "n2", "n2", 0, H, OM_ARB_R_SEEN, "n1 n2"},
                 {7000, "n2", "n2", 0, G, OM_ARB_R_NONE, "n2"},
                 /* n1 resumes, still believing in {n1 n2}: it sees the holder, but the
                  * holder does not see it */

@@ -32,7 +32,7 @@ static int parse(const char *text, struct om_cl_config **cfg, char *err, size_t 
         "[cluster]\nname = prod\nnodes = n1 n2 n3\nquorum = true\napi_port = 1300\n\n"             \
         "[hb#1]\ntype = unicast\nport = 10001\naddr@n1 = 127.0.0.21\naddr@n2 = 127.0.0.22\n"       \
         "addr@n3 = 127.0.0.23\ninterval = 500ms\ntimeout = 2s\n\n"                                 \
-        "[arbitrator#1]\nuri = tcp://127.0.0.30:1300\nweight = 2\n"
+        "[arbitrator#1]\nuri = om://127.0.0.30:1300\nweight = 2\n"
 
 static void test_good(void **state) {
         struct om_cl_config *cfg = NULL;
@@ -83,6 +83,31 @@ static void test_errors_name_the_line(void **state) {
                      "cluster.conf:5: [hb#1] port");
         expect_error("[cluster]\nnodes = n1\n[arbitrator#1]\nweight = 1\n",
                      "cluster.conf:3: [arbitrator#1] missing required keyword 'uri'");
+        /* a TCP listener answers both sides of a split: refused, naming om arbitrator */
+        expect_error("[cluster]\nnodes = n1\n[arbitrator#1]\nuri = tcp://127.0.0.1:1300\n",
+                     "cluster.conf:4: [arbitrator#1] uri: tcp:// arbitrators are no longer "
+                     "accepted");
+        char err[512] = "";
+        struct om_cl_config *cfg = NULL;
+        assert_int_equal(parse("[cluster]\nnodes = n1\n[arbitrator#1]\nuri = tcp://h:1\n", &cfg,
+                               err, sizeof(err)),
+                         -EINVAL);
+        assert_non_null(strstr(err, "om arbitrator run"));
+        const char *bad[] = {"om://", "om://:1", "om://127.0.0.1", "om://127.0.0.1:0",
+                             "om://127.0.0.1:70000", "om://::1:5", "om://[]:5", "om://a/b:5",
+                             "udp://127.0.0.1:5", "127.0.0.1:5"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                char text[256];
+                snprintf(text, sizeof(text), "[cluster]\nnodes = n1\n[arbitrator#1]\nuri = %s\n",
+                         bad[i]);
+                expect_error(text, "cluster.conf:4: [arbitrator#1] uri: expected om://");
+        }
+        assert_int_equal(parse("[cluster]\nnodes = n1\n[arbitrator#1]\nuri = om://[::1]:1216\n",
+                               &cfg, err, sizeof(err)),
+                         0);
+        assert_string_equal(cfg->arb[0].addr, "::1");
+        assert_int_equal(cfg->arb[0].port, 1216);
+        free(cfg);
 }
 
 static void test_defaults(void **state) {

@@ -154,7 +154,7 @@ static void test_frozen_unprovisioned_failed(void **state) {
 
 static void test_quorum_default(void **state) {
         const char *two = "[cluster]\nnodes = n1 n2\n";
-        const char *two_arb = "[cluster]\nnodes = n1 n2\n[arbitrator#1]\nuri = tcp://127.0.0.1:1\n";
+        const char *two_arb = "[cluster]\nnodes = n1 n2\n[arbitrator#1]\nuri = om://127.0.0.1:1\n";
         const char *three = "[cluster]\nnodes = n1 n2 n3\n";
         const char *texts[] = {two, two_arb, three};
         bool want[] = {false, true, true};

@@ -2,9 +2,9 @@
 # test-failover-crypt.sh: the mission's headline in the QEMU lab (issue 7 item 5).
 #
 # Two TCG guests n1 (10.99.0.11) and n2 (10.99.0.12) share one raw 1G image, the
-# "SAN" (/dev/disk/by-id/virtio-san in both); an arbitrator (a TCP listener on the
-# host side of the lab network, 10.99.0.1:1300) gives the two-node cluster its
-# quorum.  The same cluster.conf on both (interval/timeout
+# "SAN" (/dev/disk/by-id/virtio-san in both); an arbitrator (`om arbitrator run` on
+# the host side of the lab network, 10.99.0.1:1300, serving the cluster with its
+# secret) gives the two-node cluster its tie-breaking vote.  The same cluster.conf on both (interval/timeout
 # defaults unless FO_INTERVAL / FO_TIMEOUT are set), `om daemon start` on both.
 #
 #   create demo/svc/sancrypt on n1 (the reference's SAN service: crypt on the shared
@@ -115,25 +115,20 @@ ms_since() {
 }
 
 lab_init --om "$om_bin" || exit $?
-# the listener runs under a subshell (lab_host is a function): its children go too
+# the arbitrator runs under a subshell (lab_host is a function): its children go too
 arb_stop() { [ -z "$ARB_PID" ] || { pkill -P "$ARB_PID"; kill "$ARB_PID"; } 2>/dev/null || true; }
 trap 'arb_stop; lab_cleanup' EXIT
 trap 'trap - EXIT; arb_stop; lab_cleanup; trap - INT; kill -INT $$' INT
 trap 'trap - EXIT; arb_stop; lab_cleanup; trap - TERM; kill -TERM $$' TERM
 
 step "arbitrator on 10.99.0.1:$arb_port, boot n1 and n2 (TCG) on the shared disk"
-py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || py=
-if [ -n "$py" ]; then
-    lab_host "$py" -c "
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('10.99.0.1', $arb_port)); s.listen(64)
-while True:
-    c, _ = s.accept(); c.close()
-" </dev/null >/dev/null 2>&1 &
-else
-    lab_host busybox nc -lk -s 10.99.0.1 -p "$arb_port" -e /bin/true </dev/null >/dev/null 2>&1 &
-fi
+secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+mkdir -p "$LAB_DIR/arb/etc"
+printf '[arbitrator]\naddr = 10.99.0.1\nport = %s\nname = arb\n[cluster#1]\nname = default\nsecret = %s\n' \
+    "$arb_port" "$secret" >"$LAB_DIR/arb/etc/arbitrator.conf"
+chmod 600 "$LAB_DIR/arb/etc/arbitrator.conf"
+lab_host env OM_ROOT="$LAB_DIR/arb" OM_NODENAME=arb "$om_bin" arbitrator run \
+    </dev/null >"$LAB_DIR/arb.out" 2>&1 &
 ARB_PID=$!
 san=$(lab_disk san 1G)
 lab_start n1 "${ADDR[n1]}/24" "$san"
@@ -141,9 +136,7 @@ lab_start n2 "${ADDR[n2]}/24" "$san"
 lab_wait n1 || fail "n1 did not boot"
 lab_wait n2 || fail "n2 did not boot"
 echo "boot: n1 $(lab_boot_time n1)s, n2 $(lab_boot_time n2)s"
-kill -0 "$ARB_PID" 2>/dev/null || fail "the arbitrator listener did not start"
-
-secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+kill -0 "$ARB_PID" 2>/dev/null || fail "the arbitrator did not start: $(cat "$LAB_DIR/arb.out")"
 conf="[cluster]
 name = default
 secret = $secret
@@ -157,7 +150,7 @@ interval = $interval
 timeout = $timeout
 
 [arbitrator#1]
-uri = tcp://10.99.0.1:$arb_port
+uri = om://10.99.0.1:$arb_port
 weight = 1"
 
 # peer_up NODE PEER: NODE sees PEER up
