@@ -49,6 +49,7 @@ struct om_hb_stream {
         bool running;
         struct om_hb_stats st;
         char bind[96];
+        int rcvbuf; /* the socket's receive buffer as the kernel set it, bytes */
 };
 
 struct om_agent {

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sock_diag.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -183,6 +184,17 @@ static const char *aggregate(const char *const *v, size_t n) {
         return warn ? "warn" : up ? "up" : down ? "down" : na ? "n/a" : "undef";
 }
 
+/* The datagrams the kernel dropped on s's socket, its receive buffer full. */
+static void kernel_drops(struct om_hb_stream *s) {
+        uv_os_fd_t fd;
+        uint32_t mem[SK_MEMINFO_VARS];
+        socklen_t len = sizeof(mem);
+        if (s->running && uv_fileno((uv_handle_t *)&s->udp, &fd) == 0 &&
+            getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
+            len > SK_MEMINFO_DROPS * sizeof(mem[0]))
+                s->st.drops[OM_HB_DROP_KERNEL] = mem[SK_MEMINFO_DROPS];
+}
+
 static void pack_drops(msgpack_packer *pk, const struct om_hb_stats *st) {
         msgpack_pack_map(pk, _OM_HB_DROP_MAX);
         for (int d = 0; d < _OM_HB_DROP_MAX; d++)
@@ -237,12 +249,14 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
         om_cl_mp_str_pack(pk, "hb");
         msgpack_pack_array(pk, a->n_hb);
         for (size_t h = 0; h < a->n_hb; h++) {
-                const struct om_hb_stream *s = &a->hb[h];
-                msgpack_pack_map(pk, 7);
+                struct om_hb_stream *s = &a->hb[h];
+                kernel_drops(s);
+                msgpack_pack_map(pk, 8);
                 om_cl_mp_kv_str(pk, "name", a->cfg->hb[h].name);
                 om_cl_mp_kv_str(pk, "type", "unicast");
                 om_cl_mp_kv_str(pk, "addr", s->bind);
                 om_cl_mp_kv_str(pk, "state", s->running ? "running" : "stopped");
+                om_cl_mp_kv_u64(pk, "rcvbuf", (uint64_t)s->rcvbuf);
                 om_cl_mp_str_pack(pk, "rx");
                 msgpack_pack_map(pk, 3);
                 om_cl_mp_kv_u64(pk, "frames", s->st.rx_frames);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "agent/arb_client.h"
 #include "agent/orchestrator.h"
 #include "core/fileio.h"
+#include "core/limits.h"
 #include "core/tombstone.h"
 #include "core/log.h"
 #include "core/paths.h"
@@ -466,6 +468,26 @@ int om_agent_reload(struct om_agent *a) {
         return 0;
 }
 
+/* The receive buffer for the beat rate of the cluster (core/limits.h): forced past the
+ * system's rmem_max when the agent may (CAP_NET_ADMIN), else as large as it allows. */
+static void hb_rcvbuf(struct om_agent *a, struct om_hb_stream *s) {
+        uv_os_fd_t fd;
+        uint64_t beats = a->interval ? a->timeout / a->interval + 1 : 1;
+        uint64_t want = (uint64_t)a->n_peers * beats * OM_LIM_HB_RCVBUF_TIMEOUTS *
+                        OM_LIM_HB_RCVBUF_PER_DATAGRAM;
+        want = want < OM_LIM_HB_RCVBUF_MIN   ? OM_LIM_HB_RCVBUF_MIN
+               : want > OM_LIM_HB_RCVBUF_MAX ? OM_LIM_HB_RCVBUF_MAX
+                                             : want;
+        int v = (int)want / 2; /* the kernel doubles it for its bookkeeping */
+        socklen_t len = sizeof(s->rcvbuf);
+        if (uv_fileno((uv_handle_t *)&s->udp, &fd) < 0)
+                return;
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) < 0)
+                (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+        if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &s->rcvbuf, &len) < 0)
+                s->rcvbuf = 0;
+}
+
 static int hb_start(struct om_agent *a, size_t h) {
         struct om_hb_stream *s = &a->hb[h];
         struct sockaddr_storage ss;
@@ -481,8 +503,10 @@ static int hb_start(struct om_agent *a, size_t h) {
         if (r < 0)
                 return r;
         r = uv_udp_bind(&s->udp, (struct sockaddr *)&ss, 0);
-        if (r == 0)
+        if (r == 0) {
+                hb_rcvbuf(a, s);
                 r = uv_udp_recv_start(&s->udp, hb_alloc, hb_recv);
+        }
         if (r < 0) {
                 fprintf(stderr, "om: %s: cannot bind udp %s: %s\n", a->cfg->hb[h].name, s->bind,
                         uv_strerror(r));

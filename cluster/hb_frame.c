@@ -19,7 +19,7 @@ const char *om_hb_drop_to_string(enum om_hb_drop d) {
                 [OM_HB_DROP_SHORT] = "truncated",     [OM_HB_DROP_SIZE] = "oversized",
                 [OM_HB_DROP_MALFORMED] = "malformed", [OM_HB_DROP_SENDER] = "unknown_sender",
                 [OM_HB_DROP_OPEN] = "open_failed",    [OM_HB_DROP_CLUSTER] = "other_cluster",
-                [OM_HB_DROP_REPLAY] = "replay",
+                [OM_HB_DROP_REPLAY] = "replay",       [OM_HB_DROP_KERNEL] = "kernel_overflow",
         };
         return (unsigned)d < _OM_HB_DROP_MAX ? names[d] : "?";
 }

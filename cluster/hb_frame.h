@@ -60,6 +60,8 @@ enum om_hb_drop {
         OM_HB_DROP_OPEN,      /* fails to open (wrong key, tampered) */
         OM_HB_DROP_CLUSTER,   /* another cluster's name */
         OM_HB_DROP_REPLAY,    /* sequence or boot already seen */
+        OM_HB_DROP_KERNEL,    /* dropped by the kernel, the socket's receive buffer full
+                               * (read from the socket by the agent, not by om_hb_receive) */
         _OM_HB_DROP_MAX,
 };
 const char *om_hb_drop_to_string(enum om_hb_drop d);

@@ -50,6 +50,17 @@
 /* A connection with no request begun for this long is closed (counted "idle"). */
 #define OM_LIM_LOCAL_IDLE_MS 30000
 
+/* ---- heartbeats (UDP, agent/daemon.c) ---- */
+/* The receive buffer of a heartbeat socket holds the beats of every peer for
+ * OM_LIM_HB_RCVBUF_TIMEOUTS timeouts (a loop busy that long loses none), counting
+ * OM_LIM_HB_RCVBUF_PER_DATAGRAM bytes of kernel memory per datagram (a 1400-byte
+ * datagram costs about 2.3 KiB), within [MIN, MAX]. The kernel's drops beyond it are
+ * read from the socket (SO_MEMINFO) and shown as the drop reason "kernel_overflow". */
+#define OM_LIM_HB_RCVBUF_TIMEOUTS 4
+#define OM_LIM_HB_RCVBUF_PER_DATAGRAM 4096
+#define OM_LIM_HB_RCVBUF_MIN (1u << 20)
+#define OM_LIM_HB_RCVBUF_MAX (16u << 20)
+
 /* ---- config files (core/ini.c) ---- */
 #define OM_LIM_INI_FILE (1024 * 1024)
 #define OM_LIM_INI_LINE (64 * 1024)
