@@ -609,6 +609,9 @@ int om_agent_run(void) {
         logfile = om_asprintf("%s/daemon.log", om_dir_log());
         if (!logfile || om_log_open_daemon(logfile) < 0)
                 fprintf(stderr, "om: cannot open the daemon log %s\n", logfile ? logfile : "");
+        om_log_set_component("daemon");
+        (void)om_tmp_sweep(om_dir_etc()); /* temporary files of killed writers */
+        (void)om_tmp_sweep(om_dir_var());
 
         /* 3. loop, sockets, timers */
         uv_loop_init(&a->loop);

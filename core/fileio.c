@@ -3,9 +3,12 @@
  */
 #include "core/fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/om.h"
 #include "core/util.h"
 
@@ -67,10 +71,68 @@ static int fsync_dir_of(const char *path) {
         return fsync(dfd) < 0 ? -errno : 0;
 }
 
+/* Whether name is "<base>.tmp.<pid>" (base NULL: any) written by a process that no
+ * longer runs; its pid in *ret_pid. */
+static bool tmp_orphan(const char *name, const char *base, pid_t *ret_pid) {
+        const char *t = strstr(name, ".tmp.");
+        if (!t || t == name ||
+            (base && (strncmp(name, base, strlen(base)) != 0 || name + strlen(base) != t)))
+                return false;
+        char *end;
+        errno = 0;
+        long pid = strtol(t + 5, &end, 10);
+        if (errno || *end || end == t + 5 || t[5] < '1' || t[5] > '9' || pid <= 0 ||
+            pid > INT32_MAX)
+                return false;
+        /* EPERM: it runs, as another user */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+                return false;
+        *ret_pid = (pid_t)pid;
+        return true;
+}
+
+static void tmp_remove(const char *file, pid_t pid) {
+        if (unlink(file) == 0)
+                log_info("removed %s, left by process %d that no longer runs", file, (int)pid);
+}
+
+/* Removes the temporary files of path that killed writers left beside it. */
+static void tmp_clean(const char *path) {
+        _cleanup_free_ char *copy = strdup(path), *copy2 = strdup(path);
+        if (!copy || !copy2)
+                return;
+        const char *dir = dirname(copy), *base = basename(copy2);
+        DIR *d = opendir(dir);
+        if (!d)
+                return;
+        struct dirent *e;
+        pid_t pid;
+        while ((e = readdir(d)))
+                if (tmp_orphan(e->d_name, base, &pid)) {
+                        _cleanup_free_ char *f = om_asprintf("%s/%s", dir, e->d_name);
+                        if (f)
+                                tmp_remove(f, pid);
+                }
+        closedir(d);
+}
+
+static int sweep_cb(const char *file, const struct stat *st, int flag, struct FTW *ftw) {
+        pid_t pid;
+        if (flag == FTW_F && S_ISREG(st->st_mode) && tmp_orphan(file + ftw->base, NULL, &pid))
+                tmp_remove(file, pid);
+        return 0;
+}
+
+int om_tmp_sweep(const char *dir) {
+        int r = nftw(dir, sweep_cb, 16, FTW_PHYS);
+        return r < 0 && errno != ENOENT ? -errno : 0;
+}
+
 int om_write_atomic(const char *path, const void *data, size_t len, mode_t mode) {
         int r = om_mkdir_parents(path, 0755);
         if (r < 0)
                 return r;
+        tmp_clean(path);
         _cleanup_free_ char *tmp = om_asprintf("%s.tmp.%d", path, (int)getpid());
         if (!tmp)
                 return -ENOMEM;

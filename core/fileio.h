@@ -12,8 +12,13 @@
 /* Reads a whole file of at most max bytes. -EFBIG when larger. *ret is NUL-terminated. */
 int om_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 
-/* Replaces path atomically with data, mode applied before the rename. */
+/* Replaces path atomically with data, mode applied before the rename: written to
+ * "<path>.tmp.<pid>" first, which every failure removes. A temporary file of path left
+ * by a writer that no longer runs (killed) is removed first, and logged. */
 int om_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Removes, under dir (recursively), every "<name>.tmp.<pid>" whose process no longer
+ * runs, logging each (the agent does it at start). */
+int om_tmp_sweep(const char *dir);
 
 int om_mkdir_p(const char *dir, mode_t mode);
 /* Creates the directories leading to file. */

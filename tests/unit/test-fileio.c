@@ -1,6 +1,8 @@
 /*
  * Unit tests of core/fileio.h: bounded reads, atomic writes (content, mode, no
- * temporary left behind), directory creation, locks, unlink.
+ * temporary left behind, on success or failure; those of killed writers removed by the
+ * next write and by a sweep, those of running writers kept), directory creation, locks,
+ * unlink.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -89,6 +91,67 @@ static void test_write_read(void **state) {
         assert_int_equal(om_unlink_sync(file), 0);
 }
 
+/* A pid that no longer runs: a child's, reaped. */
+static pid_t dead_pid(void) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+                _exit(0);
+        assert_int_equal(waitpid(pid, NULL, 0), pid);
+        return pid;
+}
+
+static void plant(const char *file) {
+        FILE *f = fopen(file, "w");
+        assert_non_null(f);
+        fputs("sealed text", f);
+        fclose(f);
+}
+
+static bool exists(const char *file) {
+        struct stat st;
+        return stat(file, &st) == 0;
+}
+
+static void test_tmp_orphans(void **state) {
+        _cleanup_free_ char *file = om_asprintf("%s/x.conf", root);
+        _cleanup_free_ char *dead = om_asprintf("%s/x.conf.tmp.%d", root, (int)dead_pid());
+        _cleanup_free_ char *live = om_asprintf("%s/x.conf.tmp.%d", root, (int)getppid());
+        _cleanup_free_ char *other = om_asprintf("%s/y.conf.tmp.%d", root, (int)dead_pid());
+        _cleanup_free_ char *notpid = om_asprintf("%s/x.conf.tmp.12ab", root);
+        plant(dead);
+        plant(live);
+        plant(other);
+        plant(notpid);
+        /* the next write of x.conf removes its own orphan only */
+        assert_int_equal(om_write_atomic(file, "v", 1, 0600), 0);
+        assert_false(exists(dead));
+        assert_true(exists(live));
+        assert_true(exists(other));
+        assert_true(exists(notpid));
+        /* a sweep removes every orphan below a directory */
+        _cleanup_free_ char *sub = om_asprintf("%s/a/b", root);
+        assert_int_equal(om_mkdir_p(sub, 0755), 0);
+        _cleanup_free_ char *deep = om_asprintf("%s/z.conf.tmp.%d", sub, (int)dead_pid());
+        plant(deep);
+        assert_int_equal(om_tmp_sweep(root), 0);
+        assert_false(exists(other));
+        assert_false(exists(deep));
+        assert_true(exists(live));
+        assert_true(exists(notpid));
+        assert_int_equal(om_tmp_sweep("/nonexistent-om-dir"), 0);
+}
+
+static void test_write_fails_clean(void **state) {
+        /* rename onto a directory fails: the temporary file goes too */
+        _cleanup_free_ char *dir = om_asprintf("%s/d", root);
+        assert_int_equal(om_mkdir_p(dir, 0755), 0);
+        _cleanup_free_ char *inner = om_asprintf("%s/d/f", root);
+        plant(inner);
+        assert_true(om_write_atomic(dir, "v", 1, 0600) < 0);
+        assert_int_equal(count_entries(root), 1); /* d only */
+}
+
 static void test_mkdir(void **state) {
         _cleanup_free_ char *dir = om_asprintf("%s/x/y/z", root);
         assert_int_equal(om_mkdir_p(dir, 0755), 0);
@@ -138,6 +201,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_write_read, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_mkdir, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_tmp_orphans, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_write_fails_clean, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
