@@ -50,6 +50,68 @@ static int orch_call(const char *cmd, const char *path, const char *target,
         return r;
 }
 
+/* The last error of this node's action on the object logged at or after since (a log
+ * timestamp), without the closing "<action> failed" line: "r:disk#1 | cannot activate
+ * ...", as "disk#1: cannot activate ...". Empty when there is none. */
+static void last_local_error(const struct om_path *p, const char *since, char *out, size_t len) {
+        out[0] = 0;
+        _cleanup_free_ char *file = om_object_log_path(p);
+        _cleanup_fclose_ FILE *f = file ? fopen(file, "re") : NULL;
+        char line[2048];
+        size_t tl = strlen(since);
+        while (f && fgets(line, sizeof(line), f)) {
+                line[strcspn(line, "\n")] = 0;
+                char *msg = strstr(line, " | ");
+                if (strlen(line) < tl || strncmp(line, since, tl) < 0 || !msg ||
+                    strncmp(line + tl, " ERROR ", 7) != 0)
+                        continue;
+                msg += 3;
+                char word[32];
+                int n = 0;
+                if (sscanf(msg, "%31[a-z] failed%n", word, &n) == 1 && msg[n] == 0)
+                        continue; /* the closing line says nothing new */
+                const char *rid = strstr(line, " r:");
+                if (rid && rid < msg) {
+                        rid += 3;
+                        snprintf(out, len, "%.*s: %s", (int)strcspn(rid, " "), rid, msg);
+                } else
+                        snprintf(out, len, "%s", msg);
+        }
+}
+
+/* Under a failed target's line, on stderr, each failing node's reason: the last error
+ * of its action for this node (read from the object log), where to look for another. */
+static void explain_failure(struct om_cli_ctx *ctx, const char *since) {
+        struct om_api_reply rep;
+        if (om_api_call("status", 5000, &rep) < 0 || !rep.data) {
+                om_api_reply_done(&rep);
+                return;
+        }
+        const msgpack_object *insts = om_cl_mp_get(
+                om_cl_mp_get(om_cl_mp_get(rep.data, "objects"), ctx->pathstr), "instances");
+        for (uint32_t k = 0; insts && insts->type == MSGPACK_OBJECT_MAP && k < insts->via.map.size;
+             k++) {
+                const msgpack_object_kv *kv = &insts->via.map.ptr[k];
+                char node[OM_CL_NAME_MAX], mon[64] = "", why[1024];
+                if (om_cl_mp_str(&kv->key, node, sizeof(node)) < 0 ||
+                    om_cl_mp_get_str(&kv->val, "monitor", mon, sizeof(mon)) < 0 ||
+                    !strstr(mon, "failed"))
+                        continue;
+                if (!strcmp(node, om_nodename()))
+                        last_local_error(&ctx->path, since, why, sizeof(why));
+                else
+                        why[0] = 0;
+                if (why[0])
+                        fprintf(stderr, "  %s %s: %s\n", node, mon, why);
+                else
+                        fprintf(stderr,
+                                "  %s %s: the reason is in its object log (om %s logs, on "
+                                "%s)\n",
+                                node, mon, ctx->pathstr, node);
+        }
+        om_api_reply_done(&rep);
+}
+
 /* The orchestrated path: set the target, print the reference lines, wait if asked. */
 static int orchestrate_wait(struct om_cli_ctx *ctx, const char *target, bool wait);
 static int orchestrate(struct om_cli_ctx *ctx, const char *target) {
@@ -82,6 +144,8 @@ static int orchestrate_wait(struct om_cli_ctx *ctx, const char *target, bool wai
         if (!wait)
                 return OM_EXIT_OK;
         uint64_t limit = 0, t0 = om_mono_ms();
+        char since[40];
+        om_log_timestamp(since, sizeof(since));
         const char *tm = om_cli_opt(ctx, "time");
         if (tm && om_parse_duration_ms(tm, &limit) < 0)
                 return om_cli_usage_error("--time '%s' is not a duration (like 30s)", tm);
@@ -106,8 +170,11 @@ static int orchestrate_wait(struct om_cli_ctx *ctx, const char *target, bool wai
                         return om_cli_fail("%s: target %s superseded by %s before it was "
                                            "reached",
                                            ctx->pathstr, target, now_target);
-                if (done && failed)
-                        return om_cli_fail("%s: target %s failed: %s", ctx->pathstr, target, buf);
+                if (done && failed) {
+                        om_cli_fail("%s: target %s failed: %s", ctx->pathstr, target, buf);
+                        explain_failure(ctx, since);
+                        return OM_EXIT_FAIL;
+                }
                 if (done)
                         return OM_EXIT_OK;
                 if (limit && om_mono_ms() - t0 > limit)
@@ -341,6 +408,17 @@ static int cmd_print_status(struct om_cli_ctx *ctx) {
         }
         fputs(out.data ? out.data : "", stdout);
         om_buf_free(&out);
+        struct om_buf left = {0};
+        if (!strcmp(format, "text") && om_res_svc_partly_provisioned(svc) &&
+            om_res_left_provisioned(svc, &left) > 0 && left.data) {
+                fflush(stdout);
+                fprintf(stderr,
+                        "om: partially provisioned: %s stay provisioned from a provision that "
+                        "failed; om %s provision --local goes on from there, om %s unprovision "
+                        "--local removes them\n",
+                        left.data, ctx->pathstr, ctx->pathstr);
+        }
+        om_buf_free(&left);
         if (legend) {
                 printf("\n");
                 om_cli_legend_print(stdout, OM_LEGEND_FLAGS);

@@ -25,6 +25,7 @@
 #include "core/paths.h"
 #include "core/ref.h"
 #include "core/util.h"
+#include "resources/render.h"
 #include "resources/res.h"
 #include "resources/status.h"
 
@@ -439,6 +440,19 @@ static void stop_failed(struct om_res_svc *svc) {
                 log_error_errno(-errno, "cannot write /proc/sysrq-trigger: %m");
 }
 
+/* After a failed provision, on stderr: what it left provisioned (kept, so that a second
+ * provision picks up from there: files, LUKS headers) and the command that removes it. */
+static void provision_left(struct om_res_svc *svc) {
+        struct om_buf left = {0};
+        if (om_res_left_provisioned(svc, &left) > 0 && left.data)
+                fprintf(stderr,
+                        "om: the provision failed; these resources stay provisioned (a second "
+                        "provision picks up from there): %s; to remove them: om %s unprovision "
+                        "--local\n",
+                        left.data, svc->obj->pathstr);
+        om_buf_free(&left);
+}
+
 int om_res_action_run(const struct om_path *p, const char *action,
                       const struct om_res_action_opts *opts, char *err, size_t errlen) {
         _cleanup_res_svc_ struct om_res_svc *svc = NULL;
@@ -520,5 +534,7 @@ int om_res_action_run(const struct om_path *p, const char *action,
                 log_warning_errno(s, "cannot save the instance status: %m");
         om_log_object_close();
         release_lock(p, lock);
+        if (e < 0 && opts->console && om_streq(action, "provision"))
+                provision_left(svc);
         return e; /* the reason is in the object log and on the console: err stays empty */
 }

@@ -229,12 +229,36 @@ static int render_forest(const struct forest *f, int width, struct om_buf *out) 
         return 0;
 }
 
+int om_res_left_provisioned(const struct om_res_svc *svc, struct om_buf *out) {
+        int n = 0;
+        for (size_t i = 0; i < svc->n_res; i++) {
+                const struct om_res *r = svc->res[i];
+                if (r->disabled || r->provisioned != 1)
+                        continue;
+                om_buf_printf(out, "%s%s%s%s%s", n ? ", " : "", r->rid, r->label ? " (" : "",
+                              r->label ? r->label : "", r->label ? ")" : "");
+                n++;
+        }
+        return n;
+}
+
+bool om_res_svc_partly_provisioned(const struct om_res_svc *svc) {
+        if (svc->provisioned != 0)
+                return false;
+        for (size_t i = 0; i < svc->n_res; i++)
+                if (!svc->res[i]->disabled && svc->res[i]->provisioned == 1)
+                        return true;
+        return false;
+}
+
 static void instance_notice(struct om_res_svc *svc, struct om_buf *b) {
         if (svc->overall == OM_RES_WARN)
                 om_buf_puts(b, "warn, ");
         if (svc->frozen)
                 om_buf_puts(b, "frozen, ");
-        if (svc->provisioned == 0)
+        if (om_res_svc_partly_provisioned(svc))
+                om_buf_puts(b, "partially provisioned, ");
+        else if (svc->provisioned == 0)
                 om_buf_puts(b, "not provisioned, ");
         om_buf_puts(b, "idle");
         if (svc->avail == OM_RES_UP)

@@ -18,4 +18,12 @@ int om_res_render_status(struct om_res_svc *svc, int width, struct om_buf *out);
 int om_res_render_status_json(struct om_res_svc *svc, const char *format, struct om_buf *out);
 
 int om_res_render_devs(struct om_res_svc *svc, struct om_buf *out);
+
+/* After om_res_svc_eval: true when the instance is not provisioned though some of its
+ * resources are (a provision that failed halfway): print status says "partially
+ * provisioned" then. */
+bool om_res_svc_partly_provisioned(const struct om_res_svc *svc);
+/* Appends the resources recorded as provisioned, "disk#0 (loop /opt/x.img), ...", to
+ * out; returns how many. */
+int om_res_left_provisioned(const struct om_res_svc *svc, struct om_buf *out);
 int om_res_render_devs_json(struct om_res_svc *svc, const char *format, struct om_buf *out);

@@ -3,7 +3,8 @@
 # an app service (orchestrate = no): provision, stop, start, switch --to, restart, freeze, thaw,
 # unprovision and purge without --local print the reference's two lines and, with
 # --wait, return when the target is reached; a stop orchestration leaves every instance
-# frozen (a node down meanwhile freezes when it comes back); a stop that fails ends in "stop failed", `--wait` exits 1 saying why, and
+# frozen (a node down meanwhile freezes when it comes back); a stop that fails ends in "stop failed", `--wait` exits 1 saying why
+# (the failing node's last error under the target line when it is this node), and
 # `om mon` shows "warn!" and "!!* stop failed" as the reference does. The object logs
 # carry "do start --local (daemon origin)".
 set -u
@@ -74,6 +75,13 @@ touch "$T/n3/fail-stop"
 out=$(on 1 web stop --wait 2>&1) && fail "stop --wait succeeded though the stop fails"
 echo "$out" | grep -q "stop failed on n3" || fail "stop --wait does not say why: $out"
 wait_inst 1 n3 $P monitor "stop failed" 3
+# under the target line, the failing node's reason: where to read it from another node,
+# the last error of its action on that node itself
+echo "$out" | grep -qxF "  n3 stop failed: the reason is in its object log (om root/svc/web logs, on n3)" ||
+        fail "stop --wait from n1 does not say where the reason is: $out"
+out=$(on 3 web stop --wait 2>&1) && fail "stop --wait on n3 succeeded though the stop fails"
+echo "$out" | grep -qxF "  n3 stop failed: app#0: stop command exited with status 1" ||
+        fail "stop --wait on n3 does not give the reason: $out"
 mon=$(on 1 mon)
 echo "$mon" | grep -E "^ $P +warn! +0/1 +\| .*!!\* stop failed" >/dev/null ||
         fail "om mon does not show the failed stop as the reference does: $mon"

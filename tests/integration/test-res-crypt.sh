@@ -75,8 +75,12 @@ expect_eq "status before provision" "$($OM demo/svc/loopcrypt print status -r)" 
       |- disk#1             .....P.. down       crypt $MAP
       \`- fs#0               .....P.. down       ext4 $MAP@$MNT"
 
-out=$($OM demo/svc/loopcrypt provision --local); rc=$?
+out=$($OM demo/svc/loopcrypt provision --local 2>"$T/provision.err"); rc=$?
 [ $rc = 1 ] || fail "provision exit $rc (expected 1: no device-mapper)"
+# what the failed provision left, and how to remove it (stderr: the block above is the
+# reference's)
+expect_eq "failed provision: what it left" "$(cat "$T/provision.err")" \
+        "om: the provision failed; these resources stay provisioned (a second provision picks up from there): disk#0 (loop $IMG), disk#1 (crypt $MAP); to remove them: om demo/svc/loopcrypt unprovision --local"
 DEV=$(echo "$out" | sed -n 's|^  \(/dev/loop[0-9]*\) now loops to .*|\1|p')
 [ -n "$DEV" ] || fail "no loop device in the provision output"
 secret_line=$(echo "$out" | grep '^  generated the cluster secret' || true)
@@ -104,13 +108,15 @@ pass=$($OM demo/sec/loopcrypt decode --key disk_1_crypt_passphrase)
 echo -n "$pass" | grep -q "['\\\\]" && fail "passphrase holds ' or \\"
 grep -rqF -- "$pass" "$T/root" && fail "the passphrase is in clear text under OM_ROOT"
 
-expect_eq "status after the failed provision" "$($OM demo/svc/loopcrypt print status -r)" \
+expect_eq "status after the failed provision" "$($OM demo/svc/loopcrypt print status -r 2>"$T/status.err")" \
         "demo/svc/loopcrypt                   down
 \`- instances
-   \`- demo1                          down       not provisioned, idle
+   \`- demo1                          down       partially provisioned, idle
       |- disk#0             ........ down       loop $IMG
       |- disk#1             ........ down       crypt $MAP
       \`- fs#0               .....P.. down       ext4 $MAP@$MNT"
+expect_eq "status after the failed provision: the hint" "$(cat "$T/status.err")" \
+        "om: partially provisioned: disk#0 (loop $IMG), disk#1 (crypt $MAP) stay provisioned from a provision that failed; om demo/svc/loopcrypt provision --local goes on from there, om demo/svc/loopcrypt unprovision --local removes them"
 grep -q "do provision --local (user origin)" "$T/root/log/namespaces/demo/svc/loopcrypt.log" ||
         fail "no do line in the object log"
 
