@@ -214,7 +214,7 @@ static void obj_load_config(struct om_orch *o, struct obj *ob) {
         c->n_watch = 0;
         for (size_t k = 0; k < obj->ini->n_sections && c->n_watch < OM_DEC_WATCH_MAX; k++) {
                 const char *sec = obj->ini->sections[k].name;
-                bool mon = false, dis = false;
+                bool mon = false, dis = false, fence = false;
                 long restart = 0;
                 if (!strchr(sec, '#'))
                         continue;
@@ -224,7 +224,9 @@ static void obj_load_config(struct om_orch *o, struct obj *ob) {
                         (void)om_parse_bool(s, &mon);
                 if ((s = om_ini_get(obj->ini, sec, "restart", a->self)))
                         restart = strtol(s, NULL, 10);
-                if (dis || (!mon && restart <= 0))
+                if ((s = om_ini_get(obj->ini, sec, "scsireserv", a->self)))
+                        (void)om_parse_bool(s, &fence);
+                if (dis || (!mon && restart <= 0 && !fence))
                         continue;
                 size_t w = c->n_watch++;
                 memset(&c->watch[w], 0, sizeof(c->watch[w]));
@@ -233,6 +235,7 @@ static void obj_load_config(struct om_orch *o, struct obj *ob) {
                 snprintf(c->watch[w].rid, sizeof(c->watch[w].rid), "%s", sec);
                 c->watch[w].monitor = mon;
                 c->watch[w].restart = restart > 0 ? (restart > 100 ? 100 : (int)restart) : 0;
+                c->watch[w].fence = fence;
         }
         om_log_set_component("monitor");
         log_info("%s config: orchestrate %s, topology %s, %zu nodes, ready_period %llums, "
@@ -394,6 +397,7 @@ static void eval(struct om_orch *o) {
                 if (ob->st.mon_check && om_instance_status_load(&ob->p, &status) == 0) {
                         ds.last_action = status.last_action;
                         ds.down = status.down;
+                        ds.fenced = status.fenced;
                         dsp = &ds;
                 }
                 struct om_decision d;

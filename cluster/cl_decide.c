@@ -601,6 +601,35 @@ static void judge(const struct om_dec_cfg *cfg, struct om_dec_obj *st,
         if (om_streq(status->last_action, "stop") || om_streq(status->last_action, "unprovision") ||
             om_streq(status->last_action, "shutdown"))
                 return;
+        /* fenced: another node preempted our reservation, so it runs the service and the
+         * storage refuses our writes. Never restart the resource (its start would preempt
+         * the other node back): give the instance up like a failed monitored resource,
+         * which keeps this node out of the candidates until the service is placed back. */
+        for (size_t k = 0; k < cfg->n_watch; k++) {
+                const struct om_dec_watch *w = &cfg->watch[k];
+                if (!w->fence || !word_in(status->fenced ? status->fenced : "", w->rid))
+                        continue;
+                char why[200];
+                if (cfg->ha && cfg->failover) {
+                        snprintf(why, sizeof(why),
+                                 "the reservation of %s was preempted by another node: the "
+                                 "instance is fenced, giving it up",
+                                 w->rid);
+                        eff_why(eff_add(out, OM_EFF_WARN), "%s", why);
+                        st->fail_after = true;
+                        job_start(st, OM_MON_STOPPING, why, out);
+                        return;
+                }
+                if (!st->warned[k]) {
+                        st->warned[k] = true;
+                        eff_why(eff_add(out, OM_EFF_WARN),
+                                "the reservation of %s was preempted by another node: the "
+                                "instance is fenced (no failover: orchestrate is not ha or the "
+                                "topology is flex)",
+                                w->rid);
+                }
+                return;
+        }
         for (size_t k = 0; k < cfg->n_watch; k++) {
                 const struct om_dec_watch *w = &cfg->watch[k];
                 if (!word_in(status->down ? status->down : "", w->rid)) {

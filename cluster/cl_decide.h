@@ -33,6 +33,7 @@ struct om_dec_watch {
         char rid[64];
         bool monitor;
         int restart;
+        bool fence; /* scsireserv: a refresh may find its reservation taken (fenced) */
 };
 
 /* An object's config, as far as the decisions go. */
@@ -144,6 +145,7 @@ bool om_decide_boot_ready(const struct om_view *v, uint64_t now, uint64_t starte
 struct om_dec_status {
         const char *last_action;
         const char *down;
+        const char *fenced; /* rids whose device reservation another node took */
 };
 
 /* One evaluation pass of one object. status is what the last monitor refresh left, read

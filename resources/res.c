@@ -318,6 +318,7 @@ int om_res_svc_eval(struct om_res_svc *svc) {
                 struct om_res *r = svc->res[i];
                 om_strv_free(r->notes);
                 r->notes = NULL;
+                r->fenced = false;
                 free(r->label);
                 r->label = r->drv->label ? r->drv->label(r) : NULL;
                 int st = r->drv->status ? r->drv->status(r) : OM_RES_NA;
@@ -373,6 +374,13 @@ int om_res_svc_save_status(struct om_res_svc *svc) {
                         continue;
                 snprintf(st.down + len, sizeof(st.down) - len, "%s%s", len ? " " : "", r->rid);
         }
+        for (size_t i = 0; i < svc->n_res; i++) {
+                const struct om_res *r = svc->res[i];
+                size_t len = strlen(st.fenced);
+                if (r->disabled || !r->fenced || len + strlen(r->rid) + 2 > sizeof(st.fenced))
+                        continue;
+                snprintf(st.fenced + len, sizeof(st.fenced) - len, "%s%s", len ? " " : "", r->rid);
+        }
         /* steady state: a repeated `print status` rewrites (and fsyncs) the cache only
          * when it changed or is older than OM_RES_STATUS_REFRESH_MS */
         struct om_instance_status old;
@@ -386,7 +394,8 @@ int om_res_svc_save_status(struct om_res_svc *svc) {
         }
         if (have_old && !svc->action && !strcmp(old.avail, st.avail) &&
             !strcmp(old.overall, st.overall) && old.provisioned == st.provisioned &&
-            !strcmp(old.down, st.down) && old.updated_ms <= st.updated_ms &&
+            !strcmp(old.down, st.down) && !strcmp(old.fenced, st.fenced) &&
+            old.updated_ms <= st.updated_ms &&
             st.updated_ms - old.updated_ms < OM_RES_STATUS_REFRESH_MS)
                 return 0;
         return om_instance_status_save(&svc->obj->path, &st);

@@ -79,6 +79,9 @@ struct om_res {
         bool optional, disabled, monitor, standby;
         int restart;
         char **notes; /* status notes ("info: dev is not defined") */
+        /* set by the status: another node took the reservation of the device this
+         * resource fences (scsireserv): its writes are refused, the instance is fenced */
+        bool fenced;
         /* filled by om_res_svc_eval */
         enum om_res_status status;
         int provisioned; /* 1, 0, -1 unknown */

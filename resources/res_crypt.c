@@ -178,9 +178,11 @@ static int pr_status(struct om_res *r, int st) {
         if (pr.held) {
                 key_owner(pr.holder, who, sizeof(who));
                 note(r, "warn: reservation preempted by %s (pr key %s)", who, ks);
+                r->fenced = true;
                 return OM_RES_DOWN;
         }
         note(r, "warn: reservation lost: %s has none (pr key %s)", dev, ks);
+        r->fenced = true;
         return OM_RES_DOWN;
 }
 

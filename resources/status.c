@@ -39,6 +39,8 @@ int om_instance_status_load(const struct om_path *p, struct om_instance_status *
                 st.updated_ms = strtoull(v, NULL, 10);
         if ((v = om_ini_get(ini, "instance", "down", NULL)))
                 snprintf(st.down, sizeof(st.down), "%s", v);
+        if ((v = om_ini_get(ini, "instance", "fenced", NULL)))
+                snprintf(st.fenced, sizeof(st.fenced), "%s", v);
         if ((v = om_ini_get(ini, "instance", "last_action", NULL))) {
                 char act[sizeof(st.last_action)];
                 unsigned long long ms = 0;
@@ -59,6 +61,11 @@ int om_instance_status_save(const struct om_path *p, const struct om_instance_st
                 "updated = %" PRIu64 "\n%s%s%s",
                 st->avail, st->overall, st->provisioned ? "true" : "false", st->updated_ms,
                 st->down[0] ? "down = " : "", st->down, st->down[0] ? "\n" : "");
+        if (text && st->fenced[0]) {
+                char *t = om_asprintf("%sfenced = %s\n", text, st->fenced);
+                free(text);
+                text = t;
+        }
         if (text && st->last_action[0]) {
                 char *t = om_asprintf("%slast_action = %s %" PRIu64 "\n", text, st->last_action,
                                       st->last_action_ms);

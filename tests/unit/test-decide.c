@@ -324,6 +324,65 @@ static void test_job_done(void **state) {
 
 /* ---- the monitor's judgement of a refresh ---- */
 
+/* A resource fencing its device (scsireserv) found preempted: the instance is given up
+ * (stopped, "monitor failed": out of the candidates until placed back), never restarted,
+ * even with restart = N; without ha failover a warning, once. */
+static void test_judge_fenced(void **state) {
+        struct om_view v;
+        struct om_dec_cfg cfg;
+        static const struct row r = {.n = {UP()}};
+        view_make(&r, &v, &cfg);
+        cfg.n_watch = 1;
+        snprintf(cfg.watch[0].rid, sizeof(cfg.watch[0].rid), "disk#1");
+        cfg.watch[0].fence = true;
+        cfg.watch[0].restart = 2;
+        struct om_dec_ctx c = {.view = &v,
+                               .self = "n1",
+                               .now = 1000,
+                               .timeout = 1000,
+                               .quorum_enabled = true,
+                               .quorum_have = true,
+                               .boot_ready = true};
+        struct om_dec_obj st = {
+                .state = OM_MON_IDLE, .present = true, .mon_check = true, .mon_next = 99999};
+        struct om_dec_status fenced = {
+                .last_action = "start", .down = "disk#1", .fenced = "disk#1"};
+        struct om_decision d = {0};
+        char got[512];
+        om_decide(&c, &cfg, &st, &fenced, &d);
+        describe(&d, got, sizeof(got));
+        assert_string_equal(got, "warn state:stopping spawn:stop");
+        assert_string_equal(d.eff[0].why, "the reservation of disk#1 was preempted by another "
+                                          "node: the instance is fenced, giving it up");
+        assert_true(st.fail_after);
+        assert_int_equal(st.restarted[0], 0);
+        memset(&d, 0, sizeof(d));
+        om_decide_job_done(&cfg, &st, 0, &d);
+        assert_int_equal(st.state, OM_MON_MONITOR_FAILED);
+
+        /* down but not fenced: the restart rule as for any resource */
+        struct om_dec_obj st2 = {
+                .state = OM_MON_IDLE, .present = true, .mon_check = true, .mon_next = 99999};
+        struct om_dec_status down = {.last_action = "start", .down = "disk#1", .fenced = ""};
+        memset(&d, 0, sizeof(d));
+        om_decide(&c, &cfg, &st2, &down, &d);
+        describe(&d, got, sizeof(got));
+        assert_string_equal(got, "warn state:starting spawn:start,--rid,disk#1");
+
+        /* no ha failover: warned once, nothing run */
+        cfg.ha = false;
+        struct om_dec_obj st3 = {
+                .state = OM_MON_IDLE, .present = true, .mon_check = true, .mon_next = 99999};
+        memset(&d, 0, sizeof(d));
+        om_decide(&c, &cfg, &st3, &fenced, &d);
+        describe(&d, got, sizeof(got));
+        assert_string_equal(got, "warn");
+        st3.mon_check = true;
+        memset(&d, 0, sizeof(d));
+        om_decide(&c, &cfg, &st3, &fenced, &d);
+        assert_int_equal(d.n, 0);
+}
+
 static void test_judge(void **state) {
         struct om_view v;
         struct om_dec_cfg cfg;
@@ -417,9 +476,9 @@ static void test_mon_table(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_rows),      cmocka_unit_test(test_job_done),
-                cmocka_unit_test(test_judge),     cmocka_unit_test(test_boot_guard),
-                cmocka_unit_test(test_mon_table),
+                cmocka_unit_test(test_rows),       cmocka_unit_test(test_job_done),
+                cmocka_unit_test(test_judge),      cmocka_unit_test(test_judge_fenced),
+                cmocka_unit_test(test_boot_guard), cmocka_unit_test(test_mon_table),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
