@@ -253,7 +253,7 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
                 kernel_drops(s);
                 msgpack_pack_map(pk, 8);
                 om_cl_mp_kv_str(pk, "name", a->cfg->hb[h].name);
-                om_cl_mp_kv_str(pk, "type", "unicast");
+                om_cl_mp_kv_str(pk, "type", a->cfg->hb[h].relay ? "relay" : "unicast");
                 om_cl_mp_kv_str(pk, "addr", s->bind);
                 om_cl_mp_kv_str(pk, "state", s->running ? "running" : "stopped");
                 om_cl_mp_kv_u64(pk, "rcvbuf", (uint64_t)s->rcvbuf);

@@ -18,6 +18,7 @@
 #include "agent/agent.h"
 #include "agent/arb_client.h"
 #include "agent/orchestrator.h"
+#include "cluster/arb_wire.h"
 #include "core/fileio.h"
 #include "core/limits.h"
 #include "core/tombstone.h"
@@ -40,6 +41,37 @@ static void peer_set_state(struct om_agent *a, struct om_peer *p, enum om_peer_s
 
 /* ---- beats ---- */
 
+/* A relay stream sends one beat to its arbitrator, behind the cluster name as every
+ * frame to an arbitrator (cluster/arb_wire.h); the arbitrator opens it with the cluster's
+ * heartbeat key and forwards the frame as it is to the other nodes it heard. */
+static void relay_beat(struct om_agent *a, struct om_hb_stream *s, size_t h, const uint8_t *payload,
+                       size_t plen) {
+        uint8_t frame[OM_HB_UDP_MAX], dgram[OM_HB_UDP_MAX + OM_ARB_CLUSTER_MAX + 1];
+        const struct om_cl_config *cfg = a->cfg;
+        int k = cfg->hb[h].arb;
+        struct om_hb_info info = {.type = OM_HB_BEAT, .keygen = a->keygen, .seq = ++a->seq};
+        snprintf(info.sender, sizeof(info.sender), "%s", a->self);
+        memcpy(info.boot_id, a->boot_id, OM_HB_BOOT_ID_LEN);
+        int flen = om_hb_seal(a->hb_key, &info, payload, plen, frame, sizeof(frame));
+        int dlen =
+                flen < 0 ? flen
+                         : om_arb_dgram_wrap(cfg->name, frame, (size_t)flen, dgram, sizeof(dgram));
+        struct sockaddr_storage ss;
+        if (dlen < 0 || k < 0 ||
+            (uv_ip4_addr(cfg->arb[k].addr, cfg->arb[k].port, (struct sockaddr_in *)&ss) &&
+             uv_ip6_addr(cfg->arb[k].addr, cfg->arb[k].port, (struct sockaddr_in6 *)&ss))) {
+                s->st.tx_errors++;
+                return;
+        }
+        uv_buf_t b = uv_buf_init((char *)dgram, (unsigned)dlen);
+        if (uv_udp_try_send(&s->udp, &b, 1, (struct sockaddr *)&ss) < 0)
+                s->st.tx_errors++;
+        else {
+                s->st.tx_frames++;
+                s->st.tx_bytes += (uint64_t)dlen;
+        }
+}
+
 static void send_beats(struct om_agent *a) {
         uint8_t payload[256], frame[OM_HB_UDP_MAX];
         uint64_t hears[OM_HB_HEARS_WORDS] = {0};
@@ -55,6 +87,10 @@ static void send_beats(struct om_agent *a) {
                 struct om_hb_stream *s = &a->hb[h];
                 if (!s->running)
                         continue;
+                if (a->cfg->hb[h].relay) {
+                        relay_beat(a, s, h, payload, (size_t)plen);
+                        continue;
+                }
                 for (size_t i = 0; i < a->n_peers; i++) {
                         if (a->peers[i].self)
                                 continue;
@@ -492,7 +528,8 @@ static int hb_start(struct om_agent *a, size_t h) {
         struct om_hb_stream *s = &a->hb[h];
         struct sockaddr_storage ss;
         const char *addr = a->cfg->hb[h].addrs[a->self_idx];
-        uint16_t port = a->cfg->hb[h].port;
+        /* a relay stream receives what its arbitrator forwards to the port it sends from */
+        uint16_t port = a->cfg->hb[h].relay ? 0 : a->cfg->hb[h].port;
         s->agent = a;
         s->index = (int)h;
         if (uv_ip4_addr(addr, port, (struct sockaddr_in *)&ss) &&

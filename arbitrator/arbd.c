@@ -8,10 +8,11 @@
  * the smallest frame, oversized above OM_ARB_UDP_MAX), the source's rate (flood: a
  * token bucket per source address, and one for all sources together, so that what
  * reaches the cipher is bounded), the cluster prefix (garbage, unknown cluster), the
- * frame header (garbage: magic, version, type), the sender's replay window when it
- * has one (replay), the seal with that cluster's key (bad tag), the payload (bad
- * request), the sender table (full). Only a frame that opened creates or moves a
- * sender's replay window.
+ * frame header (garbage: magic, version, type: a vote request or a beat to relay), the
+ * sender's replay window when it has one (replay), the seal with that cluster's key
+ * for the type (bad tag), the sender table (full), the payload (bad request). Only a
+ * frame that opened creates or moves a sender's replay window. A beat that opened is
+ * forwarded as it came to the cluster's other nodes that relay (`[hb#N] type = relay`).
  */
 #include "arbitrator/arbd.h"
 
@@ -204,16 +205,22 @@ static const char *const cdrop_names[_CD_MAX] = {
 
 struct sender {
         char name[OM_HB_SENDER_MAX];
-        struct om_hb_window w;
+        struct om_hb_window w; /* one sequence space: its vote requests and relayed beats */
+        struct sockaddr_storage relay_addr; /* where its relayed beats come from */
+        uint64_t relay_seen;                /* ms, 0: never */
 };
+/* A node whose relayed beat came within this gets the others' beats. */
+#define RELAY_KEEP_MS 10000
 
 struct cluster {
         char name[OM_ARB_CLUSTER_MAX];
-        uint8_t key[OM_HB_KEY_LEN];
+        uint8_t key[OM_HB_KEY_LEN];    /* vote requests: subkey arbvote_ */
+        uint8_t hb_key[OM_HB_KEY_LEN]; /* relayed beats: subkey hbframe_ */
         struct om_arb_vote vote;
         struct sender senders[OM_ARB_NODES_MAX];
         size_t n_senders;
         uint64_t rx, answers[_OM_ARB_KIND_MAX], drops[_CD_MAX];
+        uint64_t relay_in, relay_out;
         struct om_arb_set last_holders;
         bool last_has;
 };
@@ -221,8 +228,8 @@ struct cluster {
 /* Flood control: a token bucket per source address (the port ignored), and one for all
  * sources. Sources beyond the table replace the one idle longest. */
 #define SRC_MAX 256
-#define SRC_RATE 20 /* frames per second per source, burst twice that */
-#define ALL_RATE 2000
+#define SRC_RATE 100 /* frames per second per source, burst twice that */
+#define ALL_RATE 5000
 struct source {
         uint8_t addr[16];
         int family;
@@ -343,6 +350,27 @@ static void answer(struct arbd *d, struct cluster *c, const struct om_hb_info *r
         }
 }
 
+/* A beat that opened with the cluster's heartbeat key goes, as it came, to every other
+ * node of the cluster whose relayed beat came recently (at most 128: the sender table). */
+static void relay(struct arbd *d, struct cluster *c, struct sender *s, const uint8_t *frame,
+                  size_t flen, const struct sockaddr *addr, uint64_t now) {
+        memcpy(&s->relay_addr, addr,
+               addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                           : sizeof(struct sockaddr_in));
+        s->relay_seen = now;
+        c->relay_in++;
+        uv_buf_t b = uv_buf_init((char *)frame, (unsigned)flen);
+        for (size_t i = 0; i < c->n_senders; i++) {
+                struct sender *o = &c->senders[i];
+                if (o == s || !o->relay_seen || o->relay_seen + RELAY_KEEP_MS < now)
+                        continue;
+                if (uv_udp_try_send(&d->udp, &b, 1, (struct sockaddr *)&o->relay_addr) < 0)
+                        d->tx_errors++;
+                else
+                        c->relay_out++;
+        }
+}
+
 static void on_frame(struct arbd *d, const uint8_t *buf, size_t len, const struct sockaddr *addr) {
         uint64_t now = boot_ms();
         if (len > OM_ARB_UDP_MAX) {
@@ -372,7 +400,7 @@ static void on_frame(struct arbd *d, const uint8_t *buf, size_t len, const struc
         struct om_hb_info info;
         enum om_hb_drop why;
         if (om_hb_peek(frame, flen, OM_ARB_UDP_MAX, &info, &why) < 0 ||
-            info.type != OM_HB_ARB_REQ) {
+            (info.type != OM_HB_ARB_REQ && info.type != OM_HB_BEAT)) {
                 d->drops[GD_GARBAGE]++;
                 return;
         }
@@ -385,7 +413,8 @@ static void on_frame(struct arbd *d, const uint8_t *buf, size_t len, const struc
                 return;
         }
         static uint8_t payload[OM_ARB_UDP_MAX];
-        int plen = om_hb_open(c->key, frame, flen, payload);
+        bool beat = info.type == OM_HB_BEAT;
+        int plen = om_hb_open(beat ? c->hb_key : c->key, frame, flen, payload);
         if (plen < 0) {
                 c->drops[CD_TAG]++;
                 return;
@@ -400,6 +429,10 @@ static void on_frame(struct arbd *d, const uint8_t *buf, size_t len, const struc
                 snprintf(s->name, sizeof(s->name), "%s", info.sender);
         }
         om_hb_window_commit(&s->w, info.boot_id, info.seq);
+        if (beat) {
+                relay(d, c, s, frame, flen, addr, now);
+                return;
+        }
         static struct om_arb_req_msg m;
         if (om_arb_req_unpack(payload, (size_t)plen, &m) < 0 || strcmp(m.cluster, c->name) != 0) {
                 c->drops[CD_REQUEST]++;
@@ -463,8 +496,17 @@ static void status_pack(struct arbd *d, msgpack_packer *pk) {
                 struct cluster *c = &d->clusters[k];
                 const struct om_arb_vote *v = &c->vote;
                 uint64_t guard = v->started + v->lease_ms;
-                msgpack_pack_map(pk, 10);
+                msgpack_pack_map(pk, 11);
                 om_cl_mp_kv_str(pk, "name", c->name);
+                om_cl_mp_str_pack(pk, "relay");
+                msgpack_pack_map(pk, 3);
+                om_cl_mp_kv_u64(pk, "beats_in", c->relay_in);
+                om_cl_mp_kv_u64(pk, "beats_out", c->relay_out);
+                size_t live = 0;
+                for (size_t i = 0; i < c->n_senders; i++)
+                        live += c->senders[i].relay_seen &&
+                                c->senders[i].relay_seen + RELAY_KEEP_MS >= now;
+                om_cl_mp_kv_u64(pk, "nodes", live);
                 om_cl_mp_kv_u64(pk, "lease_ms", v->lease_ms);
                 om_cl_mp_kv_u64(pk, "restart_guard_left_ms", guard > now ? guard - now : 0);
                 om_cl_mp_str_pack(pk, "holders");
@@ -619,6 +661,8 @@ int om_arbd_run(void) {
                 snprintf(c->name, sizeof(c->name), "%s", d->conf.clusters[i].name);
                 om_cluster_key_derive_from(d->conf.clusters[i].secret, OM_FRAME_KDF_ID,
                                            OM_ARB_KDF_CTX, c->key);
+                om_cluster_key_derive_from(d->conf.clusters[i].secret, OM_FRAME_KDF_ID, "hbframe_",
+                                           c->hb_key);
                 om_arb_vote_init(&c->vote, d->conf.clusters[i].lease_ms, d->started);
         }
         /* the raw secrets are not needed any more */
@@ -694,8 +738,10 @@ out:
 fail_early:
         if (d->pid_fd >= 0)
                 close(d->pid_fd);
-        for (size_t i = 0; i < d->n_clusters; i++)
+        for (size_t i = 0; i < d->n_clusters; i++) {
                 sodium_memzero(d->clusters[i].key, sizeof(d->clusters[i].key));
+                sodium_memzero(d->clusters[i].hb_key, sizeof(d->clusters[i].hb_key));
+        }
         om_arbd_conf_wipe(&d->conf);
         free(d->clusters);
         free(d->sock_path);

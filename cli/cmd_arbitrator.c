@@ -140,6 +140,11 @@ static int cmd_status(struct om_cli_ctx *ctx) {
                         printf("  vote      held by {%s}  lease left %llums%s\n", holders,
                                (unsigned long long)u_get(c, "lease_left_ms"),
                                contest ? "  (contest open)" : "");
+                const msgpack_object *rl = om_cl_mp_get(c, "relay");
+                printf("  relay     beats in %llu  forwarded %llu  nodes relaying %llu\n",
+                       (unsigned long long)u_get(rl, "beats_in"),
+                       (unsigned long long)u_get(rl, "beats_out"),
+                       (unsigned long long)u_get(rl, "nodes"));
                 printf("  answers ");
                 om_api_print_drops(om_cl_mp_get(c, "answers"));
                 printf("  decisions %llu\n", (unsigned long long)u_get(c, "decisions"));

@@ -231,7 +231,9 @@ static int cmd_status(struct om_cli_ctx *ctx) {
                 s_get(h, "name", name, sizeof(name));
                 s_get(h, "addr", addr, sizeof(addr));
                 s_get(h, "state", state, sizeof(state));
-                printf("%-9s unicast  %s  %s  rcvbuf %llu KiB\n", name, addr, state,
+                char type[16];
+                s_get(h, "type", type, sizeof(type));
+                printf("%-9s %-8s %s  %s  rcvbuf %llu KiB\n", name, type, addr, state,
                        (unsigned long long)u_get(h, "rcvbuf") / 1024);
                 printf("  rx      frames %llu  bytes %llu\n",
                        (unsigned long long)u_get(rx, "frames"),

@@ -196,6 +196,8 @@ int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *
                         if (w && om_parse_int(w, 0, 1000, &weight) < 0)
                                 return FAIL(s->line, "[%s] weight: out of range", s->name);
                         snprintf(cfg->arb[cfg->n_arb].uri, sizeof(cfg->arb[0].uri), "%s", uri);
+                        snprintf(cfg->arb_names[cfg->n_arb], sizeof(cfg->arb_names[0]), "%s",
+                                 s->name);
                         cfg->arb[cfg->n_arb++].weight = (int)weight;
                         continue;
                 }
@@ -216,6 +218,8 @@ int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *
                                         return FAIL(x->line, "[%s] port: not a port number",
                                                     s->name);
                                 hb->port = (uint16_t)p;
+                        } else if (strcmp(x->key, "type") == 0) {
+                                hb->relay = strcmp(x->value, "relay") == 0;
                         } else if (strcmp(x->key, "interval") == 0) {
                                 (void)om_parse_duration_ms(x->value, &hb->interval_ms);
                         } else if (strcmp(x->key, "timeout") == 0) {
@@ -237,12 +241,51 @@ int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *
                         return FAIL(s->line, "[%s] timeout (%llums) must exceed interval (%llums)",
                                     s->name, (unsigned long long)hb->timeout_ms,
                                     (unsigned long long)hb->interval_ms);
-                for (size_t k = 0; k < cfg->n_nodes; k++)
+                for (size_t k = 0; k < cfg->n_nodes && !hb->relay; k++)
                         if (!hb->addrs[k][0] &&
                             resolve(cfg->nodes[k], hb->addrs[k], OM_CL_ADDR_MAX) < 0)
                                 return FAIL(s->line, "[%s] no addr@%s and '%s' does not resolve",
                                             s->name, cfg->nodes[k], cfg->nodes[k]);
                 cfg->n_hb++;
+        }
+        /* relay streams name their arbitrator: checked once every section was read */
+        for (size_t h = 0; h < cfg->n_hb; h++) {
+                struct om_cl_hb_conf *hb = &cfg->hb[h];
+                const struct om_ini_entry *x = om_ini_lookup(ini, hb->name, "arbitrator", NULL);
+                const struct om_ini_section *sec = om_ini_find_section(ini, hb->name);
+                unsigned line = x ? x->line : sec ? sec->line : 0;
+                hb->arb = -1;
+                if (!hb->relay) {
+                        if (x)
+                                return FAIL(line, "[%s] arbitrator: only for type = relay",
+                                            hb->name);
+                        continue;
+                }
+                if (!x)
+                        return FAIL(line,
+                                    "[%s] type = relay needs arbitrator = <the [arbitrator#N] "
+                                    "section whose `om arbitrator run` relays the beats>",
+                                    hb->name);
+                size_t k = 0;
+                for (; k < cfg->n_arb; k++)
+                        if (strcmp(cfg->arb_names[k], x->value) == 0)
+                                break;
+                if (k == cfg->n_arb)
+                        return FAIL(line, "[%s] arbitrator: no section [%s] in this file", hb->name,
+                                    x->value);
+                hb->arb = (int)k;
+                /* a relay stream sends from the node's address: its addr@<node>, else the
+                 * node's address on a unicast stream, else its name resolved */
+                for (size_t n = 0; n < cfg->n_nodes; n++) {
+                        for (size_t u = 0; u < cfg->n_hb && !hb->addrs[n][0]; u++)
+                                if (!cfg->hb[u].relay)
+                                        memcpy(hb->addrs[n], cfg->hb[u].addrs[n], OM_CL_ADDR_MAX);
+                        if (!hb->addrs[n][0] &&
+                            resolve(cfg->nodes[n], hb->addrs[n], OM_CL_ADDR_MAX) < 0 && self &&
+                            strcmp(cfg->nodes[n], self) == 0)
+                                return FAIL(line, "[%s] no addr@%s and '%s' does not resolve",
+                                            hb->name, self, self);
+                }
         }
         if (!quorum_set)
                 cfg->quorum = om_quorum_default(cfg->n_nodes, cfg->n_arb);

@@ -25,6 +25,8 @@ struct om_cl_hb_conf {
         uint64_t interval_ms;
         uint64_t timeout_ms;
         char addrs[OM_CL_NODES_MAX][OM_CL_ADDR_MAX]; /* by node index, numeric address */
+        bool relay; /* type = relay: beats go through an arbitrator, which forwards them */
+        int arb;    /* relay: index in arb[] of the arbitrator named by `arbitrator` */
 };
 
 struct om_cl_config {
@@ -42,6 +44,7 @@ struct om_cl_config {
                 uint16_t port;
                 int weight;
         } arb[OM_CL_ARB_MAX];
+        char arb_names[OM_CL_ARB_MAX][24]; /* their sections: "arbitrator#1" */
         size_t n_arb;
 };
 

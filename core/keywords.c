@@ -148,7 +148,15 @@ static const struct om_keyword keywords[] = {
         {"cluster", NULL, "tombstone_ttl", D, "7d", NULL, 0,
          "How long the record of a deleted object is kept. A node down longer than that may "
          "bring back an object deleted meanwhile."},
-        {"hb", NULL, "type", C, "unicast", "unicast", 0, "Heartbeat transport."},
+        {"hb", NULL, "type", C, "unicast", "unicast|relay", 0,
+         "Heartbeat transport: unicast sends each beat to every node's addr; relay sends it to "
+         "an arbitrator (`arbitrator`), which checks it opens with the cluster's key and "
+         "forwards it to the other nodes of the cluster it heard recently, so two nodes that "
+         "both reach it keep seeing each other when the link between them fails."},
+        {"hb", NULL, "arbitrator", S, NULL, NULL, 0,
+         "type = relay: the [arbitrator#N] section of the arbitrator that relays the beats "
+         "(the addr@<node> of this section, or the node's name, is the address they leave "
+         "from)."},
         {"hb", NULL, "port", I, "10000", NULL, 0, "UDP port of the heartbeat."},
         {"hb", NULL, "addr", S, NULL, NULL, SCO, "A node's address (addr@<node>)."},
         {"hb", NULL, "interval", D, "1s", NULL, 0, "Time between two beats."},

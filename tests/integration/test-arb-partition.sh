@@ -50,9 +50,10 @@ while [ $looks -lt 50 ]; do
         r=$(running web)
         [ "$r" = "n1 n2" ] && double=$((double + 1))
         [ -z "$r" ] && none=$((none + 1))
-        v1=$(vote 1) v2=$(vote 2)
-        [ "$v1" = vote ] && [ "$v2" = vote ] && [ "$(node_state 1 n2)" = down ] &&
-                [ "$(node_state 2 n1)" = down ] && both_vote=$((both_vote + 1))
+        # each node's vote and its view of the other from one snapshot of its status
+        c1=$(on 1 daemon status --format json | jq -r '.arbitrators[0].vote + " " + .nodes.n2.liveness')
+        c2=$(on 2 daemon status --format json | jq -r '.arbitrators[0].vote + " " + .nodes.n1.liveness')
+        [ "$c1" = "vote down" ] && [ "$c2" = "vote down" ] && both_vote=$((both_vote + 1))
         looks=$((looks + 1))
         sleep 0.1
 done

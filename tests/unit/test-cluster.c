@@ -93,9 +93,16 @@ static void test_errors_name_the_line(void **state) {
                                err, sizeof(err)),
                          -EINVAL);
         assert_non_null(strstr(err, "om arbitrator run"));
-        const char *bad[] = {"om://", "om://:1", "om://127.0.0.1", "om://127.0.0.1:0",
-                             "om://127.0.0.1:70000", "om://::1:5", "om://[]:5", "om://a/b:5",
-                             "udp://127.0.0.1:5", "127.0.0.1:5"};
+        const char *bad[] = {"om://",
+                             "om://:1",
+                             "om://127.0.0.1",
+                             "om://127.0.0.1:0",
+                             "om://127.0.0.1:70000",
+                             "om://::1:5",
+                             "om://[]:5",
+                             "om://a/b:5",
+                             "udp://127.0.0.1:5",
+                             "127.0.0.1:5"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 char text[256];
                 snprintf(text, sizeof(text), "[cluster]\nnodes = n1\n[arbitrator#1]\nuri = %s\n",
@@ -107,6 +114,25 @@ static void test_errors_name_the_line(void **state) {
                          0);
         assert_string_equal(cfg->arb[0].addr, "::1");
         assert_int_equal(cfg->arb[0].port, 1216);
+        free(cfg);
+        /* relay heartbeats name an arbitrator of the file */
+        const char *two = "[cluster]\nnodes = n1\n[hb#1]\naddr@n1 = 127.0.0.1\n"
+                          "[arbitrator#1]\nuri = om://127.0.0.9:1216\n"
+                          "[arbitrator#2]\nuri = om://127.0.0.10:1216\n";
+        char text[512];
+        snprintf(text, sizeof(text), "%s[hb#2]\ntype = relay\n", two);
+        expect_error(text, "cluster.conf:9: [hb#2] type = relay needs arbitrator");
+        snprintf(text, sizeof(text), "%s[hb#2]\ntype = relay\narbitrator = arbitrator#3\n", two);
+        expect_error(text, "cluster.conf:11: [hb#2] arbitrator: no section [arbitrator#3]");
+        snprintf(text, sizeof(text), "%s[hb#2]\naddr@n1 = 127.0.0.1\narbitrator = arbitrator#1\n",
+                 two);
+        expect_error(text, "cluster.conf:11: [hb#2] arbitrator: only for type = relay");
+        snprintf(text, sizeof(text), "%s[hb#2]\ntype = relay\narbitrator = arbitrator#2\n", two);
+        assert_int_equal(parse(text, &cfg, err, sizeof(err)), 0);
+        assert_true(cfg->hb[1].relay);
+        assert_int_equal(cfg->hb[1].arb, 1);
+        assert_string_equal(cfg->hb[1].addrs[0], "127.0.0.1"); /* from hb#1 */
+        assert_false(cfg->hb[0].relay);
         free(cfg);
 }
 
