@@ -482,9 +482,6 @@ static int res_crypt_start(struct om_res *r) {
                 return log_error_errno(e, "cannot open %s: %m", dev);
         if ((e = crypt_load(cd, CRYPT_LUKS, NULL)) < 0)
                 return log_error_errno(e, "%s is not a LUKS device (not provisioned?)", dev);
-        if (scsireserv(r) && (e = pr_take(r, dev)) < 0)
-                return e;
-
         uint8_t *pass = NULL;
         size_t pass_len = 0;
         e = om_sec_get(&sec, key, &pass, &pass_len);
@@ -492,6 +489,12 @@ static int res_crypt_start(struct om_res *r) {
                 return log_error_errno(e, "%s has no %s key: cannot activate %s", sp, key, dev);
         if (e < 0)
                 return log_error_errno(e, "cannot read %s key %s: %m", sp, key);
+        /* the reservation last, once the volume can be opened: a start that cannot open
+         * it takes nothing from the node that runs it */
+        if (scsireserv(r) && (e = pr_take(r, dev)) < 0) {
+                om_sec_value_free(pass, pass_len);
+                return e;
+        }
         log_info("cryptsetup luksOpen %s %s -", dev, name);
         e = crypt_activate_by_passphrase(cd, name, CRYPT_ANY_SLOT, (const char *)pass, pass_len, 0);
         om_sec_value_free(pass, pass_len);

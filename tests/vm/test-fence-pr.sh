@@ -7,6 +7,7 @@
 #   - n1 provisions and starts: n1's key alone is registered and holds a Write
 #     Exclusive - Registrants Only reservation; print status says so; n2's writes to
 #     the LUN are refused, its reads served;
+#   - a start on n2 that cannot read the passphrase takes nothing from n1;
 #   - n2 starts the same service (as a node taking over does): it preempts and aborts
 #     n1's key before it opens the volume; from then on n1's writes are refused, and
 #     n1's print status reports the volume down, "reservation preempted by n2";
@@ -120,6 +121,11 @@ lab_get n1 /etc/om/cluster.conf "$LAB_DIR/cluster.conf" || fail "get cluster.con
 lab_run n1 "tar -C /etc/om -cf /tmp/etc-om.tar ." && lab_get n1 /tmp/etc-om.tar "$LAB_DIR/etc-om.tar" ||
     fail "copy /etc/om"
 lab_put n2 "$LAB_DIR/etc-om.tar" /tmp/etc-om.tar && on n2 0 "mkdir -p /etc/om && tar -C /etc/om -xf /tmp/etc-om.tar"
+# a start that cannot open the volume (its passphrase unreadable) takes nothing
+on n2 1 "mv /etc/om/namespaces/demo/sec/fenced.conf /tmp/sec.away && om $svc start --local"
+[ "$(holder n1)" = "$(short "$k1")" ] || fail "a start without the passphrase took the reservation"
+[ "$(keys n1)" = "$(short "$k1") " ] || fail "a start without the passphrase registered: '$(keys n1)'"
+on n2 0 "mv /tmp/sec.away /etc/om/namespaces/demo/sec/fenced.conf"
 on n2 0 "om $svc start --local"
 has "scsireserv: register key $k2 on $lun"
 has "scsireserv: preempted and aborted n1 ($k1) on $lun in"
