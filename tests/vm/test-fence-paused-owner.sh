@@ -1,8 +1,8 @@
 #!/bin/bash
 # test-fence-paused-owner.sh: the paused owner, with and without storage fencing.
 #
-# Two guests n1 and n2 (cluster of two with an arbitrator, a TCP listener on the host
-# side of the lab network) share two LUNs of the lab's iSCSI SAN. Two services of the
+# Two guests n1 and n2 (cluster of two with an arbitrator, `om arbitrator run` on the
+# host side of the lab network) share two LUNs of the lab's iSCSI SAN. Two services of the
 # reference's sancrypt shape (disk.crypt + ext4, orchestrate = ha, topology =
 # failover) plus an app resource that appends a 4 KiB record and fsyncs it every
 # 100 ms (a log line per record in the node's RAM: ok or failed, and the node's uptime
@@ -93,14 +93,14 @@ trap 'arb_stop; lab_cleanup' EXIT
 trap 'trap - EXIT; arb_stop; lab_cleanup; trap - INT; kill -INT $$' INT
 trap 'trap - EXIT; arb_stop; lab_cleanup; trap - TERM; kill -TERM $$' TERM
 
-step "arbitrator on 10.99.0.1:$arb_port, two LUNs, boot n1 and n2"
-lab_host python3 -c "
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('10.99.0.1', $arb_port)); s.listen(64)
-while True:
-    c, _ = s.accept(); c.close()
-" </dev/null >/dev/null 2>&1 &
+step "arbitrator (om arbitrator run) on 10.99.0.1:$arb_port, two LUNs, boot n1 and n2"
+secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+mkdir -p "$LAB_DIR/arb/etc"
+printf '[arbitrator]\naddr = 10.99.0.1\nport = %s\nname = arb\n[cluster#1]\nname = lab\nsecret = %s\n' \
+    "$arb_port" "$secret" >"$LAB_DIR/arb/etc/arbitrator.conf"
+chmod 600 "$LAB_DIR/arb/etc/arbitrator.conf"
+lab_host env OM_ROOT="$LAB_DIR/arb" OM_NODENAME=arb "$om_bin" arbitrator run \
+    </dev/null >"$LAB_DIR/arb.out" 2>&1 &
 ARB_PID=$!
 declare -A LUN
 for s in "${svcs[@]}"; do
@@ -110,8 +110,8 @@ lab_start n1 "${ADDR[n1]}/24" "${LUN[fenced]}" "${LUN[unfenced]}"
 lab_start n2 "${ADDR[n2]}/24" "${LUN[fenced]}" "${LUN[unfenced]}"
 lab_wait n1 || fail "n1 did not boot"
 lab_wait n2 || fail "n2 did not boot"
+kill -0 "$ARB_PID" 2>/dev/null || fail "the arbitrator did not start: $(cat "$LAB_DIR/arb.out")"
 
-secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 conf="[cluster]
 name = lab
 secret = $secret
@@ -125,7 +125,7 @@ interval = 1s
 timeout = 3s
 
 [arbitrator#1]
-uri = tcp://10.99.0.1:$arb_port
+uri = om://10.99.0.1:$arb_port
 weight = 1"
 
 # The app: writer.sh start|stop|check FILE LOG. A record is 4 KiB: the node, the
