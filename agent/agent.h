@@ -81,7 +81,8 @@ struct om_agent {
         uv_timer_t tick;
         uint64_t tick_due; /* loop time the tick was due */
         uint64_t stalls, stall_max_ms;
-        uv_timer_t judge; /* liveness judged again at the earliest peer deadline */
+        uint64_t stall_until; /* loop time two timeouts after the last stall */
+        uv_timer_t judge;     /* liveness judged again at the earliest peer deadline */
         uint64_t judge_due;
         uv_check_t judge_check;
         uv_timer_t scan;
@@ -114,8 +115,11 @@ struct om_agent {
 /* The agent's view of the cluster (cluster/cl_view.h), valid until the peer table
  * changes (a reload). */
 static inline struct om_view om_agent_view(const struct om_agent *a) {
-        return (struct om_view){
-                .peers = a->peers, .n = a->n_peers, .self = a->self_idx, .local = &a->local};
+        return (struct om_view){.peers = a->peers,
+                                .n = a->n_peers,
+                                .self = a->self_idx,
+                                .local = &a->local,
+                                .stalled = uv_now(&a->loop) < a->stall_until};
 }
 
 /* daemon.c */

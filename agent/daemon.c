@@ -253,6 +253,7 @@ static void tick_cb(uv_timer_t *t) {
         if (late >= limit) {
                 a->stalls++;
                 a->stall_max_ms = OM_MAX(a->stall_max_ms, late);
+                a->stall_until = now + 2 * a->timeout;
                 om_log_set_component("hb");
                 log_warning("loop stalled %llums: peers' last-seen reset, not judged",
                             (unsigned long long)late);

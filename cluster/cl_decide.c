@@ -510,9 +510,29 @@ static void eval_ha(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg, st
          * lasts a timeout is resolved by the service's `nodes` order: the node later in
          * the list stops, as computed the same way on both. */
         if (c->stalls != st->dup_check_stalls || (c->boot_ready && !st->booted)) {
+                st->stall_confirm = c->stalls != st->dup_check_stalls;
                 st->dup_check_stalls = c->stalls;
                 st->booted = st->booted || c->boot_ready;
                 st->stall_window = now + 2 * c->timeout;
+        }
+        /* The window ended and a peer alive is still unsure (we never got its data since
+         * the stall: a link fails one way, or is lossy): it may run what we run, and we
+         * cannot tell. Ours goes. */
+        if (st->stall_confirm && now >= st->stall_window) {
+                st->stall_confirm = false;
+                for (size_t k = 0; k < cfg->n_nodes && st->state == OM_MON_IDLE && om_inst_up(me);
+                     k++) {
+                        int i = node_index(v, cfg->nodes[k]);
+                        if (i < 0 || v->peers[i].self || !om_view_alive(v, (size_t)i) ||
+                            !v->peers[i].unsure)
+                                continue;
+                        char why[160];
+                        snprintf(why, sizeof(why),
+                                 "cannot tell whether %s took over during our loop stall",
+                                 v->peers[i].name);
+                        job_start(st, OM_MON_STOPPING, why, out);
+                        return;
+                }
         }
         int other = -1;
         bool stalled = now < st->stall_window;

@@ -64,6 +64,7 @@ struct om_dec_obj {
         bool prov_refreshed;
         bool split_done;
         bool booted;           /* a pass after the restart guard lifted ran */
+        bool stall_confirm;    /* at the end of the stall window: is every peer sure? */
         enum om_dec_then then; /* action chained after the running one succeeds */
         uint64_t ready_until;
         uint64_t mon_next;

@@ -136,13 +136,18 @@ int om_view_quorum(const struct om_view *v, bool enabled, int arb_weight, int ar
         size_t unsure = 0;
         for (size_t i = 0; i < v->n; i++) {
                 in.live_nodes += om_view_votes(v, i);
-                unsure += v->peers[i].unsure && peer_heard(&v->peers[i]);
+                /* within two timeouts of our stall: alive (heard, or a third node
+                 * hears it) and unsure or without fresh data; past that, a peer still
+                 * unsure just does not count (the quorum may then be lost: the split
+                 * action applies) */
+                unsure += v->stalled && !v->peers[i].self && om_view_alive(v, i) &&
+                          (v->peers[i].unsure || !om_view_fresh(v, i));
         }
         int r = om_quorum_compute(&in, ret);
         if (r < 0)
                 return r;
         /* after a stall, any peer may have taken over what we run: the quorum is held
-         * again only once every peer we hear is sure (or judged down) */
+         * again only once every peer alive is sure (or judged down), for two timeouts */
         if (enabled && unsure) {
                 ret->keep = ret->keep || ret->have ||
                             ret->votes + arb_keep + (int)unsure >= ret->needed;

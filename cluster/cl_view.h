@@ -51,12 +51,15 @@ struct om_peer {
 enum om_peer_state om_peer_judge(const struct om_peer *p, uint64_t now, uint64_t interval,
                                  uint64_t timeout);
 
-/* One node's view: peers[self] is this node, whose data is local. */
+/* One node's view: peers[self] is this node, whose data is local. stalled: our loop
+ * stalled less than two timeouts ago (the window in which a peer may have just taken
+ * over what we run). */
 struct om_view {
         const struct om_peer *peers;
         size_t n;
         int self;
         const struct om_cl_nodedata *local;
+        bool stalled;
 };
 
 /*
@@ -74,8 +77,10 @@ struct om_view {
  * reach its data, so it stays not fresh, and a live node without fresh data counts as
  * running). It counts for the quorum only when heard, when its own beats say it hears
  * us (beats of older agents say nothing: counted as before), and when we hold its data
- * pulled since our last loop stall; until every peer we hear is so, the quorum is in
- * doubt (om_view_quorum).
+ * pulled since our last loop stall. For two timeouts after a stall, until every peer
+ * alive is so, the quorum is in doubt (om_view_quorum): no start, no split action; a
+ * peer still unsure then does not count, and a failover instance it may have taken over
+ * is stopped here (cl_decide.h).
  *
  * Reason: a vote must be mutual to be a vote: two sides that do not both hear each
  * other must not both count one node. Refusing to take over a node that a third node
@@ -106,10 +111,10 @@ const char *om_view_state_string(const struct om_view *v, size_t i);
  * arb_votes (the weight of the arbitrators whose vote this node counts) out of every node
  * and arb_weight; arb_keep is the weight of the arbitrators whose lease this node holds
  * without counting it (cluster/arb_vote.h). enabled is `[cluster] quorum`. Returns 0 and
- * fills ret, or a negative errno (bad weights). While a peer we hear is unsure (since our
- * last stall) the quorum is not held: any peer may have taken over what we run; ret->keep
- * is then set when it would be held with the unsure peers (in doubt: start nothing,
- * split nothing), as it is for kept arbitrator leases. */
+ * fills ret, or a negative errno (bad weights). Within two timeouts of our last stall (v->stalled),
+ * while a peer alive is unsure or its data not fresh, the quorum is not held: any peer may have
+ * taken over what we run; ret->keep is then set when it would be held with those peers
+ * (in doubt: start nothing, split nothing), as it is for kept arbitrator leases. */
 int om_view_quorum(const struct om_view *v, bool enabled, int arb_weight, int arb_votes,
                    int arb_keep, struct om_quorum *ret);
 

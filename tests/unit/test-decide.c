@@ -27,6 +27,7 @@ struct node_row {
         const char *avail;       /* NULL: "down" */
         enum om_mon mon;         /* 0: idle */
         bool frozen, unprov, node_frozen;
+        bool unsure; /* not heard with fresh data since our last stall */
         const char *target; /* its instance's target, version 10 by n2 */
 };
 
@@ -40,6 +41,7 @@ struct row {
         uint64_t now, ready_until, dup_since;
         bool stalled;   /* a loop stall counted since the last pass */
         bool restarted; /* the agent's first pass since its restart guard lifted */
+        bool confirm;   /* the window after our stall just ended */
         const char *want;
 };
 
@@ -97,6 +99,11 @@ static const struct row rows[] = {
          .now = 5000, .dup_since = 3000, .n = {UP(), UP()}, .want = "state:stopping spawn:stop"},
         {"up on n2 too when our agent restarted: ours stops", .restarted = true, .now = 5000,
          .n = {UP(), UP()}, .want = "state:stopping spawn:stop"},
+        {"stall window over, n2 still unsure: ours stops", .confirm = true, .n = {UP(), {.unsure = true}},
+         .want = "state:stopping spawn:stop"},
+        {"stall window over, every peer sure: ours stays", .confirm = true, .n = {UP()}, .want = ""},
+        {"stall window over, the unsure n2 is down: ours stays", .confirm = true,
+         .n = {UP(), {.unsure = true, .live = OM_PEER_DOWN}}, .want = ""},
         {"up on n2 too, n1 earlier in nodes: ours stays", .now = 5000, .dup_since = 3000,
          .n = {UP(), UP()}, .want = ""},
         {"up on n2 too, not for a timeout yet: wait", .nodes = "n2 n1 n3", .now = 5000,
@@ -151,6 +158,7 @@ static void view_make(const struct row *r, struct om_view *v, struct om_dec_cfg 
                                             : OM_PEER_UP;
                 p->have_data = i != 0;
                 p->gen_announced = n->stale ? 2 : 1;
+                p->unsure = n->unsure;
                 memset(nd, 0, sizeof(*nd));
                 nd->gen = 1;
                 nd->frozen = n->node_frozen;
@@ -241,6 +249,7 @@ static void test_rows(void **state) {
                                         .dup_since = r->dup_since,
                                         .dup_check_stalls = r->stalled ? 0 : 1,
                                         .booted = !r->restarted,
+                                        .stall_confirm = r->confirm,
                                         .stall_window = 0};
                 if (r->target) {
                         snprintf(st.target, sizeof(st.target), "%s", r->target);
@@ -457,6 +466,54 @@ static void test_boot_guard(void **state) {
         assert_false(om_decide_boot_ready(&v, 2000, 0, 1000, true)); /* an object in init */
 }
 
+/* The quorum of a view: a peer counts only when it hears us; after our stall, a peer alive
+ * but unsure (or, within two timeouts, not fresh) puts the quorum in doubt. */
+static void test_view_quorum(void **state) {
+        struct om_view v;
+        struct om_dec_cfg cfg;
+        struct om_quorum q;
+        static const struct row r = {0};
+        view_make(&r, &v, &cfg);
+        assert_int_equal(om_view_quorum(&v, true, 0, 0, 0, &q), 0);
+        assert_true(q.have);
+        assert_int_equal(q.votes, 3);
+        /* n2's beats say it does not hear n1 (one-way loss): not counted */
+        peers[1].hears_known = true;
+        peers[1].hears[0] = 1u << 2;
+        assert_int_equal(om_view_quorum(&v, true, 0, 0, 0, &q), 0);
+        assert_int_equal(q.votes, 2);
+        assert_true(q.have);
+        peers[1].hears[0] |= 1u << 0;
+        /* after our stall: n2 unsure, in the window: in doubt */
+        peers[1].unsure = true;
+        v.stalled = true;
+        assert_int_equal(om_view_quorum(&v, true, 0, 0, 0, &q), 0);
+        assert_false(q.have);
+        assert_true(q.keep);
+        /* past the window: n2 does not count, n1 and n3 hold it */
+        v.stalled = false;
+        assert_int_equal(om_view_quorum(&v, true, 0, 0, 0, &q), 0);
+        assert_true(q.have);
+        assert_int_equal(q.votes, 2);
+        /* in the window, n3 not fresh either: in doubt */
+        peers[1].unsure = false;
+        peers[2].gen_announced = 5;
+        v.stalled = true;
+        assert_int_equal(om_view_quorum(&v, true, 0, 0, 0, &q), 0);
+        assert_false(q.have);
+        assert_true(q.keep);
+        /* n3 is alive through n2's beats when we stop hearing it, and never fresh then */
+        peers[2].gen_announced = 1;
+        v.stalled = false;
+        peers[2].state = OM_PEER_DOWN;
+        peers[1].hears[0] &= ~(1u << 2);
+        assert_false(om_view_alive(&v, 2));
+        peers[1].hears[0] |= 1u << 2;
+        assert_true(om_view_alive(&v, 2));
+        assert_false(om_view_fresh(&v, 2));
+        assert_false(om_view_votes(&v, 2));
+}
+
 static void test_mon_table(void **state) {
         for (int m = 0; m < _OM_MON_MAX; m++) {
                 if (m == OM_MON_UNKNOWN)
@@ -479,6 +536,7 @@ int main(void) {
                 cmocka_unit_test(test_rows),       cmocka_unit_test(test_job_done),
                 cmocka_unit_test(test_judge),      cmocka_unit_test(test_judge_fenced),
                 cmocka_unit_test(test_boot_guard), cmocka_unit_test(test_mon_table),
+                cmocka_unit_test(test_view_quorum),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
