@@ -132,9 +132,12 @@ int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *
                 if (om_strv_split(e->value, " \t,", &v) < 0)
                         return -ENOMEM;
                 for (size_t k = 0; v[k]; k++) {
-                        if (strlen(v[k]) >= OM_CL_NAME_MAX || strchr(v[k], '/') ||
-                            strchr(v[k], '@'))
-                                return FAIL(e->line, "[cluster] nodes: bad node name '%s'", v[k]);
+                        char nerr[96];
+                        if (strlen(v[k]) >= OM_CL_NAME_MAX ||
+                            !om_name_valid(v[k], nerr, sizeof(nerr)))
+                                return FAIL(e->line, "[cluster] nodes: bad node name '%s': %s",
+                                            v[k],
+                                            strlen(v[k]) >= OM_CL_NAME_MAX ? "too long" : nerr);
                         if (cfg->n_nodes >= OM_CL_NODES_MAX)
                                 return FAIL(e->line, "[cluster] nodes: more than %d nodes",
                                             OM_CL_NODES_MAX);

@@ -12,6 +12,97 @@
 #include "core/fileio.h"
 #include "core/util.h"
 
+/*
+ * The duplicate checks of the parser in constant time: an open-addressing table of
+ * indexes (of the sections, or of the current section's entries) by the hash of their
+ * name, so that a file of many sections or keys parses in linear time.
+ */
+struct names {
+        size_t *slot; /* index + 1; 0: empty */
+        size_t cap;   /* a power of 2, or 0 */
+        size_t n;
+};
+
+static size_t name_hash(const char *a, const char *b) {
+        size_t h = 14695981039346656037ull;
+        for (; *a; a++)
+                h = (h ^ (unsigned char)*a) * 1099511628211ull;
+        h = (h ^ '@') * 1099511628211ull;
+        for (; b && *b; b++)
+                h = (h ^ (unsigned char)*b) * 1099511628211ull;
+        return h;
+}
+
+static void names_free(struct names *t) {
+        free(t->slot);
+        *t = (struct names){0};
+}
+
+/* The index recorded under (a, b) for which same(ctx, index, a, b), or -1. */
+static ssize_t names_find(const struct names *t, const char *a, const char *b,
+                          bool (*same)(const void *, size_t, const char *, const char *),
+                          const void *ctx) {
+        if (!t->cap)
+                return -1;
+        for (size_t i = name_hash(a, b) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+                if (!t->slot[i])
+                        return -1;
+                if (same(ctx, t->slot[i] - 1, a, b))
+                        return (ssize_t)(t->slot[i] - 1);
+        }
+}
+
+/* Records index under (a, b); -ENOMEM. hash(k) gives the (a, b) of a recorded index. */
+static int names_add(struct names *t, const char *a, const char *b, size_t index,
+                     void (*key)(const void *, size_t, const char **, const char **),
+                     const void *ctx) {
+        if (2 * (t->n + 1) > t->cap) {
+                struct names bigger = {.cap = t->cap ? 2 * t->cap : 64};
+                if (!(bigger.slot = calloc(bigger.cap, sizeof(size_t))))
+                        return -ENOMEM;
+                for (size_t k = 0; k < t->cap; k++) {
+                        if (!t->slot[k])
+                                continue;
+                        const char *ka, *kb;
+                        key(ctx, t->slot[k] - 1, &ka, &kb);
+                        size_t i = name_hash(ka, kb) & (bigger.cap - 1);
+                        while (bigger.slot[i])
+                                i = (i + 1) & (bigger.cap - 1);
+                        bigger.slot[i] = t->slot[k];
+                }
+                bigger.n = t->n;
+                free(t->slot);
+                *t = bigger;
+        }
+        size_t i = name_hash(a, b) & (t->cap - 1);
+        while (t->slot[i])
+                i = (i + 1) & (t->cap - 1);
+        t->slot[i] = index + 1;
+        t->n++;
+        return 0;
+}
+
+static bool same_section(const void *ctx, size_t i, const char *a, const char *b) {
+        return strcmp(((const struct om_ini *)ctx)->sections[i].name, a) == 0;
+}
+
+static void section_key(const void *ctx, size_t i, const char **a, const char **b) {
+        *a = ((const struct om_ini *)ctx)->sections[i].name;
+        *b = NULL;
+}
+
+static bool same_entry(const void *ctx, size_t i, const char *a, const char *b) {
+        const struct om_ini_entry *e = &((const struct om_ini_section *)ctx)->entries[i];
+        return strcmp(e->key, a) == 0 &&
+               ((!e->scope && !b) || (e->scope && b && !strcmp(e->scope, b)));
+}
+
+static void entry_key(const void *ctx, size_t i, const char **a, const char **b) {
+        const struct om_ini_entry *e = &((const struct om_ini_section *)ctx)->entries[i];
+        *a = e->key;
+        *b = e->scope;
+}
+
 struct om_ini *om_ini_new(void) {
         return calloc(1, sizeof(struct om_ini));
 }
@@ -168,6 +259,9 @@ int om_ini_unset(struct om_ini *ini, const char *section, const char *key, const
                         snprintf(err, errlen, __VA_ARGS__);                                        \
                 free(line);                                                                        \
                 om_buf_free(&pend);                                                                \
+                om_buf_free(&cont);                                                                \
+                names_free(&sec_names);                                                            \
+                names_free(&key_names);                                                            \
                 om_ini_free(ini);                                                                  \
                 return -EINVAL;                                                                    \
         } while (0)
@@ -205,6 +299,9 @@ int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t 
         struct om_ini_section *cur = NULL;
         struct om_ini_entry *last = NULL; /* target of continuation lines */
         struct om_buf pend = {0};         /* comment, blank lines waiting for what follows */
+        struct om_buf cont = {0};         /* last's value while continuation lines come */
+        struct names sec_names = {0}, key_names = {0}; /* the duplicate checks */
+        bool in_cont = false;
         unsigned lineno = 0;
         const char *p = text, *end = text + len;
         char *line = malloc(max_line + 1);
@@ -216,6 +313,9 @@ int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t 
         do {                                                                                       \
                 free(line);                                                                        \
                 om_buf_free(&pend);                                                                \
+                om_buf_free(&cont);                                                                \
+                names_free(&sec_names);                                                            \
+                names_free(&key_names);                                                            \
                 om_ini_free(ini);                                                                  \
                 return -ENOMEM;                                                                    \
         } while (0)
@@ -246,13 +346,19 @@ int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t 
                 }
 
                 if (indented && last) {
-                        /* continuation of a multi-line value */
-                        _cleanup_free_ char *v = om_asprintf("%s\n%s", last->value, s);
-                        if (!v)
+                        /* continuation of a multi-line value: appended to a buffer that
+                         * grows by doubling, so a long value costs linear time */
+                        if (!in_cont && om_buf_puts(&cont, last->value) < 0)
                                 PARSE_OOM();
-                        free(last->value);
-                        last->value = OM_TAKE_PTR(v);
+                        in_cont = true;
+                        if (om_buf_printf(&cont, "\n%s", s) < 0)
+                                PARSE_OOM();
                         continue;
+                }
+                if (in_cont) { /* the value is complete */
+                        free(last->value);
+                        last->value = om_buf_steal(&cont);
+                        in_cont = false;
                 }
 
                 if (*s == '[') {
@@ -270,15 +376,17 @@ int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t 
                         if (!*name) {
                                 PARSE_FAIL("%s:%u: empty section name", fn, lineno);
                         }
-                        struct om_ini_section *dup = om_ini_find_section(ini, name);
-                        if (dup) {
-                                unsigned first = dup->line;
+                        ssize_t dup = names_find(&sec_names, name, NULL, same_section, ini);
+                        if (dup >= 0) {
+                                unsigned first = ini->sections[dup].line;
                                 PARSE_FAIL("%s:%u: duplicate section [%s] (first at line %u)", fn,
                                            lineno, name, first);
                         }
                         cur = add_section(ini, name, lineno);
-                        if (!cur)
+                        if (!cur || names_add(&sec_names, name, NULL, ini->n_sections - 1,
+                                              section_key, ini) < 0)
                                 PARSE_OOM();
+                        names_free(&key_names);
                         if (inl && !(cur->inline_comment = strdup(inl)))
                                 PARSE_OOM();
                         cur->comment = pend_take(&pend);
@@ -321,20 +429,27 @@ int om_ini_parse_max(const char *text, size_t len, const char *filename, size_t 
                         if (isspace((unsigned char)*c)) {
                                 PARSE_FAIL("%s:%u: white space in key '%s'", fn, lineno, key);
                         }
-                struct om_ini_entry *dup = find_entry(cur, key, scope);
-                if (dup) {
-                        unsigned first = dup->line;
+                ssize_t dup = names_find(&key_names, key, scope, same_entry, cur);
+                if (dup >= 0) {
+                        unsigned first = cur->entries[dup].line;
                         PARSE_FAIL("%s:%u: duplicate key '%s%s%s' in [%s] (first at line %u)", fn,
                                    lineno, key, scope ? "@" : "", scope ? scope : "", cur->name,
                                    first);
                 }
                 last = add_entry(cur, key, scope, value, lineno);
-                if (!last)
+                if (!last ||
+                    names_add(&key_names, key, scope, cur->n_entries - 1, entry_key, cur) < 0)
                         PARSE_OOM();
                 last->comment = pend_take(&pend);
                 last->inline_comment = OM_TAKE_PTR(inl);
         }
+        if (in_cont) {
+                free(last->value);
+                last->value = om_buf_steal(&cont);
+        }
         free(line);
+        names_free(&sec_names);
+        names_free(&key_names);
         ini->tail = pend_take(&pend);
         *ret = ini;
         return 0;

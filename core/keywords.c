@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/limits.h"
+#include "core/objpath.h"
+
 #define S OM_KW_STRING
 #define I OM_KW_INT
 #define B OM_KW_BOOL
@@ -26,7 +29,7 @@ static const struct om_keyword keywords[] = {
         /* object keywords, [DEFAULT] */
         {"DEFAULT", NULL, "id", U, NULL, NULL, 0, "Unique id of the object, generated at create."},
         {"DEFAULT", NULL, "nodes", L, "{nodename}", NULL, 0,
-         "Nodes the service may run on, in order of preference."},
+         "Nodes the service may run on, in order of preference.", OM_KWR_NODES},
         {"DEFAULT", NULL, "topology", C, "failover", "failover|flex", 0,
          "failover: one instance up at a time; flex: several."},
         {"DEFAULT", NULL, "orchestrate", C, "no", "no|ha|start", 0,
@@ -79,14 +82,16 @@ static const struct om_keyword keywords[] = {
         {"*", NULL, "comment", S, NULL, NULL, 0, "Free text describing the resource."},
 
         /* disk.loop */
-        {"disk", "loop", "file", S, NULL, NULL, REQ | SCO, "The backing file of the loop device."},
+        {"disk", "loop", "file", S, NULL, NULL, REQ | SCO, "The backing file of the loop device.",
+         OM_KWR_ABSPATH},
         {"disk", "loop", "size", SZ, NULL, NULL, PRV | SCO,
-         "Size of the backing file created by provision (1G, 512M...)."},
+         "Size of the backing file created by provision (1G, 512M...).", OM_KWR_POSITIVE},
 
         /* disk.crypt */
-        {"disk", "crypt", "dev", S, NULL, NULL, REQ | SCO, "The block device to encrypt."},
+        {"disk", "crypt", "dev", S, NULL, NULL, REQ | SCO, "The block device to encrypt.",
+         OM_KWR_ABSPATH},
         {"disk", "crypt", "name", S, "{fqdn}-crypt", NULL, SCO,
-         "Name of the device-mapper device: /dev/mapper/<name>."},
+         "Name of the device-mapper device: /dev/mapper/<name>.", OM_KWR_DMNAME},
         {"disk", "crypt", "secret", S, "{name}", NULL, 0,
          "Name of the sec object of the service's namespace holding the passphrase."},
         {"disk", "crypt", "manage_passphrase", B, "true", NULL, PRV,
@@ -104,8 +109,9 @@ static const struct om_keyword keywords[] = {
          "start refuses to run without them, provision warns."},
 
         /* fs */
-        {"fs", NULL, "dev", S, NULL, NULL, REQ | SCO, "The block device holding the filesystem."},
-        {"fs", NULL, "mnt", S, NULL, NULL, REQ | SCO, "The mount point."},
+        {"fs", NULL, "dev", S, NULL, NULL, REQ | SCO, "The block device holding the filesystem.",
+         OM_KWR_ABSPATH},
+        {"fs", NULL, "mnt", S, NULL, NULL, REQ | SCO, "The mount point.", OM_KWR_ABSPATH},
         {"fs", NULL, "mnt_opt", S, NULL, NULL, SCO, "Mount options (-o)."},
         {"fs", NULL, "mkfs_opt", S, NULL, NULL, PRV | SCO, "Options given to mkfs at provision."},
         {"fs", NULL, "check_read", B, "false", NULL, 0,
@@ -118,7 +124,8 @@ static const struct om_keyword keywords[] = {
         {"app", NULL, "check", S, NULL, NULL, SCO,
          "Command whose exit status tells whether the application is up (0 up, else down)."},
         {"app", NULL, "timeout", D, "60s", NULL, 0, "Time any of the commands may take."},
-        {"app", NULL, "cwd", S, NULL, NULL, 0, "Working directory of the commands."},
+        {"app", NULL, "cwd", S, NULL, NULL, 0, "Working directory of the commands.",
+         OM_KWR_ABSPATH},
 
         /* ip */
         {"ip", NULL, "ipname", S, NULL, NULL, REQ | SCO, "The address to bring up."},
@@ -141,7 +148,7 @@ static const struct om_keyword keywords[] = {
         {"cluster", NULL, "secret_prev", S, NULL, NULL, 0,
          "During a rotation: the secret replaced, still accepted until every sec object is "
          "sealed with the new one (set by om cluster rotate-secret)."},
-        {"cluster", NULL, "nodes", L, NULL, NULL, 0, "The cluster's nodes."},
+        {"cluster", NULL, "nodes", L, NULL, NULL, 0, "The cluster's nodes.", OM_KWR_NODES},
         {"cluster", NULL, "quorum", B, NULL, NULL, 0,
          "Whether a node needs a majority to run failover services."},
         {"cluster", NULL, "api_port", I, "1215", NULL, 0, "TCP port of the peer API."},
@@ -287,6 +294,12 @@ int om_section_split(const char *section, char *group, size_t glen, char *index,
         memcpy(group, section, gl);
         group[gl] = 0;
         snprintf(index, ilen, "%s", hash + 1);
+        /* the index: an integer from 0 to OM_LIM_SECTION_INDEX_MAX, written once */
+        const char *ix = hash + 1;
+        size_t il = strlen(ix);
+        if (strspn(ix, "0123456789") != il || (il > 1 && ix[0] == '0') || il > 9 ||
+            strtoul(ix, NULL, 10) > OM_LIM_SECTION_INDEX_MAX)
+                return -ERANGE;
         return 0;
 }
 
@@ -322,7 +335,15 @@ const struct om_keyword *om_keyword_lookup(const struct om_ini *ini, enum om_kin
                                            size_t errlen) {
         char group[64], index[64], list[128];
         snprintf(err, errlen, "%s", "");
-        bool ok = om_section_split(section, group, sizeof(group), index, sizeof(index)) == 0;
+        int sr = om_section_split(section, group, sizeof(group), index, sizeof(index));
+        if (sr == -ERANGE) {
+                snprintf(err, errlen,
+                         "section [%s]: index '%s' out of range (the rule: an integer from 0 to "
+                         "%d, without leading zeros)",
+                         section, index, OM_LIM_SECTION_INDEX_MAX);
+                return NULL;
+        }
+        bool ok = sr == 0;
         bool is_default = ok && strcmp(group, "DEFAULT") == 0;
         bool is_data = ok && kind == OM_KIND_SEC && strcmp(group, "data") == 0;
         if (!ok ||
@@ -414,9 +435,20 @@ int om_kw_ref_parse(const char *s, struct om_kw_ref *ret, char *err, size_t errl
                                  "'%.80s': empty section name (expected <section>.<keyword>)", s);
                         return -EINVAL;
                 }
-                if (n >= sizeof(k.section) ||
-                    (memcpy(k.section, s, n),
-                     om_section_split(k.section, group, sizeof(group), index, sizeof(index)) < 0)) {
+                int sr = -EINVAL;
+                if (n < sizeof(k.section)) {
+                        memcpy(k.section, s, n);
+                        sr = om_section_split(k.section, group, sizeof(group), index,
+                                              sizeof(index));
+                }
+                if (sr == -ERANGE) {
+                        snprintf(err, errlen,
+                                 "'%.80s': section [%s]: index '%s' out of range (the rule: an "
+                                 "integer from 0 to %d, without leading zeros)",
+                                 s, k.section, index, OM_LIM_SECTION_INDEX_MAX);
+                        return -EINVAL;
+                }
+                if (sr < 0) {
                         snprintf(err, errlen,
                                  "'%.80s': bad section name '%.*s' (expected DEFAULT or "
                                  "<group>#<index>, like disk#1)",
@@ -453,6 +485,80 @@ int om_kw_ref_parse(const char *s, struct om_kw_ref *ret, char *err, size_t errl
         return 0;
 }
 
+const char *om_kw_rule_to_string(enum om_kw_rule r) {
+        static const char *const names[] = {
+                [OM_KWR_NONE] = "none",
+                [OM_KWR_ABSPATH] = "an absolute path without '..'",
+                [OM_KWR_NODES] = "node names: a-z, 0-9 and '-', at most 63 characters",
+                [OM_KWR_DMNAME] = "a device-mapper name: A-Z, a-z, 0-9, '.', '_', '+' and '-', "
+                                  "not '.' first, at most 127 characters",
+                [OM_KWR_POSITIVE] = "a size above 0",
+        };
+        return (unsigned)r < ARRAY_SIZE(names) ? names[r] : "?";
+}
+
+/* Whether value follows kw's rule; the reason in err when not. A value with a
+ * reference is checked as far as it can be: a path must still start with '/'. */
+static int check_rule(const struct om_keyword *kw, const char *value, char *err, size_t errlen) {
+        bool ref = strchr(value, '{') != NULL;
+        const char *why = NULL;
+        char word[128] = "";
+        switch (kw->rule) {
+        case OM_KWR_NONE:
+                return 0;
+        case OM_KWR_ABSPATH:
+                if (value[0] != '/' && value[0] != '{')
+                        why = "is not an absolute path";
+                else if (!ref) {
+                        for (const char *p = value; (p = strstr(p, "..")); p += 2)
+                                if ((p == value || p[-1] == '/') && (p[2] == 0 || p[2] == '/'))
+                                        why = "has a '..' component";
+                }
+                break;
+        case OM_KWR_NODES: {
+                _cleanup_strv_free_ char **v = NULL;
+                if (om_strv_split(value, " \t,", &v) < 0)
+                        return -ENOMEM;
+                for (size_t i = 0; v[i] && !why; i++) {
+                        char nerr[96];
+                        if (!strchr(v[i], '{') && !om_name_valid(v[i], nerr, sizeof(nerr))) {
+                                snprintf(err, errlen, "node name '%s' %s (the rule: %s)", v[i],
+                                         nerr, om_kw_rule_to_string(kw->rule));
+                                return -EINVAL;
+                        }
+                }
+                return 0;
+        }
+        case OM_KWR_DMNAME:
+                if (ref)
+                        return 0;
+                if (strlen(value) > OM_LIM_DM_NAME)
+                        why = "is longer than 127 characters";
+                else if (value[0] == '.')
+                        why = "starts with '.'";
+                else
+                        for (const char *p = value; *p && !why; p++)
+                                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                                      (*p >= '0' && *p <= '9') || strchr("._+-", *p))) {
+                                        snprintf(word, sizeof(word), "has the character '%c'", *p);
+                                        why = word;
+                                }
+                break;
+        case OM_KWR_POSITIVE: {
+                uint64_t u;
+                if (!ref && om_parse_size(value, &u) == 0 && u == 0)
+                        why = "is 0";
+                break;
+        }
+        }
+        if (why) {
+                snprintf(err, errlen, "value '%s' %s (the rule: %s)", value, why,
+                         om_kw_rule_to_string(kw->rule));
+                return -EINVAL;
+        }
+        return 0;
+}
+
 int om_keyword_check_value(const struct om_keyword *kw, const char *value, char *err,
                            size_t errlen) {
         uint64_t u;
@@ -460,6 +566,13 @@ int om_keyword_check_value(const struct om_keyword *kw, const char *value, char 
         long long ll;
         const char *why = NULL;
 
+        if ((kw->flags & OM_KWF_REQUIRED) && !value[0]) {
+                snprintf(err, errlen, "is required and may not be empty");
+                return -EINVAL;
+        }
+        int r = check_rule(kw, value, err, errlen);
+        if (r < 0)
+                return r;
         if (strchr(value, '{'))
                 return 0; /* checked once expanded, at action time */
         switch (kw->kwtype) {
@@ -528,7 +641,17 @@ int om_config_validate(const struct om_ini *ini, enum om_kind kind, const char *
                 const struct om_ini_section *s = &ini->sections[i];
                 char group[64], index[64], err[200];
 
-                if (om_section_split(s->name, group, sizeof(group), index, sizeof(index)) < 0) {
+                int sr = om_section_split(s->name, group, sizeof(group), index, sizeof(index));
+                if (sr == -ERANGE) {
+                        char max[16];
+                        snprintf(max, sizeof(max), "%d", OM_LIM_SECTION_INDEX_MAX);
+                        problems += problem(report, fn, s->line, s->name,
+                                            "section index '%s' out of range (the rule: an "
+                                            "integer from 0 to %s, without leading zeros)",
+                                            index, max);
+                        continue;
+                }
+                if (sr < 0) {
                         problems += problem(report, fn, s->line, s->name,
                                             "bad section name '%s' (expected DEFAULT or "
                                             "<group>#<index>)%s",

@@ -37,6 +37,17 @@ enum {
         OM_KWF_SCOPABLE = 1 << 2,  /* key@node accepted */
 };
 
+/* A rule a keyword's value must follow beyond its type (checked at create, set and
+ * validate; a value holding a {reference} is checked once expanded, by the driver). */
+enum om_kw_rule {
+        OM_KWR_NONE,
+        OM_KWR_ABSPATH,  /* an absolute path without '..' components */
+        OM_KWR_NODES,    /* node names (the object name rule), white space or ',' between */
+        OM_KWR_DMNAME,   /* a device-mapper name: [A-Za-z0-9._+-], not '.' first, <= 127 */
+        OM_KWR_POSITIVE, /* a size above 0 */
+};
+const char *om_kw_rule_to_string(enum om_kw_rule r);
+
 struct om_keyword {
         const char *section; /* "DEFAULT", a resource group ("disk"), "cluster", "hb"... */
         const char *type;    /* driver type within the group, NULL for all */
@@ -46,6 +57,7 @@ struct om_keyword {
         const char *choices;
         unsigned flags;
         const char *doc;
+        enum om_kw_rule rule;
 };
 
 const char *om_kw_type_to_string(enum om_kw_type t);
@@ -61,7 +73,8 @@ bool om_keyword_group_known(enum om_kind kind, const char *group);
 bool om_keyword_type_known(const char *group, const char *type);
 
 /* Splits a section name "disk#1" into group "disk" and index "1". Returns -EINVAL
- * for names that are neither DEFAULT, data, nor <group>#<index>. */
+ * for names that are neither DEFAULT, data, nor <group>#<index>, -ERANGE for an index
+ * that is not an integer from 0 to OM_LIM_SECTION_INDEX_MAX (no sign, no leading 0). */
 int om_section_split(const char *section, char *group, size_t glen, char *index, size_t ilen);
 
 /* The driver type of a resource section of ini: its `type` keyword, else the group's
@@ -96,7 +109,8 @@ struct om_kw_ref {
  * section, keyword or node name; the keyword tables are not consulted. */
 int om_kw_ref_parse(const char *s, struct om_kw_ref *ret, char *err, size_t errlen);
 
-/* Checks a value against a keyword's type; on failure the reason goes to err. */
+/* Checks a value against a keyword's type and rule (a required keyword may not be
+ * empty); on failure the reason, naming the rule, goes to err. */
 int om_keyword_check_value(const struct om_keyword *kw, const char *value, char *err,
                            size_t errlen);
 

@@ -61,7 +61,11 @@
 #define OM_LIM_HB_RCVBUF_MIN (1u << 20)
 #define OM_LIM_HB_RCVBUF_MAX (16u << 20)
 
-/* ---- config files (core/ini.c) ---- */
+/* ---- config files (core/ini.c, core/keywords.c) ---- */
+/* The index of a resource section, [<group>#<index>]: 0 to this. */
+#define OM_LIM_SECTION_INDEX_MAX 9999
+/* A device-mapper name (DM_NAME_LEN - 1). */
+#define OM_LIM_DM_NAME 127
 #define OM_LIM_INI_FILE (1024 * 1024)
 #define OM_LIM_INI_LINE (64 * 1024)
 /* sec objects: each sealed value of up to 1 MiB is one line of about 1.4 MB of base64 */

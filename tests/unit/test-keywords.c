@@ -105,6 +105,65 @@ static void test_values(void **state) {
         check("DEFAULT", NULL, "priority", "{DEFAULT.env}", NULL); /* checked once expanded */
 }
 
+/* The rules beyond the types: absolute paths, node names, device-mapper names, sizes
+ * above 0, required keywords not empty. */
+static void test_rules(void **state) {
+        check("disk", "loop", "file", "/var/lib/x.img", NULL);
+        check("disk", "loop", "file", "../../etc/x.img",
+              "value '../../etc/x.img' is not an absolute path (the rule: an absolute path "
+              "without '..')");
+        check("disk", "loop", "file", "/srv/../etc/x.img",
+              "value '/srv/../etc/x.img' has a '..' component (the rule: an absolute path "
+              "without '..')");
+        check("disk", "loop", "file", "/srv/a..b/x.img", NULL);
+        check("disk", "loop", "file", "", "is required and may not be empty");
+        check("disk", "loop", "file", "{fqdn}.img", NULL); /* checked once expanded */
+        check("disk", "loop", "file", "rel/{fqdn}.img",
+              "value 'rel/{fqdn}.img' is not an absolute path (the rule: an absolute path "
+              "without '..')");
+        check("fs", "ext4", "mnt", "relative/path",
+              "value 'relative/path' is not an absolute path (the rule: an absolute path "
+              "without '..')");
+        check("fs", "ext4", "dev", "/dev/sdb1", NULL);
+        check("disk", "crypt", "dev", "sdb",
+              "value 'sdb' is not an absolute path (the rule: an absolute path without '..')");
+        check("disk", "crypt", "name", "web-data_1.x", NULL);
+        check("disk", "crypt", "name", "../../evil",
+              "value '../../evil' starts with '.' (the rule: a device-mapper name: A-Z, a-z, "
+              "0-9, '.', '_', '+' and '-', not '.' first, at most 127 characters)");
+        check("disk", "crypt", "name", "has space",
+              "value 'has space' has the character ' ' (the rule: a device-mapper name: A-Z, "
+              "a-z, 0-9, '.', '_', '+' and '-', not '.' first, at most 127 characters)");
+        check("disk", "crypt", "name", "a/b",
+              "value 'a/b' has the character '/' (the rule: a device-mapper name: A-Z, a-z, "
+              "0-9, '.', '_', '+' and '-', not '.' first, at most 127 characters)");
+        check("DEFAULT", NULL, "nodes", "n1 n2,n3", NULL);
+        check("DEFAULT", NULL, "nodes", "n1 {nodename}", NULL);
+        check("DEFAULT", NULL, "nodes", "bad/node ../x",
+              "node name 'bad/node' has a character other than a-z, 0-9 and '-' (the rule: "
+              "node names: a-z, 0-9 and '-', at most 63 characters)");
+        check("cluster", NULL, "nodes", "N1",
+              "node name 'N1' has upper case letters (names are lower case) (the rule: node "
+              "names: a-z, 0-9 and '-', at most 63 characters)");
+        check("disk", "loop", "size", "0", "value '0' is 0 (the rule: a size above 0)");
+        check("disk", "loop", "size", "512M", NULL);
+}
+
+static void test_section_index(void **state) {
+        char g[64], i[64];
+        assert_int_equal(om_section_split("disk#0", g, sizeof(g), i, sizeof(i)), 0);
+        assert_int_equal(om_section_split("disk#9999", g, sizeof(g), i, sizeof(i)), 0);
+        assert_int_equal(om_section_split("disk#10000", g, sizeof(g), i, sizeof(i)), -ERANGE);
+        assert_int_equal(om_section_split("disk#-1", g, sizeof(g), i, sizeof(i)), -ERANGE);
+        assert_int_equal(om_section_split("disk#01", g, sizeof(g), i, sizeof(i)), -ERANGE);
+        assert_int_equal(om_section_split("disk#99999999999999999999", g, sizeof(g), i, sizeof(i)),
+                         -ERANGE);
+        char err[256];
+        assert_null(om_keyword_lookup(NULL, OM_KIND_SVC, "disk#-1", "file", err, sizeof(err)));
+        assert_string_equal(err, "section [disk#-1]: index '-1' out of range (the rule: an "
+                                 "integer from 0 to 9999, without leading zeros)");
+}
+
 static int validate(const char *text, enum om_kind kind, char **ret_report) {
         _cleanup_ini_ struct om_ini *ini = NULL;
         char err[256] = "";
@@ -136,6 +195,33 @@ static void test_validate_reference(void **state) {
         _cleanup_free_ char *report = NULL;
         assert_int_equal(validate(conf, OM_KIND_SVC, &report), 0);
         assert_string_equal(report, "");
+}
+
+static void test_validate_rules(void **state) {
+        const char conf[] = "[DEFAULT]\n"                   /* 1 */
+                            "nodes = n1 bad/node\n"         /* 2 */
+                            "[disk#0]\n"                    /* 3 */
+                            "type = loop\n"                 /* 4 */
+                            "file =\n"                      /* 5 */
+                            "size = 0\n"                    /* 6 */
+                            "[disk#99999999999999999999]\n" /* 7 */
+                            "type = loop\n"                 /* 8 */
+                            "[fs#0]\n"                      /* 9 */
+                            "type = ext4\n"                 /* 10 */
+                            "dev = /dev/sdb\n"              /* 11 */
+                            "mnt = relative/path\n";        /* 12 */
+        _cleanup_free_ char *report = NULL;
+        assert_int_equal(validate(conf, OM_KIND_SVC, &report), 5);
+        assert_string_equal(
+                report,
+                "x.conf:2: [DEFAULT] nodes: node name 'bad/node' has a character other than a-z, "
+                "0-9 and '-' (the rule: node names: a-z, 0-9 and '-', at most 63 characters)\n"
+                "x.conf:5: [disk#0] file: is required and may not be empty\n"
+                "x.conf:6: [disk#0] size: value '0' is 0 (the rule: a size above 0)\n"
+                "x.conf:7: [disk#99999999999999999999] section index '99999999999999999999' out "
+                "of range (the rule: an integer from 0 to 9999, without leading zeros)\n"
+                "x.conf:12: [fs#0] mnt: value 'relative/path' is not an absolute path (the rule: "
+                "an absolute path without '..')\n");
 }
 
 static void test_validate_problems(void **state) {
@@ -316,6 +402,9 @@ int main(void) {
                 cmocka_unit_test(test_validate_problems),
                 cmocka_unit_test(test_validate_sec),
                 cmocka_unit_test(test_kw_ref_parse),
+                cmocka_unit_test(test_rules),
+                cmocka_unit_test(test_section_index),
+                cmocka_unit_test(test_validate_rules),
                 cmocka_unit_test(test_lookup),
                 cmocka_unit_test(test_names),
         };
