@@ -96,6 +96,36 @@ static void test_multiline(void **state) {
         assert_string_equal(om_ini_get(ini, "app#2", "check", NULL), "first key may be indented");
 }
 
+/* Many continuation lines, many keys, many sections: the values and the duplicate checks
+ * as with a few (the parse is linear: tests/bench/bench-limits.sh times it). */
+static void test_large(void **state) {
+        struct om_buf b = {0}, want = {0};
+        assert_int_equal(om_buf_puts(&b, "[a]\nv = first\n"), 0);
+        assert_int_equal(om_buf_puts(&want, "first"), 0);
+        for (int i = 0; i < 5000; i++) {
+                assert_int_equal(om_buf_printf(&b, "  line %d\n", i), 0);
+                assert_int_equal(om_buf_printf(&want, "\nline %d", i), 0);
+        }
+        for (int i = 0; i < 3000; i++)
+                assert_int_equal(om_buf_printf(&b, "k%d = %d\nk%d@n1 = x\n", i, i, i), 0);
+        for (int i = 0; i < 3000; i++)
+                assert_int_equal(om_buf_printf(&b, "[s%d]\nk = %d\n", i, i), 0);
+        _cleanup_ini_ struct om_ini *ini = parse_ok(b.data);
+        assert_string_equal(om_ini_get(ini, "a", "v", NULL), want.data);
+        assert_string_equal(om_ini_get(ini, "a", "k2999", NULL), "2999");
+        assert_string_equal(om_ini_get(ini, "a", "k17", "n1"), "x");
+        assert_string_equal(om_ini_get(ini, "s2999", "k", NULL), "2999");
+        assert_int_equal(ini->n_sections, 3001);
+        /* a duplicate far from the first is still found */
+        _cleanup_ini_ struct om_ini *bad = NULL;
+        char err[256];
+        assert_int_equal(om_buf_puts(&b, "[s1500]\n"), 0);
+        assert_int_equal(om_ini_parse(b.data, b.len, "big.conf", &bad, err, sizeof(err)), -EINVAL);
+        assert_string_equal(err, "big.conf:17003: duplicate section [s1500] (first at line 14003)");
+        om_buf_free(&b);
+        om_buf_free(&want);
+}
+
 static void test_errors(void **state) {
         parse_fails("[a]\nx = 1\ny = 2\nx = 3\n", 22, -EINVAL,
                     "bad.conf:4: duplicate key 'x' in [a] (first at line 2)");
@@ -390,6 +420,7 @@ int main(void) {
                 cmocka_unit_test(test_sections_comments),
                 cmocka_unit_test(test_scoping),
                 cmocka_unit_test(test_multiline),
+                cmocka_unit_test(test_large),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_round_trip),
