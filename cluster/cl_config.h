@@ -1,9 +1,8 @@
 /*
- * The cluster's configuration as the agent uses it: `<etc>/cluster.conf` (DESIGN section
- * 7) parsed and checked into nodes, heartbeat streams, the peer API port and the
- * arbitrators. This module only reads and validates; writing the file (join) is done by
- * the callers through om_write_atomic. A bad file is refused with a message naming its
- * line, so the agent can stop before it binds anything.
+ * The cluster's configuration as the agent uses it: `<etc>/cluster.conf` parsed and checked into
+ * nodes, heartbeat streams, the peer API port and the arbitrators. This module only reads and
+ * validates; writing the file (join) is done by the callers through om_write_atomic. A bad file is
+ * refused with a message naming its line, so the agent can stop before it binds anything.
  */
 #pragma once
 

@@ -1,6 +1,6 @@
 /*
- * Object replication (DESIGN section 7), the decisions and the file work, without any
- * I/O on the network: which objects this node must take from which peer (a plan drawn
+ * Object replication (docs/ARCHITECTURE.md, "Object replication"), the decisions and the file work,
+ * without any I/O on the network: which objects this node must take from which peer (a plan drawn
  * from its own node data and its peers'), whether a fetched file may be installed (its
  * check), and the installation itself (atomic, under the object lock) of a file or of a
  * peer's tombstone. The agent (agent/repl.c) drives it: it fetches over the peer API and
