@@ -62,6 +62,7 @@ struct om_arbc {
         struct arbc_one arb[OM_CL_ARB_MAX];
         size_t n;
         uv_timer_t timer;
+        uint64_t period; /* between two requests: the interval, or a third of a shorter lease */
         struct om_arb_set last_view;
         uint32_t last_services;
 };
@@ -217,6 +218,18 @@ static void on_answer(struct arbc_one *o, const uint8_t *buf, size_t len) {
         o->kind = m.kind;
         o->reason = m.reason;
         o->holder_left_ms = m.holder_left_ms;
+        /* a lease is renewed at least three times over its length, whatever the
+         * heartbeat interval (an arbitrator.conf lease shorter than the interval) */
+        if ((m.kind == OM_ARB_GRANT || m.kind == OM_ARB_HOLD) && m.lease_ms / 3 < c->period &&
+            m.lease_ms >= 300) {
+                c->period = m.lease_ms / 3;
+                uv_timer_start(&c->timer, timer_cb, c->period, c->period);
+                om_log_set_component("monitor");
+                log_warning("arbitrator#%zu: lease %llums shorter than three heartbeat "
+                            "intervals: asking every %llums",
+                            o->k + 1, (unsigned long long)m.lease_ms,
+                            (unsigned long long)c->period);
+        }
         snprintf(o->sender, sizeof(o->sender), "%s", info.sender);
         log_count(o, om_arbc_count(a, o->k));
         om_orch_kick(a);
@@ -304,7 +317,8 @@ int om_arbc_start(struct om_agent *a) {
         }
         uv_timer_init(&a->loop, &c->timer);
         ask_all(c);
-        uv_timer_start(&c->timer, timer_cb, a->interval, a->interval);
+        c->period = a->interval;
+        uv_timer_start(&c->timer, timer_cb, c->period, c->period);
         return 0;
 }
 

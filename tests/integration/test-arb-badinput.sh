@@ -84,11 +84,19 @@ while True:
         if client: a.sendto(d, client)
 " </dev/null >/dev/null 2>&1 &
 RELAY_PID=$!
-write_conf 1 200ms 1s
+# a heartbeat interval (2s) longer than a third of the lease (2s): the agent asks
+# every 666ms instead, and keeps the vote
+write_conf 1 2s 6s
 printf '\n[arbitrator#1]\nuri = om://%s:%s\n' "$RELAY" "$RELAY_PORT" >>"$T/n1/etc/cluster.conf"
 start_agent 1
 wait_api 1
 until_ok 15 "the agent holds the arbitrator's vote" is 'vote 1' vote
+grep -q "arbitrator#1: lease 2000ms shorter than three heartbeat intervals: asking every 666ms" \
+        "$T/n1/log/daemon.log" || fail "the agent did not shorten its request period"
+for i in $(seq 1 20); do
+        [ "$(vote 1)" = vote ] || fail "the vote lapsed between two requests"
+        sleep 0.2
+done
 until_ok 5 "three requests recorded" gt 'wc -l <"$T/recorded"' 2
 
 drops() { arb status --format json | jq -r "$1"; }

@@ -31,7 +31,9 @@ events_since() { awk -v t="$1" '$1 >= t' "$EVENTS"; }
 arb_start
 write_conf 2 200ms 1s
 arb_uri 1 2
-svc_conf web "n1 n2" "orchestrate = ha"
+# the side that loses the vote stops the service (split_action) while the winner waits
+# ready_period before it starts it: under ASan the stop action alone took 1.9 s
+svc_conf web "n1 n2" "orchestrate = ha" "ready_period = 3s"
 for k in 1 2; do start_agent $k; done
 wait_agents_up 1 2
 wait_running web n1 10 >/dev/null

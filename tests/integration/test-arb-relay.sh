@@ -41,7 +41,9 @@ done
 echo "ok: relay streams without a valid arbitrator refused"
 
 arb_start
-svc_conf web "n1 n2" "orchestrate = ha"
+# the side that loses the vote stops the service (split_action) while the winner waits
+# ready_period before it starts it: under ASan the stop action alone took 1.9 s
+svc_conf web "n1 n2" "orchestrate = ha" "ready_period = 3s"
 for k in 1 2; do start_agent $k; done
 wait_agents_up 1 2
 wait_running web n1 10 >/dev/null
