@@ -11,6 +11,10 @@
 #   data survives stop --local and start --local; the object log's lines;
 #   unprovision --local erases the LUKS header and removes the managed key.
 #
+# SANCRYPT_DISK=iscsi runs it on an iSCSI LUN of the lab's SAN instead (lab_init
+# --iscsi: the reference's SAN is an iSCSI disk), dev being the LUN's by-path name:
+# test-scenario-sancrypt-iscsi.sh.
+#
 # Every step checks the exit status and the output.  On failure: the guest's
 # console and the object log, exit 1.  Exit 77 (with the reason) when the QEMU lab
 # cannot run here.
@@ -25,16 +29,23 @@ node=demo1
 svc=demo/svc/sancrypt
 sec=demo/sec/sancrypt
 dev=/dev/disk/by-id/virtio-san
+iscsi=
+[ "${SANCRYPT_DISK:-virtio}" != iscsi ] || iscsi=--iscsi
 crypt=/dev/mapper/sancrypt.demo.svc.default-crypt
 mnt=/srv/sancrypt
 objlog=/var/log/om/namespaces/demo/svc/sancrypt.log
 
 . "$here/scenario.lib"
 
-lab_init --om "$om_bin" || exit $?
+lab_init --om "$om_bin" $iscsi || exit $?
 
 step "boot $node (TCG) with the SAN disk"
-san=$(lab_disk san 1G)
+if [ -n "$iscsi" ]; then
+    san=$(lab_iscsi_disk san 1G) || fail "lab_iscsi_disk"
+    dev=$san
+else
+    san=$(lab_disk san 1G)
+fi
 lab_boot "$node" 10.99.0.11/24 "$san" || fail "$node did not boot"
 echo "boot: $(lab_boot_time "$node")s"
 run 0 "grep -q device-mapper /proc/misc && readlink -f $dev"
@@ -139,7 +150,7 @@ lab_get "$node" "$objlog" "$LAB_DIR/objlog" || fail "cannot read $objlog"
 log_has "" "do provision --local \(user origin\)"
 log_has "" "do start --local \(user origin\)"
 log_has "" "do stop --local \(user origin\)"
-log_has disk#1 "cryptsetup luksOpen /dev/disk/by-id/virtio-san sancrypt\.demo\.svc\.default-crypt -"
+log_has disk#1 "cryptsetup luksOpen ${dev//./\\.} sancrypt\.demo\.svc\.default-crypt -"
 log_has fs#0 "e2fsck -p /dev/mapper/sancrypt\.demo\.svc\.default-crypt"
 log_has fs#0 "mount -t ext4 /dev/mapper/sancrypt\.demo\.svc\.default-crypt /srv/sancrypt"
 log_has fs#0 "umount /srv/sancrypt"
