@@ -197,8 +197,18 @@ int om_res_run_bounded(uint64_t limit_ms, const char *what, int (*body)(void *ar
         }
         if (timed_out) {
                 kill_tree(pid, 0);
-                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                        ;
+                /* a process blocked in uninterruptible I/O (a hung device) dies only when
+                 * the I/O ends: wait a little, then go on without it, so that what follows
+                 * a failed stop (monitor_action) is not held by the device that hangs */
+                bool reaped = false;
+                for (int k = 0; k < 200 && !reaped; k++) {
+                        reaped = waitpid(pid, &status, WNOHANG) == pid;
+                        if (!reaped)
+                                usleep(10 * 1000);
+                }
+                if (!reaped)
+                        log_error("%s: pid %d does not die (blocked in I/O?): left behind", what,
+                                  (int)pid);
                 if (limit_ms % 1000 == 0)
                         log_error("%s timed out after %llus: killed with every process it ran",
                                   what, (unsigned long long)(limit_ms / 1000));
