@@ -512,10 +512,6 @@ void om_orch_quorum(struct om_agent *a, bool *ret_have, int *ret_votes, int *ret
 
 /* ---- local API ---- */
 
-bool om_orch_api_known(const char *cmd) {
-        return om_streq(cmd, "object_set") || om_streq(cmd, "object_target");
-}
-
 static void pack_error(msgpack_packer *pk, const char *fmt, ...) _printf_(2, 3);
 static void pack_error(msgpack_packer *pk, const char *fmt, ...) {
         char msg[512];

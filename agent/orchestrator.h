@@ -31,7 +31,6 @@ void om_orch_fill(struct om_agent *a, struct om_cl_nodedata *nd);
 
 /* Local API requests handled here: "object_set" {path, target} and "object_target"
  * {path}. om_orch_api packs a whole reply map ({v, ok, data | error}) into pk. */
-bool om_orch_api_known(const char *cmd);
 void om_orch_api(struct om_agent *a, const char *cmd, const msgpack_object *req,
                  msgpack_packer *pk);
 
