@@ -490,8 +490,8 @@ const char *om_kw_rule_to_string(enum om_kw_rule r) {
                 [OM_KWR_NONE] = "none",
                 [OM_KWR_ABSPATH] = "an absolute path without '..'",
                 [OM_KWR_NODES] = "node names: a-z, 0-9 and '-', at most 63 characters",
-                [OM_KWR_DMNAME] = "a device-mapper name: A-Z, a-z, 0-9, '.', '_', '+' and '-', "
-                                  "not '.' first, at most 127 characters",
+                [OM_KWR_DMNAME] = ("a device-mapper name: A-Z, a-z, 0-9, '.', '_', '+' and '-', "
+                                   "not '.' first, at most 127 characters"),
                 [OM_KWR_POSITIVE] = "a size above 0",
         };
         return (unsigned)r < ARRAY_SIZE(names) ? names[r] : "?";
