@@ -73,6 +73,10 @@ void om_log_set_console(bool on) {
         L.console = on;
 }
 
+bool om_log_console(void) {
+        return L.console;
+}
+
 void om_log_set_debug(bool on) {
         L.debug = on;
 }

@@ -30,6 +30,7 @@ void om_log_set_sid(const char *sid);
 
 /* Console output of object messages (the CLI turns it on for actions). */
 void om_log_set_console(bool on);
+bool om_log_console(void);
 /* Debug messages are dropped unless OM_DEBUG is set or this is called. */
 void om_log_set_debug(bool on);
 

@@ -403,8 +403,13 @@ static void stop_failed(struct om_res_svc *svc) {
         const char *ma = monitor_action(svc, buf, sizeof(buf));
         om_log_set_rid(NULL);
         if (om_streq(ma, "none")) {
+                /* the object log says which step ran; the console shows the reference's
+                 * lines of a failed stop and nothing more, since nothing more happens */
+                bool console = om_log_console();
+                om_log_set_console(false);
                 log_warning("stop failed, monitor_action none: the instance is left as the "
                             "stop left it");
+                om_log_set_console(console);
                 return;
         }
         log_warning("stop failed: monitor_action %s", ma);

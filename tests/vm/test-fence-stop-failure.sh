@@ -49,8 +49,9 @@ run 0 "cd /srv/busy && setsid sleep 600 </dev/null >/dev/null 2>&1 & sleep 0.3; 
 
 step "default monitor_action (none without scsireserv): the stop fails, nothing else"
 run 1 "om $svc stop --local"
-grep -q "stop failed, monitor_action none: the instance is left as the stop left it" <<<"$out" ||
-    fail "no 'monitor_action none' line"
+grep -q "monitor_action" <<<"$out" && fail "the console says more than the failed stop"
+run 0 "grep -c 'stop failed, monitor_action none: the instance is left as the stop left it' $objlog"
+[ "$out" = 1 ] || fail "the object log has no 'monitor_action none' line"
 [ "$(suspended)" = 0 ] || fail "the volume was suspended with monitor_action none"
 run 0 "echo still-writable >/srv/busy/f && sync"
 
