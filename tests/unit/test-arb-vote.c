@@ -122,8 +122,8 @@ static void test_cut_both_reach(void **state) {
                 {3000, "n2", "n1 n2", 0, G, OM_ARB_R_NONE, "n1 n2"},
                 {4000, "n1", "n1 n2", 1, G, OM_ARB_R_NONE, "n1 n2"},
                 {4100, "n2", "n1 n2", 0, G, OM_ARB_R_NONE, "n1 n2"}, /* n2 licensed to 7100 */
-                {4500, "n2", "n2", 0, H, OM_ARB_R_SEEN, "n1 n2"}, /* n2 kept to 7500 */
-                {5000, "n1", "n1", 1, H, OM_ARB_R_CLEARING, "n1"}, /* decided: n1 */
+                {4500, "n2", "n2", 0, H, OM_ARB_R_SEEN, "n1 n2"},    /* n2 kept to 7500 */
+                {5000, "n1", "n1", 1, H, OM_ARB_R_CLEARING, "n1"},   /* decided: n1 */
                 {5100, "n2", "n2", 0, R, OM_ARB_R_HELD, "n1"},
                 {6000, "n1", "n1", 1, H, OM_ARB_R_CLEARING, "n1"},
                 {7200, "n2", "n2", 0, R, OM_ARB_R_HELD, "n1"},

@@ -27,7 +27,7 @@ struct node_row {
         const char *avail;       /* NULL: "down" */
         enum om_mon mon;         /* 0: idle */
         bool frozen, unprov, node_frozen;
-        bool unsure; /* not heard with fresh data since our last stall */
+        bool unsure;        /* not heard with fresh data since our last stall */
         const char *target; /* its instance's target, version 10 by n2 */
 };
 
@@ -99,9 +99,10 @@ static const struct row rows[] = {
          .now = 5000, .dup_since = 3000, .n = {UP(), UP()}, .want = "state:stopping spawn:stop"},
         {"up on n2 too when our agent restarted: ours stops", .restarted = true, .now = 5000,
          .n = {UP(), UP()}, .want = "state:stopping spawn:stop"},
-        {"stall window over, n2 still unsure: ours stops", .confirm = true, .n = {UP(), {.unsure = true}},
-         .want = "state:stopping spawn:stop"},
-        {"stall window over, every peer sure: ours stays", .confirm = true, .n = {UP()}, .want = ""},
+        {"stall window over, n2 still unsure: ours stops", .confirm = true,
+         .n = {UP(), {.unsure = true}}, .want = "state:stopping spawn:stop"},
+        {"stall window over, every peer sure: ours stays", .confirm = true, .n = {UP()},
+         .want = ""},
         {"stall window over, the unsure n2 is down: ours stays", .confirm = true,
          .n = {UP(), {.unsure = true, .live = OM_PEER_DOWN}}, .want = ""},
         {"up on n2 too, n1 earlier in nodes: ours stays", .now = 5000, .dup_since = 3000,
@@ -533,9 +534,9 @@ static void test_mon_table(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_rows),       cmocka_unit_test(test_job_done),
-                cmocka_unit_test(test_judge),      cmocka_unit_test(test_judge_fenced),
-                cmocka_unit_test(test_boot_guard), cmocka_unit_test(test_mon_table),
+                cmocka_unit_test(test_rows),        cmocka_unit_test(test_job_done),
+                cmocka_unit_test(test_judge),       cmocka_unit_test(test_judge_fenced),
+                cmocka_unit_test(test_boot_guard),  cmocka_unit_test(test_mon_table),
                 cmocka_unit_test(test_view_quorum),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
