@@ -25,6 +25,7 @@
 #include "cluster/cl_decide.h"
 #include "cluster/cl_mp.h"
 #include "cluster/cl_quorum.h"
+#include "core/deps.h"
 #include "core/log.h"
 #include "core/object.h"
 #include "core/util.h"
@@ -171,6 +172,41 @@ static void job_done(struct om_agent *a, void *arg, int status) {
 
 /* ---- objects and their config ---- */
 
+/* The standby rids, parents and children of the config (om_decide's cfg). */
+static void obj_load_deps(struct om_agent *a, struct obj *ob, const struct om_object *obj) {
+        struct om_dec_cfg *c = &ob->cfg;
+        const char *s;
+        c->standby[0] = 0;
+        for (size_t k = 0; k < obj->ini->n_sections; k++) {
+                const char *sec = obj->ini->sections[k].name;
+                bool sb = false, dis = false;
+                if (!strchr(sec, '#'))
+                        continue;
+                if ((s = om_ini_get(obj->ini, sec, "disable", a->self)))
+                        (void)om_parse_bool(s, &dis);
+                if ((s = om_ini_get(obj->ini, sec, "standby", a->self)))
+                        (void)om_parse_bool(s, &sb);
+                size_t n = strlen(c->standby);
+                if (sb && !dis && n + strlen(sec) + 2 <= sizeof(c->standby))
+                        snprintf(c->standby + n, sizeof(c->standby) - n, "%s%s", n ? "," : "", sec);
+        }
+        static const char *const kws[] = {"parents", "children"};
+        for (size_t w = 0; w < ARRAY_SIZE(kws); w++) {
+                char(*dst)[OM_PATH_STRMAX] = w == 0 ? c->parents : c->children;
+                size_t *n = w == 0 ? &c->n_parents : &c->n_children;
+                *n = 0;
+                _cleanup_strv_free_ char **v = NULL;
+                s = om_ini_get(obj->ini, "DEFAULT", kws[w], a->self);
+                if (!s || om_strv_split(s, " \t,", &v) < 0)
+                        continue;
+                for (size_t k = 0; v[k] && *n < OM_DEC_DEPS_MAX; k++) {
+                        struct om_path dp;
+                        if (om_dep_path_parse(v[k], &ob->p, &dp, NULL, 0) == 0)
+                                om_path_to_string(&dp, dst[(*n)++], OM_PATH_STRMAX);
+                }
+        }
+}
+
 static void obj_load_config(struct om_orch *o, struct obj *ob) {
         struct om_agent *a = o->agent;
         struct om_dec_cfg *c = &ob->cfg;
@@ -199,6 +235,7 @@ static void obj_load_config(struct om_orch *o, struct obj *ob) {
                 snprintf(c->nodes[c->n_nodes++], OM_CL_NAME_MAX, "%s", a->self);
         s = om_ini_get(obj->ini, "DEFAULT", "orchestrate", a->self);
         c->ha = s && om_streq(s, "ha");
+        c->start_once = s && om_streq(s, "start");
         s = om_ini_get(obj->ini, "DEFAULT", "topology", a->self);
         c->failover = !s || om_streq(s, "failover");
         c->ready_ms = 1000;
@@ -237,12 +274,16 @@ static void obj_load_config(struct om_orch *o, struct obj *ob) {
                 c->watch[w].restart = restart > 0 ? (restart > 100 ? 100 : (int)restart) : 0;
                 c->watch[w].fence = fence;
         }
+        obj_load_deps(a, ob, obj);
         om_log_set_component("monitor");
         log_info("%s config: orchestrate %s, topology %s, %zu nodes, ready_period %llums, "
                  "split_action %s, %zu watched resources every %llums",
-                 ob->path, c->ha ? "ha" : "no", c->failover ? "failover" : "flex", c->n_nodes,
-                 (unsigned long long)c->ready_ms, c->split_action, c->n_watch,
-                 (unsigned long long)c->mon_ms);
+                 ob->path,
+                 c->ha           ? "ha"
+                 : c->start_once ? "start"
+                                 : "no",
+                 c->failover ? "failover" : "flex", c->n_nodes, (unsigned long long)c->ready_ms,
+                 c->split_action, c->n_watch, (unsigned long long)c->mon_ms);
 }
 
 static struct obj *obj_add(struct om_orch *o, const char *path) {
@@ -394,7 +435,8 @@ static void eval(struct om_orch *o) {
                 struct om_instance_status status;
                 struct om_dec_status ds = {0}, *dsp = NULL;
                 /* the status a monitor refresh left, for the decision to judge */
-                if (ob->st.mon_check && om_instance_status_load(&ob->p, &status) == 0) {
+                if ((ob->st.mon_check || ob->st.standby_check) &&
+                    om_instance_status_load(&ob->p, &status) == 0) {
                         ds.last_action = status.last_action;
                         ds.down = status.down;
                         ds.fenced = status.fenced;
@@ -495,7 +537,7 @@ int om_orch_leader(struct om_agent *a, const char *path) {
 
 const char *om_orch_orchestrate(struct om_agent *a, const char *path) {
         struct obj *ob = a->orch ? obj_find(a->orch, path) : NULL;
-        return ob && ob->cfg.ha ? "ha" : "no";
+        return !ob ? "no" : ob->cfg.ha ? "ha" : ob->cfg.start_once ? "start" : "no";
 }
 
 const char *om_orch_topology(struct om_agent *a, const char *path) {

@@ -312,7 +312,42 @@ static int cmd_doc_keywords(struct om_cli_ctx *ctx) {
         return r;
 }
 
+/* The words of the `tags` keywords of a path's resources, each once, for the shell
+ * completion of --tag. */
+static int cmd_doc_tags(struct om_cli_ctx *ctx) {
+        struct om_path p;
+        char err[512], group[64], index[64];
+        if (ctx->n_args != 1)
+                return om_cli_usage_error("om doc tags needs a path: om doc tags <path>");
+        if (om_path_parse(ctx->args[0], &p, err, sizeof(err)) < 0)
+                return om_cli_usage_error("%s", err);
+        _cleanup_object_ struct om_object *o = NULL;
+        if (om_object_load(&p, &o, NULL, 0) < 0)
+                return OM_EXIT_OK; /* no config: no tags */
+        _cleanup_strv_free_ char **seen = NULL;
+        for (size_t i = 0; i < o->ini->n_sections; i++) {
+                const struct om_ini_section *s = &o->ini->sections[i];
+                if (om_section_split(s->name, group, sizeof(group), index, sizeof(index)) < 0 ||
+                    !index[0])
+                        continue;
+                for (size_t j = 0; j < s->n_entries; j++) {
+                        _cleanup_strv_free_ char **w = NULL;
+                        if (strcmp(s->entries[j].key, "tags") != 0 ||
+                            om_strv_split(s->entries[j].value, " \t,", &w) < 0)
+                                continue;
+                        for (char **x = w; *x; x++)
+                                if (!om_strv_contains(seen, *x) && om_strv_push(&seen, *x) == 0)
+                                        printf("%s\n", *x);
+                }
+        }
+        return OM_EXIT_OK;
+}
+
 static const struct om_cli_cmd doc_cmds[] = {
+        {"doc tags", 0, "", cmd_doc_tags,
+         "List the words of the tags keywords of a path's resources (for shell completion "
+         "of --tag).",
+         .args = "<path>"},
         {"doc keywords", 0, "", cmd_doc_keywords,
          "List the <section>.<keyword> names get, set and unset accept for a path [and "
          "section] (for shell completion).",

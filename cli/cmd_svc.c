@@ -200,11 +200,11 @@ static const char *target_of(const char *action) {
         return NULL;
 }
 
-/* The options of one mode only: --force, --rid and --waitlock act on a local run;
+/* The options of one mode only: --force, --rid, --tag and --waitlock act on a local run;
  * --wait and --time on an orchestrated one. Accepted in the other mode they would do
  * nothing, so they are refused, saying why. */
 static int check_mode(struct om_cli_ctx *ctx) {
-        static const char *const local_only[] = {"force", "rid", "waitlock"};
+        static const char *const local_only[] = {"force", "rid", "tag", "waitlock"};
         bool local = om_cli_flag(ctx, "local");
         for (size_t i = 0; i < ARRAY_SIZE(local_only); i++)
                 if (!local && om_cli_opt(ctx, local_only[i]))
@@ -230,6 +230,7 @@ static int run_action(struct om_cli_ctx *ctx, const char *action) {
         struct om_res_action_opts o = {
                 .force = om_cli_flag(ctx, "force"),
                 .rid = om_cli_opt(ctx, "rid"),
+                .tag = om_cli_opt(ctx, "tag"),
                 .waitlock_ms = 60000,
                 .origin = getenv("OM_ORIGIN") && !strcmp(getenv("OM_ORIGIN"), "daemon") ? "daemon"
                                                                                         : "user",
@@ -449,14 +450,15 @@ static int cmd_print_devs(struct om_cli_ctx *ctx) {
 }
 
 #define SVC OM_KIND_BIT(OM_KIND_SVC)
-#define ACTION_OPTS "local force rid= waitlock= wait time="
+#define ACTION_OPTS "local force rid= tag= waitlock= wait time="
 
 static const struct om_cli_cmd svc_cmds[] = {
         {"provision", SVC, ACTION_OPTS, cmd_provision,
          "Create the resources (files, LUKS, filesystems) and start them."},
         {"start", SVC, ACTION_OPTS, cmd_start,
          "Start the resources in order; a failure stops what the action started."},
-        {"stop", SVC, ACTION_OPTS, cmd_stop, "Stop the resources in reverse order."},
+        {"stop", SVC, ACTION_OPTS, cmd_stop,
+         "Stop the resources in reverse order (standby resources stay up, unless --force)."},
         {"restart", SVC, ACTION_OPTS, cmd_restart,
          "Stop, then start again on the same node (orchestrated: the stop is waited for)."},
         {"unprovision", SVC, ACTION_OPTS, cmd_unprovision,

@@ -23,7 +23,13 @@ static const struct {
         {NULL, "force",
          "With --local: go on where a safety check would stop (close a volume "
          "whose key is gone, overwrite a device that holds other data)."},
+        {"stop", "force",
+         "With --local: go on where a safety check would stop (close a volume whose key is "
+         "gone), and stop the standby resources too."},
         {NULL, "rid", "With --local: only these resources, comma-separated (disk#0,fs#0)."},
+        {NULL, "tag",
+         "With --local: only the resources whose tags keyword has one of these words, "
+         "comma-separated (with --rid too: the resources both select)."},
         {NULL, "waitlock",
          "With --local: how long to wait for the object's action lock held by "
          "another action (a duration like 30s; -1 waits for ever; default 1m)."},

@@ -69,12 +69,17 @@ static void refresh_start(struct om_dec_obj *st, struct om_decision *out) {
 void om_decide_spawn_failed(struct om_dec_obj *st, bool refresh, struct om_decision *out) {
         st->job = false;
         if (refresh) {
-                st->mon_refreshing = false;
+                st->mon_refreshing = st->standby_job = false;
                 set_state(st, OM_MON_IDLE, "status refresh could not run", out);
                 return;
         }
         st->then = OM_THEN_NONE;
         st->rid_job = st->fail_after = false;
+        if (st->standby_job) { /* tried again at the next check */
+                st->standby_job = false;
+                set_state(st, OM_MON_IDLE, "cannot spawn the standby start", out);
+                return;
+        }
         set_state(st, om_mon_failed_of(st->state), "cannot spawn the action", out);
 }
 
@@ -87,11 +92,23 @@ static void then_start(struct om_dec_obj *st, struct om_decision *out) {
 void om_decide_job_done(const struct om_dec_cfg *cfg, struct om_dec_obj *st, int status,
                         struct om_decision *out) {
         bool refresh = st->mon_refreshing, rid_job = st->rid_job, fail_after = st->fail_after;
+        bool standby = st->standby_job;
         st->job = false;
-        st->mon_refreshing = st->rid_job = st->fail_after = false;
+        st->mon_refreshing = st->rid_job = st->fail_after = st->standby_job = false;
         if (st->state == OM_MON_INIT)
                 set_state(st, OM_MON_IDLE, "status refreshed", out);
-        else if (refresh || rid_job) {
+        else if (standby) {
+                /* the standby check's refresh (judged next), or the start of the standby
+                 * resources: one that failed is tried again at the next check, and does
+                 * not make this node a "start failed" one */
+                if (refresh)
+                        st->standby_check = status == 0;
+                else
+                        set_state(st, OM_MON_IDLE, status ? "standby resources start failed" : NULL,
+                                  out);
+                if (st->then != OM_THEN_NONE)
+                        then_start(st, out);
+        } else if (refresh || rid_job) {
                 if (refresh) /* the monitor's status refresh: the state stays, judged next */
                         st->mon_check = status == 0;
                 else /* a resource restart that failed is one attempt spent, not a failed
@@ -260,6 +277,64 @@ static bool others_active(const struct om_view *v, const char *path) {
         return others_hold(v, path, false);
 }
 
+/* ---- dependencies between services ----
+ *
+ * `parents`: the service starts (HA start, orchestrate = start, a started, provisioned
+ * or placed target) only once each parent is up on some live node of the view.
+ * `children`: an orchestrated stop of the service (a stopped, unprovisioned or purged
+ * target) waits until no live node runs (or may run) a child. Each node reads the same
+ * shared view, so the order holds across nodes. A loop of dependencies is refused by
+ * the config validator (core/object.c), not here. The split action never waits.
+ */
+
+static const char *parent_down(const struct om_view *v, const struct om_dec_cfg *cfg) {
+        for (size_t k = 0; k < cfg->n_parents; k++) {
+                bool up = false;
+                for (size_t i = 0; i < v->n && !up; i++)
+                        up = om_view_alive(v, i) && om_inst_up(om_view_inst(v, i, cfg->parents[k]));
+                if (!up)
+                        return cfg->parents[k];
+        }
+        return NULL;
+}
+
+static const char *child_up(const struct om_view *v, const struct om_dec_cfg *cfg) {
+        for (size_t k = 0; k < cfg->n_children; k++)
+                for (size_t i = 0; i < v->n; i++) {
+                        const struct om_cl_instance *in = om_view_inst(v, i, cfg->children[k]);
+                        /* a live node whose data is not fresh may run it still */
+                        if (om_view_alive(v, i) &&
+                            (om_inst_holds(in) || (in && !om_view_fresh(v, i))))
+                                return cfg->children[k];
+                }
+        return NULL;
+}
+
+static bool dep_wait(struct om_dec_obj *st, const char *who, const char *what,
+                     struct om_decision *out) {
+        if (!who) {
+                st->dep_warned = false;
+                return false;
+        }
+        if (!st->dep_warned) {
+                st->dep_warned = true;
+                eff_why(eff_add(out, OM_EFF_WARN), "waits for %s %s", what, who);
+        }
+        return true;
+}
+
+/* Every parent is up somewhere; when not, the wait is logged once. */
+static bool parents_up(const struct om_view *v, const struct om_dec_cfg *cfg, struct om_dec_obj *st,
+                       struct om_decision *out) {
+        return !dep_wait(st, parent_down(v, cfg), "its parent to be up:", out);
+}
+
+/* No child runs anywhere; when one does, the wait is logged once. */
+static bool children_down(const struct om_view *v, const struct om_dec_cfg *cfg,
+                          struct om_dec_obj *st, struct om_decision *out) {
+        return !dep_wait(st, child_up(v, cfg), "its child to stop:", out);
+}
+
 /* ---- targets ---- */
 
 static int target_cmp(uint64_t v1, const char *w1, uint64_t v2, const char *w2) {
@@ -360,7 +435,8 @@ static void eval_target(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg
         if (om_streq(t, "stopped")) {
                 /* frozen first, so that no HA logic starts it again anywhere */
                 set_frozen(true, out);
-                if (me && om_inst_up(me) && st->state == OM_MON_IDLE)
+                if (me && om_inst_up(me) && st->state == OM_MON_IDLE &&
+                    children_down(v, cfg, st, out))
                         job_start(st, OM_MON_STOPPING, "target stopped", out);
                 if ((who = some_failed(v, cfg, st, OM_MON_STOP_FAILED)) >= 0) {
                         target_end(st, true, out, "stop failed on %s (see its object log)",
@@ -405,6 +481,9 @@ static void eval_target(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg
                 /* a node provisions only on a fresh view, holding the secrets the other
                  * nodes have (leader or not: two nodes may briefly both think they lead) */
                 bool may_prov = fr && secs_synced_all(v, cfg->path);
+                if (st->state == OM_MON_IDLE && me && !om_inst_up(me) &&
+                    (me_leader || !cfg->failover) && !parents_up(v, cfg, st, out))
+                        return; /* would start here: a parent first */
                 if (st->state == OM_MON_IDLE && me) {
                         if (dest && !me_leader && om_inst_up(me))
                                 job_start(st, OM_MON_STOPPING, t, out);
@@ -466,7 +545,9 @@ static void eval_target(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg
                                      !om_streq(in->target_writer, st->twriter)))
                                         all_adopted = false;
                         }
-                        if (purge && all_adopted && fr)
+                        if (om_inst_up(me) && !children_down(v, cfg, st, out))
+                                ; /* its children stop first */
+                        else if (purge && all_adopted && fr)
                                 job_start(st, OM_MON_PURGING, t, out);
                         else if (!purge && (me->provisioned || om_inst_up(me)))
                                 job_start(st, OM_MON_UNPROVISIONING, t, out);
@@ -577,6 +658,7 @@ static void eval_ha(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg, st
         int leader = om_decide_leader(v, cfg, false, false);
         bool may = !frozen && me->provisioned && leader == v->self && c->quorum_have &&
                    c->boot_ready && !om_inst_up(me) && !others_hold(v, cfg->path, true);
+        may = may && parents_up(v, cfg, st, out);
         bool can = may && !others_active(v, cfg->path);
         if (st->state == OM_MON_IDLE && can) {
                 st->ready_until = now + cfg->ready_ms;
@@ -714,6 +796,116 @@ static void eval_monitor(const struct om_dec_ctx *c, const struct om_dec_cfg *cf
         refresh_start(st, out);
 }
 
+/* ---- orchestrate = start ----
+ *
+ * The service is started once, on the placement leader (failover; on each of its nodes
+ * for flex), when no instance is up anywhere: after the agents start (a boot) or after
+ * a create. Once this node has seen an instance up (or spawned the start), it never
+ * starts it again on its own: when the node running it dies, nothing takes it over. The
+ * leader waits ready_period first, as an HA start does, and checks everything again.
+ * A start that fails puts the node in "start failed", out of the candidates, so the
+ * next node in placement makes the first start instead.
+ */
+static void eval_start(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg,
+                       struct om_dec_obj *st, const struct om_cl_instance *me,
+                       struct om_decision *out) {
+        const struct om_view *v = c->view;
+        if (!cfg->start_once || !me)
+                return;
+        for (size_t i = 0; i < v->n && !st->start_seen; i++)
+                st->start_seen = om_view_alive(v, i) && om_inst_up(om_view_inst(v, i, cfg->path));
+        if (st->start_seen) {
+                if (st->state == OM_MON_READY)
+                        set_state(st, OM_MON_IDLE, "an instance is up", out);
+                return;
+        }
+        const struct om_cl_nodedata *local = om_view_data(v, (size_t)v->self);
+        bool frozen = me->frozen || (local && local->frozen);
+        bool may = !frozen && me->provisioned && c->quorum_have && c->boot_ready &&
+                   om_view_all_fresh(v) &&
+                   (!cfg->failover || (om_decide_leader(v, cfg, false, false) == v->self &&
+                                       !others_hold(v, cfg->path, true)));
+        may = may && parents_up(v, cfg, st, out);
+        bool can = may && (!cfg->failover || !others_active(v, cfg->path));
+        if (st->state == OM_MON_IDLE && can) {
+                st->ready_until = c->now + cfg->ready_ms;
+                set_state(st, OM_MON_READY,
+                          cfg->failover ? "orchestrate start: no instance up, this node is the "
+                                          "leader"
+                                        : "orchestrate start: no instance up",
+                          out);
+                eff_add(out, OM_EFF_WAKE)->at = st->ready_until;
+                return;
+        }
+        if (st->state != OM_MON_READY)
+                return;
+        if (!may) {
+                set_state(st, OM_MON_IDLE, "placement changed while ready", out);
+                return;
+        }
+        if (c->now >= st->ready_until && can) {
+                st->start_seen = true;
+                job_start(st, OM_MON_STARTING, "orchestrate start, ready period elapsed", out);
+        }
+}
+
+/* ---- standby resources ----
+ *
+ * A resource with `standby = true` is kept up on every node where the instance is
+ * provisioned, also where the service is not running (stop leaves it up unless forced,
+ * the instance's avail ignores it). Where the instance is not up, idle and not frozen,
+ * its status is computed again every monitor_interval (`print status`, which lists the
+ * rids found down in the status cache); the standby rids found down are started
+ * (`start --rid <rids>`), which brings up nothing else. Where the instance is up, the
+ * start already brought them up and the monitor watches what it is told to watch.
+ */
+static void eval_standby(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg,
+                         struct om_dec_obj *st, const struct om_cl_instance *me,
+                         const struct om_dec_status *status, struct om_decision *out) {
+        const struct om_cl_nodedata *local = om_view_data(c->view, (size_t)c->view->self);
+        bool check = st->standby_check;
+        st->standby_check = false;
+        if (!cfg->standby[0] || !me || !st->present || st->job || st->state != OM_MON_IDLE ||
+            !me->provisioned || me->frozen || (local && local->frozen) || om_inst_up(me) ||
+            !c->boot_ready)
+                return;
+        if (check && status) {
+                /* the spawn's words point into the state, which the caller keeps */
+                char *o = st->standby_rids;
+                size_t left = sizeof(st->standby_rids);
+                o[0] = 0;
+                for (const char *p = cfg->standby; *p;) {
+                        size_t n = strcspn(p, ",");
+                        char rid[64];
+                        snprintf(rid, sizeof(rid), "%.*s", (int)(n < 63 ? n : 63), p);
+                        if (word_in(status->down ? status->down : "", rid)) {
+                                size_t w = (size_t)snprintf(o, left, "%s%s",
+                                                            o == st->standby_rids ? "" : ",", rid);
+                                if (w >= left)
+                                        break;
+                                o += w;
+                                left -= w;
+                        }
+                        p += n;
+                        p += *p == ',';
+                }
+                if (st->standby_rids[0]) {
+                        char why[OM_DEC_WHY_MAX];
+                        snprintf(why, sizeof(why), "standby resources down: %s", st->standby_rids);
+                        const char *words[] = {"start", "--rid", st->standby_rids, NULL};
+                        st->standby_job = true;
+                        job_start_words(st, OM_MON_STARTING_STANDBY, why, words, out);
+                        return;
+                }
+        }
+        if (c->now < st->standby_next)
+                return;
+        st->standby_next = c->now + cfg->mon_ms;
+        st->mon_refreshing = true;
+        st->standby_job = true;
+        refresh_start(st, out);
+}
+
 /* ---- split brain ---- */
 
 static void split_apply(const struct om_dec_cfg *cfg, struct om_dec_obj *st,
@@ -766,5 +958,9 @@ void om_decide(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg, struct 
                 eval_monitor(c, cfg, st, me, status, out);
                 if (!st->job)
                         eval_ha(c, cfg, st, me, out);
+                if (!st->job)
+                        eval_start(c, cfg, st, me, out);
+                if (!st->job)
+                        eval_standby(c, cfg, st, me, status, out);
         }
 }

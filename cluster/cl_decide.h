@@ -27,6 +27,8 @@
 #define OM_DEC_NODES_MAX 64
 #define OM_DEC_WATCH_MAX 32
 #define OM_DEC_WHY_MAX 256
+#define OM_DEC_DEPS_MAX 16
+#define OM_DEC_STANDBY_MAX 256
 
 /* A resource the monitor watches (`monitor = true` or `restart = N` in its section). */
 struct om_dec_watch {
@@ -47,6 +49,13 @@ struct om_dec_cfg {
         uint64_t mon_ms; /* monitor_interval */
         struct om_dec_watch watch[OM_DEC_WATCH_MAX];
         size_t n_watch;
+        /* orchestrate = start, standby resources, dependencies between services */
+        bool start_once;                               /* orchestrate = start */
+        char standby[OM_DEC_STANDBY_MAX];              /* "fs#1,ip#0": the standby rids */
+        char parents[OM_DEC_DEPS_MAX][OM_PATH_STRMAX]; /* canonical paths */
+        size_t n_parents;
+        char children[OM_DEC_DEPS_MAX][OM_PATH_STRMAX];
+        size_t n_children;
 };
 
 enum om_dec_then { OM_THEN_NONE, OM_THEN_START, OM_THEN_STOP };
@@ -79,6 +88,13 @@ struct om_dec_obj {
         char twriter[OM_CL_NAME_MAX];
         bool tdone, tfailed;
         char treason[256];
+        /* orchestrate = start, standby, dependencies */
+        bool start_seen;    /* an instance was seen up, or this node spawned the start */
+        bool standby_job;   /* the running job starts the standby resources */
+        bool standby_check; /* a refresh ended: start the standby resources found down */
+        char standby_rids[OM_DEC_STANDBY_MAX]; /* the words of the standby start */
+        uint64_t standby_next;
+        bool dep_warned; /* the wait for a parent or a child was logged */
 };
 
 /* What one node knows besides the view, for one pass. */
@@ -116,7 +132,7 @@ struct om_eff {
         bool flag;
         int node;
         uint64_t at;
-        const char *words[OM_DEC_WORDS_MAX]; /* NULL-terminated; point into cfg or static */
+        const char *words[OM_DEC_WORDS_MAX]; /* NULL-terminated; point into cfg, st or static */
         char why[OM_DEC_WHY_MAX];
 };
 

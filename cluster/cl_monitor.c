@@ -37,6 +37,9 @@ static const struct mon_row {
                                  false},
         [OM_MON_MONITOR_FAILED] = {"monitor failed", OM_MON_CLASS_FAILED, NULL,
                                    OM_MON_MONITOR_FAILED, false},
+        /* the service itself is not started: a start elsewhere need not wait */
+        [OM_MON_STARTING_STANDBY] = {"starting standby", OM_MON_CLASS_ACTIVE, "start",
+                                     OM_MON_START_FAILED, false},
         [OM_MON_UNKNOWN] = {"unknown", OM_MON_CLASS_ACTIVE, NULL, OM_MON_PURGE_FAILED, true},
 };
 

@@ -27,7 +27,8 @@ enum om_mon {
         OM_MON_UNPROVISION_FAILED,
         OM_MON_PURGE_FAILED,
         OM_MON_MONITOR_FAILED,
-        OM_MON_UNKNOWN, /* a name this version does not know (a newer peer's) */
+        OM_MON_STARTING_STANDBY, /* the standby resources start where the service is down */
+        OM_MON_UNKNOWN,          /* a name this version does not know (a newer peer's) */
         _OM_MON_MAX,
 };
 

@@ -34,7 +34,17 @@ static const struct om_keyword keywords[] = {
          "failover: one instance up at a time; flex: several."},
         {"DEFAULT", NULL, "orchestrate", C, "no", "no|ha|start", 0,
          "ha: the daemon starts the service on the best live node and takes it over when "
-         "its node dies; no: only actions started by users."},
+         "its node dies; start: the daemon starts it once, on the placement leader (on "
+         "every node for flex), when no instance runs (after the agents start, or a "
+         "create), and never moves it when its node dies; no: only actions started by "
+         "users."},
+        {"DEFAULT", NULL, "parents", L, NULL, NULL, 0,
+         "Services (<namespace>/svc/<name>, or a name of the same namespace) that must be "
+         "up on some node before the daemon starts this one (HA start, orchestrate = start, "
+         "an orchestrated start). A loop of parents is a validation error."},
+        {"DEFAULT", NULL, "children", L, NULL, NULL, 0,
+         "Services that must be stopped on every node before an orchestrated stop (or "
+         "unprovision, purge) stops this one. A loop of children is a validation error."},
         {"DEFAULT", NULL, "placement", C, "nodes order", "nodes order|none", 0,
          "How the HA leader is chosen among candidate nodes."},
         {"DEFAULT", NULL, "ready_period", D, "1s", NULL, 0,
@@ -74,11 +84,17 @@ static const struct om_keyword keywords[] = {
          "A monitored resource found down, its restarts spent, makes the daemon give the "
          "instance up: an HA failover service is stopped and taken over by another node."},
         {"*", NULL, "standby", B, "false", NULL, SCO,
-         "A standby resource is kept up on every node, also where the service is stopped."},
+         "A standby resource is kept up on every node where the instance is provisioned, "
+         "also where the service is not running: the daemon starts it there (checked every "
+         "monitor_interval, unless the instance or node is frozen), stop leaves it up (only "
+         "stop --force or unprovision stops it), and the instance's avail ignores it. "
+         "Status flags show S."},
         {"*", NULL, "restart", I, "0", NULL, SCO,
          "How many times the daemon restarts the resource before giving up."},
         {"*", NULL, "tags", L, NULL, NULL, 0,
-         "Free words attached to the resource, kept in the config (no command selects by them)."},
+         "Words attached to the resource (white space or ',' between): an action run with "
+         "--local --tag T acts on the resources tagged T (several tags: any of them), as "
+         "--rid does by id."},
         {"*", NULL, "comment", S, NULL, NULL, 0, "Free text describing the resource."},
 
         /* disk.loop */

@@ -2,6 +2,8 @@
  * Implementation of object.h.
  */
 #include "core/object.h"
+
+#include "core/deps.h"
 #include "core/ref.h"
 
 #include <dirent.h>
@@ -194,7 +196,10 @@ int om_object_config_check(const struct om_ini *ini, const struct om_path *p, co
         if (problems < 0)
                 return problems;
         int refs = om_ref_validate(ini, p, filename, report);
-        return refs < 0 ? refs : problems + refs;
+        if (refs < 0)
+                return refs;
+        int deps = om_deps_validate(ini, p, filename, report);
+        return deps < 0 ? deps : problems + refs + deps;
 }
 
 int om_object_edit(const struct om_path *p, const struct om_kw_change *changes, size_t n,

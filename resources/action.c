@@ -39,13 +39,38 @@ bool om_res_action_known(const char *action) {
         return false;
 }
 
-static bool selected(const struct om_res *r, char **rids) {
+static bool rid_selected(const struct om_res *r, char **rids) {
         if (!rids)
                 return true;
         for (char **x = rids; *x; x++)
                 if (!strcmp(*x, r->rid) || !strcmp(*x, r->group))
                         return true;
         return false;
+}
+
+/* The words of the resource's `tags` (NULL-terminated, caller frees; NULL when none). */
+static char **res_tags(struct om_res *r) {
+        _cleanup_free_ char *v = NULL;
+        char **out = NULL;
+        if (om_res_kw(r, "tags", &v, NULL, 0) < 0 || !v || om_strv_split(v, " \t,", &out) < 0)
+                return NULL;
+        return out;
+}
+
+/* r carries one of tags (every resource when tags is NULL). */
+static bool tag_selected(struct om_res *r, char **tags) {
+        if (!tags)
+                return true;
+        _cleanup_strv_free_ char **have = res_tags(r);
+        for (char **x = tags; *x; x++)
+                if (om_strv_contains(have, *x))
+                        return true;
+        return false;
+}
+
+/* A resource --rid and --tag both select (each selects all when not given). */
+static bool selected(struct om_res *r, char **rids, char **tags) {
+        return rid_selected(r, rids) && tag_selected(r, tags);
 }
 
 static int take_lock(const struct om_path *p, const char *action, int64_t waitlock_ms, int *ret_fd,
@@ -236,6 +261,10 @@ static int run_down(struct om_res **sel, size_t n_sel, bool unprovision, const b
         for (size_t i = n_sel; i-- > 0;) {
                 struct om_res *r = sel[i];
                 om_log_set_rid(r->rid);
+                if (r->standby && !unprovision && !r->svc->force) {
+                        log_info("standby resource: left up (stop --force stops it)");
+                        continue;
+                }
                 int e = r->drv->stop ? r->drv->stop(r) : 0;
                 if (e >= 0 && unprovision && skip && skip[i]) {
                         _cleanup_free_ char *label = r->drv->label ? r->drv->label(r) : NULL;
@@ -461,7 +490,7 @@ static void provision_left(struct om_res_svc *svc) {
 int om_res_action_run(const struct om_path *p, const char *action,
                       const struct om_res_action_opts *opts, char *err, size_t errlen) {
         _cleanup_res_svc_ struct om_res_svc *svc = NULL;
-        _cleanup_strv_free_ char **rids = NULL;
+        _cleanup_strv_free_ char **rids = NULL, **tags = NULL;
         int e;
 
         err[0] = 0;
@@ -474,9 +503,24 @@ int om_res_action_run(const struct om_path *p, const char *action,
         svc->force = opts->force;
         if (opts->rid && (e = om_strv_split(opts->rid, ",", &rids)) < 0)
                 return e;
-        if (rids && om_streq(action, "purge")) {
-                snprintf(err, errlen, "purge applies to the whole object: --rid is refused");
+        if (opts->tag && (e = om_strv_split(opts->tag, ",", &tags)) < 0)
+                return e;
+        if ((rids || tags) && om_streq(action, "purge")) {
+                snprintf(err, errlen, "purge applies to the whole object: --%s is refused",
+                         rids ? "rid" : "tag");
                 return -EINVAL;
+        }
+        for (char **x = tags; x && *x; x++) {
+                bool found = false;
+                for (size_t i = 0; i < svc->n_res && !found; i++) {
+                        _cleanup_strv_free_ char **have = res_tags(svc->res[i]);
+                        found = om_strv_contains(have, *x);
+                }
+                if (!found) {
+                        snprintf(err, errlen, "%s has no resource tagged %s (--tag)",
+                                 svc->obj->pathstr, *x);
+                        return -EINVAL;
+                }
         }
         for (char **x = rids; x && *x; x++) {
                 bool found = false;
@@ -494,7 +538,7 @@ int om_res_action_run(const struct om_path *p, const char *action,
         if (!sel)
                 return -ENOMEM;
         for (size_t i = 0; i < svc->n_res; i++)
-                if (selected(svc->res[i], rids) && !svc->res[i]->disabled)
+                if (selected(svc->res[i], rids, tags) && !svc->res[i]->disabled)
                         sel[n_sel++] = svc->res[i];
 
         int lock = -1;
@@ -508,9 +552,9 @@ int om_res_action_run(const struct om_path *p, const char *action,
                 return e ? e : -ENOMEM;
         }
         om_log_set_console(false);
-        log_info("do %s --local%s%s%s (%s origin)", action, opts->rid ? " --rid " : "",
-                 opts->rid ? opts->rid : "", opts->force ? " --force" : "",
-                 opts->origin ? opts->origin : "user");
+        log_info("do %s --local%s%s%s%s%s (%s origin)", action, opts->rid ? " --rid " : "",
+                 opts->rid ? opts->rid : "", opts->tag ? " --tag " : "", opts->tag ? opts->tag : "",
+                 opts->force ? " --force" : "", opts->origin ? opts->origin : "user");
         om_log_set_console(opts->console);
 
         struct perform pf = {.svc = svc, .sel = sel, .n_sel = n_sel, .action = action};
@@ -518,7 +562,7 @@ int om_res_action_run(const struct om_path *p, const char *action,
         e = om_res_run_bounded(limit, action, perform, &pf);
         if (limit) /* the flags the child recorded */
                 (void)om_res_svc_state_reload(svc);
-        if (e < 0 && om_streq(action, "stop") && !rids)
+        if (e < 0 && om_streq(action, "stop") && !rids && !tags)
                 stop_failed(svc);
         om_log_set_rid(NULL);
         if (e >= 0 && om_streq(action, "purge")) {

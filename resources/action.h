@@ -17,6 +17,7 @@
 struct om_res_action_opts {
         bool force;
         const char *rid;     /* comma separated rids or groups ("disk#0,fs"), NULL: all */
+        const char *tag;     /* comma separated tags: the resources with any of them */
         int64_t waitlock_ms; /* wait for another action's lock: <0 forever, 0 not at all */
         const char *origin;  /* "user" or "daemon" (log line "do start --local (user origin)") */
         bool console;        /* show the reference's blocks on stdout */

@@ -33,6 +33,12 @@ dev = /dev/loop0
 type = ext4
 dev = /dev/mapper/x
 mnt = /srv/x
+tags = data front
+
+[disk#3]
+type = loop
+file = /opt/y.img
+tags = data,backup
 CONF
 om demo/sec/s create >/dev/null
 
@@ -105,6 +111,13 @@ has "new app section" "app#3.start=" "app#3.stop=" "app#3.standby="
 complete_words om demo/sec/s get --kw ""
 has "sec DEFAULT" DEFAULT.nodes
 grep -q '^data\.' <<<"$got" && fail "sec [data] offered"
+# --tag: the words of the resources' tags, each once
+complete_words om demo/svc/x start --tag ""
+[ "$(xargs <<<"$got")" = "backup data front" ] || fail "--tag -> $(xargs <<<"$got")"
+complete_words om demo/svc/x stop --tag = f
+[ "$got" = front ] || fail "--tag=f -> $(xargs <<<"$got")"
+complete_words om demo/svc/x start --
+has "action options" --tag --rid --local
 # other actions take no keywords
 complete_words om demo/svc/x print config --
 has "print config options" --eval --format

@@ -532,12 +532,272 @@ static void test_mon_table(void **state) {
         assert_string_equal(om_mon_to_string((enum om_mon)999), "unknown");
 }
 
+/* ---- orchestrate = start, standby resources, dependencies between services ---- */
+
+static struct om_dec_ctx ctx_of(const struct om_view *v, uint64_t now) {
+        return (struct om_dec_ctx){.view = v,
+                                   .self = "n1",
+                                   .now = now,
+                                   .timeout = 1000,
+                                   .stalls = 1,
+                                   .quorum_enabled = true,
+                                   .quorum_have = true,
+                                   .boot_ready = true};
+}
+
+static void pass(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg, struct om_dec_obj *st,
+                 const struct om_dec_status *status, char *got, size_t len) {
+        struct om_decision d = {0};
+        om_decide(c, cfg, st, status, &d);
+        describe(&d, got, len);
+}
+
+/* orchestrate = start: the leader starts it once when no instance is up anywhere; once
+ * an instance was seen up, its node's death starts nothing. */
+static void test_start_once(void **state) {
+        struct om_view v;
+        struct om_dec_cfg cfg;
+        char got[512];
+        static const struct row nothing = {0};
+        view_make(&nothing, &v, &cfg);
+        cfg.ha = false;
+        cfg.start_once = true;
+        struct om_dec_ctx c = ctx_of(&v, 1000);
+        struct om_dec_obj st = {.state = OM_MON_IDLE, .present = true, .dup_check_stalls = 1};
+        pass(&c, &cfg, &st, NULL, got, sizeof(got));
+        assert_string_equal(got, "state:ready wake");
+        c.now = 1600;
+        pass(&c, &cfg, &st, NULL, got, sizeof(got));
+        assert_string_equal(got, "state:starting spawn:start");
+        assert_true(st.start_seen);
+
+        /* it ran on n1, n1 died: n2 (which saw it up) starts nothing */
+        static const struct row n1_up = {.n = {UP()}};
+        view_make(&n1_up, &v, &cfg);
+        cfg.ha = false;
+        cfg.start_once = true;
+        c = ctx_of(&v, 1000);
+        struct om_dec_obj st2 = {.state = OM_MON_IDLE, .present = true, .dup_check_stalls = 1};
+        pass(&c, &cfg, &st2, NULL, got, sizeof(got));
+        assert_string_equal(got, "");
+        assert_true(st2.start_seen);
+        inst[0].avail[0] = 0;
+        snprintf(inst[0].avail, sizeof(inst[0].avail), "down");
+        peers[1].state = OM_PEER_DOWN; /* whoever ran it is gone: nothing moves */
+        pass(&c, &cfg, &st2, NULL, got, sizeof(got));
+        assert_string_equal(got, "");
+        c.now = 99999;
+        pass(&c, &cfg, &st2, NULL, got, sizeof(got));
+        assert_string_equal(got, "");
+
+        /* not the leader, an instance up elsewhere, a peer not fresh, frozen, no quorum,
+         * restart guard: nothing */
+        static const struct row rows2[] = {
+                {"n2 leads", .nodes = "n2 n1 n3"},
+                {"up on n2", .n = {{0}, UP()}},
+                {"n2 not fresh", .n = {{0}, {.stale = true}}},
+                {"frozen", .n = {{.frozen = true}}},
+                {"not provisioned", .n = {{.unprov = true}}},
+                {"no quorum", .no_quorum = true},
+                {"guard", .not_booted = true},
+        };
+        for (size_t i = 0; i < sizeof(rows2) / sizeof(rows2[0]); i++) {
+                view_make(&rows2[i], &v, &cfg);
+                cfg.ha = false;
+                cfg.start_once = true;
+                c = ctx_of(&v, 1000);
+                c.quorum_have = !rows2[i].no_quorum;
+                c.boot_ready = !rows2[i].not_booted;
+                struct om_dec_obj s3 = {
+                        .state = OM_MON_IDLE, .present = true, .dup_check_stalls = 1};
+                pass(&c, &cfg, &s3, NULL, got, sizeof(got));
+                if (strcmp(got, "") != 0)
+                        fail_msg("%s: got \"%s\"", rows2[i].name, got);
+        }
+        /* ready, then an instance comes up elsewhere: back to idle, never again */
+        static const struct row up2 = {.n = {{0}, UP()}};
+        view_make(&up2, &v, &cfg);
+        cfg.ha = false;
+        cfg.start_once = true;
+        c = ctx_of(&v, 2000);
+        struct om_dec_obj s4 = {
+                .state = OM_MON_READY, .present = true, .ready_until = 1500, .dup_check_stalls = 1};
+        pass(&c, &cfg, &s4, NULL, got, sizeof(got));
+        assert_string_equal(got, "state:idle");
+        /* orchestrate = no: nothing, ever */
+        view_make(&nothing, &v, &cfg);
+        cfg.ha = false;
+        c = ctx_of(&v, 1000);
+        struct om_dec_obj s5 = {.state = OM_MON_IDLE, .present = true, .dup_check_stalls = 1};
+        pass(&c, &cfg, &s5, NULL, got, sizeof(got));
+        assert_string_equal(got, "");
+}
+
+/* standby resources: where the instance is down and provisioned, a refresh every
+ * monitor_interval, then the standby rids found down are started (and only they). */
+static void test_standby(void **state) {
+        struct om_view v;
+        struct om_dec_cfg cfg;
+        char got[512];
+        static const struct row passive = {.n = {{0}, UP()}};
+        view_make(&passive, &v, &cfg);
+        snprintf(cfg.standby, sizeof(cfg.standby), "ip#1,fs#2");
+        struct om_dec_ctx c = ctx_of(&v, 1000);
+        struct om_dec_obj st = {.state = OM_MON_IDLE, .present = true, .dup_check_stalls = 1};
+        pass(&c, &cfg, &st, NULL, got, sizeof(got));
+        assert_string_equal(got, "refresh");
+        struct om_decision d = {0};
+        om_decide_job_done(&cfg, &st, 0, &d);
+        assert_int_equal(d.n, 0);
+        assert_true(st.standby_check);
+        struct om_dec_status down = {.last_action = "stop", .down = "app#0 fs#2 ip#1"};
+        pass(&c, &cfg, &st, &down, got, sizeof(got));
+        assert_string_equal(got, "state:starting standby spawn:start,--rid,ip#1,fs#2");
+        assert_false(om_mon_holds(OM_MON_STARTING_STANDBY)); /* others may start */
+        /* a failed standby start is no "start failed": the node stays a candidate */
+        memset(&d, 0, sizeof(d));
+        om_decide_job_done(&cfg, &st, 1, &d);
+        describe(&d, got, sizeof(got));
+        assert_string_equal(got, "state:idle");
+        assert_string_equal(d.eff[0].why, "standby resources start failed");
+        /* not before monitor_interval, then again */
+        pass(&c, &cfg, &st, NULL, got, sizeof(got));
+        assert_string_equal(got, "");
+        c.now = 1000 + cfg.mon_ms;
+        pass(&c, &cfg, &st, NULL, got, sizeof(got));
+        assert_string_equal(got, "refresh");
+        memset(&d, 0, sizeof(d));
+        om_decide_job_done(&cfg, &st, 0, &d);
+        /* every standby rid up: nothing to start */
+        struct om_dec_status up = {.last_action = "start", .down = "app#0 fs#20"};
+        pass(&c, &cfg, &st, &up, got, sizeof(got));
+        assert_string_equal(got, "");
+
+        /* frozen, not provisioned, or the instance up here: no check */
+        static const struct row no[] = {
+                {"frozen", .n = {{.frozen = true}}},
+                {"node frozen", .n = {{.node_frozen = true}}},
+                {"not provisioned", .n = {{.unprov = true}}},
+                {"up here", .n = {UP()}},
+        };
+        for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+                view_make(&no[i], &v, &cfg);
+                cfg.ha = false;
+                snprintf(cfg.standby, sizeof(cfg.standby), "ip#1");
+                c = ctx_of(&v, 1000);
+                struct om_dec_obj s2 = {.state = OM_MON_IDLE,
+                                        .present = true,
+                                        .dup_check_stalls = 1,
+                                        .mon_next = 99999};
+                pass(&c, &cfg, &s2, NULL, got, sizeof(got));
+                if (strcmp(got, "") != 0)
+                        fail_msg("%s: got \"%s\"", no[i].name, got);
+        }
+}
+
+/* parents: a start (HA, orchestrate = start, a started target) waits until each parent
+ * is up on a live node; children: an orchestrated stop waits until no child runs. */
+static void test_deps(void **state) {
+        struct om_view v;
+        struct om_dec_cfg cfg;
+        char got[512];
+        static const struct row r = {0};
+        view_make(&r, &v, &cfg);
+        snprintf(cfg.parents[0], OM_PATH_STRMAX, "root/svc/db");
+        cfg.n_parents = 1;
+        /* n2 holds the parent's instance, down */
+        static struct om_cl_instance two[3][2];
+        for (int i = 0; i < 3; i++) {
+                struct om_cl_nodedata *nd = i == 0 ? &local : &peers[i].data;
+                two[i][0] = inst[i];
+                memset(&two[i][1], 0, sizeof(two[i][1]));
+                snprintf(two[i][1].path, sizeof(two[i][1].path), "root/svc/db");
+                snprintf(two[i][1].avail, sizeof(two[i][1].avail), "down");
+                two[i][1].monitor = OM_MON_IDLE;
+                nd->inst = two[i];
+                nd->n_inst = 2;
+                nd->inst_sorted = false;
+        }
+        struct om_dec_ctx c = ctx_of(&v, 1000);
+        struct om_dec_obj st = {.state = OM_MON_IDLE, .present = true, .dup_check_stalls = 1};
+        struct om_decision d = {0};
+        om_decide(&c, &cfg, &st, NULL, &d);
+        describe(&d, got, sizeof(got));
+        assert_string_equal(got, "warn");
+        assert_string_equal(d.eff[0].why, "waits for its parent to be up: root/svc/db");
+        pass(&c, &cfg, &st, NULL, got, sizeof(got)); /* said once */
+        assert_string_equal(got, "");
+        /* the parent up on a node that is down does not count */
+        snprintf(two[1][1].avail, sizeof(two[1][1].avail), "up");
+        peers[1].state = OM_PEER_DOWN;
+        pass(&c, &cfg, &st, NULL, got, sizeof(got));
+        assert_string_equal(got, "");
+        /* up on a live node: the HA start goes on */
+        peers[1].state = OM_PEER_UP;
+        pass(&c, &cfg, &st, NULL, got, sizeof(got));
+        assert_string_equal(got, "state:ready wake");
+
+        /* a started target waits for the parent too */
+        snprintf(two[1][1].avail, sizeof(two[1][1].avail), "down");
+        struct om_dec_obj st2 = {
+                .state = OM_MON_IDLE, .present = true, .dup_check_stalls = 1, .tver = 5};
+        snprintf(st2.target, sizeof(st2.target), "started");
+        snprintf(st2.twriter, sizeof(st2.twriter), "n1");
+        pass(&c, &cfg, &st2, NULL, got, sizeof(got));
+        assert_string_equal(got, "frozen:0 warn");
+        snprintf(two[2][1].avail, sizeof(two[2][1].avail), "up");
+        pass(&c, &cfg, &st2, NULL, got, sizeof(got));
+        assert_string_equal(got, "frozen:0 state:starting spawn:start");
+
+        /* orchestrate = start waits for it as well */
+        snprintf(two[2][1].avail, sizeof(two[2][1].avail), "down");
+        cfg.ha = false;
+        cfg.start_once = true;
+        struct om_dec_obj st3 = {.state = OM_MON_IDLE, .present = true, .dup_check_stalls = 1};
+        pass(&c, &cfg, &st3, NULL, got, sizeof(got));
+        assert_string_equal(got, "warn");
+
+        /* children: the stop of this service (up here) waits while db runs somewhere */
+        cfg.n_parents = 0;
+        snprintf(cfg.children[0], OM_PATH_STRMAX, "root/svc/db");
+        cfg.n_children = 1;
+        snprintf(two[0][0].avail, sizeof(two[0][0].avail), "up");
+        snprintf(two[2][1].avail, sizeof(two[2][1].avail), "up");
+        struct om_dec_obj st4 = {
+                .state = OM_MON_IDLE, .present = true, .dup_check_stalls = 1, .tver = 5};
+        snprintf(st4.target, sizeof(st4.target), "stopped");
+        snprintf(st4.twriter, sizeof(st4.twriter), "n1");
+        pass(&c, &cfg, &st4, NULL, got, sizeof(got));
+        assert_string_equal(got, "frozen:1 warn");
+        /* the child stopping still holds it */
+        snprintf(two[2][1].avail, sizeof(two[2][1].avail), "down");
+        two[2][1].monitor = OM_MON_STOPPING;
+        pass(&c, &cfg, &st4, NULL, got, sizeof(got));
+        assert_string_equal(got, "frozen:1");
+        /* its node's data not fresh: it may still run it */
+        two[2][1].monitor = OM_MON_IDLE;
+        peers[2].gen_announced = 2;
+        pass(&c, &cfg, &st4, NULL, got, sizeof(got));
+        assert_string_equal(got, "frozen:1");
+        /* stopped everywhere: ours stops */
+        peers[2].gen_announced = 1;
+        pass(&c, &cfg, &st4, NULL, got, sizeof(got));
+        assert_string_equal(got, "frozen:1 state:stopping spawn:stop");
+        /* the split action never waits */
+        snprintf(two[2][1].avail, sizeof(two[2][1].avail), "up");
+        c.quorum_have = false;
+        struct om_dec_obj st5 = {.state = OM_MON_IDLE, .present = true, .dup_check_stalls = 1};
+        pass(&c, &cfg, &st5, NULL, got, sizeof(got));
+        assert_string_equal(got, "split state:stopping spawn:stop");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_rows),        cmocka_unit_test(test_job_done),
                 cmocka_unit_test(test_judge),       cmocka_unit_test(test_judge_fenced),
                 cmocka_unit_test(test_boot_guard),  cmocka_unit_test(test_mon_table),
-                cmocka_unit_test(test_view_quorum),
+                cmocka_unit_test(test_view_quorum), cmocka_unit_test(test_start_once),
+                cmocka_unit_test(test_standby),     cmocka_unit_test(test_deps),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -390,6 +390,61 @@ static void test_engine_order_and_rollback(void **state) {
         free(log);
 }
 
+/* --tag: the resources whose tags have any of the words given; with --rid, those both
+ * select; an unknown tag is refused before anything runs; purge refuses --tag. */
+static void test_engine_tags(void **state) {
+        char journal[512], err[512];
+        snprintf(journal, sizeof(journal), "%s/journal-tags", root);
+        static const char *const tags[] = {"web front", "db", "front,db", ""};
+        struct om_buf b = {0};
+        for (int i = 0; i < 4; i++) {
+                om_buf_printf(&b,
+                              "[app#%d]\nstart = sh -c 'echo start %d >>%s'\n"
+                              "stop = sh -c 'echo stop %d >>%s'\n",
+                              i, i, journal, i, journal);
+                if (tags[i][0])
+                        om_buf_printf(&b, "tags = %s\n", tags[i]);
+        }
+        create("demo/svc/tagged", b.data);
+        om_buf_free(&b);
+        struct om_path p;
+        assert_int_equal(om_path_parse("demo/svc/tagged", &p, err, sizeof(err)), 0);
+        static const struct {
+                const char *rid, *tag, *want;
+        } rows[] = {
+                {NULL, "front", "start 0\nstart 2\n"},
+                {NULL, "db", "start 1\nstart 2\n"},
+                {NULL, "web,db", "start 0\nstart 1\nstart 2\n"},
+                {"app#1,app#2", "front", "start 2\n"},
+                {NULL, NULL, "start 0\nstart 1\nstart 2\nstart 3\n"},
+        };
+        for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+                unlink(journal);
+                struct om_res_action_opts o = {
+                        .rid = rows[i].rid, .tag = rows[i].tag, .origin = "user"};
+                assert_int_equal(om_res_action_run(&p, "start", &o, err, sizeof(err)), 0);
+                char *j = slurp(journal);
+                if (strcmp(j, rows[i].want) != 0)
+                        fail_msg("--rid %s --tag %s: got \"%s\", want \"%s\"",
+                                 rows[i].rid ? rows[i].rid : "-", rows[i].tag ? rows[i].tag : "-",
+                                 j, rows[i].want);
+                free(j);
+        }
+        unlink(journal);
+        struct om_res_action_opts o = {.tag = "front", .origin = "user"};
+        assert_int_equal(om_res_action_run(&p, "stop", &o, err, sizeof(err)), 0);
+        char *j = slurp(journal);
+        assert_string_equal(j, "stop 2\nstop 0\n");
+        free(j);
+        o.tag = "front,nosuch";
+        assert_int_equal(om_res_action_run(&p, "stop", &o, err, sizeof(err)), -EINVAL);
+        assert_string_equal(err, "demo/svc/tagged has no resource tagged nosuch (--tag)");
+        o.tag = "db";
+        assert_int_equal(om_res_action_run(&p, "purge", &o, err, sizeof(err)), -EINVAL);
+        assert_string_equal(err, "purge applies to the whole object: --tag is refused");
+        unlink(journal);
+}
+
 static void test_engine_lock(void **state) {
         char err[512];
         create("demo/svc/locked", "[app#0]\nstart = true\n");
@@ -426,6 +481,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_bad_driver, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_term_width, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_engine_order_and_rollback, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_engine_tags, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_engine_lock, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
