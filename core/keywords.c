@@ -57,7 +57,9 @@ static const struct om_keyword keywords[] = {
         {"DEFAULT", NULL, "priority", I, "100", NULL, 0,
          "Start order among services, lower first."},
         {"DEFAULT", NULL, "comment", S, NULL, NULL, 0, "Free text describing the object."},
-        {"DEFAULT", NULL, "env", S, NULL, NULL, 0, "Environment label (PRD, DEV, ...)."},
+        {"DEFAULT", NULL, "env", S, NULL, NULL, 0,
+         "Environment label (PRD, DEV, ...), for people and references ({env}); om decides "
+         "nothing on it."},
         {"DEFAULT", NULL, "stop_timeout", D, "60s", NULL, 0,
          "Time a stop may take: past it the action is killed with every process it runs, "
          "logged as timed out, and fails (the instance stays up: stop failed). A restart "
