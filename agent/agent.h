@@ -119,7 +119,9 @@ static inline struct om_view om_agent_view(const struct om_agent *a) {
                                 .n = a->n_peers,
                                 .self = a->self_idx,
                                 .local = &a->local,
-                                .stalled = uv_now(&a->loop) < a->stall_until};
+                                .stalled = uv_now(&a->loop) < a->stall_until,
+                                .now = uv_now(&a->loop),
+                                .vote_ms = om_vote_window(a->interval)};
 }
 
 /* daemon.c */

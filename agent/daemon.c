@@ -74,12 +74,19 @@ static void relay_beat(struct om_agent *a, struct om_hb_stream *s, size_t h, con
 
 static void send_beats(struct om_agent *a) {
         uint8_t payload[256], frame[OM_HB_UDP_MAX];
-        uint64_t hears[OM_HB_HEARS_WORDS] = {0};
+        uint64_t hears[OM_HB_HEARS_WORDS] = {0}, lends[OM_HB_HEARS_WORDS] = {0};
+        /* the loop time may lag by this turn's work: a promise counts from its real send */
+        uv_update_time(&a->loop);
         const struct om_view v = om_agent_view(a);
-        for (size_t i = 0; i < a->n_peers && i < 64 * OM_HB_HEARS_WORDS; i++)
+        for (size_t i = 0; i < a->n_peers && i < 64 * OM_HB_HEARS_WORDS; i++) {
                 if (!a->peers[i].self && om_view_heard(&v, i))
                         hears[i / 64] |= 1ull << (i % 64);
-        int plen = om_hb_beat_pack(a->cfg->name, a->local.gen, om_now_ms(), hears, payload,
+                if (om_view_endorses(&v, i)) {
+                        lends[i / 64] |= 1ull << (i % 64);
+                        a->peers[i].endorsed_at = v.now;
+                }
+        }
+        int plen = om_hb_beat_pack(a->cfg->name, a->local.gen, om_now_ms(), hears, lends, payload,
                                    sizeof(payload));
         if (plen < 0)
                 return;
@@ -157,6 +164,8 @@ static void hb_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const struc
         memcpy(p->boot_id, beat.boot_id, OM_HB_BOOT_ID_LEN);
         p->hears_known = beat.hears_known;
         memcpy(p->hears, beat.hears, sizeof(p->hears));
+        p->lends_known = beat.lends_known;
+        memcpy(p->lends, beat.lends, sizeof(p->lends));
         if (beat.new_boot && p->have_data) {
                 om_log_set_component("hb");
                 log_info("node %s restarted (new boot id)", p->name);
@@ -432,6 +441,9 @@ static int setup_peers(struct om_agent *a, struct om_cl_config *cfg) {
                 p->self = strcmp(p->name, a->self) == 0;
                 p->state = p->self ? OM_PEER_UP : OM_PEER_UNKNOWN;
                 p->last_rx = now;
+                /* an earlier run of this agent may have told it we hear it just before it
+                 * ended: that promise is assumed, from now (cl_view.h) */
+                p->endorsed_at = p->self ? 0 : now;
         }
         for (size_t j = 0; j < a->n_peers; j++)
                 om_cl_nodedata_done(&a->peers[j].data);

@@ -421,15 +421,17 @@ static void eval(struct om_orch *o) {
         quorum_update(o);
         boot_guard(o);
         const struct om_view v = om_agent_view(a);
-        const struct om_dec_ctx c = {.view = &v,
-                                     .self = a->self,
-                                     .now = uv_now(&a->loop),
-                                     .timeout = a->timeout,
-                                     .stalls = a->stalls,
-                                     .quorum_enabled = a->cfg->quorum,
-                                     .quorum_have = o->quorum_have,
-                                     .quorum_keep = o->quorum_keep,
-                                     .boot_ready = o->boot_ready};
+        const struct om_dec_ctx c = {
+                .view = &v,
+                .self = a->self,
+                .now = uv_now(&a->loop),
+                .timeout = a->timeout,
+                .stalls = a->stalls,
+                .quorum_enabled = a->cfg->quorum,
+                .quorum_have = o->quorum_have,
+                .quorum_keep = o->quorum_keep,
+                .boot_ready = o->boot_ready,
+                .promise_end = om_view_promise_end(&v, om_promise_hold(a->interval, a->timeout))};
         for (size_t i = 0; i < o->n_objs; i++) {
                 struct obj *ob = o->objs[i];
                 struct om_instance_status status;

@@ -56,6 +56,17 @@ static void job_start(struct om_dec_obj *st, enum om_mon s, const char *why,
         job_start_words(st, s, why, words, out);
 }
 
+/* A failover instance may start here only once no peer outside our quorum may still
+ * count our vote (cl_view.h, "A vote is lent for a bounded time"): false, with a wake
+ * at the end of the promise, until then. */
+static bool promise_over(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg,
+                         struct om_decision *out) {
+        if (!cfg->failover || !c->quorum_enabled || c->now >= c->promise_end)
+                return true;
+        eff_add(out, OM_EFF_WAKE)->at = c->promise_end;
+        return false;
+}
+
 static void refresh_start(struct om_dec_obj *st, struct om_decision *out) {
         /* the monitor's refresh never runs beside an action (it skips a round instead) */
         struct om_eff *e = eff_add(out, OM_EFF_REFRESH);
@@ -490,7 +501,8 @@ static void eval_target(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg
                         else if (me_leader && !om_inst_up(me) && fr && c->quorum_have &&
                                  c->boot_ready &&
                                  (!cfg->failover || !others_active(v, cfg->path)) &&
-                                 (!prov || me->provisioned || may_prov))
+                                 (!prov || me->provisioned || may_prov) &&
+                                 promise_over(c, cfg, out))
                                 job_start(st,
                                           prov && !me->provisioned ? OM_MON_PROVISIONING
                                                                    : OM_MON_STARTING,
@@ -589,7 +601,10 @@ static void eval_ha(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg, st
          * holds when the agent restarted while the instance kept running here (the
          * first two timeouts after the restart guard lifts). Any other duplicate that
          * lasts a timeout is resolved by the service's `nodes` order: the node later in
-         * the list stops, as computed the same way on both. */
+         * the list stops, as computed the same way on both. An instance elsewhere that is
+         * being stopped is no duplicate to resolve: it is going (a thawed owner stopping
+         * its copy may take longer than a timeout, and stopping ours too would leave
+         * none, then start it again where the takeover moved it from). */
         if (c->stalls != st->dup_check_stalls || (c->boot_ready && !st->booted)) {
                 st->stall_confirm = c->stalls != st->dup_check_stalls;
                 st->dup_check_stalls = c->stalls;
@@ -621,7 +636,8 @@ static void eval_ha(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg, st
                 const struct om_cl_instance *in = om_view_inst(v, i, cfg->path);
                 /* after our stall, a start elsewhere is a takeover too */
                 if (!v->peers[i].self && om_view_alive(v, i) && om_view_fresh(v, i) &&
-                    (om_inst_up(in) || (stalled && in && in->monitor == OM_MON_STARTING)))
+                    (om_inst_up(in) || (stalled && in && in->monitor == OM_MON_STARTING)) &&
+                    in->monitor != OM_MON_STOPPING)
                         other = (int)i;
         }
         if (other < 0 || st->state != OM_MON_IDLE) {
@@ -656,10 +672,13 @@ static void eval_ha(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg, st
         const struct om_cl_nodedata *local = om_view_data(v, (size_t)v->self);
         bool frozen = me->frozen || (local && local->frozen);
         int leader = om_decide_leader(v, cfg, false, false);
-        bool may = !frozen && me->provisioned && leader == v->self && c->quorum_have &&
-                   c->boot_ready && !om_inst_up(me) && !others_hold(v, cfg->path, true);
+        /* a quorum in doubt (keep) holds a ready period without ending it, as stale data
+         * does: after a stall it comes and goes with every peer's new generation */
+        bool may = !frozen && me->provisioned && leader == v->self &&
+                   (c->quorum_have || c->quorum_keep) && c->boot_ready && !om_inst_up(me) &&
+                   !others_hold(v, cfg->path, true);
         may = may && parents_up(v, cfg, st, out);
-        bool can = may && !others_active(v, cfg->path);
+        bool can = may && c->quorum_have && !others_active(v, cfg->path);
         if (st->state == OM_MON_IDLE && can) {
                 st->ready_until = now + cfg->ready_ms;
                 set_state(st, OM_MON_READY, "no instance up, this node is the leader", out);
@@ -673,7 +692,7 @@ static void eval_ha(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg, st
                 set_state(st, OM_MON_IDLE, "placement changed while ready", out);
                 return;
         }
-        if (now >= st->ready_until && can)
+        if (now >= st->ready_until && can && promise_over(c, cfg, out))
                 job_start(st, OM_MON_STARTING, "ha leader, ready period elapsed", out);
 }
 

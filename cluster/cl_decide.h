@@ -110,6 +110,9 @@ struct om_dec_ctx {
          * apply no split action */
         bool quorum_keep;
         bool boot_ready; /* the restart guard is lifted (om_decide_boot_ready) */
+        /* until then a peer that does not count for our quorum may still count our vote
+         * (om_view_promise_end): no failover instance starts here before it, 0 none */
+        uint64_t promise_end;
 };
 
 enum om_eff_kind {

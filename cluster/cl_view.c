@@ -66,12 +66,42 @@ bool om_view_fresh(const struct om_view *v, size_t i) {
         return peer_heard(&v->peers[i]) && peer_fresh(&v->peers[i]);
 }
 
+static bool in_window(const struct om_view *v, const struct om_peer *p) {
+        return !v->vote_ms || (v->now >= p->last_rx && v->now - p->last_rx <= v->vote_ms);
+}
+
 bool om_view_votes(const struct om_view *v, size_t i) {
         const struct om_peer *p = &v->peers[i];
         if (p->self)
                 return true;
-        return peer_heard(p) && !p->unsure &&
-               (!p->hears_known || (v->self >= 0 && bit(p->hears, (size_t)v->self)));
+        const uint64_t *lends = p->lends_known ? p->lends : p->hears;
+        return peer_heard(p) && in_window(v, p) && !p->unsure &&
+               (!(p->lends_known || p->hears_known) ||
+                (v->self >= 0 && bit(lends, (size_t)v->self)));
+}
+
+bool om_view_endorses(const struct om_view *v, size_t i) {
+        const struct om_peer *p = &v->peers[i];
+        return !p->self && peer_heard(p) && in_window(v, p);
+}
+
+uint64_t om_vote_window(uint64_t interval) {
+        return 2 * interval;
+}
+
+uint64_t om_promise_hold(uint64_t interval, uint64_t timeout) {
+        return om_vote_window(interval) + (interval > timeout / 2 ? interval : timeout / 2);
+}
+
+uint64_t om_view_promise_end(const struct om_view *v, uint64_t hold) {
+        uint64_t end = 0;
+        for (size_t i = 0; i < v->n; i++) {
+                const struct om_peer *p = &v->peers[i];
+                if (!p->self && p->endorsed_at && !om_view_votes(v, i) &&
+                    p->endorsed_at + hold > end)
+                        end = p->endorsed_at + hold;
+        }
+        return end;
 }
 
 void om_peer_stalled(struct om_peer *p) {

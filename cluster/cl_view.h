@@ -39,9 +39,16 @@ struct om_peer {
         /* the nodes it hears, from its last beat (see om_hb_beat): by node index */
         bool hears_known;
         uint64_t hears[OM_HB_HEARS_WORDS];
+        /* the nodes it lends its vote to, from its last beat ("l"; older agents send
+         * none: hears stands for it) */
+        bool lends_known;
+        uint64_t lends[OM_HB_HEARS_WORDS];
         /* our loop stalled since we last had its current data: not counted for the
          * quorum until data pulled after the stall shows it fresh (om_peer_seen) */
         bool unsure;
+        /* loop time of our last beat that lent it our vote (om_view_endorses), 0 never:
+         * until that promise runs out (om_view_promise_end) it may count our vote */
+        uint64_t endorsed_at;
         uint64_t pull_stalls; /* our stall count when the pull in flight was asked */
 };
 
@@ -53,13 +60,17 @@ enum om_peer_state om_peer_judge(const struct om_peer *p, uint64_t now, uint64_t
 
 /* One node's view: peers[self] is this node, whose data is local. stalled: our loop
  * stalled less than two timeouts ago (the window in which a peer may have just taken
- * over what we run). */
+ * over what we run). now: the loop time the view is read at; vote_ms: the vote window
+ * (om_vote_window), 0 in views built without a clock (unit rows), which then judge
+ * votes by the liveness state alone. */
 struct om_view {
         const struct om_peer *peers;
         size_t n;
         int self;
         const struct om_cl_nodedata *local;
         bool stalled;
+        uint64_t now;
+        uint64_t vote_ms;
 };
 
 /*
@@ -90,8 +101,48 @@ struct om_view {
 bool om_view_alive(const struct om_view *v, size_t i);
 /* Heard: this node, or a peer with a valid frame within `timeout` (up or suspect). */
 bool om_view_heard(const struct om_view *v, size_t i);
-/* Counts for the quorum (see above). */
+/* Counts for the quorum (see above, and "A vote is lent for a bounded time" below). */
 bool om_view_votes(const struct om_view *v, size_t i);
+
+/*
+ * A vote is lent for a bounded time.
+ *
+ * Problem: when n1 counts n2's vote, it does so on the word of n2's last beat ("I hear
+ * n1"). n2 may stop hearing n1 right after sending it; n2 then judges n1 down, and, with
+ * the arbitrator's vote, takes over, while n1 still counts n2 (its beat said so) and
+ * holds a majority too: one vote counted on both sides, two nodes running one service.
+ * The simulator found this on lossy links (two nodes and an arbitrator, 70% of the
+ * frames between them lost).
+ *
+ * Behaviour: a node's beats lend its vote to a peer only while a frame came from that
+ * peer within the vote window (two intervals: om_view_endorses); a node counts a peer's
+ * vote only while it heard that peer within the same window and the peer's last beat
+ * lends its vote to us (om_view_votes). The beats' other set, the nodes heard within
+ * `timeout`, stays what third nodes judge liveness by (om_view_alive). Each beat that says so is a
+ * promise: the receiver may count the sender for up to om_promise_hold after it, which covers the
+ * window plus the time a beat may wait unread without the receiver noticing a stall of its loop.
+ * The sender keeps the time of its last such beat per peer (endorsed_at), and starts no failover
+ * instance while a peer that does not count for its own quorum may still count it
+ * (om_view_promise_end; cl_decide.h).
+ *
+ * Reason: the two windows add up to the promise, and the promise must be over before the
+ * side that dropped the peer acts. With windows of a whole `timeout` the wait after a
+ * peer is judged down would be another `timeout`; with two intervals it is
+ * 4 x interval + the stall bound - timeout - ready_period, 1.5 s with the defaults, and
+ * none when `timeout` >= 4 x interval + the stall bound. A vote window shorter than
+ * `timeout` may make a vote come and go on a link that loses two beats in a row: that
+ * costs a quorum in doubt for a moment, never a double start.
+ */
+/* A node's beats lend its vote to peer i: i is a peer heard within the vote window. */
+bool om_view_endorses(const struct om_view *v, size_t i);
+/* The vote window: two intervals. */
+uint64_t om_vote_window(uint64_t interval);
+/* How long a receiver may count a beat's promise after it was sent: the vote window plus
+ * the loop delay the stall guard lets pass unnoticed (max(interval, timeout / 2)). */
+uint64_t om_promise_hold(uint64_t interval, uint64_t timeout);
+/* The time until which a peer that does not count for our quorum may still count our
+ * vote (0 when none may): the latest endorsed_at + hold among such peers. */
+uint64_t om_view_promise_end(const struct om_view *v, uint64_t hold);
 /* Fresh: this node, or a peer we hear whose latest announced generation, from its
  * current boot, we hold (a node alive only through another's beats is never fresh).
  * Decisions that depend on what a peer runs wait for this. */

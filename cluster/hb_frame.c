@@ -173,23 +173,28 @@ int om_hb_window_commit(struct om_hb_window *w, const uint8_t boot_id[OM_HB_BOOT
         return 0;
 }
 
+static void pack_set(msgpack_packer *pk, const char *key, const uint64_t *set) {
+        om_cl_mp_str_pack(pk, key);
+        msgpack_pack_array(pk, OM_HB_HEARS_WORDS);
+        for (size_t k = 0; k < OM_HB_HEARS_WORDS; k++)
+                msgpack_pack_uint64(pk, set[k]);
+}
+
 int om_hb_beat_pack(const char *cluster, uint64_t gen, uint64_t ts, const uint64_t *hears,
-                    uint8_t *out, size_t outmax) {
+                    const uint64_t *lends, uint8_t *out, size_t outmax) {
         msgpack_sbuffer sb;
         msgpack_packer pk;
         msgpack_sbuffer_init(&sb);
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, hears ? 5 : 4);
+        msgpack_pack_map(&pk, 4 + (hears != NULL) + (lends != NULL));
         om_cl_mp_kv_u64(&pk, "v", 1);
         om_cl_mp_kv_str(&pk, "c", cluster);
         om_cl_mp_kv_u64(&pk, "g", gen);
         om_cl_mp_kv_u64(&pk, "t", ts);
-        if (hears) {
-                om_cl_mp_str_pack(&pk, "h");
-                msgpack_pack_array(&pk, OM_HB_HEARS_WORDS);
-                for (size_t k = 0; k < OM_HB_HEARS_WORDS; k++)
-                        msgpack_pack_uint64(&pk, hears[k]);
-        }
+        if (hears)
+                pack_set(&pk, "h", hears);
+        if (lends)
+                pack_set(&pk, "l", lends);
         int r = -EMSGSIZE;
         if (sb.size <= outmax) {
                 memcpy(out, sb.data, sb.size);
@@ -197,6 +202,23 @@ int om_hb_beat_pack(const char *cluster, uint64_t gen, uint64_t ts, const uint64
         }
         msgpack_sbuffer_destroy(&sb);
         return r;
+}
+
+/* An optional node set: absent (known false), or an array of at most
+ * OM_HB_HEARS_WORDS unsigned words; anything else is -EBADMSG. */
+static int get_set(const msgpack_object *map, const char *key, uint64_t *set, bool *known) {
+        const msgpack_object *o = om_cl_mp_get(map, key);
+        *known = o != NULL;
+        if (!o)
+                return 0;
+        if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > OM_HB_HEARS_WORDS)
+                return -EBADMSG;
+        for (uint32_t k = 0; k < o->via.array.size; k++) {
+                if (o->via.array.ptr[k].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                        return -EBADMSG;
+                set[k] = o->via.array.ptr[k].via.u64;
+        }
+        return 0;
 }
 
 static int drop(struct om_hb_stats *st, enum om_hb_drop d) {
@@ -239,18 +261,12 @@ int om_hb_receive(const struct om_hb_rx_ctx *ctx, struct om_hb_stats *st, const 
         int r = om_cl_mp_get_u64(&u.data, "v", &v) < 0 || v != 1 ||
                 om_cl_mp_get_str(&u.data, "c", cluster, sizeof(cluster)) < 0 ||
                 om_cl_mp_get_u64(&u.data, "g", &gen) < 0 || om_cl_mp_get_u64(&u.data, "t", &ts) < 0;
-        /* optional: the set of nodes the sender hears, an array of unsigned words */
-        const msgpack_object *h = r ? NULL : om_cl_mp_get(&u.data, "h");
-        bool hears_known = h != NULL;
-        uint64_t hears[OM_HB_HEARS_WORDS] = {0};
-        if (h && (h->type != MSGPACK_OBJECT_ARRAY || h->via.array.size > OM_HB_HEARS_WORDS))
-                r = 1;
-        for (uint32_t k = 0; h && !r && k < h->via.array.size; k++) {
-                if (h->via.array.ptr[k].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-                        r = 1;
-                else
-                        hears[k] = h->via.array.ptr[k].via.u64;
-        }
+        /* optional: the sets of nodes the sender hears and lends its vote to */
+        uint64_t hears[OM_HB_HEARS_WORDS] = {0}, lends[OM_HB_HEARS_WORDS] = {0};
+        bool hears_known = false, lends_known = false;
+        if (!r)
+                r = get_set(&u.data, "h", hears, &hears_known) < 0 ||
+                    get_set(&u.data, "l", lends, &lends_known) < 0;
         msgpack_unpacked_destroy(&u);
         if (r)
                 return drop(st, OM_HB_DROP_MALFORMED);
@@ -263,6 +279,8 @@ int om_hb_receive(const struct om_hb_rx_ctx *ctx, struct om_hb_stats *st, const 
         ret->ts = ts;
         ret->hears_known = hears_known;
         memcpy(ret->hears, hears, sizeof(hears));
+        ret->lends_known = lends_known;
+        memcpy(ret->lends, lends, sizeof(lends));
         memcpy(ret->boot_id, info.boot_id, OM_HB_BOOT_ID_LEN);
         st->rx_frames++;
         st->rx_bytes += len;

@@ -108,11 +108,13 @@ int om_hb_window_commit(struct om_hb_window *w, const uint8_t boot_id[OM_HB_BOOT
                         uint64_t seq);
 
 /* The beat payload: {"v":1, "c":<cluster>, "g":<node data generation>, "t":<wall ms>,
- * "h":[<word>...]}. "h" is the set of nodes the sender hears (frames received within its
- * timeout), as a bit mask over the node indexes of cluster.conf, 64 per word, at most
- * OM_HB_HEARS_WORDS words; a receiver uses it to count the sender for the quorum only
- * when the sender hears it too, and to see a node alive that a peer hears when it does
- * not itself. Beats of older agents carry no "h" (hears_known is false then). */
+ * "h":[<word>...], "l":[<word>...]}. "h" is the set of nodes the sender hears (frames
+ * received within its timeout), as a bit mask over the node indexes of cluster.conf, 64
+ * per word, at most OM_HB_HEARS_WORDS words: a receiver uses it to see a node alive that
+ * a peer hears when it does not itself. "l" is the set of nodes the sender lends its
+ * vote to (frames received within the vote window, cluster/cl_view.h): a receiver counts
+ * the sender for the quorum only when "l" names it. Beats of older agents carry no "l"
+ * ("h" then stands for both) or neither (hears_known false: counted as before). */
 #define OM_HB_HEARS_WORDS 2
 struct om_hb_beat {
         int node; /* index of the sender in the receiver's node list */
@@ -122,10 +124,12 @@ struct om_hb_beat {
         bool new_boot;
         bool hears_known;
         uint64_t hears[OM_HB_HEARS_WORDS];
+        bool lends_known;
+        uint64_t lends[OM_HB_HEARS_WORDS];
 };
-/* hears: OM_HB_HEARS_WORDS words, or NULL to send no "h". */
+/* hears, lends: OM_HB_HEARS_WORDS words each, or NULL to send no "h" or no "l". */
 int om_hb_beat_pack(const char *cluster, uint64_t gen, uint64_t ts, const uint64_t *hears,
-                    uint8_t *out, size_t outmax);
+                    const uint64_t *lends, uint8_t *out, size_t outmax);
 
 /* Counters of one receiving stream. */
 struct om_hb_stats {

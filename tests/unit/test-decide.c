@@ -39,9 +39,11 @@ struct row {
         bool no_quorum, not_booted, flex, split_freeze;
         const char *target; /* n1's own target (version 5 by n1), NULL none */
         uint64_t now, ready_until, dup_since;
-        bool stalled;   /* a loop stall counted since the last pass */
-        bool restarted; /* the agent's first pass since its restart guard lifted */
-        bool confirm;   /* the window after our stall just ended */
+        bool stalled;         /* a loop stall counted since the last pass */
+        bool restarted;       /* the agent's first pass since its restart guard lifted */
+        bool confirm;         /* the window after our stall just ended */
+        bool keep;            /* with no_quorum: the quorum is in doubt, not lost */
+        uint64_t promise_end; /* a peer outside our quorum may count our vote until then */
         const char *want;
 };
 
@@ -85,6 +87,19 @@ static const struct row rows[] = {
          .now = 2000, .ready_until = 1500, .n = {{0}, {.stale = true}}, .want = ""},
         {"ready, then the quorum is lost: back to idle", .state = OM_MON_READY, .now = 2000,
          .ready_until = 1500, .no_quorum = true, .want = "state:idle"},
+        {"ready, the quorum in doubt: still ready, no start", .state = OM_MON_READY, .now = 2000,
+         .ready_until = 1500, .no_quorum = true, .keep = true, .want = ""},
+        {"idle, the quorum in doubt: not ready", .no_quorum = true, .keep = true, .want = ""},
+        {"ready period elapsed, our vote still lent to a peer outside: wait for its end",
+         .state = OM_MON_READY, .now = 2000, .ready_until = 1500, .promise_end = 2600,
+         .want = "wake"},
+        {"ready period elapsed, the lent vote ran out: start", .state = OM_MON_READY, .now = 2600,
+         .ready_until = 1500, .promise_end = 2600, .want = "state:starting spawn:start"},
+        {"a flex service's started target does not wait for a lent vote", .flex = true,
+         .target = "started", .now = 2000, .promise_end = 2600,
+         .want = "frozen:0 state:starting spawn:start"},
+        {"a started target waits for the lent vote too", .target = "started", .now = 2000,
+         .promise_end = 2600, .want = "frozen:0 wake"},
         {"quorum lost while running: split action stop", .no_quorum = true, .n = {UP()},
          .want = "split state:stopping spawn:stop"},
         {"quorum lost while running, split_action freeze", .no_quorum = true, .split_freeze = true,
@@ -97,6 +112,8 @@ static const struct row rows[] = {
          .n = {UP(), UP()}, .want = "state:stopping spawn:stop"},
         {"up on n2 too for a timeout, n2 earlier in nodes: ours stops", .nodes = "n2 n1 n3",
          .now = 5000, .dup_since = 3000, .n = {UP(), UP()}, .want = "state:stopping spawn:stop"},
+        {"up on n2 too for a timeout, n2 earlier but stopping it: ours stays", .nodes = "n2 n1 n3",
+         .now = 5000, .dup_since = 3000, .n = {UP(), UP(.mon = OM_MON_STOPPING)}, .want = ""},
         {"up on n2 too when our agent restarted: ours stops", .restarted = true, .now = 5000,
          .n = {UP(), UP()}, .want = "state:stopping spawn:stop"},
         {"stall window over, n2 still unsure: ours stops", .confirm = true,
@@ -264,7 +281,9 @@ static void test_rows(void **state) {
                                        .stalls = 1,
                                        .quorum_enabled = true,
                                        .quorum_have = !r->no_quorum,
-                                       .boot_ready = !r->not_booted};
+                                       .quorum_keep = r->keep,
+                                       .boot_ready = !r->not_booted,
+                                       .promise_end = r->promise_end};
                 struct om_decision d = {0};
                 char got[512];
                 om_decide(&c, &cfg, &st, NULL, &d);
@@ -513,6 +532,53 @@ static void test_view_quorum(void **state) {
         assert_true(om_view_alive(&v, 2));
         assert_false(om_view_fresh(&v, 2));
         assert_false(om_view_votes(&v, 2));
+}
+
+/* A vote is lent for a bounded time: counted only within the vote window of the lender's
+ * last frame and only when its beats lend it to us ("l" over "h"); our own beats lend
+ * within the same window; the promise runs out a hold after the last lending beat, and
+ * only peers outside our quorum make us wait for it. */
+static void test_view_lent_votes(void **state) {
+        struct om_view v;
+        struct om_dec_cfg cfg;
+        static const struct row r = {0};
+        view_make(&r, &v, &cfg);
+        v.now = 10000;
+        v.vote_ms = om_vote_window(100);
+        assert_int_equal(v.vote_ms, 200);
+        assert_int_equal(om_promise_hold(100, 300), 350);    /* window + timeout / 2 */
+        assert_int_equal(om_promise_hold(1000, 1500), 3000); /* window + interval */
+        for (int i = 1; i < 3; i++)
+                peers[i].last_rx = 9900;
+        assert_true(om_view_votes(&v, 1));
+        assert_true(om_view_endorses(&v, 1));
+        assert_false(om_view_endorses(&v, 0)); /* not to ourselves */
+        /* silent for more than the window: heard (alive), neither counted nor lent to */
+        peers[1].last_rx = 9799;
+        assert_true(om_view_heard(&v, 1));
+        assert_true(om_view_alive(&v, 1));
+        assert_false(om_view_votes(&v, 1));
+        assert_false(om_view_endorses(&v, 1));
+        peers[1].last_rx = 9800;
+        assert_true(om_view_votes(&v, 1));
+        /* its beats say it hears us but lend its vote elsewhere: not counted */
+        peers[1].hears_known = peers[1].lends_known = true;
+        peers[1].hears[0] = 1u << 0;
+        peers[1].lends[0] = 1u << 2;
+        assert_false(om_view_votes(&v, 1));
+        peers[1].lends[0] |= 1u << 0;
+        assert_true(om_view_votes(&v, 1));
+        /* promises: none made, none to wait for */
+        assert_int_equal(om_view_promise_end(&v, 350), 0);
+        peers[1].endorsed_at = peers[2].endorsed_at = 9950;
+        /* both count for us: no wait */
+        assert_int_equal(om_view_promise_end(&v, 350), 0);
+        /* n3 falls out of our quorum: we wait for our promise to it */
+        peers[2].last_rx = 9700;
+        assert_int_equal(om_view_promise_end(&v, 350), 10300);
+        peers[1].lends[0] = 0;
+        peers[1].endorsed_at = 9990;
+        assert_int_equal(om_view_promise_end(&v, 350), 10340);
 }
 
 static void test_mon_table(void **state) {
@@ -793,11 +859,17 @@ static void test_deps(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_rows),        cmocka_unit_test(test_job_done),
-                cmocka_unit_test(test_judge),       cmocka_unit_test(test_judge_fenced),
-                cmocka_unit_test(test_boot_guard),  cmocka_unit_test(test_mon_table),
-                cmocka_unit_test(test_view_quorum), cmocka_unit_test(test_start_once),
-                cmocka_unit_test(test_standby),     cmocka_unit_test(test_deps),
+                cmocka_unit_test(test_rows),
+                cmocka_unit_test(test_job_done),
+                cmocka_unit_test(test_judge),
+                cmocka_unit_test(test_judge_fenced),
+                cmocka_unit_test(test_boot_guard),
+                cmocka_unit_test(test_mon_table),
+                cmocka_unit_test(test_view_quorum),
+                cmocka_unit_test(test_start_once),
+                cmocka_unit_test(test_standby),
+                cmocka_unit_test(test_deps),
+                cmocka_unit_test(test_view_lent_votes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,7 +35,7 @@ static struct om_hb_rx_ctx ctx(void) {
 static int frame_gen(const uint8_t *k, uint32_t keygen, const char *sender, const char *cluster,
                      uint64_t seq, const uint8_t *boot_id, uint8_t *out) {
         uint8_t payload[256];
-        int n = om_hb_beat_pack(cluster, 7, 1234, NULL, payload, sizeof(payload));
+        int n = om_hb_beat_pack(cluster, 7, 1234, NULL, NULL, payload, sizeof(payload));
         assert_true(n > 0);
         struct om_hb_info info = {.type = OM_HB_BEAT, .keygen = keygen, .seq = seq};
         snprintf(info.sender, sizeof(info.sender), "%s", sender);
@@ -89,9 +89,9 @@ static void test_accept(void **state) {
         assert_int_equal(total_drops(&st), 0);
 }
 
-/* The set of nodes the sender hears travels with the beat; a beat of an older agent has
- * none (not known), and a set that is not an array of at most two unsigned words is a
- * malformed payload. */
+/* The sets of nodes the sender hears and lends its vote to travel with the beat; a beat
+ * of an older agent has none (not known), and a set that is not an array of at most two
+ * unsigned words is a malformed payload. */
 static int frame_payload(const uint8_t *payload, size_t n, uint64_t seq, uint8_t *out) {
         struct om_hb_info info = {.type = OM_HB_BEAT, .keygen = 1, .seq = seq};
         snprintf(info.sender, sizeof(info.sender), "n2");
@@ -107,17 +107,33 @@ static void test_hears(void **state) {
         struct om_hb_rx_ctx c = ctx();
         struct om_hb_stats st = {0};
         struct om_hb_beat b;
-        int n = om_hb_beat_pack("default", 3, 1, hears, payload, sizeof(payload));
+        int n = om_hb_beat_pack("default", 3, 1, hears, NULL, payload, sizeof(payload));
         assert_true(n > 0);
         int len = frame_payload(payload, (size_t)n, 1, f);
         assert_int_equal(om_hb_receive(&c, &st, f, (size_t)len, &b), 0);
         assert_true(b.hears_known);
         assert_int_equal(b.hears[0], 0x5);
         assert_int_equal(b.hears[1], 1ull << 63);
-        n = om_hb_beat_pack("default", 3, 1, NULL, payload, sizeof(payload));
+        assert_false(b.lends_known);
+        n = om_hb_beat_pack("default", 3, 1, NULL, NULL, payload, sizeof(payload));
         len = frame_payload(payload, (size_t)n, 2, f);
         assert_int_equal(om_hb_receive(&c, &st, f, (size_t)len, &b), 0);
         assert_false(b.hears_known);
+        assert_false(b.lends_known);
+        uint64_t lends[OM_HB_HEARS_WORDS] = {0x4, 0};
+        n = om_hb_beat_pack("default", 3, 1, hears, lends, payload, sizeof(payload));
+        len = frame_payload(payload, (size_t)n, 5, f);
+        assert_int_equal(om_hb_receive(&c, &st, f, (size_t)len, &b), 0);
+        assert_true(b.hears_known && b.lends_known);
+        assert_int_equal(b.hears[0], 0x5);
+        assert_int_equal(b.lends[0], 0x4);
+        assert_int_equal(b.lends[1], 0);
+        /* {"v":1,"c":"default","g":3,"t":1,"l":[-1]}: a negative word */
+        static const uint8_t bad_lends[] = {0x85, 0xa1, 'v', 1,   0xa1, 'c', 0xa7, 'd',
+                                            'e',  'f',  'a', 'u', 'l',  't', 0xa1, 'g',
+                                            3,    0xa1, 't', 1,   0xa1, 'l', 0x91, 0xff};
+        len = frame_payload(bad_lends, sizeof(bad_lends), 6, f);
+        expect_drop(f, (size_t)len, OM_HB_DROP_MALFORMED);
         /* {"v":1,"c":"default","g":3,"t":1,"h":"x"} and "h" with three words */
         static const uint8_t bad_type[] = {0x85, 0xa1, 'v', 1,   0xa1, 'c', 0xa7, 'd',
                                            'e',  'f',  'a', 'u', 'l',  't', 0xa1, 'g',
@@ -125,9 +141,9 @@ static void test_hears(void **state) {
         static const uint8_t too_long[] = {0x85, 0xa1, 'v',  1,   0xa1, 'c',  0xa7, 'd', 'e',
                                            'f',  'a',  'u',  'l', 't',  0xa1, 'g',  3,   0xa1,
                                            't',  1,    0xa1, 'h', 0x93, 1,    2,    3};
-        len = frame_payload(bad_type, sizeof(bad_type), 3, f);
+        len = frame_payload(bad_type, sizeof(bad_type), 7, f);
         expect_drop(f, (size_t)len, OM_HB_DROP_MALFORMED);
-        len = frame_payload(too_long, sizeof(too_long), 4, f);
+        len = frame_payload(too_long, sizeof(too_long), 8, f);
         expect_drop(f, (size_t)len, OM_HB_DROP_MALFORMED);
 }
 
