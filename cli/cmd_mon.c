@@ -297,8 +297,8 @@ static int mon_once(struct om_cli_ctx *ctx, const char *fmt) {
                          : n_inst               ? 1
                                                 : 0);
                 snprintf(rows[n_rows].left, sizeof(rows[0].left), " %-12s %-8s%-6s%-6s%s%s", path,
-                         av, om_streq(orch, "ha") ? "ha" : "", cnt, target[0] ? " -> " : "",
-                         target);
+                         av, om_streq(orch, "ha") || om_streq(orch, "start") ? orch : "", cnt,
+                         target[0] ? " -> " : "", target);
                 n_rows++;
         }
         for (size_t k = 0; k < n_rows; k++)

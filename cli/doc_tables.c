@@ -124,6 +124,10 @@ static const struct om_cli_legend legend[] = {
         {OM_LEGEND_MON, 0, "<word>",
          "after the symbols, the instance's monitor state when it is "
          "not idle (starting, stop failed, ...)"},
+        {OM_LEGEND_MON, 0, "ha",
+         "object row: the agents start the service and fail it over (orchestrate = ha); "
+         "start: they start it once and never move it (orchestrate = start); blank: only "
+         "users' actions"},
         {OM_LEGEND_MON, 0, "1/1",
          "object row: instances up / instances wanted (1 for a "
          "failover service, every node for a flex one)"},

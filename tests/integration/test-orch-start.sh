@@ -25,6 +25,7 @@ wait_running web n1 10 >/dev/null
 wait_inst 2 n1 $P avail up 10
 [ "$(on 2 mon --format json | jq -r ".objects[\"$P\"].orchestrate")" = start ] ||
         fail "om mon does not show orchestrate start"
+on 2 mon | grep -qE "^ $P +up +start +1/1" || fail "om mon's row: $(on 2 mon | grep $P)"
 sleep 1
 [ "$(running web)" = n1 ] || fail "runs on '$(running web)', not n1 alone"
 [ "$(starts web)" = 1 ] || fail "$(starts web) starts, not 1"
