@@ -840,12 +840,13 @@ static void eval_start(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg,
         }
         const struct om_cl_nodedata *local = om_view_data(v, (size_t)v->self);
         bool frozen = me->frozen || (local && local->frozen);
-        bool may = !frozen && me->provisioned && c->quorum_have && c->boot_ready &&
-                   om_view_all_fresh(v) &&
+        bool may = !frozen && me->provisioned && (c->quorum_have || c->quorum_keep) &&
+                   c->boot_ready && om_view_all_fresh(v) &&
                    (!cfg->failover || (om_decide_leader(v, cfg, false, false) == v->self &&
                                        !others_hold(v, cfg->path, true)));
         may = may && parents_up(v, cfg, st, out);
-        bool can = may && (!cfg->failover || !others_active(v, cfg->path));
+        /* as an HA start: a quorum in doubt holds the ready period without ending it */
+        bool can = may && c->quorum_have && (!cfg->failover || !others_active(v, cfg->path));
         if (st->state == OM_MON_IDLE && can) {
                 st->ready_until = c->now + cfg->ready_ms;
                 set_state(st, OM_MON_READY,
@@ -862,7 +863,7 @@ static void eval_start(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg,
                 set_state(st, OM_MON_IDLE, "placement changed while ready", out);
                 return;
         }
-        if (c->now >= st->ready_until && can) {
+        if (c->now >= st->ready_until && can && promise_over(c, cfg, out)) {
                 st->start_seen = true;
                 job_start(st, OM_MON_STARTING, "orchestrate start, ready period elapsed", out);
         }
