@@ -59,6 +59,7 @@ static const struct {
         {"app", NULL, {"resources/res_app.c"}},
         {"ip", NULL, {"resources/res_ip.c"}},
         {"cluster", NULL, {"cluster", "secrets", "core/clusterconf.c", "agent", "cli"}},
+        {"node", NULL, {"cluster", "agent"}},
         {"hb", NULL, {"cluster", "agent"}},
         {"arbitrator", NULL, {"cluster", "agent"}},
         {"arbd", NULL, {"arbitrator"}},
