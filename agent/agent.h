@@ -50,6 +50,7 @@ struct om_hb_stream {
         struct om_hb_stats st;
         char bind[96];
         int rcvbuf; /* the socket's receive buffer as the kernel set it, bytes */
+        uint64_t drops_seen[_OM_HB_DROP_MAX]; /* at the last tick, for hb_drops events */
 };
 
 struct om_agent {
@@ -110,6 +111,8 @@ struct om_agent {
         struct om_orch *orch;              /* agent/orchestrator.c */
         struct om_repl *repl;              /* object replication state (repl.c) */
         struct om_arbc *arbc;              /* the arbitrators' votes (arb_client.c) */
+        struct om_events *events;          /* the event ring and subscribers (events.c) */
+        struct om_metrics *metrics;        /* counters of what happens (metrics.c) */
 };
 
 /* The agent's view of the cluster (cluster/cl_view.h), valid until the peer table
@@ -126,6 +129,9 @@ static inline struct om_view om_agent_view(const struct om_agent *a) {
 
 /* daemon.c */
 void om_agent_stop(struct om_agent *a);
+/* Reads the datagrams the kernel dropped on s's socket, its receive buffer full, into
+ * s->st.drops[OM_HB_DROP_KERNEL]. */
+void om_hb_kernel_drops(struct om_hb_stream *s);
 /* The HLC below which a tombstone is garbage: now minus the cluster's tombstone_ttl. */
 uint64_t om_tombstone_horizon(struct om_agent *a);
 /* Re-reads the local node data now; bumps the generation and beats when it changed. */

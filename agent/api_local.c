@@ -22,6 +22,7 @@
 #include "agent/agent.h"
 #include "agent/api_cmds.h"
 #include "agent/arb_client.h"
+#include "agent/events.h"
 #include "agent/orchestrator.h"
 #include "cluster/cl_mp.h"
 #include "cluster/frame.h"
@@ -41,6 +42,7 @@ enum local_drop {
         LOCAL_DROP_IDLE,       /* no request for OM_LIM_LOCAL_IDLE_MS */
         LOCAL_DROP_CRED,       /* neither root nor the agent's uid */
         LOCAL_DROP_MALFORMED,  /* not a map, no version or cmd, unknown cmd */
+        LOCAL_DROP_SLOW,       /* an event subscriber past OM_LIM_EVENTS_SUB_QUEUE unsent */
         _LOCAL_DROP_MAX,
 };
 
@@ -49,6 +51,7 @@ static const char *const local_drop_names[_LOCAL_DROP_MAX] = {
         [LOCAL_DROP_EVICTED] = "evicted",       [LOCAL_DROP_REFUSED] = "refused",
         [LOCAL_DROP_INCOMPLETE] = "incomplete", [LOCAL_DROP_IDLE] = "idle",
         [LOCAL_DROP_CRED] = "credentials",      [LOCAL_DROP_MALFORMED] = "malformed",
+        [LOCAL_DROP_SLOW] = "slow_subscriber",
 };
 
 struct api_conn {
@@ -60,7 +63,8 @@ struct api_conn {
         bool close_after;
         bool partial; /* the timer runs the incomplete-request deadline */
         uid_t uid;
-        uint64_t accepted; /* loop time */
+        uint64_t accepted;     /* loop time */
+        struct om_ev_sub *sub; /* an `events` subscriber: no more requests, no idle limit */
         struct api_conn *prev, *next;
 };
 
@@ -98,6 +102,10 @@ static void conn_closed(uv_handle_t *h) {
 static void conn_close(struct api_conn *c) {
         if (c->closing)
                 return;
+        if (c->sub) {
+                om_events_unsubscribe(c->agent, c->sub);
+                c->sub = NULL;
+        }
         conn_unlink(c);
         c->closing = 2;
         uv_close((uv_handle_t *)&c->pipe, conn_closed);
@@ -184,17 +192,6 @@ static const char *aggregate(const char *const *v, size_t n) {
         return warn ? "warn" : up ? "up" : down ? "down" : na ? "n/a" : "undef";
 }
 
-/* The datagrams the kernel dropped on s's socket, its receive buffer full. */
-static void kernel_drops(struct om_hb_stream *s) {
-        uv_os_fd_t fd;
-        uint32_t mem[SK_MEMINFO_VARS];
-        socklen_t len = sizeof(mem);
-        if (s->running && uv_fileno((uv_handle_t *)&s->udp, &fd) == 0 &&
-            getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
-            len > SK_MEMINFO_DROPS * sizeof(mem[0]))
-                s->st.drops[OM_HB_DROP_KERNEL] = mem[SK_MEMINFO_DROPS];
-}
-
 static void pack_drops(msgpack_packer *pk, const struct om_hb_stats *st) {
         msgpack_pack_map(pk, _OM_HB_DROP_MAX);
         for (int d = 0; d < _OM_HB_DROP_MAX; d++)
@@ -250,7 +247,7 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
         msgpack_pack_array(pk, a->n_hb);
         for (size_t h = 0; h < a->n_hb; h++) {
                 struct om_hb_stream *s = &a->hb[h];
-                kernel_drops(s);
+                om_hb_kernel_drops(s);
                 msgpack_pack_map(pk, 8);
                 om_cl_mp_kv_str(pk, "name", a->cfg->hb[h].name);
                 om_cl_mp_kv_str(pk, "type", a->cfg->hb[h].relay ? "relay" : "unicast");
@@ -451,6 +448,122 @@ static void cmd_reload(struct api_conn *c, const msgpack_object *req) {
                 reply_ok(c, false);
 }
 
+/* ---- events ---- */
+
+/* One event to a subscriber: {v, ok, event: {seq, ts, kind, text, json}}. A subscriber
+ * that does not read is closed once its unsent events pass OM_LIM_EVENTS_SUB_QUEUE. */
+static void event_send(void *arg, const struct om_event *e) {
+        struct api_conn *c = arg;
+        if (c->closing)
+                return;
+        if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > OM_LIM_EVENTS_SUB_QUEUE) {
+                om_log_set_component("api");
+                log_warning("event subscriber closed: %u bytes unsent",
+                            (unsigned)uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe));
+                conn_drop(c, LOCAL_DROP_SLOW);
+                return;
+        }
+        msgpack_packer pk;
+        struct api_write *w = reply_begin(c, &pk);
+        if (!w) {
+                conn_close(c);
+                return;
+        }
+        msgpack_pack_map(&pk, 3);
+        om_cl_mp_kv_u64(&pk, "v", 1);
+        om_cl_mp_kv_bool(&pk, "ok", true);
+        om_cl_mp_str_pack(&pk, "event");
+        msgpack_pack_map(&pk, 5);
+        om_cl_mp_kv_u64(&pk, "seq", e->seq);
+        om_cl_mp_kv_u64(&pk, "ts", e->ts_ms);
+        om_cl_mp_kv_str(&pk, "kind", om_ev_kind_to_string(e->kind));
+        om_cl_mp_kv_str(&pk, "text", e->text);
+        om_cl_mp_kv_str(&pk, "json", e->json);
+        reply_send(w, false);
+}
+
+/* "events" {since?, boot?, filter?: [term...]}: a first reply {boot, first, last, lost,
+ * restarted}, then the events held after `since` (of this agent's boot: another boot's
+ * sequence numbers mean nothing here, so all held are sent, restarted = true), then
+ * every new one, as long as the connection stays. Without since, only new events. */
+static void cmd_events(struct api_conn *c, const msgpack_object *req) {
+        struct om_agent *a = c->agent;
+        struct om_ev_filter f = {0};
+        char err[320], boot[2 * OM_HB_BOOT_ID_LEN + 1], cboot[2 * OM_HB_BOOT_ID_LEN + 8] = "";
+        const struct om_ev_ring *ring = om_events_ring(a);
+        uint64_t since = ring->last;
+        bool restarted = false;
+        om_hex_encode(a->boot_id, OM_HB_BOOT_ID_LEN, boot, sizeof(boot));
+        const msgpack_object *fl = om_cl_mp_get(req, "filter");
+        if (fl && fl->type != MSGPACK_OBJECT_ARRAY) {
+                reply_error(c, "malformed request: filter is not an array", false);
+                return;
+        }
+        for (uint32_t i = 0; fl && i < fl->via.array.size; i++) {
+                const msgpack_object *t = &fl->via.array.ptr[i];
+                char term[OM_EV_FILTER_LEN + 2];
+                if (t->type != MSGPACK_OBJECT_STR || t->via.str.size >= sizeof(term)) {
+                        om_ev_filter_free(&f);
+                        reply_error(c,
+                                    "malformed request: a filter is not a string of 256 "
+                                    "characters at most",
+                                    false);
+                        return;
+                }
+                memcpy(term, t->via.str.ptr, t->via.str.size);
+                term[t->via.str.size] = 0;
+                if (om_ev_filter_add(&f, term, err, sizeof(err)) < 0) {
+                        om_ev_filter_free(&f);
+                        reply_error(c, err, false);
+                        return;
+                }
+        }
+        if (om_cl_mp_get(req, "since") && om_cl_mp_get_u64(req, "since", &since) < 0) {
+                om_ev_filter_free(&f);
+                reply_error(c, "malformed request: since is not a sequence number", false);
+                return;
+        }
+        if (om_cl_mp_get(req, "boot") && (om_cl_mp_get_str(req, "boot", cboot, sizeof(cboot)) < 0 ||
+                                          strlen(cboot) != strlen(boot))) {
+                om_ev_filter_free(&f);
+                reply_error(c, "malformed request: boot is not an agent boot id", false);
+                return;
+        }
+        if (cboot[0] && strcmp(cboot, boot) != 0) {
+                restarted = true;
+                since = 0;
+        }
+        if (since > ring->last)
+                since = ring->last; /* a sequence this boot never gave: nothing missed */
+        msgpack_packer pk;
+        struct api_write *w = reply_begin(c, &pk);
+        if (!w) {
+                om_ev_filter_free(&f);
+                conn_close(c);
+                return;
+        }
+        msgpack_pack_map(&pk, 3);
+        om_cl_mp_kv_u64(&pk, "v", 1);
+        om_cl_mp_kv_bool(&pk, "ok", true);
+        om_cl_mp_str_pack(&pk, "data");
+        msgpack_pack_map(&pk, 5);
+        om_cl_mp_kv_str(&pk, "boot", boot);
+        om_cl_mp_kv_u64(&pk, "first", om_ev_ring_first(ring));
+        om_cl_mp_kv_u64(&pk, "last", ring->last);
+        om_cl_mp_kv_u64(&pk, "lost", om_ev_ring_lost(ring, since));
+        om_cl_mp_kv_bool(&pk, "restarted", restarted);
+        reply_send(w, false);
+        (void)om_events_replay(a, since, &f, event_send, c);
+        if (c->closing) {
+                om_ev_filter_free(&f);
+                return;
+        }
+        uv_timer_stop(&c->timer);
+        c->sub = om_events_subscribe(a, &f, event_send, c);
+        if (!c->sub)
+                conn_close(c);
+}
+
 typedef void (*local_handler)(struct api_conn *c, const msgpack_object *req);
 
 /* Every command of the local API: its name, who may call it, its handler. Adding a
@@ -467,6 +580,7 @@ static const struct {
         {{"object_target", OM_API_WHO_LOCAL_USER}, cmd_orch},
         {{"rescan", OM_API_WHO_LOCAL_USER}, cmd_rescan},
         {{"reload", OM_API_WHO_LOCAL_USER}, cmd_reload},
+        {{"events", OM_API_WHO_LOCAL_USER}, cmd_events},
 };
 
 bool om_api_local_may(const struct om_api_cmd *c, uid_t uid, uid_t agent_uid) {
@@ -553,9 +667,11 @@ static void api_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
                 conn_close(c);
                 return;
         }
+        if (c->sub)
+                return; /* a subscriber's connection only streams events */
         const uint8_t *p = (const uint8_t *)buf->base;
         size_t left = (size_t)nread;
-        while (left && !c->close_after && !c->closing) {
+        while (left && !c->close_after && !c->closing && !c->sub) {
                 ssize_t used = om_frame_rx_feed(&c->rx, p, left);
                 if (used < 0) {
                         bool empty = c->rx.err == OM_FRAME_TOO_SMALL;
@@ -574,7 +690,7 @@ static void api_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
                         om_frame_rx_next(&c->rx);
                 }
         }
-        if (!c->closing && !c->close_after)
+        if (!c->closing && !c->close_after && !c->sub)
                 conn_arm(c);
 }
 
@@ -633,8 +749,9 @@ static void api_connection(uv_stream_t *server, int status) {
 
 void om_api_local_pack_stats(struct om_agent *a, msgpack_packer *pk) {
         const struct om_api_conns *l = &a->local_conns;
-        msgpack_pack_map(pk, 3);
+        msgpack_pack_map(pk, 4);
         om_cl_mp_kv_u64(pk, "connections", l->n);
+        om_cl_mp_kv_u64(pk, "event_subscribers", om_events_subscribers(a));
         om_cl_mp_kv_u64(pk, "served", l->served);
         om_cl_mp_str_pack(pk, "drops");
         msgpack_pack_map(pk, _LOCAL_DROP_MAX);

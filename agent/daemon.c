@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/sock_diag.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@
 
 #include "agent/agent.h"
 #include "agent/arb_client.h"
+#include "agent/events.h"
+#include "agent/metrics.h"
 #include "agent/orchestrator.h"
 #include "cluster/arb_wire.h"
 #include "core/fileio.h"
@@ -35,8 +38,56 @@ static void peer_set_state(struct om_agent *a, struct om_peer *p, enum om_peer_s
         om_log_set_component("hb");
         log_info("node %s %s => %s%s%s", p->name, om_peer_state_to_string(p->state),
                  om_peer_state_to_string(s), why ? ": " : "", why ? why : "");
+        enum om_peer_state was = p->state;
         p->state = s;
         om_orch_kick(a);
+        if (s == OM_PEER_UNKNOWN)
+                return;
+        struct om_ev_build b;
+        om_events_begin(a, &b,
+                        s == OM_PEER_UP        ? OM_EV_NODE_UP
+                        : s == OM_PEER_SUSPECT ? OM_EV_NODE_SUSPECT
+                                               : OM_EV_NODE_DOWN);
+        om_ev_peer(&b, p->name);
+        om_ev_str(&b, "from", om_peer_state_to_string(was));
+        if (why)
+                om_ev_str(&b, "reason", why);
+        om_events_emit(a, &b);
+}
+
+void om_hb_kernel_drops(struct om_hb_stream *s) {
+        uv_os_fd_t fd;
+        uint32_t mem[SK_MEMINFO_VARS];
+        socklen_t len = sizeof(mem);
+        if (s->running && uv_fileno((uv_handle_t *)&s->udp, &fd) == 0 &&
+            getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
+            len > SK_MEMINFO_DROPS * sizeof(mem[0]))
+                s->st.drops[OM_HB_DROP_KERNEL] = mem[SK_MEMINFO_DROPS];
+}
+
+/* A stream that dropped OM_LIM_EVENTS_HB_DROPS frames or more since the last tick makes
+ * an hb_drops event with the count of each reason. */
+static void drops_check(struct om_agent *a) {
+        for (size_t h = 0; h < a->n_hb; h++) {
+                struct om_hb_stream *s = &a->hb[h];
+                uint64_t d[_OM_HB_DROP_MAX], total = 0;
+                om_hb_kernel_drops(s);
+                for (int k = 0; k < _OM_HB_DROP_MAX; k++) {
+                        d[k] = s->st.drops[k] - s->drops_seen[k];
+                        total += d[k];
+                        s->drops_seen[k] = s->st.drops[k];
+                }
+                if (total < OM_LIM_EVENTS_HB_DROPS)
+                        continue;
+                struct om_ev_build b;
+                om_events_begin(a, &b, OM_EV_HB_DROPS);
+                om_ev_str(&b, "stream", a->cfg->hb[h].name);
+                om_ev_int(&b, "count", (int64_t)total);
+                for (int k = 0; k < _OM_HB_DROP_MAX; k++)
+                        if (d[k])
+                                om_ev_int(&b, om_hb_drop_to_string(k), (int64_t)d[k]);
+                om_events_emit(a, &b);
+        }
 }
 
 /* ---- beats ---- */
@@ -274,6 +325,7 @@ static void tick_cb(uv_timer_t *t) {
         }
         send_beats(a);
         judge_peers(a, now);
+        drops_check(a);
 }
 
 /* ---- local node data ---- */
@@ -382,6 +434,8 @@ static void before_sleep_cb(uv_prepare_t *p) {
                         om_orch_eval(a);
                 if (todo & OM_TODO_REPL)
                         om_repl_pass(a);
+                if (todo & (OM_TODO_RESCAN | OM_TODO_EVAL))
+                        om_events_scan(a);
         }
         if (a->beat_now) {
                 a->beat_now = false;
@@ -683,6 +737,8 @@ int om_agent_run(void) {
                 }
         }
         a->n_hb = a->cfg->n_hb;
+        if ((r = om_events_start(a)) < 0)
+                goto out;
         for (size_t h = 0; h < a->n_hb; h++)
                 if ((r = hb_start(a, h)) < 0)
                         goto out;
@@ -734,6 +790,8 @@ out:
         om_repl_free(a);
         om_rot_free(a);
         om_api_peer_free(a);
+        om_events_free(a);
+        om_metrics_free(a);
         sodium_memzero(a->hb_key, sizeof(a->hb_key));
         sodium_memzero(a->peer_key, sizeof(a->peer_key));
         sodium_memzero(a->hb_key_alt, sizeof(a->hb_key_alt));

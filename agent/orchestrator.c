@@ -21,6 +21,8 @@
 
 #include "agent/agent.h"
 #include "agent/arb_client.h"
+#include "agent/events.h"
+#include "agent/metrics.h"
 #include "agent/orchestrator.h"
 #include "cluster/cl_decide.h"
 #include "cluster/cl_mp.h"
@@ -42,6 +44,12 @@ struct obj {
         bool loaded;
         struct om_dec_cfg cfg;
         struct om_dec_obj st;
+        /* takeovers: the last other node seen running the instance, when this node went
+         * ready to start it, and the failover in progress (started at 0: none) */
+        char up_on[OM_CL_NAME_MAX];
+        uint64_t ready_at;
+        uint64_t fo_began;
+        char fo_from[OM_CL_NAME_MAX];
 };
 
 struct om_orch {
@@ -91,6 +99,47 @@ static void set_frozen(struct om_orch *o, struct obj *ob, bool frozen) {
         o->dirty = true;
 }
 
+/* The events of a monitor state change: the change itself; entering "ready" (the HA
+ * leader found no instance up); the start that follows, a takeover when the instance ran
+ * on another node before; the end of that start, a failover done (or not). */
+static void state_events(struct om_orch *o, struct obj *ob, const struct om_eff *e) {
+        struct om_agent *a = o->agent;
+        uint64_t now = uv_now(&a->loop);
+        struct om_ev_build b;
+        om_events_begin(a, &b, OM_EV_MONITOR);
+        om_ev_path(&b, ob->path);
+        om_ev_peer(&b, a->self);
+        om_ev_str(&b, "from", om_mon_to_string(e->from));
+        om_ev_str(&b, "to", om_mon_to_string(e->to));
+        if (e->why[0])
+                om_ev_str(&b, "reason", e->why);
+        om_events_emit(a, &b);
+        if (e->to == OM_MON_READY)
+                ob->ready_at = now;
+        if (e->from == OM_MON_READY && e->to == OM_MON_STARTING) {
+                om_events_begin(a, &b, OM_EV_TAKEOVER);
+                om_ev_path(&b, ob->path);
+                om_ev_str(&b, "from", ob->up_on);
+                om_ev_str(&b, "reason", e->why);
+                om_events_emit(a, &b);
+                if (ob->up_on[0]) {
+                        ob->fo_began = ob->ready_at ? ob->ready_at : now;
+                        snprintf(ob->fo_from, sizeof(ob->fo_from), "%s", ob->up_on);
+                }
+        } else if (e->from == OM_MON_STARTING && ob->fo_began) {
+                bool ok = !om_mon_failed(e->to);
+                uint64_t ms = now - ob->fo_began;
+                ob->fo_began = 0;
+                om_metrics_failover(a, ob->path, ok, ms);
+                om_events_begin(a, &b, OM_EV_FAILOVER);
+                om_ev_path(&b, ob->path);
+                om_ev_str(&b, "from", ob->fo_from);
+                om_ev_str(&b, "result", ok ? "ok" : "failed");
+                om_ev_int(&b, "duration_ms", (int64_t)ms);
+                om_events_emit(a, &b);
+        }
+}
+
 /* Performs the effects of a decision on ob, in order. */
 static void apply(struct om_orch *o, struct obj *ob, const struct om_decision *d) {
         struct om_agent *a = o->agent;
@@ -105,6 +154,7 @@ static void apply(struct om_orch *o, struct obj *ob, const struct om_decision *d
                         if (e->why[0])
                                 log_info("%s monitor: %s", ob->path, e->why);
                         o->dirty = true;
+                        state_events(o, ob, e);
                         break;
                 case OM_EFF_SPAWN:
                 case OM_EFF_REFRESH:
@@ -118,17 +168,34 @@ static void apply(struct om_orch *o, struct obj *ob, const struct om_decision *d
                 case OM_EFF_FROZEN:
                         set_frozen(o, ob, e->flag);
                         break;
-                case OM_EFF_TARGET_SET:
+                case OM_EFF_TARGET_SET: {
                         log_info("%s target state set to %s (by %s, seen from %s)", ob->path,
                                  ob->st.target, ob->st.twriter, a->peers[e->node].name);
                         o->dirty = true;
+                        ob->up_on[0] = 0; /* a start the operator asked is no takeover */
+                        struct om_ev_build b;
+                        om_events_begin(a, &b, OM_EV_TARGET_SET);
+                        om_ev_path(&b, ob->path);
+                        om_ev_str(&b, "target", ob->st.target);
+                        om_ev_str(&b, "writer", ob->st.twriter);
+                        om_events_emit(a, &b);
                         break;
-                case OM_EFF_TARGET_END:
+                }
+                case OM_EFF_TARGET_END: {
                         log_info("%s target %s %s%s%s", ob->path, ob->st.target,
                                  e->flag ? "failed" : "reached", ob->st.treason[0] ? ": " : "",
                                  ob->st.treason);
                         o->dirty = true;
+                        struct om_ev_build b;
+                        om_events_begin(a, &b,
+                                        e->flag ? OM_EV_TARGET_FAILED : OM_EV_TARGET_REACHED);
+                        om_ev_path(&b, ob->path);
+                        om_ev_str(&b, "target", ob->st.target);
+                        if (e->flag)
+                                om_ev_str(&b, "reason", ob->st.treason);
+                        om_events_emit(a, &b);
                         break;
+                }
                 case OM_EFF_SPLIT:
                         log_warning("%s: quorum lost, split_action %s", ob->path, e->why);
                         break;
@@ -372,6 +439,15 @@ static void quorum_update(struct om_orch *o) {
                 log_info("quorum %s: %d/%d votes (%d live nodes, arbitrators %d/%d%s)%s", what,
                          q.votes, q.total, q.votes - votes, votes, weight,
                          kept ? ", a lease kept" : "", a->cfg->quorum ? "" : ", not enforced");
+                struct om_ev_build b;
+                om_events_begin(a, &b,
+                                q.have ? OM_EV_QUORUM_HELD
+                                : keep ? OM_EV_QUORUM_DOUBT
+                                       : OM_EV_QUORUM_LOST);
+                om_ev_int(&b, "votes", q.votes);
+                om_ev_int(&b, "total", q.total);
+                om_ev_str(&b, "state", what);
+                om_events_emit(a, &b);
         }
 }
 
@@ -435,6 +511,10 @@ static void eval(struct om_orch *o) {
         for (size_t i = 0; i < o->n_objs; i++) {
                 struct obj *ob = o->objs[i];
                 struct om_instance_status status;
+                for (size_t k = 0; k < a->n_peers; k++)
+                        if (!a->peers[k].self && om_view_alive(&v, k) &&
+                            om_inst_up(om_view_inst(&v, k, ob->path)))
+                                snprintf(ob->up_on, sizeof(ob->up_on), "%s", a->peers[k].name);
                 struct om_dec_status ds = {0}, *dsp = NULL;
                 /* the status a monitor refresh left, for the decision to judge */
                 if ((ob->st.mon_check || ob->st.standby_check) &&
@@ -624,6 +704,13 @@ void om_orch_api(struct om_agent *a, const char *cmd, const msgpack_object *req,
         struct om_decision d;
         d.n = 0; /* not zeroed whole: see cl_decide.h */
         om_decide_target_set(&ob->st, target, ver, a->self, &d);
+        ob->up_on[0] = 0; /* a start the operator asked is no takeover */
+        struct om_ev_build b;
+        om_events_begin(a, &b, OM_EV_TARGET_SET);
+        om_ev_path(&b, ob->path);
+        om_ev_str(&b, "target", ob->st.target);
+        om_ev_str(&b, "writer", ob->st.twriter);
+        om_events_emit(a, &b);
         apply(o, ob, &d);
         om_log_set_component("monitor");
         log_info("%s target state set to %s", path, target);

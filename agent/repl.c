@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/events.h"
 #include "cluster/cl_mp.h"
 #include "cluster/cl_repl.h"
 #include "core/fileio.h"
@@ -185,6 +186,14 @@ static void after_work_cb(uv_work_t *w, int status) {
                         log_info("%s installed: version %s by %s, from %s", j->pathstr, ver,
                                  j->v.writer, j->peer);
                 }
+                struct om_ev_build b;
+                om_events_begin(a, &b, OM_EV_REPL_INSTALL);
+                om_ev_path(&b, j->pathstr);
+                om_ev_str(&b, "what", j->kind == JOB_DELETE ? "tombstone" : "config");
+                om_ev_str(&b, "version", ver);
+                om_ev_str(&b, "writer", j->v.writer);
+                om_ev_str(&b, "from", j->peer);
+                om_events_emit(a, &b);
                 a->todo |= OM_TODO_RESCAN; /* bumps the generation: beaten before sleep */
                 if (rec)
                         rec->n_failed = 0;
@@ -200,6 +209,14 @@ static void after_work_cb(uv_work_t *w, int status) {
                 r->refused++;
                 log_warning("%s version %s by %s from %s refused: %s", j->pathstr, ver, j->v.writer,
                             j->peer, j->err);
+                struct om_ev_build b;
+                om_events_begin(a, &b, OM_EV_REPL_REFUSED);
+                om_ev_path(&b, j->pathstr);
+                om_ev_str(&b, "version", ver);
+                om_ev_str(&b, "writer", j->v.writer);
+                om_ev_str(&b, "from", j->peer);
+                om_ev_str(&b, "reason", j->err);
+                om_events_emit(a, &b);
                 if (rec) {
                         rec->refused = j->v;
                         rec->retry_at = uv_now(&a->loop) + REFUSED_RETRY_MS;

@@ -13,8 +13,11 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/events.h"
+#include "agent/metrics.h"
 #include "agent/orchestrator.h"
 #include "core/log.h"
+#include "core/objpath.h"
 #include "core/util.h"
 
 extern char **environ;
@@ -26,6 +29,9 @@ struct job {
         void *arg;
         uint64_t started;
         char what[160];
+        char path[OM_PATH_STRMAX];
+        char action[48];  /* "start", "start --rid fs#0", "status" for a monitor refresh */
+        bool status_only; /* a monitor refresh: counted, no event */
 };
 
 static void job_closed(uv_handle_t *h) {
@@ -36,8 +42,21 @@ static void job_exit(uv_process_t *p, int64_t status, int sig) {
         struct job *j = container_of(p, struct job, proc);
         int st = sig ? 128 + sig : (int)status;
         om_log_set_component("runner");
-        log_info("%s exited %d after %llums", j->what, st,
-                 (unsigned long long)(uv_now(&j->agent->loop) - j->started));
+        uint64_t ms = uv_now(&j->agent->loop) - j->started;
+        log_info("%s exited %d after %llums", j->what, st, (unsigned long long)ms);
+        char kind[48];
+        snprintf(kind, sizeof(kind), "%.*s", (int)strcspn(j->action, " "), j->action);
+        om_metrics_action(j->agent, j->status_only ? "status" : kind, st == 0, ms);
+        if (!j->status_only) {
+                struct om_ev_build b;
+                om_events_begin(j->agent, &b, OM_EV_ACTION_END);
+                om_ev_path(&b, j->path);
+                om_ev_str(&b, "action", j->action);
+                om_ev_int(&b, "status", st);
+                om_ev_str(&b, "result", st == 0 ? "ok" : "failed");
+                om_ev_int(&b, "duration_ms", (int64_t)ms);
+                om_events_emit(j->agent, &b);
+        }
         if (j->cb)
                 j->cb(j->agent, j->arg, st);
         uv_close((uv_handle_t *)p, job_closed);
@@ -97,6 +116,13 @@ int om_orch_run(struct om_agent *a, const char *path, const char *const *words, 
         j->started = uv_now(&a->loop);
         snprintf(j->what, sizeof(j->what), "%s %s%s%s (sid %s)", path, words[0],
                  words[1] ? " " : "", words[1] ? words[1] : "", sid);
+        snprintf(j->path, sizeof(j->path), "%s", path);
+        snprintf(j->action, sizeof(j->action), "%s", words[0]);
+        for (size_t i = 1; words[i] && !status_only; i++) {
+                size_t l = strlen(j->action);
+                snprintf(j->action + l, sizeof(j->action) - l, " %s", words[i]);
+        }
+        j->status_only = status_only;
         uv_stdio_container_t stdio[3] = {
                 {.flags = UV_IGNORE}, {.flags = UV_IGNORE}, {.flags = UV_IGNORE}};
         uv_process_options_t o = {
@@ -117,5 +143,14 @@ int om_orch_run(struct om_agent *a, const char *path, const char *const *words, 
         }
         om_log_set_component("runner");
         log_info("%s spawned, pid %d", j->what, j->proc.pid);
+        if (!status_only) {
+                struct om_ev_build b;
+                om_events_begin(a, &b, OM_EV_ACTION_START);
+                om_ev_path(&b, path);
+                om_ev_str(&b, "action", j->action);
+                om_ev_int(&b, "pid", j->proc.pid);
+                om_ev_str(&b, "sid", sid);
+                om_events_emit(a, &b);
+        }
         return 0;
 }

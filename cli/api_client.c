@@ -39,7 +39,7 @@ static int wait_fd(int fd, short ev, uint64_t deadline) {
                 if (now >= deadline)
                         return -ETIMEDOUT;
                 struct pollfd p = {.fd = fd, .events = ev};
-                int r = poll(&p, 1, (int)(deadline - now));
+                int r = poll(&p, 1, deadline == UINT64_MAX ? -1 : (int)(deadline - now));
                 if (r > 0)
                         return 0;
                 if (r < 0 && errno != EINTR)
@@ -179,6 +179,39 @@ int om_api_call(const char *cmd, int timeout_ms, struct om_api_reply *ret) {
         int r = om_api_call_raw(sb.data, sb.size, timeout_ms, ret);
         msgpack_sbuffer_destroy(&sb);
         return r;
+}
+
+int om_api_stream_open(const msgpack_sbuffer *req, int timeout_ms, struct om_api_reply *ret) {
+        uint64_t deadline = om_mono_ms() + (uint64_t)timeout_ms;
+        char *buf = NULL;
+        size_t n;
+        *ret = (struct om_api_reply){0};
+        int fd = local_connect();
+        if (fd < 0)
+                return fd;
+        int r = write_all(fd, req->data, req->size, deadline);
+        if (r == 0)
+                r = read_msg(fd, OM_LIM_LOCAL_REPLY_MAX, deadline, &buf, &n);
+        if (r == 0)
+                r = parse_reply(buf, n, ret);
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+int om_api_stream_next(int fd, int timeout_ms, struct om_api_reply *ret) {
+        char *buf = NULL;
+        size_t n;
+        *ret = (struct om_api_reply){0};
+        /* wait for the message's first byte, then give the rest a bounded time: a
+         * timeout never leaves half a message read */
+        int r = wait_fd(fd, POLLIN,
+                        timeout_ms < 0 ? UINT64_MAX : om_mono_ms() + (uint64_t)timeout_ms);
+        if (r == 0)
+                r = read_msg(fd, OM_LIM_LOCAL_REPLY_MAX, om_mono_ms() + 5000, &buf, &n);
+        return r < 0 ? r : parse_reply(buf, n, ret);
 }
 
 void om_api_peer_reply_done(struct om_api_peer_reply *r) {

@@ -44,6 +44,16 @@ void om_api_print_drops(const msgpack_object *drops);
  * framed reply; for tests of malformed requests. */
 int om_api_call_raw(const void *req, size_t len, int timeout_ms, struct om_api_reply *ret);
 
+/* A streaming request (the agent's `events`): sends req (framed: om_frame_sbuf_begin/end)
+ * and reads the first reply into ret within timeout_ms. Returns the connection's fd, to
+ * read the following messages from with om_api_stream_next and close, or a negative
+ * errno as om_api_call. */
+int om_api_stream_open(const msgpack_sbuffer *req, int timeout_ms, struct om_api_reply *ret);
+/* The next message of a stream into ret (ret->u.data is the whole map), waiting at most
+ * timeout_ms (-1: for ever): 0, -ETIMEDOUT, -ECONNRESET when the agent closed, or
+ * another negative errno. */
+int om_api_stream_next(int fd, int timeout_ms, struct om_api_reply *ret);
+
 /* Keys of the peer API: requests are sealed with keys[0] (its generation gens[0] in the
  * frame); a reply is opened with the key of the generation it names (during a secret
  * rotation a node may answer with the other secret). */

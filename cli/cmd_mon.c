@@ -5,7 +5,8 @@
  * P not provisioned, ^ HA leader, / n/a, ? its node is down) followed by the instance's monitor
  * state when it is not idle ("!!* stop failed", as the reference shows a failed orchestrated stop),
  * and the object's orchestrate mode and target. `--format json` prints the agent's
- * whole view. `--watch` redraws it every `--interval`. `--legend` prints what the
+ * whole view. `--watch` redraws it on the agent's events (cli/events.h), and at least every
+ * `--interval`. `--legend` prints what the
  * symbols mean (cli/doc_tables.c, the table om(1) prints too).
  */
 #include <errno.h>
@@ -17,6 +18,7 @@
 
 #include "cli/api_client.h"
 #include "cli/cli.h"
+#include "cli/events.h"
 #include "cluster/cl_mp.h"
 #include "core/json.h"
 #include "core/util.h"
@@ -323,11 +325,11 @@ static int mon_once(struct om_cli_ctx *ctx, const char *fmt) {
 }
 
 /* `om mon [--watch [--interval D]]`: once, or until interrupted, redrawn in place on a
- * terminal (one document per round for json and yaml). An agent that stops answering
- * meanwhile is said so, and the watch goes on until it answers again. */
+ * terminal on every burst of events (one document per round for json and yaml). An agent that stops
+ * answering meanwhile is said so, and the watch goes on until it answers again. */
 static int cmd_mon(struct om_cli_ctx *ctx) {
         const char *fmt, *iv = om_cli_opt(ctx, "interval");
-        uint64_t interval = 1000;
+        uint64_t interval = 5000;
         if (om_cli_format(ctx, &fmt) < 0)
                 return OM_EXIT_USAGE;
         bool watch = om_cli_flag(ctx, "watch");
@@ -348,23 +350,38 @@ static int cmd_mon(struct om_cli_ctx *ctx) {
         if (!watch)
                 return mon_once(ctx, fmt);
         bool tty = isatty(STDOUT_FILENO) && !strcmp(fmt, "text");
+        /* redrawn when the agent's events say something changed (a burst of them makes
+         * one redraw), and at least every interval (the ages shown move) */
+        struct om_events_stream es = {.fd = -1};
         for (;;) {
                 if (tty)
                         fputs("\033[H\033[2J", stdout); /* home, clear */
                 fflush(stdout);
                 (void)mon_once(ctx, fmt);
-                if (fflush(stdout) == EOF || ferror(stdout))
+                if (fflush(stdout) == EOF || ferror(stdout)) {
+                        om_events_stream_close(&es);
                         return OM_EXIT_FAIL; /* the reader went away */
-                struct timespec ts = {(time_t)(interval / 1000), (long)(interval % 1000) * 1000000};
-                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                        ;
+                }
+                struct om_event_msg m;
+                uint64_t until = om_mono_ms() + interval;
+                int r = om_events_stream_next(&es, (int)interval, &m);
+                while (r == 0 && om_mono_ms() < until)
+                        r = om_events_stream_next(&es, 50, &m); /* the rest of the burst */
+                if (r != 0 && r != -ETIMEDOUT) {
+                        /* no stream (no agent): the next round says so, after a pause */
+                        uint64_t now = om_mono_ms();
+                        uint64_t left = until > now ? until - now : 0;
+                        struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000};
+                        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                                ;
+                }
         }
 }
 
 static const struct om_cli_cmd mon_cmds[] = {
         {"mon", 0, "format= watch|w interval= legend", cmd_mon,
-         "Show the cluster at a glance (the agent's view); --watch redraws it every --interval "
-         "(1s)."},
+         "Show the cluster at a glance (the agent's view); --watch redraws it when the agent's "
+         "events say something changed, and at least every --interval (5s)."},
         {"mon", OM_KINDS_ALL, "format= watch|w interval= legend", cmd_mon,
          "Show the objects the path or selector matches, on every node (--watch redraws).", true},
 };

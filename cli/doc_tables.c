@@ -60,6 +60,19 @@ static const struct {
          "Redraw every --interval until interrupted (one document per round for "
          "json and yaml)."},
         {NULL, "interval", "With --watch: the time between two rounds (100ms to 1h; default 1s)."},
+        {"mon", "watch",
+         "Redraw when the agent's events say something changed, and at least every --interval "
+         "(one document per round for json and yaml)."},
+        {"mon", "interval",
+         "With --watch: the longest time between two rounds (100ms to 1h; default 5s)."},
+        {"node events", "filter",
+         "Only the events this term matches: kind=, path= or node= (the node the event is "
+         "about) with shell patterns, comma-separated alternatives (kind=node_down,takeover); "
+         "repeatable, every term must match."},
+        {"node events", "since",
+         "First the events the agent still holds after this sequence number (0: all it "
+         "holds), then the new ones; a gap is said on stderr."},
+        {"node events", "count", "Stop after this many events."},
         {"mon", "legend", "Print what every symbol of the om mon tables means, and exit."},
         {NULL, "eval",
          "Expand the references ({name}, {disk#1.exposed_devs[0]}...) as seen "

@@ -61,6 +61,14 @@
 #define OM_LIM_HB_RCVBUF_MIN (1u << 20)
 #define OM_LIM_HB_RCVBUF_MAX (16u << 20)
 
+/* Events (agent/events.c): the ring holds the last OM_LIM_EVENTS_RING events; a
+ * subscriber whose unsent events pass OM_LIM_EVENTS_SUB_QUEUE bytes (a client that does
+ * not read) is closed, counted, and may reconnect with its last sequence; a stream's
+ * heartbeat drops of one interval make an event when they reach OM_LIM_EVENTS_HB_DROPS. */
+#define OM_LIM_EVENTS_RING 4096
+#define OM_LIM_EVENTS_SUB_QUEUE (8u << 20)
+#define OM_LIM_EVENTS_HB_DROPS 10
+
 /* ---- config files (core/ini.c, core/keywords.c) ---- */
 /* The index of a resource section, [<group>#<index>]: 0 to this. */
 #define OM_LIM_SECTION_INDEX_MAX 9999
