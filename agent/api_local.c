@@ -366,7 +366,7 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
                         if (!in)
                                 continue;
                         om_cl_mp_str_pack(pk, a->peers[i].name);
-                        msgpack_pack_map(pk, 7);
+                        msgpack_pack_map(pk, 8);
                         om_cl_mp_kv_str(pk, "avail", in->avail);
                         om_cl_mp_kv_str(pk, "overall", in->overall);
                         om_cl_mp_kv_bool(pk, "frozen", in->frozen || nd->frozen);
@@ -375,6 +375,7 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
                                         om_mon_to_string(in->monitor ? in->monitor : OM_MON_IDLE));
                         om_cl_mp_kv_bool(pk, "ha_leader", leader == (int)i);
                         om_cl_mp_kv_bool(pk, "stale", !om_view_alive(&v, i));
+                        om_cl_mp_kv_str(pk, "error", in->error);
                 }
         }
         free(paths);

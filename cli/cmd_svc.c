@@ -50,66 +50,62 @@ static int orch_call(const char *cmd, const char *path, const char *target,
         return r;
 }
 
-/* The last error of this node's action on the object logged at or after since (a log
- * timestamp), without the closing "<action> failed" line: "r:disk#1 | cannot activate
- * ...", as "disk#1: cannot activate ...". Empty when there is none. */
-static void last_local_error(const struct om_path *p, const char *since, char *out, size_t len) {
-        out[0] = 0;
-        _cleanup_free_ char *file = om_object_log_path(p);
-        _cleanup_fclose_ FILE *f = file ? fopen(file, "re") : NULL;
-        char line[2048];
-        size_t tl = strlen(since);
-        while (f && fgets(line, sizeof(line), f)) {
-                line[strcspn(line, "\n")] = 0;
-                char *msg = strstr(line, " | ");
-                if (strlen(line) < tl || strncmp(line, since, tl) < 0 || !msg ||
-                    strncmp(line + tl, " ERROR ", 7) != 0)
-                        continue;
-                msg += 3;
-                char word[32];
-                int n = 0;
-                if (sscanf(msg, "%31[a-z] failed%n", word, &n) == 1 && msg[n] == 0)
-                        continue; /* the closing line says nothing new */
-                const char *rid = strstr(line, " r:");
-                if (rid && rid < msg) {
-                        rid += 3;
-                        snprintf(out, len, "%.*s: %s", (int)strcspn(rid, " "), rid, msg);
-                } else
-                        snprintf(out, len, "%s", msg);
-        }
-}
-
-/* Under a failed target's line, on stderr, each failing node's reason: the last error
- * of its action for this node (read from the object log), where to look for another. */
-static void explain_failure(struct om_cli_ctx *ctx, const char *since) {
+/* The failed instances of the object: node, monitor state and reason (the last error of
+ * its last action as its node data carries it, "" none). Returns how many, -1 on error. */
+struct failed_inst {
+        char node[OM_CL_NAME_MAX], mon[64], why[256];
+};
+static int failed_instances(const char *path, struct failed_inst *out, int max) {
         struct om_api_reply rep;
         if (om_api_call("status", 5000, &rep) < 0 || !rep.data) {
                 om_api_reply_done(&rep);
-                return;
+                return -1;
         }
-        const msgpack_object *insts = om_cl_mp_get(
-                om_cl_mp_get(om_cl_mp_get(rep.data, "objects"), ctx->pathstr), "instances");
-        for (uint32_t k = 0; insts && insts->type == MSGPACK_OBJECT_MAP && k < insts->via.map.size;
+        const msgpack_object *insts =
+                om_cl_mp_get(om_cl_mp_get(om_cl_mp_get(rep.data, "objects"), path), "instances");
+        int n = 0;
+        for (uint32_t k = 0;
+             insts && insts->type == MSGPACK_OBJECT_MAP && k < insts->via.map.size && n < max;
              k++) {
                 const msgpack_object_kv *kv = &insts->via.map.ptr[k];
-                char node[OM_CL_NAME_MAX], mon[64] = "", why[1024];
-                if (om_cl_mp_str(&kv->key, node, sizeof(node)) < 0 ||
-                    om_cl_mp_get_str(&kv->val, "monitor", mon, sizeof(mon)) < 0 ||
-                    !strstr(mon, "failed"))
+                struct failed_inst *f = &out[n];
+                memset(f, 0, sizeof(*f));
+                if (om_cl_mp_str(&kv->key, f->node, sizeof(f->node)) < 0 ||
+                    om_cl_mp_get_str(&kv->val, "monitor", f->mon, sizeof(f->mon)) < 0 ||
+                    !strstr(f->mon, "failed"))
                         continue;
-                if (!strcmp(node, om_nodename()))
-                        last_local_error(&ctx->path, since, why, sizeof(why));
-                else
-                        why[0] = 0;
-                if (why[0])
-                        fprintf(stderr, "  %s %s: %s\n", node, mon, why);
+                (void)om_cl_mp_get_str(&kv->val, "error", f->why, sizeof(f->why));
+                n++;
+        }
+        om_api_reply_done(&rep);
+        return n;
+}
+
+/* Under a failed target's line, on stderr, each failing node's reason: the last error of
+ * its last action (every node's status cache keeps it and its node data carries it: the
+ * failed state may arrive a beat before the reason, so this waits up to 2 s for it), or
+ * where to look when it carries none. */
+static void explain_failure(struct om_cli_ctx *ctx) {
+        struct failed_inst f[64]; /* a cluster's nodes at most */
+        int n = -1;
+        for (int round = 0; round < 20; round++) {
+                n = failed_instances(ctx->pathstr, f, (int)ARRAY_SIZE(f));
+                bool all = n >= 0;
+                for (int i = 0; i < n; i++)
+                        all = all && f[i].why[0];
+                if (all)
+                        break;
+                usleep(100 * 1000);
+        }
+        for (int i = 0; i < n; i++) {
+                if (f[i].why[0])
+                        fprintf(stderr, "  %s %s: %s\n", f[i].node, f[i].mon, f[i].why);
                 else
                         fprintf(stderr,
                                 "  %s %s: the reason is in its object log (om %s logs, on "
                                 "%s)\n",
-                                node, mon, ctx->pathstr, node);
+                                f[i].node, f[i].mon, ctx->pathstr, f[i].node);
         }
-        om_api_reply_done(&rep);
 }
 
 /* The orchestrated path: set the target, print the reference lines, wait if asked. */
@@ -144,8 +140,6 @@ static int orchestrate_wait(struct om_cli_ctx *ctx, const char *target, bool wai
         if (!wait)
                 return OM_EXIT_OK;
         uint64_t limit = 0, t0 = om_mono_ms();
-        char since[40];
-        om_log_timestamp(since, sizeof(since));
         const char *tm = om_cli_opt(ctx, "time");
         if (tm && om_parse_duration_ms(tm, &limit) < 0)
                 return om_cli_usage_error("--time '%s' is not a duration (like 30s)", tm);
@@ -172,7 +166,7 @@ static int orchestrate_wait(struct om_cli_ctx *ctx, const char *target, bool wai
                                            ctx->pathstr, target, now_target);
                 if (done && failed) {
                         om_cli_fail("%s: target %s failed: %s", ctx->pathstr, target, buf);
-                        explain_failure(ctx, since);
+                        explain_failure(ctx);
                         return OM_EXIT_FAIL;
                 }
                 if (done)

@@ -76,6 +76,7 @@ int om_cl_nodedata_collect(struct om_cl_nodedata *ret) {
                         snprintf(in->avail, sizeof(in->avail), "%s", st.avail);
                         snprintf(in->overall, sizeof(in->overall), "%s", st.overall);
                         in->provisioned = st.provisioned;
+                        snprintf(in->error, sizeof(in->error), "%s", st.last_error);
                 } else {
                         snprintf(in->avail, sizeof(in->avail), "undef");
                         snprintf(in->overall, sizeof(in->overall), "undef");
@@ -137,7 +138,7 @@ void om_cl_nodedata_pack(const struct om_cl_nodedata *nd, msgpack_packer *pk) {
         for (size_t i = 0; i < nd->n_inst; i++) {
                 const struct om_cl_instance *in = &nd->inst[i];
                 om_cl_mp_str_pack(pk, in->path);
-                msgpack_pack_map(pk, 9);
+                msgpack_pack_map(pk, 9 + (in->error[0] != 0));
                 om_cl_mp_kv_str(pk, "avail", in->avail);
                 om_cl_mp_kv_str(pk, "overall", in->overall);
                 om_cl_mp_kv_bool(pk, "provisioned", in->provisioned);
@@ -147,6 +148,8 @@ void om_cl_nodedata_pack(const struct om_cl_nodedata *nd, msgpack_packer *pk) {
                 om_cl_mp_kv_u64(pk, "target_ver", in->target_ver);
                 om_cl_mp_kv_str(pk, "target_writer", in->target_writer);
                 om_cl_mp_kv_bool(pk, "target_done", in->target_done);
+                if (in->error[0])
+                        om_cl_mp_kv_str(pk, "error", in->error);
         }
         om_cl_mp_str_pack(pk, "objects");
         msgpack_pack_map(pk, nd->n_objs);
@@ -200,6 +203,10 @@ int om_cl_nodedata_unpack(const msgpack_object *o, struct om_cl_nodedata *ret) {
                         goto bad;
                 if (om_cl_mp_get(&kv->val, "monitor"))
                         in->monitor = om_mon_from_string(mon);
+                /* optional: absent when its last action did not fail */
+                if (om_cl_mp_get(&kv->val, "error") &&
+                    om_cl_mp_get_str(&kv->val, "error", in->error, sizeof(in->error)) < 0)
+                        goto bad;
                 nd.n_inst++;
         }
         for (uint32_t i = 0; i < objs->via.map.size; i++) {

@@ -254,6 +254,61 @@ static void emit(enum om_log_level level, const char *msg) {
         } while (*p);
 }
 
+/* One object log line: "<ts> <LEVEL> sid:<sid> n:<node> o:<path>[ r:<rid>] sc:n | <msg>".
+ * Fills out when it is an ERROR of sid that says more than "<word> failed". */
+static bool error_of(const char *line, const char *sid, char *out, size_t len) {
+        const char *msg = strstr(line, " | ");
+        const char *lvl = strstr(line, " ERROR sid:");
+        if (!msg || !lvl || lvl > msg)
+                return false;
+        const char *s = lvl + 11;
+        size_t sl = strlen(sid);
+        if (strncmp(s, sid, sl) != 0 || s[sl] != ' ')
+                return false;
+        msg += 3;
+        char word[32];
+        int n = 0;
+        if (sscanf(msg, "%31[a-z] failed%n", word, &n) == 1 && msg[n] == 0)
+                return false;
+        const char *rid = strstr(line, " r:");
+        if (rid && rid < msg)
+                snprintf(out, len, "%.*s: %s", (int)strcspn(rid + 3, " "), rid + 3, msg);
+        else
+                snprintf(out, len, "%s", msg);
+        return true;
+}
+
+int om_log_last_error(const char *file, const char *sid, char *out, size_t len) {
+        _cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC);
+        struct stat sb;
+        if (fd < 0 || fstat(fd, &sb) < 0)
+                return -errno;
+        off_t from =
+                sb.st_size > (off_t)OM_LOG_ERROR_SCAN ? sb.st_size - (off_t)OM_LOG_ERROR_SCAN : 0;
+        _cleanup_free_ char *buf = malloc(OM_LOG_ERROR_SCAN + 1);
+        if (!buf)
+                return -ENOMEM;
+        ssize_t n = pread(fd, buf, OM_LOG_ERROR_SCAN, from);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        char *p = buf;
+        if (from > 0) /* the first line is cut: skip it */
+                p += strcspn(p, "\n") + (p[strcspn(p, "\n")] != 0);
+        int r = -ENOENT;
+        while (*p) {
+                char *eol = p + strcspn(p, "\n");
+                bool last = *eol == 0;
+                *eol = 0;
+                if (error_of(p, sid, out, len))
+                        r = 0;
+                if (last)
+                        break;
+                p = eol + 1;
+        }
+        return r;
+}
+
 int om_log_fullv(enum om_log_level level, int err, const char *fmt, va_list ap) {
         int ret = err < 0 ? err : -err;
         if (level == OM_LOG_DEBUG && !L.debug && !getenv("OM_DEBUG"))

@@ -52,6 +52,13 @@ void om_log_object_close(void);
 /* The resource id tagging the next messages (r:<rid>), NULL for the object itself. */
 void om_log_set_rid(const char *rid);
 
+/* The reason an action of session sid failed, from the object log `file`: its last
+ * ERROR line, as "<rid>: <message>" when a resource logged it, skipping the closing
+ * "<action> failed" line. Reads at most the last OM_LOG_ERROR_SCAN bytes (an action's
+ * lines are the newest). 0 with out filled, -ENOENT when no such line, or -errno. */
+#define OM_LOG_ERROR_SCAN ((size_t)64 << 10)
+int om_log_last_error(const char *file, const char *sid, char *out, size_t len);
+
 /* Writes a message; returns -|err| (or 0 when err is 0) so callers can log and return
  * in one step. errno is set from err while formatting, so %m works. */
 int om_log_full(enum om_log_level level, int err, const char *fmt, ...) _printf_(3, 4);

@@ -574,8 +574,13 @@ int om_res_action_run(const struct om_path *p, const char *action,
                 return e;
         }
         om_log_set_console(false);
-        if (e < 0)
+        svc->last_error[0] = 0;
+        if (e < 0) {
                 log_error("%s failed", action);
+                if (om_log_last_error(logfile, om_log_sid(), svc->last_error,
+                                      sizeof(svc->last_error)) < 0)
+                        snprintf(svc->last_error, sizeof(svc->last_error), "%s failed", action);
+        }
         om_res_svc_eval(svc);
         svc->action = action;
         int s = om_res_svc_save_status(svc);

@@ -388,9 +388,11 @@ int om_res_svc_save_status(struct om_res_svc *svc) {
         if (svc->action) {
                 snprintf(st.last_action, sizeof(st.last_action), "%s", svc->action);
                 st.last_action_ms = st.updated_ms;
+                memcpy(st.last_error, svc->last_error, sizeof(st.last_error));
         } else if (have_old) {
                 memcpy(st.last_action, old.last_action, sizeof(st.last_action));
                 st.last_action_ms = old.last_action_ms;
+                memcpy(st.last_error, old.last_error, sizeof(st.last_error));
         }
         if (have_old && !svc->action && !strcmp(old.avail, st.avail) &&
             !strcmp(old.overall, st.overall) && old.provisioned == st.provisioned &&

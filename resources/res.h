@@ -8,6 +8,8 @@
  */
 #pragma once
 
+#include "resources/status.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,9 +95,10 @@ struct om_res_svc {
         struct om_res **res;
         size_t n_res;
         bool force;
-        const char *action;   /* the action running, recorded in the status cache */
-        struct om_ini *state; /* <var>/.../resources: provisioned flags */
-        int depth;            /* device reference recursion guard */
+        const char *action;                   /* the action running, recorded in the status cache */
+        char last_error[OM_STATUS_ERROR_MAX]; /* why it failed ("" when it succeeded) */
+        struct om_ini *state;                 /* <var>/.../resources: provisioned flags */
+        int depth;                            /* device reference recursion guard */
         /* filled by om_res_svc_eval */
         enum om_res_status avail, overall;
         int provisioned; /* 1, 0, -1 unknown */

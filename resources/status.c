@@ -49,6 +49,8 @@ int om_instance_status_load(const struct om_path *p, struct om_instance_status *
                         st.last_action_ms = ms;
                 }
         }
+        if ((v = om_ini_get(ini, "instance", "last_error", NULL)))
+                snprintf(st.last_error, sizeof(st.last_error), "%s", v);
         st.frozen = om_instance_frozen(p);
         *ret = st;
         return 0;
@@ -69,6 +71,17 @@ int om_instance_status_save(const struct om_path *p, const struct om_instance_st
         if (text && st->last_action[0]) {
                 char *t = om_asprintf("%slast_action = %s %" PRIu64 "\n", text, st->last_action,
                                       st->last_action_ms);
+                free(text);
+                text = t;
+        }
+        if (text && st->last_error[0]) {
+                /* one line of printable text: the ini holds one value per line */
+                char e[sizeof(st->last_error)];
+                size_t i = 0;
+                for (; st->last_error[i] && i < sizeof(e) - 1; i++)
+                        e[i] = (unsigned char)st->last_error[i] < 0x20 ? ' ' : st->last_error[i];
+                e[i] = 0;
+                char *t = om_asprintf("%slast_error = %s\n", text, e);
                 free(text);
                 text = t;
         }

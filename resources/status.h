@@ -11,6 +11,7 @@
 
 #include "core/objpath.h"
 
+#define OM_STATUS_ERROR_MAX 200
 struct om_instance_status {
         char avail[8];   /* up, down, warn, n/a, undef */
         char overall[8]; /* avail, worsened by warnings of optional resources */
@@ -21,6 +22,9 @@ struct om_instance_status {
         char fenced[256];     /* rids whose device reservation another node took */
         char last_action[16]; /* the last action run on the instance ("" when none) */
         uint64_t last_action_ms;
+        /* why that action failed, from its object log ("" when it succeeded): shown on
+         * other nodes through the node data (cluster/cl_nodedata.h) */
+        char last_error[OM_STATUS_ERROR_MAX];
 };
 
 /* Loads the cached status; -ENOENT when never computed (avail "undef" is then right). */

@@ -70,24 +70,34 @@ on 2 web thaw --wait >/dev/null || fail "thaw --wait"
 for k in 1 2 3; do wait_inst 2 n$k $P frozen false 3; done
 echo "ok: freeze and thaw"
 
+inst_error() { # inst_error K NODE: web's instance error on NODE, as node K's agent shows it
+        on "$1" daemon status --format json | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["objects"]["root/svc/web"]["instances"][sys.argv[1]]["error"])' "$2"
+}
 # the stop-loss protection: the stop fails, the orchestration ends in "stop failed"
 touch "$T/n3/fail-stop"
 out=$(on 1 web stop --wait 2>&1) && fail "stop --wait succeeded though the stop fails"
 echo "$out" | grep -q "stop failed on n3" || fail "stop --wait does not say why: $out"
 wait_inst 1 n3 $P monitor "stop failed" 3
-# under the target line, the failing node's reason: where to read it from another node,
-# the last error of its action on that node itself
-echo "$out" | grep -qxF "  n3 stop failed: the reason is in its object log (om root/svc/web logs, on n3)" ||
-        fail "stop --wait from n1 does not say where the reason is: $out"
+# under the target line, the failing node's reason, the last error of its action, from
+# any node (n3's status cache keeps it, its node data carries it)
+echo "$out" | grep -qxF "  n3 stop failed: app#0: stop command exited with status 1" ||
+        fail "stop --wait from n1 does not give n3's reason: $out"
 out=$(on 3 web stop --wait 2>&1) && fail "stop --wait on n3 succeeded though the stop fails"
 echo "$out" | grep -qxF "  n3 stop failed: app#0: stop command exited with status 1" ||
         fail "stop --wait on n3 does not give the reason: $out"
+[ "$(inst_error 1 n3)" = "app#0: stop command exited with status 1" ] ||
+        fail "daemon status on n1: n3's instance error is '$(inst_error 1 n3)'"
 mon=$(on 1 mon)
 echo "$mon" | grep -E "^ $P +warn! +0/1 +\| .*!!\* stop failed" >/dev/null ||
         fail "om mon does not show the failed stop as the reference does: $mon"
 echo "$mon" | grep "$P"
 rm -f "$T/n3/fail-stop"
 on 1 web stop --wait >/dev/null || fail "stop --wait after the fix"
+# a stop that succeeded clears the reason everywhere
+n3_no_error() { [ -z "$(inst_error 1 n3)" ]; }
+until_ok 10 "n3's instance error cleared after a stop that succeeded" n3_no_error
 [ "$(running web)" = "" ] || fail "still runs on $(running web)"
 echo "ok: stop failed, then stopped"
 

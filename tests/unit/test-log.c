@@ -12,6 +12,7 @@
 
 #include "om-test.h"
 
+#include <errno.h>
 #include <regex.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -88,6 +89,54 @@ static void test_object_log(void **state) {
         snprintf(want, sizeof(want), "sid:%s ", om_log_sid());
         for (char **l = lines; *l; l++)
                 assert_non_null(strstr(*l, want));
+}
+
+/* The reason an action failed: its session's last ERROR line, with the resource, not the
+ * closing "<action> failed"; other sessions' errors are not its reason; only the tail of
+ * a long log is read. */
+static void test_last_error(void **state) {
+        _cleanup_free_ char *file = om_asprintf("%s/log/namespaces/demo/svc/e.log", root);
+        char why[200];
+        assert_int_equal(om_log_last_error(file, om_log_sid(), why, sizeof(why)), -ENOENT);
+        assert_int_equal(om_log_object_open("demo/svc/e", file), 0);
+        log_info("do start --local");
+        assert_int_equal(om_log_last_error(file, om_log_sid(), why, sizeof(why)), -ENOENT);
+        om_log_set_rid("disk#1");
+        log_error("first");
+        log_error("cannot open /dev/x: No such device");
+        om_log_set_rid(NULL);
+        log_error("start failed");
+        om_log_object_close();
+        assert_int_equal(om_log_last_error(file, om_log_sid(), why, sizeof(why)), 0);
+        assert_string_equal(why, "disk#1: cannot open /dev/x: No such device");
+        assert_int_equal(
+                om_log_last_error(file, "00000000-0000-4000-8000-000000000000", why, sizeof(why)),
+                -ENOENT);
+        /* another session's error after ours, and an object-level one of ours */
+        _cleanup_fclose_ FILE *f = fopen(file, "ae");
+        assert_non_null(f);
+        fprintf(f, "2026-12-04 10:00:00,000 ERROR sid:00000000-0000-4000-8000-000000000000 "
+                   "n:demo1 o:demo/svc/e sc:n | not ours\n");
+        fprintf(f,
+                "2026-12-04 10:00:00,001 ERROR sid:%s n:demo1 o:demo/svc/e sc:n | ours, "
+                "object-level\n",
+                om_log_sid());
+        /* a long tail of other lines: the error stays within the scanned tail */
+        for (int i = 0; i < 100; i++)
+                fprintf(f,
+                        "2026-12-04 10:00:01,000 INFO sid:%s n:demo1 o:demo/svc/e sc:n | "
+                        "filler %d\n",
+                        om_log_sid(), i);
+        fflush(f);
+        assert_int_equal(om_log_last_error(file, om_log_sid(), why, sizeof(why)), 0);
+        assert_string_equal(why, "ours, object-level");
+        /* pushed out of the scanned tail: not found */
+        for (size_t i = 0; i < OM_LOG_ERROR_SCAN / 64 + 1; i++)
+                fprintf(f,
+                        "2026-12-04 10:00:02,000 INFO sid:x n:demo1 o:demo/svc/e sc:n | %039zu\n",
+                        i);
+        fflush(f);
+        assert_int_equal(om_log_last_error(file, om_log_sid(), why, sizeof(why)), -ENOENT);
 }
 
 static void test_sid(void **state) {
@@ -246,6 +295,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_timestamp, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_object_log, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sid, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_last_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_daemon_log, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_returns, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
