@@ -262,8 +262,9 @@ failover() {
 
         step "$owner dies"
         echo "Every process of $owner is killed at once (in the QEMU lab: the guest loses power)."
-        echo "The others see its heartbeats stop (timeout 3s), wait ready_period (1s), and the"
-        echo "HA leader among them opens its own LUKS volume with the replicated passphrase."
+        echo "The others see its heartbeats stop (timeout 3s), wait ready_period (1s) and until"
+        echo "the votes they lent it ran out, and the HA leader among them opens its own LUKS"
+        echo "volume with the replicated passphrase."
         t0=$EPOCHREALTIME
         "${mode}_kill" "$owner"
         local deadline=$((SECONDS + 90))
