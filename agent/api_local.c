@@ -351,8 +351,9 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
                                 tin = in;
                 }
                 om_cl_mp_str_pack(pk, paths[j]);
-                msgpack_pack_map(pk, 7);
+                msgpack_pack_map(pk, 8);
                 om_cl_mp_kv_str(pk, "orchestrate", om_orch_orchestrate(a, paths[j]));
+                om_cl_mp_kv_str(pk, "placement", om_orch_placement(a, paths[j]));
                 om_cl_mp_kv_str(pk, "topology", om_orch_topology(a, paths[j]));
                 om_cl_mp_kv_str(pk, "target", tin && !tin->target_done ? tin->target : "");
                 om_cl_mp_kv_str(pk, "last_target", tin ? tin->target : "");
@@ -365,6 +366,7 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
                         const struct om_cl_instance *in = om_view_inst(&v, i, paths[j]);
                         if (!in)
                                 continue;
+                        char why[160];
                         om_cl_mp_str_pack(pk, a->peers[i].name);
                         msgpack_pack_map(pk, 8);
                         om_cl_mp_kv_str(pk, "avail", in->avail);
@@ -374,6 +376,8 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
                         om_cl_mp_kv_str(pk, "monitor",
                                         om_mon_to_string(in->monitor ? in->monitor : OM_MON_IDLE));
                         om_cl_mp_kv_bool(pk, "ha_leader", leader == (int)i);
+                        om_cl_mp_kv_str(pk, "leader_why",
+                                        om_orch_leader_why(a, paths[j], i, why, sizeof(why)));
                         om_cl_mp_kv_bool(pk, "stale", !om_view_alive(&v, i));
                         om_cl_mp_kv_str(pk, "error", in->error);
                 }

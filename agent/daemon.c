@@ -336,6 +336,7 @@ static void local_apply(struct om_agent *a, struct om_cl_nodedata *nd, bool froz
         nd->frozen = frozen;
         om_orch_fill(a, nd);
         om_repl_kick(a);
+        om_cl_nodedata_metrics_settle(&a->local, nd);
         if (a->local.gen && om_cl_nodedata_same(nd, &a->local)) {
                 om_cl_nodedata_done(nd);
                 return;

@@ -57,6 +57,10 @@ struct om_orch {
         uv_timer_t eval, ready;
         struct obj **objs;
         size_t n_objs;
+        struct obj **sched; /* objs in priority order (om_decide_sched_cmp), for a pass */
+        bool resort;        /* a priority changed or an object came: sort sched again */
+        int max_parallel;   /* action slots ([node] max_parallel, default twice the CPUs) */
+        bool held_logged;
         bool dirty; /* local node data must be collected again */
         bool boot_ready;
         uint64_t last_ver;
@@ -300,6 +304,16 @@ static void obj_load_config(struct om_orch *o, struct obj *ob) {
                 }
         if (c->n_nodes == 0)
                 snprintf(c->nodes[c->n_nodes++], OM_CL_NAME_MAX, "%s", a->self);
+        s = om_ini_get(obj->ini, "DEFAULT", "placement", a->self);
+        int pl = om_placement_from_string(s ? s : "nodes order");
+        c->placement = pl < 0 ? OM_PLACE_NODES_ORDER : (enum om_placement)pl;
+        long long prio = 50;
+        if ((s = om_ini_get(obj->ini, "DEFAULT", "priority", a->self)) &&
+            om_parse_int(s, 0, 100, &prio) < 0)
+                prio = 50; /* refused at create and set: an older file */
+        if (c->priority != (int)prio)
+                o->resort = true;
+        c->priority = (int)prio;
         s = om_ini_get(obj->ini, "DEFAULT", "orchestrate", a->self);
         c->ha = s && om_streq(s, "ha");
         c->start_once = s && om_streq(s, "start");
@@ -343,26 +357,29 @@ static void obj_load_config(struct om_orch *o, struct obj *ob) {
         }
         obj_load_deps(a, ob, obj);
         om_log_set_component("monitor");
-        log_info("%s config: orchestrate %s, topology %s, %zu nodes, ready_period %llums, "
-                 "split_action %s, %zu watched resources every %llums",
+        log_info("%s config: orchestrate %s, topology %s, %zu nodes, placement %s, priority %d, "
+                 "ready_period %llums, split_action %s, %zu watched resources every %llums",
                  ob->path,
                  c->ha           ? "ha"
                  : c->start_once ? "start"
                                  : "no",
-                 c->failover ? "failover" : "flex", c->n_nodes, (unsigned long long)c->ready_ms,
+                 c->failover ? "failover" : "flex", c->n_nodes,
+                 om_placement_to_string(c->placement), c->priority, (unsigned long long)c->ready_ms,
                  c->split_action, c->n_watch, (unsigned long long)c->mon_ms);
 }
 
 static struct obj *obj_add(struct om_orch *o, const char *path) {
         struct obj *ob = calloc(1, sizeof(*ob));
         struct obj **v = realloc(o->objs, (o->n_objs + 1) * sizeof(*v));
-        if (!ob || !v) {
+        if (v)
+                o->objs = v;
+        struct obj **sv = realloc(o->sched, (o->n_objs + 1) * sizeof(*sv));
+        if (sv)
+                o->sched = sv;
+        if (!ob || !v || !sv) {
                 free(ob);
-                if (v)
-                        o->objs = v;
                 return NULL;
         }
-        o->objs = v;
         snprintf(ob->path, sizeof(ob->path), "%s", path);
         snprintf(ob->cfg.path, sizeof(ob->cfg.path), "%s", path);
         if (om_path_parse(path, &ob->p, NULL, 0) < 0) {
@@ -371,7 +388,10 @@ static struct obj *obj_add(struct om_orch *o, const char *path) {
         }
         ob->st.state = OM_MON_INIT;
         ob->st.dup_check_stalls = o->agent->stalls;
+        ob->cfg.priority = 50;
+        o->sched[o->n_objs] = ob;
         o->objs[o->n_objs++] = ob;
+        o->resort = true;
         return ob;
 }
 
@@ -489,6 +509,11 @@ static void boot_guard(struct om_orch *o) {
 
 /* ---- the evaluation ---- */
 
+static int sched_cmp(const void *x, const void *y) {
+        const struct obj *a = *(const struct obj *const *)x, *b = *(const struct obj *const *)y;
+        return om_decide_sched_cmp(&a->cfg, &b->cfg);
+}
+
 static void eval(struct om_orch *o) {
         struct om_agent *a = o->agent;
         if (a->stopping)
@@ -508,8 +533,18 @@ static void eval(struct om_orch *o) {
                 .quorum_keep = o->quorum_keep,
                 .boot_ready = o->boot_ready,
                 .promise_end = om_view_promise_end(&v, om_promise_hold(a->interval, a->timeout))};
+        if (o->resort) {
+                o->resort = false;
+                qsort(o->sched, o->n_objs, sizeof(*o->sched), sched_cmp);
+        }
+        /* The action slots: the objects are evaluated in priority order, and once
+         * max_parallel jobs run, the starts and refreshes of the next ones wait (an HA
+         * leader stays ready) for a job to end (job_done asks for a pass). */
+        struct om_dec_slots sl = {.max = o->max_parallel};
+        for (size_t i = 0; i < o->n_objs; i++)
+                sl.running += o->objs[i]->st.job;
         for (size_t i = 0; i < o->n_objs; i++) {
-                struct obj *ob = o->objs[i];
+                struct obj *ob = o->sched[i];
                 struct om_instance_status status;
                 for (size_t k = 0; k < a->n_peers; k++)
                         if (!a->peers[k].self && om_view_alive(&v, k) &&
@@ -526,9 +561,17 @@ static void eval(struct om_orch *o) {
                 }
                 struct om_decision d;
                 d.n = 0; /* not zeroed whole: see cl_decide.h */
-                om_decide(&c, &ob->cfg, &ob->st, dsp, &d);
+                om_decide_slotted(&c, &sl, &ob->cfg, &ob->st, dsp, &d);
                 apply(o, ob, &d);
         }
+        /* once per burst: the starts that wait for a slot */
+        if (sl.held && !o->held_logged) {
+                om_log_set_component("monitor");
+                log_info("%d start%s wait%s for an action slot (max_parallel %d, %d running)",
+                         sl.held, sl.held > 1 ? "s" : "", sl.held > 1 ? "" : "s", o->max_parallel,
+                         sl.running);
+        }
+        o->held_logged = sl.held > 0;
         if (o->dirty) {
                 o->dirty = false;
                 a->todo |= OM_TODO_RESCAN;
@@ -561,6 +604,9 @@ int om_orch_start(struct om_agent *a) {
                 return -ENOMEM;
         o->agent = a;
         a->orch = o;
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        o->max_parallel =
+                a->cfg->max_parallel > 0 ? a->cfg->max_parallel : 2 * (int)(cpus > 0 ? cpus : 1);
         uv_timer_init(&a->loop, &o->eval);
         uv_timer_init(&a->loop, &o->ready);
         int r = om_arbc_start(a);
@@ -571,8 +617,9 @@ int om_orch_start(struct om_agent *a) {
         sync_objects(o);
         uv_timer_start(&o->eval, eval_cb, EVAL_MS, EVAL_MS);
         om_log_set_component("monitor");
-        log_info("orchestrator started: %zu objects, %zu arbitrators, quorum %s", o->n_objs,
-                 a->cfg->n_arb, a->cfg->quorum ? "enforced" : "not enforced");
+        log_info("orchestrator started: %zu objects, %zu arbitrators, quorum %s, max_parallel %d",
+                 o->n_objs, a->cfg->n_arb, a->cfg->quorum ? "enforced" : "not enforced",
+                 o->max_parallel);
         return 0;
 }
 
@@ -583,6 +630,7 @@ void om_orch_free(struct om_agent *a) {
         for (size_t i = 0; i < o->n_objs; i++)
                 free(o->objs[i]);
         free(o->objs);
+        free(o->sched);
         free(o);
         a->orch = NULL;
         om_arbc_free(a);
@@ -615,6 +663,22 @@ int om_orch_leader(struct om_agent *a, const char *path) {
                 return -1;
         const struct om_view v = om_agent_view(a);
         return om_decide_leader(&v, &ob->cfg, false, false);
+}
+
+const char *om_orch_leader_why(struct om_agent *a, const char *path, size_t node, char *buf,
+                               size_t len) {
+        struct obj *ob = a->orch ? obj_find(a->orch, path) : NULL;
+        if (!ob || !ob->loaded) {
+                snprintf(buf, len, "%s", "not orchestrated by this node's agent");
+                return buf;
+        }
+        const struct om_view v = om_agent_view(a);
+        return om_decide_leader_why(&v, &ob->cfg, a->orch->quorum_have, node, buf, len);
+}
+
+const char *om_orch_placement(struct om_agent *a, const char *path) {
+        struct obj *ob = a->orch ? obj_find(a->orch, path) : NULL;
+        return ob && ob->loaded ? om_placement_to_string(ob->cfg.placement) : "";
 }
 
 const char *om_orch_orchestrate(struct om_agent *a, const char *path) {

@@ -10,6 +10,7 @@
 
 #include <msgpack.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct om_agent;
@@ -38,6 +39,11 @@ void om_orch_api(struct om_agent *a, const char *cmd, const msgpack_object *req,
  * object's orchestrate mode and target, and the quorum. */
 int om_orch_leader(struct om_agent *a, const char *path);
 const char *om_orch_orchestrate(struct om_agent *a, const char *path);
+/* Why node (index in the node table) is or is not the leader of path, in words
+ * (om_decide_leader_why, with this node's quorum); and the object's placement policy. */
+const char *om_orch_leader_why(struct om_agent *a, const char *path, size_t node, char *buf,
+                               size_t len);
+const char *om_orch_placement(struct om_agent *a, const char *path);
 const char *om_orch_topology(struct om_agent *a, const char *path);
 void om_orch_quorum(struct om_agent *a, bool *ret_have, int *ret_votes, int *ret_total);
 /* How many failover services have an instance up on the nodes of view (indexes into

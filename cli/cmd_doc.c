@@ -173,8 +173,8 @@ static int man_conf(void) {
                         snprintf(title, sizeof(title), "[%s#N] TYPE = %s", k->section, k->type);
                 else if (!strcmp(k->section, "DEFAULT"))
                         snprintf(title, sizeof(title), "[DEFAULT]");
-                else if (!strcmp(k->section, "cluster"))
-                        snprintf(title, sizeof(title), "CLUSTER.CONF [cluster]");
+                else if (!strcmp(k->section, "cluster") || !strcmp(k->section, "node"))
+                        snprintf(title, sizeof(title), "CLUSTER.CONF [%s]", k->section);
                 else if (!strcmp(k->section, "hb") || !strcmp(k->section, "arbitrator"))
                         snprintf(title, sizeof(title), "CLUSTER.CONF [%s#N]", k->section);
                 else if (!strcmp(k->section, "arbd"))

@@ -363,6 +363,46 @@ static int load_svc(struct om_cli_ctx *ctx, struct om_res_svc **ret) {
         return 0;
 }
 
+/* Under the status of an HA failover service, when this node's daemon answers: the
+ * placement policy and, for each node, why it is or is not the leader, as that daemon's
+ * view has it. Nothing for other services, nor when the daemon runs this command (its
+ * status refresh), so the output of those stays the reference's. */
+static void print_placement(struct om_cli_ctx *ctx) {
+        const char *origin = getenv("OM_ORIGIN");
+        if (origin && om_streq(origin, "daemon"))
+                return;
+        struct om_api_reply rep;
+        if (om_api_call("status", 2000, &rep) < 0 || !rep.data) {
+                om_api_reply_done(&rep);
+                return;
+        }
+        const msgpack_object *objs = om_cl_mp_get(rep.data, "objects");
+        const msgpack_object *ob = objs ? om_cl_mp_get(objs, ctx->pathstr) : NULL;
+        const msgpack_object *insts = ob ? om_cl_mp_get(ob, "instances") : NULL;
+        char orch[16] = "", topo[16] = "", pl[32] = "", self[64] = "";
+        const msgpack_object *cl = om_cl_mp_get(rep.data, "cluster");
+        if (cl)
+                (void)om_cl_mp_get_str(cl, "node", self, sizeof(self));
+        if (!ob || !insts || insts->type != MSGPACK_OBJECT_MAP ||
+            om_cl_mp_get_str(ob, "orchestrate", orch, sizeof(orch)) < 0 ||
+            om_cl_mp_get_str(ob, "topology", topo, sizeof(topo)) < 0 ||
+            om_cl_mp_get_str(ob, "placement", pl, sizeof(pl)) < 0 || !om_streq(orch, "ha") ||
+            !om_streq(topo, "failover")) {
+                om_api_reply_done(&rep);
+                return;
+        }
+        printf("placement %s, the leader as %s sees it:\n", pl, self[0] ? self : "this node");
+        for (uint32_t k = 0; k < insts->via.map.size; k++) {
+                char node[64], why[200];
+                const msgpack_object_kv *kv = &insts->via.map.ptr[k];
+                if (om_cl_mp_str(&kv->key, node, sizeof(node)) < 0 ||
+                    om_cl_mp_get_str(&kv->val, "leader_why", why, sizeof(why)) < 0)
+                        continue;
+                printf("  %-20s %s\n", node, why);
+        }
+        om_api_reply_done(&rep);
+}
+
 static int cmd_print_status(struct om_cli_ctx *ctx) {
         _cleanup_res_svc_ struct om_res_svc *svc = NULL;
         _cleanup_close_ int lock = -1;
@@ -403,6 +443,8 @@ static int cmd_print_status(struct om_cli_ctx *ctx) {
         }
         fputs(out.data ? out.data : "", stdout);
         om_buf_free(&out);
+        if (!strcmp(format, "text") && !wl)
+                print_placement(ctx);
         struct om_buf left = {0};
         if (!strcmp(format, "text") && om_res_svc_partly_provisioned(svc) &&
             om_res_left_provisioned(svc, &left) > 0 && left.data) {

@@ -100,8 +100,8 @@ int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *
         for (size_t i = 0; i < ini->n_sections; i++) {
                 const struct om_ini_section *s = &ini->sections[i];
                 char group[32], index[32];
-                if (strcmp(s->name, "cluster") == 0)
-                        snprintf(group, sizeof(group), "cluster");
+                if (strcmp(s->name, "cluster") == 0 || strcmp(s->name, "node") == 0)
+                        snprintf(group, sizeof(group), "%s", s->name);
                 else if (om_section_split(s->name, group, sizeof(group), index, sizeof(index)) <
                                  0 ||
                          (strcmp(group, "hb") != 0 && strcmp(group, "arbitrator") != 0))
@@ -163,6 +163,14 @@ int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *
                 if (om_parse_duration_ms(e->value, &cfg->tombstone_ttl_ms) < 0 ||
                     cfg->tombstone_ttl_ms < 1000)
                         return FAIL(e->line, "[cluster] tombstone_ttl: a duration of 1s or more");
+        }
+
+        /* [node]: max_parallel@<node> wins for that node (checked 1 to 1000 above) */
+        if ((e = om_ini_lookup(ini, "node", "max_parallel", self))) {
+                long long mp;
+                if (om_parse_int(e->value, 1, 1000, &mp) < 0)
+                        return FAIL(e->line, "[node] max_parallel: an integer from 1 to 1000");
+                cfg->max_parallel = (int)mp;
         }
 
         /* [hb#N] and [arbitrator#N] */

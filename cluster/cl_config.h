@@ -1,8 +1,9 @@
 /*
  * The cluster's configuration as the agent uses it: `<etc>/cluster.conf` parsed and checked into
- * nodes, heartbeat streams, the peer API port and the arbitrators. This module only reads and
- * validates; writing the file (join) is done by the callers through om_write_atomic. A bad file is
- * refused with a message naming its line, so the agent can stop before it binds anything.
+ * nodes, heartbeat streams, the peer API port, the arbitrators and this node's [node] settings.
+ * This module only reads and validates; writing the file (join) is done by the callers through
+ * om_write_atomic. A bad file is refused with a message naming its line, so the agent can stop
+ * before it binds anything.
  */
 #pragma once
 
@@ -35,6 +36,7 @@ struct om_cl_config {
         bool quorum;
         uint16_t api_port;
         uint64_t tombstone_ttl_ms;
+        int max_parallel; /* [node] max_parallel for this node; 0: not set (twice the CPUs) */
         struct om_cl_hb_conf hb[OM_CL_HB_MAX];
         size_t n_hb;
         struct {

@@ -157,7 +157,9 @@ void om_decide_job_done(const struct om_dec_cfg *cfg, struct om_dec_obj *st, int
  * trips on the failover's critical path.
  *
  * Behaviour: every node computes the leader from the same inputs, the shared view:
- * walk the service's `nodes` in their preference order and take the first node that is
+ * walk the service's `nodes` in placement order (cl_place.h: `nodes order` by default;
+ * the load and memory that `load avg` and `score` read are in the node data every node
+ * holds, so all compute the same order) and take the first node that is
  * alive, whose data we hold fresh (the latest generation it announced), that holds the
  * object, that is not frozen (node or instance, unless a start target thaws them all),
  * is provisioned (unless we are provisioning) and whose monitor is not in a failed
@@ -178,23 +180,92 @@ static int node_index(const struct om_view *v, const char *name) {
         return -1;
 }
 
-int om_decide_leader(const struct om_view *v, const struct om_dec_cfg *cfg, bool ignore_frozen,
-                     bool ignore_prov) {
-        for (size_t k = 0; k < cfg->n_nodes; k++) {
-                int i = node_index(v, cfg->nodes[k]);
-                if (i < 0 || !om_view_alive(v, (size_t)i) || !om_view_fresh(v, (size_t)i))
-                        continue;
-                const struct om_cl_nodedata *nd = om_view_data(v, (size_t)i);
-                const struct om_cl_instance *in = om_view_inst(v, (size_t)i, cfg->path);
-                if (!nd || !in || om_mon_failed(in->monitor) || in->monitor == OM_MON_INIT)
-                        continue;
-                if (!ignore_frozen && (nd->frozen || in->frozen))
-                        continue;
-                if (!ignore_prov && !in->provisioned)
-                        continue;
-                return i;
+/* Why node k of cfg->nodes cannot lead (NULL: it can); *ret_i its index in the view. */
+static const char *cannot_lead(const struct om_view *v, const struct om_dec_cfg *cfg, size_t k,
+                               bool ignore_frozen, bool ignore_prov, int *ret_i) {
+        int i = *ret_i = node_index(v, cfg->nodes[k]);
+        if (i < 0)
+                return "not a node of the cluster";
+        if (!om_view_alive(v, (size_t)i))
+                return "down";
+        if (!om_view_fresh(v, (size_t)i))
+                return "its data is not fresh yet";
+        const struct om_cl_nodedata *nd = om_view_data(v, (size_t)i);
+        const struct om_cl_instance *in = om_view_inst(v, (size_t)i, cfg->path);
+        if (!nd || !in)
+                return "holds no instance of the service";
+        if (om_mon_failed(in->monitor))
+                return om_mon_to_string(in->monitor);
+        if (in->monitor == OM_MON_INIT)
+                return "its status is not known yet (init)";
+        if (!ignore_frozen && nd->frozen)
+                return "node frozen";
+        if (!ignore_frozen && in->frozen)
+                return "frozen";
+        if (!ignore_prov && !in->provisioned)
+                return "not provisioned";
+        return NULL;
+}
+
+static int leader_of(const struct om_view *v, const struct om_dec_cfg *cfg, bool ignore_frozen,
+                     bool ignore_prov, enum om_placement p) {
+        size_t order[OM_DEC_NODES_MAX];
+        size_t n = om_place_order(v, p, cfg->path, cfg->nodes, cfg->n_nodes, order);
+        for (size_t j = 0; j < n; j++) {
+                int i;
+                if (!cannot_lead(v, cfg, order[j], ignore_frozen, ignore_prov, &i))
+                        return i;
         }
         return -1;
+}
+
+int om_decide_leader(const struct om_view *v, const struct om_dec_cfg *cfg, bool ignore_frozen,
+                     bool ignore_prov) {
+        return leader_of(v, cfg, ignore_frozen, ignore_prov, cfg->placement);
+}
+
+const char *om_decide_leader_why(const struct om_view *v, const struct om_dec_cfg *cfg,
+                                 bool quorum_have, size_t i, char *buf, size_t len) {
+        size_t order[OM_DEC_NODES_MAX];
+        size_t n = om_place_order(v, cfg->placement, cfg->path, cfg->nodes, cfg->n_nodes, order);
+        const char *pl = om_placement_to_string(cfg->placement);
+        int leader = om_decide_leader(v, cfg, false, false);
+        size_t k = 0;
+        while (k < cfg->n_nodes && !om_streq(cfg->nodes[k], v->peers[i].name))
+                k++;
+        if (k == cfg->n_nodes) {
+                snprintf(buf, len, "not in the service's nodes");
+                return buf;
+        }
+        if (!cfg->ha || !cfg->failover) {
+                snprintf(buf, len, "no leader: orchestrate is not ha or the topology is flex");
+                return buf;
+        }
+        if (n == 0) {
+                snprintf(buf, len, "no leader: placement none (the daemon starts it nowhere)");
+                return buf;
+        }
+        int ix;
+        const char *why = cannot_lead(v, cfg, k, false, false, &ix);
+        if (why)
+                snprintf(buf, len, "%s", why);
+        else if (leader == (int)i)
+                snprintf(buf, len, "leader (%s)%s", pl,
+                         quorum_have ? "" : ", but no quorum here: nothing starts");
+        else {
+                size_t rank = 0;
+                while (rank < n && order[rank] != k)
+                        rank++;
+                snprintf(buf, len, "lower in placement (%s: %s first, this node #%zu)", pl,
+                         leader >= 0 ? v->peers[leader].name : "?", rank + 1);
+        }
+        return buf;
+}
+
+int om_decide_sched_cmp(const struct om_dec_cfg *x, const struct om_dec_cfg *y) {
+        if (x->priority != y->priority)
+                return x->priority < y->priority ? -1 : 1;
+        return strcmp(x->path, y->path);
 }
 
 /*
@@ -468,7 +539,20 @@ static void eval_target(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg
                 bool prov = om_streq(t, "provisioned");
                 const char *dest = om_startswith(t, "placed@") ? t + 7 : NULL;
                 set_frozen(false, out);
-                int leader = dest ? node_index(v, dest) : om_decide_leader(v, cfg, true, prov);
+                /* placement none: the daemon chooses no node to start a failover service
+                 * on; a provision and a flex service use the nodes order for the node
+                 * that goes first */
+                bool none = !dest && cfg->placement == OM_PLACE_NONE;
+                int leader = dest ? node_index(v, dest)
+                                  : leader_of(v, cfg, true, prov,
+                                              none ? OM_PLACE_NODES_ORDER : cfg->placement);
+                if (none && cfg->failover && !prov) {
+                        leader = -1;
+                        for (size_t i = 0; i < v->n && leader < 0; i++)
+                                if (om_view_alive(v, i) &&
+                                    om_inst_up(om_view_inst(v, i, cfg->path)))
+                                        leader = (int)i;
+                }
                 bool me_leader = leader == v->self;
                 enum om_mon fail = prov ? OM_MON_PROVISION_FAILED : OM_MON_START_FAILED;
                 if ((who = some_failed(v, cfg, st, fail)) >= 0 &&
@@ -480,6 +564,13 @@ static void eval_target(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg
                 if ((who = some_failed(v, cfg, st, OM_MON_STOP_FAILED)) >= 0) {
                         target_end(st, true, out, "stop failed on %s (see its object log)",
                                    v->peers[who].name);
+                        return;
+                }
+                if (leader < 0 && fr && none && cfg->failover && !prov) {
+                        target_end(st, true, out,
+                                   "placement is none: the daemon chooses no node (om %s "
+                                   "switch --to <node> places it)",
+                                   cfg->path);
                         return;
                 }
                 if (leader < 0 && fr) {
@@ -498,6 +589,8 @@ static void eval_target(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg
                 if (st->state == OM_MON_IDLE && me) {
                         if (dest && !me_leader && om_inst_up(me))
                                 job_start(st, OM_MON_STOPPING, t, out);
+                        else if (c->spawn_held)
+                                ; /* every action slot is taken: the start waits */
                         else if (me_leader && !om_inst_up(me) && fr && c->quorum_have &&
                                  c->boot_ready &&
                                  (!cfg->failover || !others_active(v, cfg->path)) &&
@@ -692,7 +785,8 @@ static void eval_ha(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg, st
                 set_state(st, OM_MON_IDLE, "placement changed while ready", out);
                 return;
         }
-        if (now >= st->ready_until && can && promise_over(c, cfg, out))
+        /* held for an action slot: stays ready, checked again at each pass */
+        if (now >= st->ready_until && can && !c->spawn_held && promise_over(c, cfg, out))
                 job_start(st, OM_MON_STARTING, "ha leader, ready period elapsed", out);
 }
 
@@ -808,7 +902,7 @@ static void eval_monitor(const struct om_dec_ctx *c, const struct om_dec_cfg *cf
                 if (st->job)
                         return;
         }
-        if (!om_inst_up(me) || c->now < st->mon_next)
+        if (!om_inst_up(me) || c->now < st->mon_next || c->spawn_held)
                 return;
         st->mon_next = c->now + cfg->mon_ms;
         st->mon_refreshing = true;
@@ -863,7 +957,7 @@ static void eval_start(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg,
                 set_state(st, OM_MON_IDLE, "placement changed while ready", out);
                 return;
         }
-        if (c->now >= st->ready_until && can && promise_over(c, cfg, out)) {
+        if (c->now >= st->ready_until && can && !c->spawn_held && promise_over(c, cfg, out)) {
                 st->start_seen = true;
                 job_start(st, OM_MON_STARTING, "orchestrate start, ready period elapsed", out);
         }
@@ -918,7 +1012,7 @@ static void eval_standby(const struct om_dec_ctx *c, const struct om_dec_cfg *cf
                         return;
                 }
         }
-        if (c->now < st->standby_next)
+        if (c->now < st->standby_next || c->spawn_held)
                 return;
         st->standby_next = c->now + cfg->mon_ms;
         st->mon_refreshing = true;
@@ -959,7 +1053,7 @@ void om_decide(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg, struct 
                 st->present && v->self >= 0 ? om_view_inst(v, (size_t)v->self, cfg->path) : NULL;
         if (c->quorum_have)
                 st->split_done = false; /* a split action applies again after the next loss */
-        if (st->state == OM_MON_INIT && st->present && !st->job)
+        if (st->state == OM_MON_INIT && st->present && !st->job && !c->spawn_held)
                 refresh_start(st, out);
         adopt_targets(v, cfg, st, out);
         if (st->state == OM_MON_INIT)
@@ -983,4 +1077,17 @@ void om_decide(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg, struct 
                 if (!st->job)
                         eval_standby(c, cfg, st, me, status, out);
         }
+}
+
+void om_decide_slotted(const struct om_dec_ctx *c, struct om_dec_slots *sl,
+                       const struct om_dec_cfg *cfg, struct om_dec_obj *st,
+                       const struct om_dec_status *status, struct om_decision *out) {
+        struct om_dec_ctx cs = *c;
+        bool was_job = st->job;
+        cs.spawn_held = sl->running >= sl->max;
+        om_decide(&cs, cfg, st, status, out);
+        if (st->job && !was_job)
+                sl->running++;
+        if (cs.spawn_held && st->state == OM_MON_READY && c->now >= st->ready_until)
+                sl->held++;
 }

@@ -21,10 +21,11 @@
 #include <stdint.h>
 
 #include "cluster/cl_monitor.h"
+#include "cluster/cl_place.h"
 #include "cluster/cl_view.h"
 #include "core/objpath.h"
 
-#define OM_DEC_NODES_MAX 64
+#define OM_DEC_NODES_MAX OM_PLACE_NODES_MAX
 #define OM_DEC_WATCH_MAX 32
 #define OM_DEC_WHY_MAX 256
 #define OM_DEC_DEPS_MAX 16
@@ -43,6 +44,8 @@ struct om_dec_cfg {
         char path[OM_PATH_STRMAX];
         char nodes[OM_DEC_NODES_MAX][OM_CL_NAME_MAX]; /* preference order */
         size_t n_nodes;
+        enum om_placement placement; /* the order of the leader's candidates */
+        int priority;      /* 0 to 100, lower first: the order of the starts held for a slot */
         bool ha, failover; /* orchestrate = ha; topology = failover */
         uint64_t ready_ms; /* ready_period */
         char split_action[16];
@@ -113,6 +116,12 @@ struct om_dec_ctx {
         /* until then a peer that does not count for our quorum may still count our vote
          * (om_view_promise_end): no failover instance starts here before it, 0 none */
         uint64_t promise_end;
+        /* no action slot is free ([node] max_parallel actions run): a start waits (an HA
+         * leader stays ready, a target waits), stops never do. The caller evaluates the
+         * objects in priority order (om_decide_sched_cmp) and sets this for each object
+         * from the count of jobs running then, so the slots that free go to the lowest
+         * priority number first. */
+        bool spawn_held;
 };
 
 enum om_eff_kind {
@@ -147,12 +156,45 @@ struct om_decision {
         size_t n;
 };
 
-/* The HA leader of an object: walking cfg->nodes in order, the first node that is alive
+/* The HA leader of an object: walking cfg->nodes in placement order (cl_place.h; none
+ * for `placement = none`), the first node that is alive
  * and fresh, holds the object, is not frozen (node or instance; unless ignore_frozen),
  * is provisioned (unless ignore_prov), and whose monitor is neither failed nor init.
  * Returns its index in the view, -1 when none. */
 int om_decide_leader(const struct om_view *v, const struct om_dec_cfg *cfg, bool ignore_frozen,
                      bool ignore_prov);
+
+/* Why node i (an index in the view) is or is not the leader of cfg's service, in words for
+ * `print status` ("leader", "frozen", "not provisioned", "start failed", "lower in
+ * placement (spread: n2 first)", ...; the node's quorum, quorum_have, is said about the
+ * leader: it starts nothing without it). Returns buf. */
+const char *om_decide_leader_why(const struct om_view *v, const struct om_dec_cfg *cfg,
+                                 bool quorum_have, size_t i, char *buf, size_t len);
+
+/*
+ * Action slots: at most `max` jobs (actions and status refreshes the decisions spawn) run
+ * at once on a node. A pass evaluates the objects in priority order (om_decide_sched_cmp)
+ * through om_decide_slotted, which holds the starts and refreshes of an object once the
+ * slots are taken (ctx->spawn_held); a stop is never held but takes a slot. A slot frees
+ * when a job ends; the caller then runs a pass, and the lowest priority number waiting
+ * gets it.
+ */
+struct om_dec_status;
+struct om_dec_slots {
+        int max;     /* [node] max_parallel */
+        int running; /* jobs running, counted as the pass goes */
+        int held;    /* HA starts that found no slot in this pass */
+};
+
+/* The order of a pass: lower priority first, then the path (<0, 0, >0 as strcmp). */
+int om_decide_sched_cmp(const struct om_dec_cfg *a, const struct om_dec_cfg *b);
+
+/* om_decide for one object of a pass under slots sl (running set to the jobs running
+ * when the pass began, held to 0): c->spawn_held is set from the slots, and a job the
+ * decision spawns takes one. */
+void om_decide_slotted(const struct om_dec_ctx *c, struct om_dec_slots *sl,
+                       const struct om_dec_cfg *cfg, struct om_dec_obj *st,
+                       const struct om_dec_status *status, struct om_decision *out);
 
 /* The restart guard: true once every peer that beats has handed us its fresh data and
  * every other one has been silent for two timeouts since we started (started: the time

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cluster/cl_mp.h"
 #include "cluster/cl_repl.h"
@@ -84,6 +85,7 @@ int om_cl_nodedata_collect(struct om_cl_nodedata *ret) {
                 }
                 in->frozen = om_instance_frozen(&paths[i]);
         }
+        om_cl_nodedata_metrics(&nd);
         if ((r = om_repl_collect_tombstones(&nd)) < 0) {
                 om_cl_nodedata_done(&nd);
                 return r;
@@ -91,6 +93,77 @@ int om_cl_nodedata_collect(struct om_cl_nodedata *ret) {
         inst_sort(&nd);
         *ret = nd;
         return 0;
+}
+
+/* The first number of a /proc/loadavg line's third field, x 100 (parsed by hand: no
+ * locale, no float). */
+static int parse_load15(const char *line, uint32_t *ret) {
+        const char *p = line;
+        for (int f = 0; f < 2; f++) {
+                p += strcspn(p, " ");
+                p += strspn(p, " ");
+        }
+        uint64_t ip = 0, frac = 0;
+        int digits = 0, fd = 0;
+        for (; *p >= '0' && *p <= '9' && digits < 9; p++, digits++)
+                ip = ip * 10 + (uint64_t)(*p - '0');
+        if (!digits)
+                return -EINVAL;
+        if (*p == '.')
+                for (p++; *p >= '0' && *p <= '9'; p++, fd++)
+                        if (fd < 2)
+                                frac = frac * 10 + (uint64_t)(*p - '0');
+        if (fd == 1)
+                frac *= 10;
+        if (*p && *p != ' ' && *p != '\n')
+                return -EINVAL;
+        *ret = (uint32_t)(ip * 100 + frac);
+        return 0;
+}
+
+static int meminfo_kb(const char *text, const char *key, uint64_t *ret) {
+        size_t n = strlen(key);
+        for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+                if (strncmp(p, key, n) != 0 || p[n] != ':')
+                        continue;
+                char *end;
+                unsigned long long v = strtoull(p + n + 1, &end, 10);
+                if (end == p + n + 1)
+                        return -EINVAL;
+                *ret = v;
+                return 0;
+        }
+        return -ENOENT;
+}
+
+void om_cl_nodedata_metrics(struct om_cl_nodedata *nd) {
+        const char *lf = getenv("OM_TEST_LOADAVG"), *mf = getenv("OM_TEST_MEMINFO");
+        _cleanup_free_ char *load = NULL, *mem = NULL;
+        size_t len;
+        uint64_t total = 0, avail = 0;
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        nd->metrics = false;
+        if (om_read_file(lf && lf[0] ? lf : "/proc/loadavg", 4096, &load, &len) < 0 ||
+            om_read_file(mf && mf[0] ? mf : "/proc/meminfo", 1 << 16, &mem, &len) < 0 ||
+            parse_load15(load, &nd->load15) < 0 || meminfo_kb(mem, "MemTotal", &total) < 0 ||
+            meminfo_kb(mem, "MemAvailable", &avail) < 0 || total == 0)
+                return;
+        nd->mem_avail = (uint32_t)(avail >= total ? 1000 : avail * 1000 / total);
+        nd->ncpu = cpus > 0 ? (uint32_t)cpus : 1;
+        nd->metrics = true;
+}
+
+void om_cl_nodedata_metrics_settle(const struct om_cl_nodedata *prev, struct om_cl_nodedata *nd) {
+        if (!prev->metrics || !nd->metrics || prev->ncpu != nd->ncpu)
+                return;
+        uint32_t dl =
+                nd->load15 > prev->load15 ? nd->load15 - prev->load15 : prev->load15 - nd->load15;
+        uint32_t dm = nd->mem_avail > prev->mem_avail ? nd->mem_avail - prev->mem_avail
+                                                      : prev->mem_avail - nd->mem_avail;
+        if (dl < 20)
+                nd->load15 = prev->load15;
+        if (dm < 50)
+                nd->mem_avail = prev->mem_avail;
 }
 
 bool om_cl_nodedata_secs_synced(const struct om_cl_nodedata *local,
@@ -123,16 +196,22 @@ bool om_cl_nodedata_secs_synced(const struct om_cl_nodedata *local,
 
 bool om_cl_nodedata_same(const struct om_cl_nodedata *a, const struct om_cl_nodedata *b) {
         return a->n_inst == b->n_inst && a->n_objs == b->n_objs && a->frozen == b->frozen &&
-               strcmp(a->state, b->state) == 0 &&
+               a->metrics == b->metrics && a->load15 == b->load15 && a->mem_avail == b->mem_avail &&
+               a->ncpu == b->ncpu && strcmp(a->state, b->state) == 0 &&
                (a->n_inst == 0 || memcmp(a->inst, b->inst, a->n_inst * sizeof(*a->inst)) == 0) &&
                (a->n_objs == 0 || memcmp(a->objs, b->objs, a->n_objs * sizeof(*a->objs)) == 0);
 }
 
 void om_cl_nodedata_pack(const struct om_cl_nodedata *nd, msgpack_packer *pk) {
-        msgpack_pack_map(pk, 5);
+        msgpack_pack_map(pk, nd->metrics ? 8 : 5);
         om_cl_mp_kv_u64(pk, "gen", nd->gen);
         om_cl_mp_kv_str(pk, "state", nd->state);
         om_cl_mp_kv_bool(pk, "frozen", nd->frozen);
+        if (nd->metrics) {
+                om_cl_mp_kv_u64(pk, "load15", nd->load15);
+                om_cl_mp_kv_u64(pk, "mem_avail", nd->mem_avail);
+                om_cl_mp_kv_u64(pk, "ncpu", nd->ncpu);
+        }
         om_cl_mp_str_pack(pk, "instances");
         msgpack_pack_map(pk, nd->n_inst);
         for (size_t i = 0; i < nd->n_inst; i++) {
@@ -174,6 +253,19 @@ int om_cl_nodedata_unpack(const msgpack_object *o, struct om_cl_nodedata *ret) {
             inst->type != MSGPACK_OBJECT_MAP || !objs || objs->type != MSGPACK_OBJECT_MAP ||
             inst->via.map.size > NODEDATA_MAX_ENTRIES || objs->via.map.size > NODEDATA_MAX_ENTRIES)
                 return -EBADMSG;
+        /* the metrics are optional (older agents send none), all three or none */
+        if (om_cl_mp_get(o, "load15")) {
+                uint64_t l, m, c;
+                if (om_cl_mp_get_u64(o, "load15", &l) < 0 ||
+                    om_cl_mp_get_u64(o, "mem_avail", &m) < 0 ||
+                    om_cl_mp_get_u64(o, "ncpu", &c) < 0 || l > 100000000 || m > 1000 || c == 0 ||
+                    c > 1000000)
+                        return -EBADMSG;
+                nd.metrics = true;
+                nd.load15 = (uint32_t)l;
+                nd.mem_avail = (uint32_t)m;
+                nd.ncpu = (uint32_t)c;
+        }
         nd.inst = calloc(inst->via.map.size + 1, sizeof(*nd.inst));
         nd.objs = calloc(objs->via.map.size + 1, sizeof(*nd.objs));
         if (!nd.inst || !nd.objs) {

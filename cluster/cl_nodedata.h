@@ -46,12 +46,29 @@ struct om_cl_nodedata {
         bool inst_sorted; /* inst is in strcmp order of path (collect and unpack sort it) */
         struct om_cl_objver *objs;
         size_t n_objs;
+        /* what placement reads (cluster/cl_place.h); metrics is false when the node sent
+         * none (an older agent, or /proc unreadable) */
+        bool metrics;
+        uint32_t load15;    /* 15-minute load average x 100 */
+        uint32_t mem_avail; /* MemAvailable in per mille of MemTotal */
+        uint32_t ncpu;      /* CPUs online */
 };
 
 void om_cl_nodedata_done(struct om_cl_nodedata *nd);
 
 /* Reads the local node data (gen left 0, frozen left false: the caller owns them). */
 int om_cl_nodedata_collect(struct om_cl_nodedata *ret);
+
+/* Reads the node's metrics into nd (load15, mem_avail, ncpu; metrics false when they
+ * cannot be read). Tests of placement point OM_TEST_LOADAVG and OM_TEST_MEMINFO at files
+ * of /proc/loadavg's and /proc/meminfo's formats, read instead (agents of one test host
+ * share the kernel's load average). */
+void om_cl_nodedata_metrics(struct om_cl_nodedata *nd);
+
+/* Metrics vary a little at every collection; a new generation for each would make every
+ * peer pull the node data every few seconds. When nd's metrics moved less than a step
+ * from prev's (0.2 of load, 5% of memory), nd takes prev's values. */
+void om_cl_nodedata_metrics_settle(const struct om_cl_nodedata *prev, struct om_cl_nodedata *nd);
 
 /* True when a and b say the same thing (generations ignored). */
 bool om_cl_nodedata_same(const struct om_cl_nodedata *a, const struct om_cl_nodedata *b);

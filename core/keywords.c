@@ -45,8 +45,18 @@ static const struct om_keyword keywords[] = {
         {"DEFAULT", NULL, "children", L, NULL, NULL, 0,
          "Services that must be stopped on every node before an orchestrated stop (or "
          "unprovision, purge) stops this one. A loop of children is a validation error."},
-        {"DEFAULT", NULL, "placement", C, "nodes order", "nodes order|none", 0,
-         "How the HA leader is chosen among candidate nodes."},
+        {"DEFAULT", NULL, "placement", C, "nodes order",
+         "nodes order|none|load avg|spread|shift|score", 0,
+         "The order in which the service's nodes are candidates for the HA leader (the node "
+         "that starts it, and takes it over): nodes order, the nodes list as written; none, "
+         "the daemon starts it nowhere on its own (no takeover: switch --to places it); load "
+         "avg, the lowest 15-minute load average first; spread, a stable hash of the "
+         "service's path and each node's name, so that services spread over the nodes; "
+         "shift, the nodes list rotated by the number the service's name ends with (web0, "
+         "web1, web2 start on the first, second, third node); score, the most available "
+         "memory per unit of load per CPU first. Computed by every node from the node data "
+         "they share; ties keep the nodes order. A service that runs is not moved when the "
+         "order changes."},
         {"DEFAULT", NULL, "ready_period", D, "1s", NULL, 0,
          "Time the HA leader waits, once the running node is lost, before taking over."},
         {"DEFAULT", NULL, "monitor_interval", D, "5s", NULL, 0,
@@ -54,8 +64,11 @@ static const struct om_keyword keywords[] = {
          "restart)."},
         {"DEFAULT", NULL, "split_action", C, "stop", "stop|freeze|crash|reboot", 0,
          "What a node that loses the quorum does to the failover services it runs."},
-        {"DEFAULT", NULL, "priority", I, "100", NULL, 0,
-         "Start order among services, lower first."},
+        {"DEFAULT", NULL, "priority", I, "50", NULL, 0,
+         "When more services must start on a node than [node] max_parallel lets run at once "
+         "(a node lost, a boot), the lower priority starts first (0 to 100; equal "
+         "priorities by path).",
+         OM_KWR_PRIORITY},
         {"DEFAULT", NULL, "comment", S, NULL, NULL, 0, "Free text describing the object."},
         {"DEFAULT", NULL, "env", S, NULL, NULL, 0,
          "Environment label (PRD, DEV, ...), for people and references ({env}); om decides "
@@ -173,6 +186,11 @@ static const struct om_keyword keywords[] = {
         {"cluster", NULL, "tombstone_ttl", D, "7d", NULL, 0,
          "How long the record of a deleted object is kept. A node down longer than that may "
          "bring back an object deleted meanwhile."},
+        {"node", NULL, "max_parallel", I, NULL, NULL, SCO,
+         "How many actions the daemon runs at once on the node (starts, status refreshes; "
+         "a stop is never held back): the others wait, in priority order (default: twice the "
+         "CPUs; 1 to 1000; max_parallel@<node> for one node).",
+         OM_KWR_MAXPAR},
         {"hb", NULL, "type", C, "unicast", "unicast|relay", 0,
          "Heartbeat transport: unicast sends each beat to every node's addr; relay sends it to "
          "an arbitrator (`arbitrator`), which checks it opens with the cluster's key and "
@@ -511,6 +529,8 @@ const char *om_kw_rule_to_string(enum om_kw_rule r) {
                 [OM_KWR_DMNAME] = ("a device-mapper name: A-Z, a-z, 0-9, '.', '_', '+' and '-', "
                                    "not '.' first, at most 127 characters"),
                 [OM_KWR_POSITIVE] = "a size above 0",
+                [OM_KWR_PRIORITY] = "an integer from 0 to 100",
+                [OM_KWR_MAXPAR] = "an integer from 1 to 1000",
         };
         return (unsigned)r < ARRAY_SIZE(names) ? names[r] : "?";
 }
@@ -562,6 +582,15 @@ static int check_rule(const struct om_keyword *kw, const char *value, char *err,
                                         why = word;
                                 }
                 break;
+        case OM_KWR_PRIORITY:
+        case OM_KWR_MAXPAR: {
+                long long ll;
+                bool pr = kw->rule == OM_KWR_PRIORITY;
+                if (!ref && om_parse_int(value, pr ? 0 : 1, pr ? 100 : 1000, &ll) < 0)
+                        why = pr ? "is not an integer from 0 to 100"
+                                 : "is not an integer from 1 to 1000";
+                break;
+        }
         case OM_KWR_POSITIVE: {
                 uint64_t u;
                 if (!ref && om_parse_size(value, &u) == 0 && u == 0)

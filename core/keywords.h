@@ -45,6 +45,8 @@ enum om_kw_rule {
         OM_KWR_NODES,    /* node names (the object name rule), white space or ',' between */
         OM_KWR_DMNAME,   /* a device-mapper name: [A-Za-z0-9._+-], not '.' first, <= 127 */
         OM_KWR_POSITIVE, /* a size above 0 */
+        OM_KWR_PRIORITY, /* an integer from 0 to 100 */
+        OM_KWR_MAXPAR,   /* an integer from 1 to 1000 */
 };
 const char *om_kw_rule_to_string(enum om_kw_rule r);
 

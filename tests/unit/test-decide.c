@@ -29,12 +29,17 @@ struct node_row {
         bool frozen, unprov, node_frozen;
         bool unsure;        /* not heard with fresh data since our last stall */
         const char *target; /* its instance's target, version 10 by n2 */
+        uint32_t load, mem; /* its metrics: 15-minute load x 100, free memory per mille */
+        bool no_metrics;    /* it publishes none (an older agent) */
 };
 
 struct row {
         const char *name;
         struct node_row n[3];
         const char *nodes; /* the service's nodes, NULL: "n1 n2 n3" */
+        const char *path;  /* the service, NULL: P */
+        enum om_placement placement;
+        bool held;         /* no action slot free */
         enum om_mon state; /* n1's decision state, 0: idle */
         bool no_quorum, not_booted, flex, split_freeze;
         const char *target; /* n1's own target (version 5 by n1), NULL none */
@@ -154,6 +159,69 @@ static const struct row rows[] = {
                {.live = OM_PEER_DOWN}},
          .state = OM_MON_START_FAILED, .want = "frozen:0 target_end:1"},
         {"unknown target", .target = "sideways", .want = "target_end:1"},
+
+        /* placement */
+        {"load avg: n1 the least loaded leads", .placement = OM_PLACE_LOAD_AVG,
+         .n = {{.load = 10}, {.load = 50}, {.load = 90}}, .want = "state:ready wake"},
+        {"load avg: n2 less loaded than n1 leads", .placement = OM_PLACE_LOAD_AVG,
+         .n = {{.load = 200}, {.load = 50}, {.load = 90}}, .want = ""},
+        {"load avg: the least loaded frozen, n1 next leads", .placement = OM_PLACE_LOAD_AVG,
+         .n = {{.load = 100}, {.load = 50, .frozen = true}, {.load = 150}},
+         .want = "state:ready wake"},
+        {"load avg: the least loaded down, n1 next leads", .placement = OM_PLACE_LOAD_AVG,
+         .n = {{.load = 100}, {.load = 5, .live = OM_PEER_DOWN}, {.load = 150}},
+         .want = "state:ready wake"},
+        {"load avg: a node without metrics comes after those with", .placement = OM_PLACE_LOAD_AVG,
+         .nodes = "n2 n1 n3", .n = {{.load = 900}, {.no_metrics = true}, {.load = 950}},
+         .want = "state:ready wake"},
+        {"load avg: equal loads keep the nodes order", .placement = OM_PLACE_LOAD_AVG,
+         .nodes = "n2 n1 n3", .n = {{.load = 70}, {.load = 70}, {.load = 70}}, .want = ""},
+        {"score: n1 has the most free memory per load", .placement = OM_PLACE_SCORE,
+         .n = {{.load = 100, .mem = 900}, {.load = 100, .mem = 500}, {.load = 0, .mem = 400}},
+         .want = "state:ready wake"},
+        {"score: n3 with less memory but idle leads", .placement = OM_PLACE_SCORE,
+         .n = {{.load = 800, .mem = 900}, {.load = 800, .mem = 500}, {.load = 0, .mem = 600}},
+         .want = ""},
+        {"spread: root/svc/s1 hashes to n1 first", .placement = OM_PLACE_SPREAD,
+         .path = "root/svc/s1", .want = "state:ready wake"},
+        {"spread: root/svc/s2 hashes to n2 first", .placement = OM_PLACE_SPREAD,
+         .path = "root/svc/s2", .want = ""},
+        {"spread: root/svc/s2, n2 down: n3 next, not n1", .placement = OM_PLACE_SPREAD,
+         .path = "root/svc/s2", .n = {{0}, {.live = OM_PEER_DOWN}}, .want = ""},
+        {"spread: root/svc/s3, n3 and n2 down: n1 leads", .placement = OM_PLACE_SPREAD,
+         .path = "root/svc/s3", .n = {{0}, {.live = OM_PEER_DOWN}, {.live = OM_PEER_DOWN}},
+         .want = "state:ready wake"},
+        {"shift: web3 on three nodes rotates back to n1", .placement = OM_PLACE_SHIFT,
+         .path = "root/svc/web3", .want = "state:ready wake"},
+        {"shift: web1 rotates to n2", .placement = OM_PLACE_SHIFT, .path = "root/svc/web1",
+         .want = ""},
+        {"shift: web2 rotates to n3, n3 frozen: n1 next", .placement = OM_PLACE_SHIFT,
+         .path = "root/svc/web2", .n = {{0}, {0}, {.frozen = true}}, .want = "state:ready wake"},
+        {"shift: a name without a number is not rotated", .placement = OM_PLACE_SHIFT,
+         .want = "state:ready wake"},
+        {"none: no HA start", .placement = OM_PLACE_NONE, .want = ""},
+        {"none: target started fails, naming switch", .placement = OM_PLACE_NONE,
+         .target = "started", .want = "frozen:0 target_end:1"},
+        {"none: target started, up on n2: reached", .placement = OM_PLACE_NONE, .target = "started",
+         .n = {{0}, UP()}, .want = "frozen:0 target_end:0"},
+        {"none: target placed@n1 starts here", .placement = OM_PLACE_NONE, .target = "placed@n1",
+         .want = "frozen:0 state:starting spawn:start"},
+        {"none: target provisioned uses the nodes order", .placement = OM_PLACE_NONE,
+         .target = "provisioned", .n = {{.unprov = true}, {.unprov = true}, {.unprov = true}},
+         .want = "frozen:0 state:provisioning spawn:provision"},
+
+        /* action slots */
+        {"ready period elapsed, no slot free: stays ready", .held = true, .state = OM_MON_READY,
+         .now = 2000, .ready_until = 1500, .want = ""},
+        {"no slot free: still gets ready (nothing spawned)", .held = true,
+         .want = "state:ready wake"},
+        {"target started, no slot free: waits", .held = true, .target = "started",
+         .want = "frozen:0"},
+        {"target placed@n2, no slot free: the stop is not held", .held = true,
+         .target = "placed@n2", .n = {UP()}, .want = "frozen:0 state:stopping spawn:stop"},
+        {"quorum lost, no slot free: the split stop is not held", .held = true, .no_quorum = true,
+         .n = {UP()}, .want = "split state:stopping spawn:stop"},
+        {"init, no slot free: the refresh waits", .held = true, .state = OM_MON_INIT, .want = ""},
 };
 
 static struct om_peer peers[3];
@@ -181,11 +249,15 @@ static void view_make(const struct row *r, struct om_view *v, struct om_dec_cfg 
                 nd->gen = 1;
                 nd->frozen = n->node_frozen;
                 struct om_cl_instance *in = &inst[i];
-                snprintf(in->path, sizeof(in->path), P);
+                snprintf(in->path, sizeof(in->path), "%s", r->path ? r->path : P);
                 snprintf(in->avail, sizeof(in->avail), "%s", n->avail ? n->avail : "down");
                 in->monitor = n->mon ? n->mon : OM_MON_IDLE;
                 in->frozen = n->frozen;
                 in->provisioned = !n->unprov;
+                nd->metrics = !n->no_metrics;
+                nd->load15 = n->load;
+                nd->mem_avail = n->mem;
+                nd->ncpu = 2;
                 if (n->target) {
                         snprintf(in->target, sizeof(in->target), "%s", n->target);
                         in->target_ver = 10;
@@ -195,7 +267,8 @@ static void view_make(const struct row *r, struct om_view *v, struct om_dec_cfg 
                 nd->n_inst = n->no_inst ? 0 : 1;
         }
         *v = (struct om_view){.peers = peers, .n = 3, .self = 0, .local = &local};
-        snprintf(cfg->path, sizeof(cfg->path), P);
+        snprintf(cfg->path, sizeof(cfg->path), "%s", r->path ? r->path : P);
+        cfg->placement = r->placement;
         const char *nodes = r->nodes ? r->nodes : "n1 n2 n3";
         for (size_t k = 0; k < 3; k++)
                 snprintf(cfg->nodes[k], OM_CL_NAME_MAX, "%.2s", nodes + 3 * k);
@@ -283,7 +356,8 @@ static void test_rows(void **state) {
                                        .quorum_have = !r->no_quorum,
                                        .quorum_keep = r->keep,
                                        .boot_ready = !r->not_booted,
-                                       .promise_end = r->promise_end};
+                                       .promise_end = r->promise_end,
+                                       .spawn_held = r->held};
                 struct om_decision d = {0};
                 char got[512];
                 om_decide(&c, &cfg, &st, NULL, &d);

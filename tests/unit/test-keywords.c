@@ -91,8 +91,22 @@ static void test_values(void **state) {
         check("DEFAULT", NULL, "ready_period", "500ms", NULL);
         check("DEFAULT", NULL, "ready_period", "soon",
               "value 'soon' is not a duration (like 500ms, 1s, 2m)");
-        check("DEFAULT", NULL, "priority", "-3", NULL);
-        check("DEFAULT", NULL, "priority", "3.5", "value '3.5' is not an integer");
+        check("DEFAULT", NULL, "priority", "0", NULL);
+        check("DEFAULT", NULL, "priority", "100", NULL);
+        check("DEFAULT", NULL, "priority", "-3",
+              "value '-3' is not an integer from 0 to 100 (the rule: an integer from 0 to 100)");
+        check("DEFAULT", NULL, "priority", "101",
+              "value '101' is not an integer from 0 to 100 (the rule: an integer from 0 to 100)");
+        check("DEFAULT", NULL, "priority", "3.5",
+              "value '3.5' is not an integer from 0 to 100 (the rule: an integer from 0 to 100)");
+        check("node", NULL, "max_parallel", "1", NULL);
+        check("node", NULL, "max_parallel", "1000", NULL);
+        check("node", NULL, "max_parallel", "0",
+              "value '0' is not an integer from 1 to 1000 (the rule: an integer from 1 to 1000)");
+        check("DEFAULT", NULL, "placement", "spread", NULL);
+        check("DEFAULT", NULL, "placement", "load avg", NULL);
+        check("DEFAULT", NULL, "placement", "random",
+              "value 'random' is not one of nodes order|none|load avg|spread|shift|score");
         check("fs", "ext4", "optional", "yes", NULL);
         check("fs", "ext4", "optional", "perhaps",
               "value 'perhaps' is not a boolean (true or false)");
@@ -249,7 +263,8 @@ static void test_validate_problems(void **state) {
         assert_string_equal(
                 report,
                 "x.conf:3: [DEFAULT] unknown keyword 'topolgy'\n"
-                "x.conf:4: [DEFAULT] priority: value 'high' is not an integer\n"
+                "x.conf:4: [DEFAULT] priority: value 'high' is not an integer from 0 to 100 "
+                "(the rule: an integer from 0 to 100)\n"
                 "x.conf:7: [disk#0] size: value 'big' is not a size (like 512M, 1G)\n"
                 "x.conf:8: [disk#0] unknown keyword 'colour'\n"
                 "x.conf:5: [disk#0] missing required keyword 'file'\n"

@@ -103,6 +103,7 @@ struct msg {
         uint64_t lends[OM_HB_HEARS_WORDS];
         size_t n_inst;
         struct om_cl_instance inst[MAXS];
+        uint32_t load15; /* the sender's metrics (placement load avg) */
         /* arbitrator */
         uint64_t sent;
         uint64_t stalls; /* M_PULL, M_DATA: the puller's stall count when it asked */
@@ -344,6 +345,18 @@ static void hears_of(struct node *nd, int self, struct msg *m) {
         }
 }
 
+/* A node's 15-minute load (x 100) at now: it moves every LOAD_EPOCH ms until the heal,
+ * differently on each node, so that the leader of a `load avg` service changes under the
+ * faults. */
+#define LOAD_EPOCH 1000
+static uint32_t load_at(int self, uint64_t now) {
+        uint64_t h = (uint64_t)(self + 1) * 0x9e3779b97f4a7c15ULL ^ (now / LOAD_EPOCH);
+        h ^= h >> 31;
+        h *= 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 29;
+        return (uint32_t)(h % 400);
+}
+
 /* The local node data, as om_cl_nodedata_collect and om_orch_fill make it. */
 static void collect(struct node *nd, int self) {
         struct om_cl_instance fresh[MAXS];
@@ -365,9 +378,16 @@ static void collect(struct node *nd, int self) {
                         in->target_done = nd->st[s].tdone;
                 }
         }
-        if (nd->local.gen && memcmp(fresh, nd->linst, sizeof(fresh)) == 0)
+        /* still after the heal: the convergence checks want a view that settles */
+        uint32_t load = load_at(self, S.now < S.heal_at ? S.now : S.heal_at);
+        if (nd->local.gen && memcmp(fresh, nd->linst, sizeof(fresh)) == 0 &&
+            nd->local.load15 == load)
                 return;
         memcpy(nd->linst, fresh, sizeof(fresh));
+        nd->local.metrics = true;
+        nd->local.load15 = load;
+        nd->local.mem_avail = 500;
+        nd->local.ncpu = 2;
         nd->local.inst = nd->linst;
         nd->local.n_inst = (size_t)S.ns;
         nd->local.inst_sorted = true; /* s1 < s2 < s3 */
@@ -714,6 +734,7 @@ static void recv_msg(struct msg *m) {
                 q->gen = nd->local.gen;
                 q->n_inst = nd->local.n_inst;
                 memcpy(q->inst, nd->linst, sizeof(q->inst));
+                q->load15 = nd->local.load15;
                 net_send(q);
                 break;
         }
@@ -732,6 +753,10 @@ static void recv_msg(struct msg *m) {
                 p->data.n_inst = m->n_inst;
                 p->data.inst_sorted = true;
                 p->data.gen = m->gen;
+                p->data.metrics = true;
+                p->data.load15 = m->load15;
+                p->data.mem_avail = 500;
+                p->data.ncpu = 2;
                 memcpy(p->data_boot, boot, sizeof(boot));
                 p->have_data = true;
                 if (m->stalls == nd->stalls)
@@ -878,6 +903,29 @@ static void check_converged(void) {
                                         i + 1, j + 1, (unsigned long long)(S.now - S.heal_at));
                 }
         }
+        /* every node whose view is whole and fresh computes the same leader */
+        for (int s = 0; s < S.ns; s++) {
+                int leader = -2, first = -1;
+                for (int i = 0; i < S.n; i++) {
+                        struct node *nd = &S.nodes[i];
+                        if (!nd->up)
+                                continue;
+                        struct om_view v = view_of(nd, i);
+                        bool whole = true;
+                        for (int j = 0; j < S.n; j++)
+                                whole &= S.nodes[j].up == om_view_alive(&v, (size_t)j) &&
+                                         (!S.nodes[j].up || om_view_fresh(&v, (size_t)j));
+                        if (!whole)
+                                continue;
+                        int l = om_decide_leader(&v, &S.cfg[s], false, false);
+                        if (leader == -2) {
+                                leader = l;
+                                first = i;
+                        } else if (l != leader)
+                                violate("placement: %s's leader is n%d for n%d, n%d for n%d",
+                                        S.cfg[s].path, leader + 1, first + 1, l + 1, i + 1);
+                }
+        }
 }
 
 /* ---- faults ---- */
@@ -998,10 +1046,14 @@ static void setup(const struct scenario *sc) {
         for (int s = 0; s < S.ns; s++) {
                 struct om_dec_cfg *c = &S.cfg[s];
                 snprintf(c->path, sizeof(c->path), "root/svc/s%d", s + 1);
-                /* a preference order of its own: a rotation of the nodes */
+                /* a preference order of its own: a rotation of the nodes; s1 places by
+                 * it, s2 by spread, s3 by the load, which changes on every node */
                 for (int k = 0; k < S.n; k++)
                         snprintf(c->nodes[k], OM_CL_NAME_MAX, "n%d", (k + s) % S.n + 1);
                 c->n_nodes = (size_t)S.n;
+                c->placement = s == 1   ? OM_PLACE_SPREAD
+                               : s == 2 ? OM_PLACE_LOAD_AVG
+                                        : OM_PLACE_NODES_ORDER;
                 c->ha = c->failover = true;
                 c->ready_ms = READY;
                 c->mon_ms = 5000;
