@@ -113,6 +113,7 @@ struct om_agent {
         struct om_arbc *arbc;              /* the arbitrators' votes (arb_client.c) */
         struct om_events *events;          /* the event ring and subscribers (events.c) */
         struct om_metrics *metrics;        /* counters of what happens (metrics.c) */
+        struct om_http *http;              /* the HTTP API (http.c), NULL when off */
 };
 
 /* The agent's view of the cluster (cluster/cl_view.h), valid until the peer table
@@ -148,6 +149,12 @@ int om_api_local_start(struct om_agent *a);
 void om_api_view_pack(struct om_agent *a, msgpack_packer *pk);
 /* Packs the local API server's counters (`om daemon status`). */
 void om_api_local_pack_stats(struct om_agent *a, msgpack_packer *pk);
+/* Runs the local API command cmd (req: its request map) and packs its whole reply map
+ * into pk, as the socket would answer it: the HTTP API's way to the same handlers. 1 when
+ * the command asks the connection closed (stop), 0, or -ENOENT for no such command (or a
+ * stream: events). */
+int om_api_local_exec(struct om_agent *a, const char *cmd, const msgpack_object *req,
+                      msgpack_packer *pk);
 
 /* api_peer.c */
 int om_api_peer_start(struct om_agent *a);

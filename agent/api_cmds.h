@@ -23,14 +23,16 @@ enum om_api_who {
 struct om_api_cmd {
         const char *name;
         enum om_api_who who;
+        bool read; /* local API: changes nothing, so members of the om group may call it */
 };
 
 /* The i-th row of each table, NULL past the end. */
 const struct om_api_cmd *om_api_local_cmd(size_t i);
 const struct om_api_cmd *om_api_peer_cmd(size_t i);
 
-/* Whether a local client of uid may call c (the agent runs as agent_uid). */
-bool om_api_local_may(const struct om_api_cmd *c, uid_t uid, uid_t agent_uid);
+/* Whether a local client of uid may call c (the agent runs as agent_uid); om_group: the
+ * client is in the om group (viewer access: read commands only). */
+bool om_api_local_may(const struct om_api_cmd *c, uid_t uid, uid_t agent_uid, bool om_group);
 /* Whether a peer request of c may run: NULL when it may, else the refusal sent back.
  * member: the sender is a node of cluster.nodes; fresh: its "ts" is within
  * OM_LIM_PEER_TS_SKEW_MS of our clock. */

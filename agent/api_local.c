@@ -1,7 +1,8 @@
 /*
  * The local API: a unix stream socket `<run>/api.sock`, mode 0600, whose clients must be
- * root or run as the agent's uid (SO_PEERCRED). Each message is a cluster/frame.h frame
- * holding one msgpack map; requests carry {"v":1, "cmd":...}, replies
+ * root or run as the agent's uid (SO_PEERCRED); when a group `om` exists the socket is
+ * 0660 of that group and its members may call the read commands (viewer access). Each message is a
+ * cluster/frame.h frame holding one msgpack map; requests carry {"v":1, "cmd":...}, replies
  * {"v":1, "ok":bool, "error":str | "data":...}. The commands are the table `commands`
  * below. A malformed request gets an error reply; an oversized or empty one an error
  * reply and the connection closed. The server's limits (core/limits.h): requests of at
@@ -12,6 +13,7 @@
  * status` render.
  */
 #include <errno.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/sock_diag.h>
@@ -23,6 +25,7 @@
 #include "agent/api_cmds.h"
 #include "agent/arb_client.h"
 #include "agent/events.h"
+#include "agent/http.h"
 #include "agent/orchestrator.h"
 #include "cluster/cl_mp.h"
 #include "cluster/frame.h"
@@ -63,6 +66,7 @@ struct api_conn {
         bool close_after;
         bool partial; /* the timer runs the incomplete-request deadline */
         uid_t uid;
+        bool om_group;         /* not root nor the agent's uid: a member of the om group */
         uint64_t accepted;     /* loop time */
         struct om_ev_sub *sub; /* an `events` subscriber: no more requests, no idle limit */
         struct api_conn *prev, *next;
@@ -162,19 +166,6 @@ static void reply_error(struct api_conn *c, const char *msg, bool close_after) {
         reply_send(w, close_after);
 }
 
-static void reply_ok(struct api_conn *c, bool close_after) {
-        msgpack_packer pk;
-        struct api_write *w = reply_begin(c, &pk);
-        if (!w) {
-                conn_close(c);
-                return;
-        }
-        msgpack_pack_map(&pk, 2);
-        om_cl_mp_kv_u64(&pk, "v", 1);
-        om_cl_mp_kv_bool(&pk, "ok", true);
-        reply_send(w, close_after);
-}
-
 /* ---- the cluster view ---- */
 
 static int cmp_str(const void *x, const void *y) {
@@ -222,7 +213,7 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
         char boot[2 * OM_HB_BOOT_ID_LEN + 1];
         om_hex_encode(a->boot_id, OM_HB_BOOT_ID_LEN, boot, sizeof(boot));
         om_cl_mp_str_pack(pk, "daemon");
-        msgpack_pack_map(pk, 13);
+        msgpack_pack_map(pk, 14);
         om_cl_mp_kv_u64(pk, "pid", (uint64_t)getpid());
         om_cl_mp_kv_u64(pk, "secret_gen", a->keygen);
         om_cl_mp_kv_str(pk, "secret_rotation",
@@ -242,6 +233,8 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
         om_api_peer_pack_stats(a, pk);
         om_cl_mp_str_pack(pk, "local_api");
         om_api_local_pack_stats(a, pk);
+        om_cl_mp_str_pack(pk, "http");
+        om_http_pack_stats(a, pk);
 
         om_cl_mp_str_pack(pk, "hb");
         msgpack_pack_array(pk, a->n_hb);
@@ -387,70 +380,79 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
 
 /* ---- requests: the command table ---- */
 
-static void cmd_status(struct api_conn *c, const msgpack_object *req) {
-        msgpack_packer pk;
-        struct api_write *w = reply_begin(c, &pk);
-        if (!w) {
-                conn_close(c);
-                return;
-        }
-        msgpack_pack_map(&pk, 3);
-        om_cl_mp_kv_u64(&pk, "v", 1);
-        om_cl_mp_kv_bool(&pk, "ok", true);
-        om_cl_mp_str_pack(&pk, "data");
-        om_api_view_pack(c->agent, &pk);
-        reply_send(w, false);
+/* A handler packs its whole reply map ({v, ok, data | error}) into pk and returns
+ * LOCAL_CLOSE when the connection closes after the reply. */
+enum { LOCAL_CLOSE = 1 << 0 };
+
+static void pack_ok(msgpack_packer *pk) {
+        msgpack_pack_map(pk, 2);
+        om_cl_mp_kv_u64(pk, "v", 1);
+        om_cl_mp_kv_bool(pk, "ok", true);
 }
 
-static void cmd_stop(struct api_conn *c, const msgpack_object *req) {
+static void pack_error(msgpack_packer *pk, const char *msg) {
+        msgpack_pack_map(pk, 3);
+        om_cl_mp_kv_u64(pk, "v", 1);
+        om_cl_mp_kv_bool(pk, "ok", false);
+        om_cl_mp_kv_str(pk, "error", msg);
+}
+
+static int cmd_status(struct om_agent *a, const msgpack_object *req, msgpack_packer *pk) {
+        msgpack_pack_map(pk, 3);
+        om_cl_mp_kv_u64(pk, "v", 1);
+        om_cl_mp_kv_bool(pk, "ok", true);
+        om_cl_mp_str_pack(pk, "data");
+        om_api_view_pack(a, pk);
+        return 0;
+}
+
+static int cmd_stop(struct om_agent *a, const msgpack_object *req, msgpack_packer *pk) {
         om_log_set_component("daemon");
         log_info("stop requested through the API");
-        reply_ok(c, true);
-        om_agent_stop(c->agent);
+        pack_ok(pk);
+        om_agent_stop(a); /* the loop ends after this turn: the reply is written first */
+        return LOCAL_CLOSE;
 }
 
-static void node_frozen(struct api_conn *c, bool frozen) {
+static int node_frozen(struct om_agent *a, msgpack_packer *pk, bool frozen) {
         int r = om_cl_node_set_frozen(frozen);
         if (r < 0)
-                reply_error(c, strerror(-r), false);
+                pack_error(pk, strerror(-r));
         else {
-                om_agent_rescan(c->agent);
-                reply_ok(c, false);
+                om_agent_rescan(a);
+                pack_ok(pk);
         }
+        return 0;
 }
 
-static void cmd_node_freeze(struct api_conn *c, const msgpack_object *req) {
-        node_frozen(c, true);
+static int cmd_node_freeze(struct om_agent *a, const msgpack_object *req, msgpack_packer *pk) {
+        return node_frozen(a, pk, true);
 }
 
-static void cmd_node_thaw(struct api_conn *c, const msgpack_object *req) {
-        node_frozen(c, false);
+static int cmd_node_thaw(struct om_agent *a, const msgpack_object *req, msgpack_packer *pk) {
+        return node_frozen(a, pk, false);
 }
 
 /* object_set and object_target: the orchestrator packs the whole reply */
-static void cmd_orch(struct api_conn *c, const msgpack_object *req) {
-        msgpack_packer pk;
+static int cmd_orch(struct om_agent *a, const msgpack_object *req, msgpack_packer *pk) {
         char cmd[OM_API_CMD_MAX] = "";
-        struct api_write *w = reply_begin(c, &pk);
-        if (!w) {
-                conn_close(c);
-                return;
-        }
         (void)om_cl_mp_get_str(req, "cmd", cmd, sizeof(cmd));
-        om_orch_api(c->agent, cmd, req, &pk);
-        reply_send(w, false);
+        om_orch_api(a, cmd, req, pk);
+        return 0;
 }
 
-static void cmd_rescan(struct api_conn *c, const msgpack_object *req) {
-        om_agent_rescan(c->agent);
-        reply_ok(c, false);
+static int cmd_rescan(struct om_agent *a, const msgpack_object *req, msgpack_packer *pk) {
+        om_agent_rescan(a);
+        pack_ok(pk);
+        return 0;
 }
 
-static void cmd_reload(struct api_conn *c, const msgpack_object *req) {
-        if (om_agent_reload(c->agent) < 0)
-                reply_error(c, "cluster.conf reload refused (see the daemon log)", false);
+static int cmd_reload(struct om_agent *a, const msgpack_object *req, msgpack_packer *pk) {
+        if (om_agent_reload(a) < 0)
+                pack_error(pk, "cluster.conf reload refused (see the daemon log)");
         else
-                reply_ok(c, false);
+                pack_ok(pk);
+        return 0;
 }
 
 /* ---- events ---- */
@@ -569,31 +571,45 @@ static void cmd_events(struct api_conn *c, const msgpack_object *req) {
                 conn_close(c);
 }
 
-typedef void (*local_handler)(struct api_conn *c, const msgpack_object *req);
+typedef int (*local_handler)(struct om_agent *a, const msgpack_object *req, msgpack_packer *pk);
+/* A command that writes its replies itself on the connection (events: a stream). */
+typedef void (*local_stream)(struct api_conn *c, const msgpack_object *req);
 
-/* Every command of the local API: its name, who may call it, its handler. Adding a
- * command is one row (and its test: tests/integration/test-api-limits.sh calls each). */
+/* Every command of the local API: its name, who may call it (read: members of the om
+ * group too), its handler. Adding a command is one row (and its test:
+ * tests/integration/test-api-limits.sh calls each). The HTTP API (agent/http.c) calls
+ * the same handlers through om_api_local_exec. */
 static const struct {
         struct om_api_cmd cmd;
-        local_handler handler;
+        local_handler handler; /* packs one reply */
+        local_stream stream;   /* or writes its replies itself */
 } commands[] = {
-        {{"status", OM_API_WHO_LOCAL_USER}, cmd_status},
-        {{"stop", OM_API_WHO_LOCAL_USER}, cmd_stop},
-        {{"node_freeze", OM_API_WHO_LOCAL_USER}, cmd_node_freeze},
-        {{"node_thaw", OM_API_WHO_LOCAL_USER}, cmd_node_thaw},
-        {{"object_set", OM_API_WHO_LOCAL_USER}, cmd_orch},
-        {{"object_target", OM_API_WHO_LOCAL_USER}, cmd_orch},
-        {{"rescan", OM_API_WHO_LOCAL_USER}, cmd_rescan},
-        {{"reload", OM_API_WHO_LOCAL_USER}, cmd_reload},
-        {{"events", OM_API_WHO_LOCAL_USER}, cmd_events},
+        {{"status", OM_API_WHO_LOCAL_USER, true}, cmd_status},
+        {{"stop", OM_API_WHO_LOCAL_USER, false}, cmd_stop},
+        {{"node_freeze", OM_API_WHO_LOCAL_USER, false}, cmd_node_freeze},
+        {{"node_thaw", OM_API_WHO_LOCAL_USER, false}, cmd_node_thaw},
+        {{"object_set", OM_API_WHO_LOCAL_USER, false}, cmd_orch},
+        {{"object_target", OM_API_WHO_LOCAL_USER, true}, cmd_orch},
+        {{"rescan", OM_API_WHO_LOCAL_USER, false}, cmd_rescan},
+        {{"reload", OM_API_WHO_LOCAL_USER, false}, cmd_reload},
+        {{"events", OM_API_WHO_LOCAL_USER, true}, NULL, cmd_events},
 };
 
-bool om_api_local_may(const struct om_api_cmd *c, uid_t uid, uid_t agent_uid) {
-        return c->who == OM_API_WHO_LOCAL_USER && (uid == 0 || uid == agent_uid);
+bool om_api_local_may(const struct om_api_cmd *c, uid_t uid, uid_t agent_uid, bool om_group) {
+        return c->who == OM_API_WHO_LOCAL_USER &&
+               (uid == 0 || uid == agent_uid || (om_group && c->read));
 }
 
 const struct om_api_cmd *om_api_local_cmd(size_t i) {
         return i < ARRAY_SIZE(commands) ? &commands[i].cmd : NULL;
+}
+
+int om_api_local_exec(struct om_agent *a, const char *cmd, const msgpack_object *req,
+                      msgpack_packer *pk) {
+        for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+                if (om_streq(commands[i].cmd.name, cmd) && commands[i].handler)
+                        return commands[i].handler(a, req, pk) & LOCAL_CLOSE ? 1 : 0;
+        return -ENOENT;
 }
 
 static void handle(struct api_conn *c, const uint8_t *data, size_t len) {
@@ -629,12 +645,22 @@ static void handle(struct api_conn *c, const uint8_t *data, size_t len) {
         for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
                 if (!om_streq(commands[i].cmd.name, cmd))
                         continue;
-                if (!om_api_local_may(&commands[i].cmd, c->uid, getuid())) {
+                if (!om_api_local_may(&commands[i].cmd, c->uid, getuid(), c->om_group)) {
                         a->local_conns.drops[LOCAL_DROP_CRED]++;
-                        reply_error(c, "not allowed", false);
+                        reply_error(c, "not allowed: members of the om group may only read", false);
+                } else if (commands[i].stream) {
+                        a->local_conns.served++;
+                        commands[i].stream(c, &u.data);
                 } else {
                         a->local_conns.served++;
-                        commands[i].handler(c, &u.data);
+                        msgpack_packer pk;
+                        struct api_write *w = reply_begin(c, &pk);
+                        if (!w) {
+                                conn_close(c);
+                                goto out;
+                        }
+                        int f = commands[i].handler(a, &u.data, &pk);
+                        reply_send(w, f & LOCAL_CLOSE);
                 }
                 goto out;
         }
@@ -699,6 +725,29 @@ static void api_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
                 conn_arm(c);
 }
 
+/* The gid of the om group, -1 when there is none. */
+static gid_t om_gid(void) {
+        struct group *g = getgrnam("om");
+        return g ? g->gr_gid : (gid_t)-1;
+}
+
+/* Whether the client on fd (cred from SO_PEERCRED) is in the om group: its primary group
+ * or one of its supplementary groups (SO_PEERGROUPS, as they were at connect time). */
+static bool in_om_group(int fd, const struct ucred *cred) {
+        gid_t om = om_gid(), groups[256];
+        socklen_t len = sizeof(groups);
+        if (om == (gid_t)-1)
+                return false;
+        if (cred->gid == om)
+                return true;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+                return false;
+        for (size_t i = 0; i < len / sizeof(gid_t); i++)
+                if (groups[i] == om)
+                        return true;
+        return false;
+}
+
 static void api_connection(uv_stream_t *server, int status) {
         struct om_agent *a = container_of((uv_pipe_t *)server, struct om_agent, api);
         struct om_api_conns *l = &a->local_conns;
@@ -719,16 +768,19 @@ static void api_connection(uv_stream_t *server, int status) {
         uv_os_fd_t fd;
         struct ucred cred;
         socklen_t len = sizeof(cred);
-        if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
-            getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-            (cred.uid != 0 && cred.uid != getuid())) {
+        bool known = uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
+                     getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
+        bool member = known && cred.uid != 0 && cred.uid != getuid() && in_om_group(fd, &cred);
+        if (!known || (cred.uid != 0 && cred.uid != getuid() && !member)) {
                 om_log_set_component("api");
-                log_warning("local API connection refused: uid %d is neither root nor %d",
-                            (int)cred.uid, (int)getuid());
+                log_warning("local API connection refused: uid %d is neither root nor %d nor "
+                            "in the om group",
+                            known ? (int)cred.uid : -1, (int)getuid());
                 conn_drop(c, LOCAL_DROP_CRED);
                 return;
         }
         c->uid = cred.uid;
+        c->om_group = member;
         c->accepted = uv_now(&a->loop);
         /* at the cap the oldest connection makes room: a stuck client never keeps a new
          * one out, and the oldest is the one stuck the longest; one in its grace period
@@ -773,8 +825,12 @@ int om_api_local_start(struct om_agent *a) {
         mode_t old = umask(0177);
         int r = uv_pipe_bind(&a->api, a->api_path);
         umask(old);
+        /* members of the om group may connect (read commands only: om_api_local_may) */
+        gid_t om = om_gid();
+        if (r == 0 && om != (gid_t)-1 && chown(a->api_path, (uid_t)-1, om) < 0)
+                om = (gid_t)-1;
         if (r == 0)
-                r = chmod(a->api_path, 0600) < 0 ? -errno : 0;
+                r = chmod(a->api_path, om != (gid_t)-1 ? 0660 : 0600) < 0 ? -errno : 0;
         if (r == 0)
                 r = uv_listen((uv_stream_t *)&a->api, 128, api_connection);
         if (r < 0) {

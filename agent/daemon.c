@@ -20,6 +20,7 @@
 #include "agent/arb_client.h"
 #include "agent/events.h"
 #include "agent/metrics.h"
+#include "agent/http.h"
 #include "agent/orchestrator.h"
 #include "cluster/arb_wire.h"
 #include "core/fileio.h"
@@ -744,7 +745,7 @@ int om_agent_run(void) {
                 if ((r = hb_start(a, h)) < 0)
                         goto out;
         if ((r = om_repl_start(a)) < 0 || (r = om_api_peer_start(a)) < 0 ||
-            (r = om_api_local_start(a)) < 0)
+            (r = om_api_local_start(a)) < 0 || (r = om_http_start(a)) < 0)
                 goto out;
 
         uv_signal_init(&a->loop, &a->sigterm);
@@ -775,6 +776,7 @@ int om_agent_run(void) {
         log_info("agent stopped");
         r = 0;
 out:
+        om_http_stop(a);
         uv_walk(&a->loop, close_walk, NULL);
         uv_run(&a->loop, UV_RUN_DEFAULT);
         uv_loop_close(&a->loop);
@@ -793,6 +795,7 @@ out:
         om_api_peer_free(a);
         om_events_free(a);
         om_metrics_free(a);
+        om_http_free(a);
         sodium_memzero(a->hb_key, sizeof(a->hb_key));
         sodium_memzero(a->peer_key, sizeof(a->peer_key));
         sodium_memzero(a->hb_key_alt, sizeof(a->hb_key_alt));

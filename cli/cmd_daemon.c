@@ -222,6 +222,17 @@ static int cmd_status(struct om_cli_ctx *ctx) {
                 om_api_print_drops(om_cl_mp_get(ap, "drops"));
                 printf("\n");
         }
+        const msgpack_object *hp = om_cl_mp_get(d, "http");
+        if (hp && hp->type == MSGPACK_OBJECT_MAP) {
+                char haddr[96];
+                s_get(hp, "addr", haddr, sizeof(haddr));
+                printf("http      %s  connections %llu  requests %llu  waiting %llu  refused",
+                       haddr, (unsigned long long)u_get(hp, "connections"),
+                       (unsigned long long)u_get(hp, "requests"),
+                       (unsigned long long)u_get(hp, "waiting"));
+                om_api_print_drops(om_cl_mp_get(hp, "drops"));
+                printf("\n");
+        }
         for (uint32_t i = 0; hb && hb->type == MSGPACK_OBJECT_ARRAY && i < hb->via.array.size;
              i++) {
                 const msgpack_object *h = &hb->via.array.ptr[i];

@@ -55,6 +55,11 @@ static const struct {
         {"cluster rotate-secret", "abort",
          "Give up a rotation installed on the nodes but used by none yet."},
         {"switch", "to", "The node to start the service on."},
+        {"token create", "role",
+         "viewer (read), operator (actions too) or admin (config and sec keys too)."},
+        {"token create", "ttl",
+         "How long the token is accepted (a duration like 12h or 30d); "
+         "no expiry when not given."},
         {"switch", "wait", "Return once the service runs on the --to node."},
         {NULL, "watch",
          "Redraw every --interval until interrupted (one document per round for "

@@ -86,10 +86,53 @@ static int parse_arb_uri(const char *uri, char host[OM_CL_ADDR_MAX], uint16_t *r
 
 #define FAIL(line, fmt, ...) fail(err, errlen, line, "%s:%u: " fmt, fn, line, ##__VA_ARGS__)
 
+static bool is_loopback(const char *addr) {
+        return om_startswith(addr, "127.") || strcmp(addr, "::1") == 0;
+}
+
+/* [api] as seen from self (each keyword may be scoped: http_addr@n1). */
+static int http_conf(const struct om_ini *ini, const char *fn, const char *self,
+                     struct om_cl_config *cfg, char *err, size_t errlen) {
+        const struct om_ini_entry *e;
+        cfg->http.port = 1216;
+        cfg->http.tls = OM_HTTP_TLS_CLUSTER;
+        if ((e = om_ini_lookup(ini, "api", "http_port", self))) {
+                long long p;
+                if (om_parse_int(e->value, 1, 65535, &p) < 0)
+                        return FAIL(e->line, "[api] http_port: not a port number");
+                cfg->http.port = (uint16_t)p;
+        }
+        const struct om_ini_entry *tls = om_ini_lookup(ini, "api", "http_tls", self);
+        if (tls)
+                cfg->http.tls = strcmp(tls->value, "off") == 0     ? OM_HTTP_TLS_OFF
+                                : strcmp(tls->value, "files") == 0 ? OM_HTTP_TLS_FILES
+                                                                   : OM_HTTP_TLS_CLUSTER;
+        const struct om_ini_entry *cert = om_ini_lookup(ini, "api", "http_cert", self);
+        const struct om_ini_entry *key = om_ini_lookup(ini, "api", "http_key", self);
+        if (cfg->http.tls == OM_HTTP_TLS_FILES) {
+                if (!cert || !key || cert->value[0] != '/' || key->value[0] != '/')
+                        return FAIL(tls->line, "[api] http_tls = files needs http_cert and "
+                                               "http_key, absolute paths to PEM files");
+                snprintf(cfg->http.cert, sizeof(cfg->http.cert), "%s", cert->value);
+                snprintf(cfg->http.key, sizeof(cfg->http.key), "%s", key->value);
+        }
+        if (!(e = om_ini_lookup(ini, "api", "http_addr", self)) || !e->value[0])
+                return 0;
+        if (resolve(e->value, cfg->http.addr, sizeof(cfg->http.addr)) < 0)
+                return FAIL(e->line, "[api] http_addr: cannot resolve '%s'", e->value);
+        if (cfg->http.tls == OM_HTTP_TLS_OFF && !is_loopback(cfg->http.addr))
+                return FAIL(tls->line,
+                            "[api] http_tls = off is refused on %s: bearer tokens "
+                            "would cross the network in clear (loopback only)",
+                            cfg->http.addr);
+        return 0;
+}
+
 int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *self,
                           struct om_cl_config **ret, char *err, size_t errlen) {
         _cleanup_free_ struct om_cl_config *cfg = calloc(1, sizeof(*cfg));
         char why[256];
+        int r;
         if (!cfg)
                 return -ENOMEM;
         snprintf(cfg->name, sizeof(cfg->name), "default");
@@ -100,7 +143,8 @@ int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *
         for (size_t i = 0; i < ini->n_sections; i++) {
                 const struct om_ini_section *s = &ini->sections[i];
                 char group[32], index[32];
-                if (strcmp(s->name, "cluster") == 0 || strcmp(s->name, "node") == 0)
+                if (strcmp(s->name, "cluster") == 0 || strcmp(s->name, "node") == 0 ||
+                    strcmp(s->name, "api") == 0)
                         snprintf(group, sizeof(group), "%s", s->name);
                 else if (om_section_split(s->name, group, sizeof(group), index, sizeof(index)) <
                                  0 ||
@@ -172,6 +216,8 @@ int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *
                         return FAIL(e->line, "[node] max_parallel: an integer from 1 to 1000");
                 cfg->max_parallel = (int)mp;
         }
+        if ((r = http_conf(ini, fn, self, cfg, err, errlen)) < 0)
+                return r;
 
         /* [hb#N] and [arbitrator#N] */
         for (size_t i = 0; i < ini->n_sections; i++) {

@@ -47,6 +47,13 @@ struct om_cl_config {
         } arb[OM_CL_ARB_MAX];
         char arb_names[OM_CL_ARB_MAX][24]; /* their sections: "arbitrator#1" */
         size_t n_arb;
+        /* [api]: the HTTP API of this node (agent/http.c); off when http_addr is empty */
+        struct {
+                char addr[OM_CL_ADDR_MAX]; /* numeric */
+                uint16_t port;
+                enum { OM_HTTP_TLS_CLUSTER, OM_HTTP_TLS_FILES, OM_HTTP_TLS_OFF } tls;
+                char cert[256], key[256]; /* tls = files */
+        } http;
 };
 
 /* Checks a parsed cluster.conf and fills ret (allocated, caller frees). self is this

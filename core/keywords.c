@@ -191,6 +191,18 @@ static const struct om_keyword keywords[] = {
          "a stop is never held back): the others wait, in priority order (default: twice the "
          "CPUs; 1 to 1000; max_parallel@<node> for one node).",
          OM_KWR_MAXPAR},
+        {"api", NULL, "http_addr", S, NULL, NULL, SCO,
+         "Address the HTTP API listens on (http_addr@<node> for one node); unset: no HTTP "
+         "API. See README, the HTTP API."},
+        {"api", NULL, "http_port", I, "1216", NULL, SCO, "TCP port of the HTTP API."},
+        {"api", NULL, "http_tls", C, "cluster", "cluster|files|off", SCO,
+         "cluster: a certificate this node makes at start, signed by the cluster CA (om http "
+         "ca prints it); files: http_cert and http_key; off: plain HTTP, accepted on a "
+         "loopback http_addr only."},
+        {"api", NULL, "http_cert", S, NULL, NULL, SCO,
+         "http_tls = files: the PEM certificate chain of this node (absolute path)."},
+        {"api", NULL, "http_key", S, NULL, NULL, SCO,
+         "http_tls = files: the PEM private key of http_cert (absolute path)."},
         {"hb", NULL, "type", C, "unicast", "unicast|relay", 0,
          "Heartbeat transport: unicast sends each beat to every node's addr; relay sends it to "
          "an arbitrator (`arbitrator`), which checks it opens with the cluster's key and "

@@ -79,3 +79,24 @@
 /* sec objects: each sealed value of up to 1 MiB is one line of about 1.4 MB of base64 */
 #define OM_LIM_INI_SEC_FILE (64 * 1024 * 1024)
 #define OM_LIM_INI_SEC_LINE (2 * 1024 * 1024)
+
+/* ---- HTTP API (agent/http.c; off unless [api] http_addr is set) ---- */
+/* Connections at once (lowered to the process's open file limit minus 256); a new one
+ * past it is closed at once (counted "refused"). */
+#define OM_LIM_HTTP_CONNS 4096
+/* A request line and headers larger than this together get 431, a path (with its query)
+ * longer than OM_LIM_HTTP_PATH 414, a body larger than OM_LIM_HTTP_BODY 413. libh2o
+ * itself reads at most 100 headers and 408 KiB of request head per connection (400). */
+#define OM_LIM_HTTP_HEAD 16384
+#define OM_LIM_HTTP_PATH 2048
+#define OM_LIM_HTTP_BODY (64u * 1024)
+/* A request not complete within this, a keep-alive connection idle this long, or a TLS
+ * handshake not done within this, is closed (libh2o's timers). */
+#define OM_LIM_HTTP_REQ_TIMEOUT_MS 10000
+/* Requests waiting for a target (?wait=true) at once (more: 503), and the longest wait. */
+#define OM_LIM_HTTP_WAITS 256
+#define OM_LIM_HTTP_WAIT_MAX_MS (10 * 60 * 1000)
+/* Event streams (GET /api/events) at once (more: 503), and the bytes one may have queued
+ * unsent before it is closed (a subscriber that does not read). */
+#define OM_LIM_HTTP_STREAMS 256
+#define OM_LIM_HTTP_STREAM_BACKLOG (1u << 20)

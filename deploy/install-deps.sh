@@ -7,9 +7,9 @@ packages=(
   # build
   build-essential cmake pkg-config clang clang-format dpkg-dev fakeroot
   libuv1-dev libmsgpack-dev libsodium-dev libcryptsetup-dev libmount-dev libyaml-dev
-  libcmocka-dev
+  libcmocka-dev libssl-dev libh2o-dev
   # programs om runs, and the tests' tools
-  e2fsprogs xfsprogs util-linux kmod iproute2 nftables procps psmisc python3 python3-yaml jq tcpdump man-db systemd debootstrap
+  e2fsprogs xfsprogs util-linux kmod iproute2 nftables procps psmisc python3 python3-yaml jq chromium tcpdump man-db systemd debootstrap
   # the QEMU lab (tests/vm): a kernel with device-mapper, busybox, qemu
   qemu-system-x86 busybox-static linux-image-amd64 cpio cryptsetup-bin
 )

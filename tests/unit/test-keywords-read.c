@@ -54,6 +54,7 @@ static const struct {
         {"node", NULL, {"cluster", "agent"}},
         {"hb", NULL, {"cluster", "agent"}},
         {"arbitrator", NULL, {"cluster", "agent"}},
+        {"api", NULL, {"cluster/cl_config.c"}},
         {"arbd", NULL, {"arbitrator"}},
         {"arbd-cluster", NULL, {"arbitrator"}},
 };

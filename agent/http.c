@@ -1,0 +1,1283 @@
+/*
+ * The HTTP API: libh2o (its libuv binding) serves HTTP/1.1, and HTTP/2 over TLS, on the
+ * agent's own loop; no thread, no request blocks the loop (a request that waits for a
+ * target is a timer). One handler routes every path (table `routes`); each route names
+ * the least role it needs. A request is checked against the limits of core/limits.h
+ * first, then authenticated (a bearer token of secrets/api_token.h), then served. The read and
+ * action routes call the local API's handlers (om_api_local_exec) and turn their msgpack
+ * replies into JSON, so the CLI and HTTP answer the same. Every error is a JSON object
+ * {"error": <what is wrong>, "status": <code>}, those libh2o makes itself included (a
+ * filter rewrites them), except the 400 it writes for a request it cannot parse at all.
+ * Routes, roles and limits: docs/ARCHITECTURE.md; bodies: docs/openapi.json.
+ */
+#include "agent/http.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <h2o.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <sodium.h>
+
+#include "agent/agent.h"
+#include "cluster/cl_mp.h"
+#include "core/fileio.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/objpath.h"
+#include "core/paths.h"
+#include "core/util.h"
+#include "secrets/api_token.h"
+#include "secrets/sec.h"
+#include "secrets/tls_ca.h"
+
+/* the files of the page and the API's description, built in (agent/ui, docs) */
+struct om_http_asset {
+        const char *path, *type;
+        const unsigned char *data;
+        size_t len;
+};
+extern const struct om_http_asset om_http_assets[];
+extern const size_t om_http_n_assets;
+
+enum http_drop {
+        HTTP_DROP_REFUSED,  /* a connection past OM_LIM_HTTP_CONNS */
+        HTTP_DROP_HEAD,     /* 431 */
+        HTTP_DROP_PATH,     /* 414 */
+        HTTP_DROP_BODY,     /* 413 (libh2o) */
+        HTTP_DROP_NO_AUTH,  /* 401: no credentials */
+        HTTP_DROP_BAD_AUTH, /* 401: a token unknown, malformed, expired or revoked */
+        HTTP_DROP_ROLE,     /* 403 */
+        HTTP_DROP_NOT_FOUND,
+        HTTP_DROP_METHOD,
+        HTTP_DROP_BUSY, /* 503: waits or streams at their cap */
+        _HTTP_DROP_MAX,
+};
+
+static const char *const http_drop_names[_HTTP_DROP_MAX] = {
+        [HTTP_DROP_REFUSED] = "refused",        [HTTP_DROP_HEAD] = "head_too_large",
+        [HTTP_DROP_PATH] = "path_too_long",     [HTTP_DROP_BODY] = "body_too_large",
+        [HTTP_DROP_NO_AUTH] = "no_credentials", [HTTP_DROP_BAD_AUTH] = "bad_credentials",
+        [HTTP_DROP_ROLE] = "forbidden",         [HTTP_DROP_NOT_FOUND] = "not_found",
+        [HTTP_DROP_METHOD] = "bad_method",      [HTTP_DROP_BUSY] = "busy",
+};
+
+/* A token of the cache, with its use counted for the log. */
+struct tok {
+        struct om_token_info info;
+        uint64_t uses, logged_uses, logged_at;
+};
+
+struct http_wait;
+
+struct om_http {
+        struct om_agent *a;
+        h2o_globalconf_t config;
+        h2o_context_t ctx;
+        h2o_accept_ctx_t accept;
+        bool ctx_ready;
+        SSL_CTX *ssl;
+        uv_tcp_t listener;
+        bool listening;
+        char bind[96];
+        size_t conns, conns_max;
+        uint64_t accepted, served;
+        uint64_t drops[_HTTP_DROP_MAX];
+        /* the tokens, read again when the sec object's file changes */
+        char *tok_file;
+        struct stat tok_st;
+        bool tok_loaded;
+        struct tok *toks;
+        size_t n_toks;
+        struct http_wait *waits;
+        size_t n_waits;
+};
+
+struct http_conn {
+        uv_tcp_t tcp;
+        struct om_http *h;
+};
+
+/* ---- responses ---- */
+
+static void json_str(struct om_buf *b, const char *s, size_t n) {
+        om_buf_puts(b, "\"");
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if (c == '"' || c == '\\') {
+                        char e[2] = {'\\', (char)c};
+                        om_buf_append(b, e, 2);
+                } else if (c == '\n')
+                        om_buf_puts(b, "\\n");
+                else if (c == '\t')
+                        om_buf_puts(b, "\\t");
+                else if (c == '\r')
+                        om_buf_puts(b, "\\r");
+                else if (c < 0x20 || c == 0x7f)
+                        om_buf_printf(b, "\\u%04x", c);
+                else
+                        om_buf_append(b, &s[i], 1);
+        }
+        om_buf_puts(b, "\"");
+}
+
+static void json_cstr(struct om_buf *b, const char *s) {
+        json_str(b, s, strlen(s));
+}
+
+/* A msgpack object as JSON (the local API's replies: maps with string keys, strings,
+ * integers, booleans, arrays). */
+static void mp_json(struct om_buf *b, const msgpack_object *o) {
+        switch (o->type) {
+        case MSGPACK_OBJECT_NIL:
+                om_buf_puts(b, "null");
+                break;
+        case MSGPACK_OBJECT_BOOLEAN:
+                om_buf_puts(b, o->via.boolean ? "true" : "false");
+                break;
+        case MSGPACK_OBJECT_POSITIVE_INTEGER:
+                om_buf_printf(b, "%" PRIu64, o->via.u64);
+                break;
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+                om_buf_printf(b, "%" PRId64, o->via.i64);
+                break;
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64:
+                om_buf_printf(b, "%.17g", o->via.f64);
+                break;
+        case MSGPACK_OBJECT_STR:
+                json_str(b, o->via.str.ptr, o->via.str.size);
+                break;
+        case MSGPACK_OBJECT_BIN:
+                json_str(b, o->via.bin.ptr, o->via.bin.size);
+                break;
+        case MSGPACK_OBJECT_ARRAY:
+                om_buf_puts(b, "[");
+                for (uint32_t i = 0; i < o->via.array.size; i++) {
+                        if (i)
+                                om_buf_puts(b, ",");
+                        mp_json(b, &o->via.array.ptr[i]);
+                }
+                om_buf_puts(b, "]");
+                break;
+        case MSGPACK_OBJECT_MAP:
+                om_buf_puts(b, "{");
+                for (uint32_t i = 0; i < o->via.map.size; i++) {
+                        const msgpack_object_kv *kv = &o->via.map.ptr[i];
+                        if (i)
+                                om_buf_puts(b, ",");
+                        if (kv->key.type == MSGPACK_OBJECT_STR)
+                                json_str(b, kv->key.via.str.ptr, kv->key.via.str.size);
+                        else
+                                json_cstr(b, "?");
+                        om_buf_puts(b, ":");
+                        mp_json(b, &kv->val);
+                }
+                om_buf_puts(b, "}");
+                break;
+        default:
+                om_buf_puts(b, "null");
+        }
+}
+
+static const char *reason_of(int status) {
+        switch (status) {
+        case 200:
+                return "OK";
+        case 202:
+                return "Accepted";
+        case 400:
+                return "Bad Request";
+        case 401:
+                return "Unauthorized";
+        case 403:
+                return "Forbidden";
+        case 404:
+                return "Not Found";
+        case 405:
+                return "Method Not Allowed";
+        case 409:
+                return "Conflict";
+        case 413:
+                return "Payload Too Large";
+        case 414:
+                return "URI Too Long";
+        case 431:
+                return "Request Header Fields Too Large";
+        case 503:
+                return "Service Unavailable";
+        case 504:
+                return "Gateway Timeout";
+        default:
+                return status < 500 ? "Client Error" : "Server Error";
+        }
+}
+
+static void send_body(h2o_req_t *req, int status, const char *type, const char *body, size_t len) {
+        req->res.status = status;
+        req->res.reason = reason_of(status);
+        req->res.content_length = len;
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type,
+                       strlen(type));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                       H2O_STRLIT("no-store"));
+        h2o_send_inline(req, body, len);
+}
+
+/* Sends b (JSON) and frees it. */
+static void send_json(h2o_req_t *req, int status, struct om_buf *b) {
+        om_buf_puts(b, "\n");
+        send_body(req, status, "application/json", b->data ? b->data : "{}\n", b->len);
+        om_buf_free(b);
+}
+
+static void send_error(h2o_req_t *req, int status, const char *fmt, ...) _printf_(3, 4);
+static void send_error(h2o_req_t *req, int status, const char *fmt, ...) {
+        struct om_buf b = {0};
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *msg = om_vasprintf(fmt, ap);
+        va_end(ap);
+        om_buf_puts(&b, "{\"error\":");
+        json_cstr(&b, msg ? msg : "out of memory");
+        om_buf_printf(&b, ",\"status\":%d}", status);
+        if (status == 401)
+                h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+                               H2O_STRLIT("Bearer realm=\"om\""));
+        send_json(req, status, &b);
+}
+
+/* ---- the errors libh2o answers by itself (413, a bad request it parsed) as JSON ---- */
+
+struct json_error_ostream {
+        h2o_ostream_t super;
+        h2o_iovec_t body;
+        bool sent;
+};
+
+static void json_error_do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t n,
+                               h2o_send_state_t state) {
+        struct json_error_ostream *o = (struct json_error_ostream *)self;
+        h2o_iovec_t out = o->body;
+        size_t cnt = o->sent ? 0 : 1;
+        o->sent = true;
+        h2o_ostream_send_next(&o->super, req, cnt ? &out : NULL, cnt, state);
+}
+
+struct json_filter {
+        h2o_filter_t super;
+        struct om_http *h;
+};
+
+static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot) {
+        ssize_t i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
+        bool plain = i >= 0 && h2o_memis(req->res.headers.entries[i].value.base,
+                                         req->res.headers.entries[i].value.len,
+                                         H2O_STRLIT("text/plain; charset=utf-8"));
+        if (req->res.status < 400 || !plain) {
+                h2o_setup_next_ostream(req, slot);
+                return;
+        }
+        if (req->res.status == 413)
+                ((struct json_filter *)self)->h->drops[HTTP_DROP_BODY]++;
+        char tmp[256];
+        int n = snprintf(tmp, sizeof(tmp), "{\"error\":\"%s\",\"status\":%d}\n",
+                         req->res.status == 413 ? "request body too large (at most 65536 bytes)"
+                                                : "request refused by the HTTP parser",
+                         req->res.status);
+        struct json_error_ostream *o =
+                (struct json_error_ostream *)h2o_add_ostream(req, sizeof(*o), slot);
+        o->body = h2o_strdup(&req->pool, tmp, (size_t)n);
+        o->sent = false;
+        o->super.do_send = json_error_do_send;
+        req->res.headers.entries[i].value = h2o_iovec_init(H2O_STRLIT("application/json"));
+        req->res.content_length = (size_t)n;
+        slot = &o->super.next;
+        h2o_setup_next_ostream(req, slot);
+}
+
+/* ---- authentication ---- */
+
+static void tokens_free(struct om_http *h) {
+        sodium_memzero(h->toks, h->n_toks * sizeof(*h->toks));
+        free(h->toks);
+        h->toks = NULL;
+        h->n_toks = 0;
+}
+
+/* The token table as the sec object holds it now: read again when its file changed
+ * (a create or a revoke here, or a replicated one). */
+static void tokens_refresh(struct om_http *h) {
+        struct stat st;
+        bool exists = stat(h->tok_file, &st) == 0;
+        if (h->tok_loaded && exists && st.st_ino == h->tok_st.st_ino &&
+            st.st_size == h->tok_st.st_size && st.st_mtim.tv_sec == h->tok_st.st_mtim.tv_sec &&
+            st.st_mtim.tv_nsec == h->tok_st.st_mtim.tv_nsec)
+                return;
+        if (h->tok_loaded && !exists && !h->n_toks)
+                return;
+        struct om_token_info *v = NULL;
+        size_t n = 0, bad = 0;
+        if (exists && om_token_list(&v, &n, &bad) < 0) {
+                om_log_set_component("http");
+                log_warning("cannot read the tokens of %s: every token refused", OM_TOKEN_OBJECT);
+                n = 0;
+        }
+        /* keep the use counts of the tokens that remain */
+        struct tok *t = calloc(n ? n : 1, sizeof(*t));
+        if (!t) {
+                free(v);
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                t[i].info = v[i];
+                for (size_t k = 0; k < h->n_toks; k++)
+                        if (!strcmp(h->toks[k].info.id, v[i].id)) {
+                                t[i].uses = h->toks[k].uses;
+                                t[i].logged_uses = h->toks[k].logged_uses;
+                                t[i].logged_at = h->toks[k].logged_at;
+                        }
+        }
+        if (bad) {
+                om_log_set_component("http");
+                log_warning("%zu token entr%s of %s do not open or parse: refused", bad,
+                            bad == 1 ? "y" : "ies", OM_TOKEN_OBJECT);
+        }
+        sodium_memzero(v, n * sizeof(*v));
+        free(v);
+        tokens_free(h);
+        h->toks = t;
+        h->n_toks = n;
+        h->tok_st = st;
+        h->tok_loaded = true;
+}
+
+struct who {
+        enum om_role role;
+        char name[80]; /* "token <id>" */
+};
+
+/* Logs a token's first use, then at most once a minute with the count since. */
+static void token_used(struct om_http *h, struct tok *t, h2o_req_t *req) {
+        uint64_t now = uv_now(&h->a->loop);
+        t->uses++;
+        if (t->logged_at && now - t->logged_at < 60000)
+                return;
+        om_log_set_component("http");
+        log_info("token %s (%s) used: %" PRIu64 " request%s since the last line, last %.*s %.*s",
+                 t->info.id, om_role_to_string(t->info.role), t->uses - t->logged_uses,
+                 t->uses - t->logged_uses == 1 ? "" : "s", (int)req->method.len, req->method.base,
+                 (int)OM_MIN(req->path.len, 200), req->path.base);
+        t->logged_uses = t->uses;
+        t->logged_at = now;
+}
+
+static int authenticate(struct om_http *h, h2o_req_t *req, struct who *w) {
+        ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+        w->role = OM_ROLE_NONE;
+        if (i < 0) {
+                h->drops[HTTP_DROP_NO_AUTH]++;
+                send_error(req, 401,
+                           "authentication required: Authorization: Bearer <token> (om token "
+                           "create)");
+                return -1;
+        }
+        h2o_iovec_t v = req->headers.entries[i].value;
+        char id[OM_TOKEN_ID_LEN + 1];
+        uint8_t secret[32];
+        if (v.len < 7 || strncasecmp(v.base, "Bearer ", 7) != 0 ||
+            om_token_parse(v.base + 7, v.len - 7, id, secret) < 0) {
+                h->drops[HTTP_DROP_BAD_AUTH]++;
+                send_error(req, 401,
+                           "malformed credentials: expected Authorization: Bearer "
+                           "om1_<id>_<secret>");
+                return -1;
+        }
+        tokens_refresh(h);
+        for (size_t k = 0; k < h->n_toks; k++) {
+                struct tok *t = &h->toks[k];
+                if (strcmp(t->info.id, id) != 0)
+                        continue;
+                uint64_t now = om_now_ms();
+                if (!om_token_matches(&t->info, secret, UINT64_C(0))) {
+                        sodium_memzero(secret, sizeof(secret));
+                        h->drops[HTTP_DROP_BAD_AUTH]++;
+                        send_error(req, 401, "token %s: wrong secret", id);
+                        return -1;
+                }
+                sodium_memzero(secret, sizeof(secret));
+                if (t->info.expires_ms && now >= t->info.expires_ms) {
+                        h->drops[HTTP_DROP_BAD_AUTH]++;
+                        send_error(req, 401, "token %s expired", id);
+                        return -1;
+                }
+                w->role = t->info.role;
+                snprintf(w->name, sizeof(w->name), "token %s", id);
+                token_used(h, t, req);
+                return 0;
+        }
+        sodium_memzero(secret, sizeof(secret));
+        h->drops[HTTP_DROP_BAD_AUTH]++;
+        send_error(req, 401, "token %s unknown or revoked", id);
+        return -1;
+}
+
+/* ---- calls into the local API's handlers ---- */
+
+/* A local API reply: the map in u, whose strings point into sb. */
+struct local_reply {
+        msgpack_sbuffer sb;
+        msgpack_unpacked u;
+};
+
+static void local_reply_done(struct local_reply *r) {
+        msgpack_unpacked_destroy(&r->u);
+        msgpack_sbuffer_destroy(&r->sb);
+}
+
+/* Runs the local API command cmd with {path, target} (each may be NULL); ret->u.data is
+ * the whole reply map; local_reply_done(ret) in every case. */
+static int local_call(struct om_http *h, const char *cmd, const char *path, const char *target,
+                      struct local_reply *ret) {
+        msgpack_sbuffer in;
+        msgpack_packer pk;
+        msgpack_unpacked req;
+        int r;
+        msgpack_sbuffer_init(&in);
+        msgpack_sbuffer_init(&ret->sb);
+        msgpack_unpacked_init(&ret->u);
+        msgpack_packer_init(&pk, &in, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 2 + (path != NULL) + (target != NULL));
+        om_cl_mp_kv_u64(&pk, "v", 1);
+        om_cl_mp_kv_str(&pk, "cmd", cmd);
+        if (path)
+                om_cl_mp_kv_str(&pk, "path", path);
+        if (target)
+                om_cl_mp_kv_str(&pk, "target", target);
+        if ((r = om_cl_mp_unpack(in.data, in.size, &req)) == 0) {
+                msgpack_packer_init(&pk, &ret->sb, msgpack_sbuffer_write);
+                r = om_api_local_exec(h->a, cmd, &req.data, &pk);
+                msgpack_unpacked_destroy(&req);
+                if (r >= 0) {
+                        msgpack_unpacked_destroy(&ret->u);
+                        r = om_cl_mp_unpack(ret->sb.data, ret->sb.size, &ret->u);
+                }
+        }
+        msgpack_sbuffer_destroy(&in);
+        return r < 0 ? r : 0;
+}
+
+/* The status code of a refusal from the local API's handlers. */
+static int error_status(const char *msg) {
+        if (strstr(msg, "does not exist") || strstr(msg, "no target known") ||
+            strstr(msg, "not a service"))
+                return 404;
+        if (strstr(msg, "malformed"))
+                return 400;
+        return 409;
+}
+
+/* Answers a local API reply: its data as JSON (200 or status), or its error. sub: the
+ * member of data to answer with (NULL: data whole); a missing one is 404 "what". */
+static void send_reply(h2o_req_t *req, int status, const msgpack_object *reply,
+                       const char *const *sub, const char *what) {
+        bool ok = false;
+        char err[512];
+        if (om_cl_mp_get_bool(reply, "ok", &ok) < 0 || !ok) {
+                if (om_cl_mp_get_str(reply, "error", err, sizeof(err)) < 0)
+                        snprintf(err, sizeof(err), "the agent gave no reason");
+                send_error(req, error_status(err), "%s", err);
+                return;
+        }
+        const msgpack_object *d = om_cl_mp_get(reply, "data");
+        for (size_t i = 0; d && sub && sub[i]; i++)
+                d = om_cl_mp_get(d, sub[i]);
+        if (!d && sub) {
+                send_error(req, 404, "%s", what);
+                return;
+        }
+        struct om_buf b = {0};
+        if (d)
+                mp_json(&b, d);
+        else
+                om_buf_puts(&b, "{}");
+        send_json(req, status, &b);
+}
+
+/* ---- routes ---- */
+
+struct route_ctx {
+        struct om_http *h;
+        h2o_req_t *req;
+        const struct who *who;
+        char *seg[8]; /* the path's segments */
+        size_t n_seg;
+        char obj[OM_PATH_STRMAX]; /* {ns}/{kind}/{name} of an object route, canonical */
+};
+
+static int r_asset(struct route_ctx *x);
+static int r_whoami(struct route_ctx *x);
+static int r_cluster(struct route_ctx *x);
+static int r_nodes(struct route_ctx *x);
+static int r_node(struct route_ctx *x);
+static int r_node_action(struct route_ctx *x);
+static int r_objects(struct route_ctx *x);
+static int r_object(struct route_ctx *x);
+static int r_object_action(struct route_ctx *x);
+static int r_object_config(struct route_ctx *x);
+static int r_sec_keys(struct route_ctx *x);
+static int r_daemon(struct route_ctx *x);
+
+/* Every route: method, pattern ("*" one segment; an object route names {ns}/{kind}/{name}
+ * with "%"), the least role (NONE: public), its handler. docs/openapi.json describes
+ * each; tests/integration/test-http-openapi.sh checks they agree. */
+static const struct route {
+        const char *method, *pattern;
+        enum om_role role;
+        int (*fn)(struct route_ctx *x);
+} routes[] = {
+        {"GET", "/", OM_ROLE_NONE, r_asset},
+        {"GET", "/ui.js", OM_ROLE_NONE, r_asset},
+        {"GET", "/ui.css", OM_ROLE_NONE, r_asset},
+        {"GET", "/openapi.json", OM_ROLE_NONE, r_asset},
+        {"GET", "/api/whoami", OM_ROLE_VIEWER, r_whoami},
+        {"GET", "/api/cluster", OM_ROLE_VIEWER, r_cluster},
+        {"GET", "/api/nodes", OM_ROLE_VIEWER, r_nodes},
+        {"GET", "/api/nodes/*", OM_ROLE_VIEWER, r_node},
+        {"POST", "/api/nodes/*/freeze", OM_ROLE_OPERATOR, r_node_action},
+        {"POST", "/api/nodes/*/thaw", OM_ROLE_OPERATOR, r_node_action},
+        {"GET", "/api/objects", OM_ROLE_VIEWER, r_objects},
+        {"GET", "/api/objects/%", OM_ROLE_VIEWER, r_object},
+        {"POST", "/api/objects/%/*", OM_ROLE_OPERATOR, r_object_action},
+        {"GET", "/api/objects/%/config", OM_ROLE_ADMIN, r_object_config},
+        {"GET", "/api/objects/%/keys", OM_ROLE_ADMIN, r_sec_keys},
+        {"POST", "/api/daemon/rescan", OM_ROLE_ADMIN, r_daemon},
+        {"POST", "/api/daemon/reload", OM_ROLE_ADMIN, r_daemon},
+};
+
+/* Whether the segments match pattern; an object route's path goes to x->obj. */
+static bool route_match(const char *pattern, struct route_ctx *x) {
+        char pat[128];
+        char *save = NULL, *p;
+        size_t i = 0;
+        snprintf(pat, sizeof(pat), "%s", pattern);
+        x->obj[0] = 0;
+        for (p = strtok_r(pat, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+                if (!strcmp(p, "%")) {
+                        if (i + 3 > x->n_seg)
+                                return false;
+                        char s[OM_PATH_STRMAX];
+                        struct om_path op;
+                        snprintf(s, sizeof(s), "%s/%s/%s", x->seg[i], x->seg[i + 1], x->seg[i + 2]);
+                        if (om_path_parse(s, &op, NULL, 0) < 0)
+                                return false;
+                        om_path_to_string(&op, x->obj, sizeof(x->obj));
+                        if (strcmp(s, x->obj) != 0) /* not the canonical three parts */
+                                return false;
+                        i += 3;
+                        continue;
+                }
+                if (i >= x->n_seg || (strcmp(p, "*") != 0 && strcmp(p, x->seg[i]) != 0))
+                        return false;
+                i++;
+        }
+        return i == x->n_seg;
+}
+
+static int r_asset(struct route_ctx *x) {
+        const char *want = x->n_seg ? x->seg[0] : "index.html";
+        for (size_t i = 0; i < om_http_n_assets; i++)
+                if (!strcmp(om_http_assets[i].path, want)) {
+                        char type[64];
+                        snprintf(type, sizeof(type), "%s%s", om_http_assets[i].type,
+                                 om_startswith(om_http_assets[i].type, "text/") ? "; charset=utf-8"
+                                                                                : "");
+                        send_body(x->req, 200, type, (const char *)om_http_assets[i].data,
+                                  om_http_assets[i].len);
+                        return 0;
+                }
+        send_error(x->req, 404, "%s is not built in", want);
+        return 0;
+}
+
+static int r_whoami(struct route_ctx *x) {
+        struct om_buf b = {0};
+        om_buf_puts(&b, "{\"role\":");
+        json_cstr(&b, om_role_to_string(x->who->role));
+        om_buf_puts(&b, ",\"credentials\":");
+        json_cstr(&b, x->who->name);
+        om_buf_puts(&b, ",\"node\":");
+        json_cstr(&b, x->h->a->self);
+        om_buf_puts(&b, "}");
+        send_json(x->req, 200, &b);
+        return 0;
+}
+
+static int status_part(struct route_ctx *x, const char *const *sub, const char *what) {
+        struct local_reply u;
+        if (local_call(x->h, "status", NULL, NULL, &u) < 0) {
+                local_reply_done(&u);
+                send_error(x->req, 500, "the cluster view could not be packed");
+                return 0;
+        }
+        send_reply(x->req, 200, &u.u.data, sub, what);
+        local_reply_done(&u);
+        return 0;
+}
+
+static int r_cluster(struct route_ctx *x) {
+        return status_part(x, NULL, NULL);
+}
+
+static int r_nodes(struct route_ctx *x) {
+        return status_part(x, (const char *const[]){"nodes", NULL}, NULL);
+}
+
+static int r_node(struct route_ctx *x) {
+        char what[128];
+        snprintf(what, sizeof(what), "no node %s in the cluster", x->seg[2]);
+        return status_part(x, (const char *const[]){"nodes", x->seg[2], NULL}, what);
+}
+
+static int r_objects(struct route_ctx *x) {
+        return status_part(x, (const char *const[]){"objects", NULL}, NULL);
+}
+
+static int r_object(struct route_ctx *x) {
+        char what[OM_PATH_STRMAX + 64];
+        snprintf(what, sizeof(what), "no instance of %s on any node", x->obj);
+        return status_part(x, (const char *const[]){"objects", x->obj, NULL}, what);
+}
+
+static int r_node_action(struct route_ctx *x) {
+        const char *act = x->seg[3];
+        if (strcmp(x->seg[2], x->h->a->self) != 0) {
+                send_error(x->req, 409, "this is node %s: %s node %s through its own HTTP API",
+                           x->h->a->self, act, x->seg[2]);
+                return 0;
+        }
+        struct local_reply u;
+        if (local_call(x->h, !strcmp(act, "freeze") ? "node_freeze" : "node_thaw", NULL, NULL, &u) <
+            0) {
+                local_reply_done(&u);
+                send_error(x->req, 500, "node %s failed", act);
+                return 0;
+        }
+        bool ok = false;
+        if (om_cl_mp_get_bool(&u.u.data, "ok", &ok) == 0 && ok) {
+                struct om_buf b = {0};
+                om_buf_printf(&b, "{\"node\":");
+                json_cstr(&b, x->h->a->self);
+                om_buf_printf(&b, ",\"frozen\":%s}", !strcmp(act, "freeze") ? "true" : "false");
+                send_json(x->req, 200, &b);
+        } else
+                send_reply(x->req, 200, &u.u.data, NULL, NULL);
+        local_reply_done(&u);
+        return 0;
+}
+
+static int r_daemon(struct route_ctx *x) {
+        struct local_reply u;
+        const char *cmd = x->seg[2];
+        if (local_call(x->h, cmd, NULL, NULL, &u) < 0) {
+                local_reply_done(&u);
+                send_error(x->req, 500, "%s failed", cmd);
+                return 0;
+        }
+        bool ok = false;
+        if (om_cl_mp_get_bool(&u.u.data, "ok", &ok) == 0 && ok) {
+                struct om_buf b = {0};
+                om_buf_puts(&b, "{\"done\":");
+                json_cstr(&b, cmd);
+                om_buf_puts(&b, "}");
+                send_json(x->req, 200, &b);
+        } else
+                send_reply(x->req, 200, &u.u.data, NULL, NULL);
+        local_reply_done(&u);
+        return 0;
+}
+
+static int r_object_config(struct route_ctx *x) {
+        struct om_path p;
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        if (om_path_parse(x->obj, &p, NULL, 0) < 0)
+                return send_error(x->req, 400, "bad object path %s", x->obj), 0;
+        _cleanup_free_ char *file = om_object_conf_path(&p);
+        /* a sec object's [data] values are sealed in the file: never a value in clear */
+        int r = file ? om_read_file(file, OM_LIM_INI_SEC_FILE, &text, &len) : -ENOMEM;
+        if (r == -ENOENT)
+                return send_error(x->req, 404, "object %s does not exist on %s", x->obj,
+                                  x->h->a->self),
+                       0;
+        if (r < 0)
+                return send_error(x->req, 500, "cannot read %s: %s", x->obj, strerror(-r)), 0;
+        struct om_buf b = {0};
+        om_buf_puts(&b, "{\"path\":");
+        json_cstr(&b, x->obj);
+        om_buf_puts(&b, ",\"node\":");
+        json_cstr(&b, x->h->a->self);
+        om_buf_puts(&b, ",\"text\":");
+        json_str(&b, text, len);
+        om_buf_puts(&b, "}");
+        send_json(x->req, 200, &b);
+        return 0;
+}
+
+static int r_sec_keys(struct route_ctx *x) {
+        struct om_path p;
+        _cleanup_strv_free_ char **keys = NULL;
+        if (om_path_parse(x->obj, &p, NULL, 0) < 0 || p.kind != OM_KIND_SEC)
+                return send_error(x->req, 404, "%s is not a sec object: keys are a sec's", x->obj),
+                       0;
+        int r = om_sec_keys(&p, &keys);
+        if (r == -ENOENT)
+                return send_error(x->req, 404, "object %s does not exist on %s", x->obj,
+                                  x->h->a->self),
+                       0;
+        if (r < 0)
+                return send_error(x->req, 500, "cannot read %s: %s", x->obj, strerror(-r)), 0;
+        struct om_buf b = {0};
+        om_buf_puts(&b, "{\"path\":");
+        json_cstr(&b, x->obj);
+        om_buf_puts(&b, ",\"keys\":[");
+        for (size_t i = 0; keys[i]; i++) {
+                if (i)
+                        om_buf_puts(&b, ",");
+                json_cstr(&b, keys[i]);
+        }
+        om_buf_puts(&b, "]}");
+        send_json(x->req, 200, &b);
+        return 0;
+}
+
+/* ---- actions, and waiting for their target ---- */
+
+/* A request waiting for its target: polls the orchestrator's answer every 50 ms on a
+ * timer of the loop (as `om <path> <action> --wait` polls the local API). Freed when the
+ * request is (the client may leave first) or when the server stops. */
+struct http_wait {
+        struct om_http *h;
+        h2o_req_t *req; /* NULL once the request is gone */
+        struct http_wait **holder;
+        uv_timer_t timer;
+        uint64_t ver, deadline; /* loop time, 0: none */
+        char path[OM_PATH_STRMAX], target[80];
+        bool answered;
+        struct http_wait *prev, *next;
+};
+
+static void wait_freed(uv_handle_t *hd) {
+        free(hd->data);
+}
+
+static void wait_end(struct http_wait *w) {
+        struct om_http *h = w->h;
+        if (w->prev)
+                w->prev->next = w->next;
+        else if (h->waits == w)
+                h->waits = w->next;
+        if (w->next)
+                w->next->prev = w->prev;
+        h->n_waits--;
+        if (w->holder)
+                *w->holder = NULL;
+        uv_timer_stop(&w->timer);
+        if (!uv_is_closing((uv_handle_t *)&w->timer))
+                uv_close((uv_handle_t *)&w->timer, wait_freed);
+}
+
+/* the request's memory pool is going: its client left or it was answered */
+static void wait_req_gone(void *p) {
+        struct http_wait *w = *(struct http_wait **)p;
+        if (w) {
+                w->req = NULL;
+                w->holder = NULL;
+                wait_end(w);
+        }
+}
+
+static void wait_poll(uv_timer_t *t) {
+        struct http_wait *w = t->data;
+        struct om_http *h = w->h;
+        struct local_reply u;
+        if (!w->req || w->answered)
+                return;
+        if (local_call(h, "object_target", w->path, NULL, &u) < 0) {
+                local_reply_done(&u);
+                w->answered = true;
+                send_error(w->req, 500, "%s: lost the target while waiting", w->path);
+                return;
+        }
+        bool ok = false, done = false, failed = false;
+        uint64_t ver = 0;
+        char reason[256] = "", now_target[80] = "";
+        const msgpack_object *d = om_cl_mp_get(&u.u.data, "data");
+        if (om_cl_mp_get_bool(&u.u.data, "ok", &ok) < 0 || !ok || !d) {
+                w->answered = true;
+                send_reply(w->req, 200, &u.u.data, NULL, NULL);
+                local_reply_done(&u);
+                return;
+        }
+        (void)om_cl_mp_get_u64(d, "ver", &ver);
+        (void)om_cl_mp_get_bool(d, "done", &done);
+        (void)om_cl_mp_get_bool(d, "failed", &failed);
+        (void)om_cl_mp_get_str(d, "reason", reason, sizeof(reason));
+        (void)om_cl_mp_get_str(d, "target", now_target, sizeof(now_target));
+        if (ver != w->ver) {
+                w->answered = true;
+                send_error(w->req, 409, "%s: target %s superseded by %s before it was reached",
+                           w->path, w->target, now_target);
+        } else if (done && failed) {
+                w->answered = true;
+                send_error(w->req, 409, "%s: target %s failed: %s", w->path, w->target, reason);
+        } else if (done) {
+                w->answered = true;
+                send_reply(w->req, 200, &u.u.data, NULL, NULL);
+        } else if (w->deadline && uv_now(&h->a->loop) >= w->deadline) {
+                w->answered = true;
+                send_error(w->req, 504, "%s: target %s not reached within the timeout", w->path,
+                           w->target);
+        }
+        local_reply_done(&u);
+}
+
+static const struct {
+        const char *action, *target;
+} action_targets[] = {
+        {"start", "started"},         {"stop", "stopped"},
+        {"provision", "provisioned"}, {"unprovision", "unprovisioned"},
+        {"purge", "purged"},          {"freeze", "frozen"},
+        {"thaw", "thawed"},           {"switch", NULL /* placed@<to> */},
+};
+
+/* The value of name in the query string, copied into buf: 1 found, 0 absent. Unknown
+ * names are refused by query_check. */
+static int query_get(h2o_req_t *req, const char *name, char *buf, size_t len) {
+        if (req->query_at == SIZE_MAX)
+                return 0;
+        const char *q = req->path.base + req->query_at + 1;
+        size_t qn = req->path.len - req->query_at - 1, nl = strlen(name);
+        while (qn) {
+                const char *amp = memchr(q, '&', qn);
+                size_t pl = amp ? (size_t)(amp - q) : qn;
+                if (pl > nl && !memcmp(q, name, nl) && q[nl] == '=') {
+                        snprintf(buf, len, "%.*s", (int)(pl - nl - 1), q + nl + 1);
+                        return 1;
+                }
+                if (pl == nl && !memcmp(q, name, nl)) {
+                        snprintf(buf, len, "true");
+                        return 1;
+                }
+                q += pl + (amp ? 1 : 0);
+                qn -= pl + (amp ? 1 : 0);
+        }
+        return 0;
+}
+
+/* Every query parameter is one of allowed (space separated): else the refusal. */
+static bool query_check(h2o_req_t *req, const char *allowed, char *bad, size_t len) {
+        if (req->query_at == SIZE_MAX)
+                return true;
+        const char *q = req->path.base + req->query_at + 1;
+        size_t qn = req->path.len - req->query_at - 1;
+        while (qn) {
+                const char *amp = memchr(q, '&', qn);
+                size_t pl = amp ? (size_t)(amp - q) : qn;
+                const char *eq = memchr(q, '=', pl);
+                size_t kl = eq ? (size_t)(eq - q) : pl;
+                char key[64];
+                snprintf(key, sizeof(key), "%.*s", (int)OM_MIN(kl, sizeof(key) - 1), q);
+                char pat[80];
+                snprintf(pat, sizeof(pat), " %s ", key);
+                char all[256];
+                snprintf(all, sizeof(all), " %s ", allowed);
+                if (kl && (kl >= sizeof(key) || !strstr(all, pat))) {
+                        snprintf(bad, len, "%.*s", (int)OM_MIN(kl, 60), q);
+                        return false;
+                }
+                q += pl + (amp ? 1 : 0);
+                qn -= pl + (amp ? 1 : 0);
+        }
+        return true;
+}
+
+static int r_object_action(struct route_ctx *x) {
+        struct om_http *h = x->h;
+        h2o_req_t *req = x->req;
+        const char *action = x->seg[x->n_seg - 1], *target = NULL;
+        char buf[80], tbuf[96], bad[64];
+        bool wait = false;
+        uint64_t timeout = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(action_targets); i++)
+                if (!strcmp(action_targets[i].action, action)) {
+                        target = action_targets[i].target ? action_targets[i].target : "";
+                        break;
+                }
+        if (!target)
+                return send_error(req, 404,
+                                  "unknown action '%s': start, stop, provision, unprovision, "
+                                  "purge, freeze, thaw, switch",
+                                  action),
+                       0;
+        if (!query_check(req, !strcmp(action, "switch") ? "wait timeout to" : "wait timeout", bad,
+                         sizeof(bad)))
+                return send_error(req, 400, "unknown query parameter '%s'", bad), 0;
+        if (query_get(req, "wait", buf, sizeof(buf)) && om_parse_bool(buf, &wait) < 0)
+                return send_error(req, 400, "wait: '%s' is not a boolean", buf), 0;
+        if (query_get(req, "timeout", buf, sizeof(buf)) &&
+            (om_parse_duration_ms(buf, &timeout) < 0 || timeout > OM_LIM_HTTP_WAIT_MAX_MS))
+                return send_error(req, 400, "timeout: '%s' is not a duration of at most 10m", buf),
+                       0;
+        if (!strcmp(action, "switch")) {
+                if (!query_get(req, "to", buf, sizeof(buf)) || !buf[0])
+                        return send_error(req, 400, "switch needs ?to=<node>"), 0;
+                snprintf(tbuf, sizeof(tbuf), "placed@%s", buf);
+                target = tbuf;
+        }
+        if (wait && h->n_waits >= OM_LIM_HTTP_WAITS) {
+                h->drops[HTTP_DROP_BUSY]++;
+                return send_error(req, 503,
+                                  "%d requests wait already: try again, or without "
+                                  "wait",
+                                  OM_LIM_HTTP_WAITS),
+                       0;
+        }
+        struct local_reply u;
+        if (local_call(h, "object_set", x->obj, target, &u) < 0) {
+                local_reply_done(&u);
+                return send_error(req, 500, "%s: the target could not be set", x->obj), 0;
+        }
+        bool ok = false;
+        uint64_t ver = 0;
+        const msgpack_object *d = om_cl_mp_get(&u.u.data, "data");
+        if (om_cl_mp_get_bool(&u.u.data, "ok", &ok) < 0 || !ok || !d || !wait) {
+                send_reply(req, 202, &u.u.data, NULL, NULL);
+                local_reply_done(&u);
+                return 0;
+        }
+        (void)om_cl_mp_get_u64(d, "ver", &ver);
+        local_reply_done(&u);
+        om_log_set_component("http");
+        log_info("%s target %s set through the HTTP API by %s", x->obj, target, x->who->name);
+        struct http_wait *w = calloc(1, sizeof(*w));
+        struct http_wait **holder =
+                h2o_mem_alloc_shared(&req->pool, sizeof(*holder), wait_req_gone);
+        if (!w)
+                return send_error(req, 500, "out of memory"), 0;
+        *holder = w;
+        w->h = h;
+        w->req = req;
+        w->holder = holder;
+        w->ver = ver;
+        w->deadline = timeout ? uv_now(&h->a->loop) + timeout : 0;
+        snprintf(w->path, sizeof(w->path), "%s", x->obj);
+        snprintf(w->target, sizeof(w->target), "%s", target);
+        uv_timer_init(&h->a->loop, &w->timer);
+        w->timer.data = w;
+        w->next = h->waits;
+        if (h->waits)
+                h->waits->prev = w;
+        h->waits = w;
+        h->n_waits++;
+        uv_timer_start(&w->timer, wait_poll, 50, 50);
+        return 0;
+}
+
+/* ---- the handler ---- */
+
+struct om_handler {
+        h2o_handler_t super;
+        struct om_http *h;
+};
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req) {
+        struct om_http *h = ((struct om_handler *)self)->h;
+        struct route_ctx x = {.h = h, .req = req};
+        char pathbuf[OM_LIM_HTTP_PATH + 1], *save = NULL;
+        h->served++;
+        size_t head = req->input.method.len + req->input.path.len + 16;
+        for (size_t i = 0; i < req->headers.size; i++)
+                head += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+        if (head > OM_LIM_HTTP_HEAD) {
+                h->drops[HTTP_DROP_HEAD]++;
+                send_error(req, 431, "request line and headers of %zu bytes: the limit is %d", head,
+                           OM_LIM_HTTP_HEAD);
+                return 0;
+        }
+        if (req->entity.len > OM_LIM_HTTP_BODY) {
+                h->drops[HTTP_DROP_BODY]++;
+                send_error(req, 413, "request body of %zu bytes: the limit is %u", req->entity.len,
+                           OM_LIM_HTTP_BODY);
+                return 0;
+        }
+        if (req->path.len > OM_LIM_HTTP_PATH) {
+                h->drops[HTTP_DROP_PATH]++;
+                send_error(req, 414, "path of %zu bytes: the limit is %d", req->path.len,
+                           OM_LIM_HTTP_PATH);
+                return 0;
+        }
+        /* the normalized path (no query, no dot segments), split */
+        size_t pl = req->path_normalized.len;
+        memcpy(pathbuf, req->path_normalized.base, pl);
+        pathbuf[pl] = 0;
+        for (char *p = strtok_r(pathbuf, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+                if (x.n_seg >= ARRAY_SIZE(x.seg)) {
+                        x.n_seg = SIZE_MAX;
+                        break;
+                }
+                x.seg[x.n_seg++] = p;
+        }
+        const struct route *found = NULL;
+        bool path_known = false;
+        for (size_t i = 0; x.n_seg != SIZE_MAX && i < ARRAY_SIZE(routes); i++) {
+                if (!route_match(routes[i].pattern, &x))
+                        continue;
+                path_known = true;
+                if (h2o_memis(req->method.base, req->method.len, routes[i].method,
+                              strlen(routes[i].method)) ||
+                    (!strcmp(routes[i].method, "GET") &&
+                     h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))) {
+                        found = &routes[i];
+                        break;
+                }
+        }
+        if (!found) {
+                h->drops[path_known ? HTTP_DROP_METHOD : HTTP_DROP_NOT_FOUND]++;
+                if (path_known)
+                        send_error(req, 405, "method %.*s not allowed on %.*s",
+                                   (int)OM_MIN(req->method.len, 16), req->method.base,
+                                   (int)OM_MIN(req->path_normalized.len, 200),
+                                   req->path_normalized.base);
+                else
+                        send_error(req, 404, "no such path: %.*s (see /openapi.json)",
+                                   (int)OM_MIN(req->path_normalized.len, 200),
+                                   req->path_normalized.base);
+                return 0;
+        }
+        struct who who = {.role = OM_ROLE_NONE, .name = "anonymous"};
+        x.who = &who;
+        if (found->role != OM_ROLE_NONE) {
+                if (authenticate(h, req, &who) < 0)
+                        return 0;
+                if (who.role < found->role) {
+                        h->drops[HTTP_DROP_ROLE]++;
+                        send_error(req, 403, "%s %s needs the %s role; %s is %s", found->method,
+                                   found->pattern, om_role_to_string(found->role), who.name,
+                                   om_role_to_string(who.role));
+                        return 0;
+                }
+        }
+        return found->fn(&x);
+}
+
+/* ---- the server ---- */
+
+static void conn_closed(uv_handle_t *hd) {
+        struct http_conn *c = container_of((uv_tcp_t *)hd, struct http_conn, tcp);
+        c->h->conns--;
+        free(c);
+}
+
+static void conn_refused(uv_handle_t *hd) {
+        free(container_of((uv_tcp_t *)hd, struct http_conn, tcp));
+}
+
+static void on_accept(uv_stream_t *listener, int status) {
+        struct om_http *h = container_of((uv_tcp_t *)listener, struct om_http, listener);
+        if (status < 0)
+                return;
+        struct http_conn *c = calloc(1, sizeof(*c));
+        if (!c)
+                return;
+        c->h = h;
+        uv_tcp_init(listener->loop, &c->tcp);
+        if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
+                uv_close((uv_handle_t *)&c->tcp, conn_refused);
+                return;
+        }
+        if (h->conns >= h->conns_max) {
+                h->drops[HTTP_DROP_REFUSED]++;
+                uv_close((uv_handle_t *)&c->tcp, conn_refused);
+                return;
+        }
+        h->conns++;
+        h->accepted++;
+        h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, conn_closed);
+        h2o_accept(&h->accept, sock);
+}
+
+static int tls_setup(struct om_http *h, char *err, size_t errlen) {
+        const struct om_cl_config *cfg = h->a->cfg;
+        SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+        if (!ctx)
+                return snprintf(err, errlen, "cannot make a TLS context"), -ENOMEM;
+        h->ssl = ctx;
+        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+        SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+        if (cfg->http.tls == OM_HTTP_TLS_FILES) {
+                if (SSL_CTX_use_certificate_chain_file(ctx, cfg->http.cert) != 1)
+                        return snprintf(err, errlen, "[api] http_cert %s: not a PEM certificate",
+                                        cfg->http.cert),
+                               -EINVAL;
+                if (SSL_CTX_use_PrivateKey_file(ctx, cfg->http.key, SSL_FILETYPE_PEM) != 1 ||
+                    SSL_CTX_check_private_key(ctx) != 1)
+                        return snprintf(err, errlen,
+                                        "[api] http_key %s: not the PEM private key of http_cert",
+                                        cfg->http.key),
+                               -EINVAL;
+        } else {
+                EVP_PKEY *ca_key = NULL, *key = NULL;
+                X509 *ca = NULL, *cert = NULL;
+                const char *sans[] = {cfg->http.addr, h->a->self, "localhost", NULL};
+                int r = om_tls_ca(cfg->name, &ca_key, &ca);
+                if (r == 0)
+                        r = om_tls_issue(ca_key, ca, h->a->self, sans, OM_ROLE_NONE,
+                                         UINT64_C(397) * 24 * 3600 * 1000, &key, &cert);
+                bool ok = r == 0 && SSL_CTX_use_certificate(ctx, cert) == 1 &&
+                          SSL_CTX_use_PrivateKey(ctx, key) == 1 &&
+                          SSL_CTX_add1_chain_cert(ctx, ca) == 1;
+                EVP_PKEY_free(ca_key);
+                EVP_PKEY_free(key);
+                X509_free(ca);
+                X509_free(cert);
+                if (!ok)
+                        return snprintf(err, errlen,
+                                        "cannot make this node's certificate from the cluster "
+                                        "CA"),
+                               -EIO;
+        }
+        h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
+        return 0;
+}
+
+int om_http_start(struct om_agent *a) {
+        const struct om_cl_config *cfg = a->cfg;
+        char err[256];
+        int r;
+        if (!cfg->http.addr[0])
+                return 0;
+        struct om_http *h = calloc(1, sizeof(*h));
+        if (!h)
+                return -ENOMEM;
+        a->http = h;
+        h->a = a;
+        struct om_path tp;
+        if (om_path_parse(OM_TOKEN_OBJECT, &tp, NULL, 0) < 0 ||
+            !(h->tok_file = om_object_conf_path(&tp)))
+                return -ENOMEM;
+        /* each connection is a descriptor: as many as the process may open, less a margin */
+        struct rlimit rl;
+        h->conns_max = OM_LIM_HTTP_CONNS;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+                if (rl.rlim_cur < rl.rlim_max && rl.rlim_cur < OM_LIM_HTTP_CONNS + 512) {
+                        rl.rlim_cur = OM_MIN(rl.rlim_max, (rlim_t)OM_LIM_HTTP_CONNS + 512);
+                        (void)setrlimit(RLIMIT_NOFILE, &rl);
+                        (void)getrlimit(RLIMIT_NOFILE, &rl);
+                }
+                if (rl.rlim_cur < OM_LIM_HTTP_CONNS + 256)
+                        h->conns_max = rl.rlim_cur > 512 ? rl.rlim_cur - 256 : 256;
+        }
+
+        h2o_config_init(&h->config);
+        h->config.server_name = h2o_iovec_init(H2O_STRLIT("om"));
+        /* bodies up to 16 x the limit reach on_req, which answers 413 in JSON; libh2o
+         * answers larger ones itself, in text */
+        h->config.max_request_entity_size = 16 * OM_LIM_HTTP_BODY;
+        h->config.http1.req_timeout = OM_LIM_HTTP_REQ_TIMEOUT_MS;
+        h->config.http2.idle_timeout = OM_LIM_HTTP_REQ_TIMEOUT_MS;
+        h->config.handshake_timeout = OM_LIM_HTTP_REQ_TIMEOUT_MS;
+        h2o_hostconf_t *host =
+                h2o_config_register_host(&h->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+        h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+        struct om_handler *hd = (struct om_handler *)h2o_create_handler(path, sizeof(*hd));
+        hd->super.on_req = on_req;
+        hd->h = h;
+        struct json_filter *jf = (struct json_filter *)h2o_create_filter(path, sizeof(*jf));
+        jf->super.on_setup_ostream = json_error_setup;
+        jf->h = h;
+        h2o_context_init(&h->ctx, &a->loop, &h->config);
+        h->ctx_ready = true;
+        h->accept.ctx = &h->ctx;
+        h->accept.hosts = h->config.hosts;
+        if (cfg->http.tls != OM_HTTP_TLS_OFF) {
+                if ((r = tls_setup(h, err, sizeof(err))) < 0) {
+                        fprintf(stderr, "om: HTTP API: %s\n", err);
+                        return r;
+                }
+                h->accept.ssl_ctx = h->ssl;
+        }
+
+        struct sockaddr_storage ss;
+        if (uv_ip4_addr(cfg->http.addr, cfg->http.port, (struct sockaddr_in *)&ss) &&
+            uv_ip6_addr(cfg->http.addr, cfg->http.port, (struct sockaddr_in6 *)&ss))
+                return -EINVAL;
+        snprintf(h->bind, sizeof(h->bind), strchr(cfg->http.addr, ':') ? "[%s]:%u" : "%s:%u",
+                 cfg->http.addr, cfg->http.port);
+        uv_tcp_init(&a->loop, &h->listener);
+        h->listening = true;
+        r = uv_tcp_bind(&h->listener, (struct sockaddr *)&ss, 0);
+        if (r == 0)
+                r = uv_listen((uv_stream_t *)&h->listener, 511, on_accept);
+        if (r < 0) {
+                fprintf(stderr, "om: HTTP API: cannot listen on tcp %s: %s\n", h->bind,
+                        uv_strerror(r));
+                return r;
+        }
+        om_log_set_component("http");
+        log_info("HTTP API on %s://%s (%zu connections at most)",
+                 cfg->http.tls == OM_HTTP_TLS_OFF ? "http" : "https", h->bind, h->conns_max);
+        return 0;
+}
+
+void om_http_stop(struct om_agent *a) {
+        struct om_http *h = a->http;
+        if (!h)
+                return;
+        if (h->listening && !uv_is_closing((uv_handle_t *)&h->listener))
+                uv_close((uv_handle_t *)&h->listener, NULL);
+        while (h->waits)
+                wait_end(h->waits);
+        if (h->ctx_ready) {
+                h2o_context_dispose(&h->ctx);
+                h->ctx_ready = false;
+        }
+}
+
+void om_http_free(struct om_agent *a) {
+        struct om_http *h = a->http;
+        if (!h)
+                return;
+        h2o_config_dispose(&h->config);
+        if (h->ssl)
+                SSL_CTX_free(h->ssl);
+        tokens_free(h);
+        free(h->tok_file);
+        free(h);
+        a->http = NULL;
+}
+
+void om_http_pack_stats(struct om_agent *a, msgpack_packer *pk) {
+        struct om_http *h = a->http;
+        if (!h) {
+                msgpack_pack_nil(pk);
+                return;
+        }
+        msgpack_pack_map(pk, 6);
+        om_cl_mp_kv_str(pk, "addr", h->bind);
+        om_cl_mp_kv_u64(pk, "connections", h->conns);
+        om_cl_mp_kv_u64(pk, "accepted", h->accepted);
+        om_cl_mp_kv_u64(pk, "requests", h->served);
+        om_cl_mp_kv_u64(pk, "waiting", h->n_waits);
+        om_cl_mp_str_pack(pk, "drops");
+        msgpack_pack_map(pk, _HTTP_DROP_MAX);
+        for (int d = 0; d < _HTTP_DROP_MAX; d++)
+                om_cl_mp_kv_u64(pk, http_drop_names[d], h->drops[d]);
+}
