@@ -155,6 +155,8 @@ void om_api_local_pack_stats(struct om_agent *a, msgpack_packer *pk);
  * stream: events). */
 int om_api_local_exec(struct om_agent *a, const char *cmd, const msgpack_object *req,
                       msgpack_packer *pk);
+/* The name of drops[i] of a->local_conns, NULL past the last (metrics). */
+const char *om_api_local_drop_name(int i);
 
 /* api_peer.c */
 int om_api_peer_start(struct om_agent *a);
@@ -170,6 +172,8 @@ int om_api_peer_fetch(struct om_agent *a, int node, const char *path, om_api_fet
                       void *arg);
 /* Packs the peer API server's counters (`om daemon status`). */
 void om_api_peer_pack_stats(struct om_agent *a, msgpack_packer *pk);
+/* The name of drops[i] of a->peer_conns, NULL past the last (metrics). */
+const char *om_api_peer_drop_name(int i);
 void om_api_peer_free(struct om_agent *a);
 
 /* rotation.c: the steps of a cluster secret rotation, asked over the peer API (see
@@ -205,5 +209,12 @@ void om_repl_pass(struct om_agent *a);
  * on the loop thread and owns text (NULL when r < 0). */
 int om_repl_serve(struct om_agent *a, const char *path,
                   void (*done)(void *arg, int r, char *text, size_t len), void *arg);
+/* The replication counters (metrics.c); behind: the versions the last plan found newer
+ * on a live peer, in this node's scope as far as known. */
+struct om_repl_counts {
+        uint64_t fetched, installed, deleted, refused, stale, errors, served;
+        size_t inflight, behind;
+};
+void om_repl_counts(struct om_agent *a, struct om_repl_counts *ret);
 /* Packs the replication counters as a msgpack map (`om daemon status`). */
 void om_repl_pack_stats(struct om_agent *a, msgpack_packer *pk);

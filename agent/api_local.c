@@ -26,6 +26,7 @@
 #include "agent/arb_client.h"
 #include "agent/events.h"
 #include "agent/http.h"
+#include "agent/metrics.h"
 #include "agent/orchestrator.h"
 #include "cluster/cl_mp.h"
 #include "cluster/frame.h"
@@ -571,6 +572,26 @@ static void cmd_events(struct api_conn *c, const msgpack_object *req) {
                 conn_close(c);
 }
 
+/* "metrics": {text: the Prometheus exposition (agent/metrics.h)} */
+static int cmd_metrics(struct om_agent *a, const msgpack_object *req, msgpack_packer *pk) {
+        struct om_buf text = {0};
+        if (om_metrics_render(a, &text) < 0) {
+                om_buf_free(&text);
+                pack_error(pk, "out of memory");
+                return 0;
+        }
+        msgpack_pack_map(pk, 3);
+        om_cl_mp_kv_u64(pk, "v", 1);
+        om_cl_mp_kv_bool(pk, "ok", true);
+        om_cl_mp_str_pack(pk, "data");
+        msgpack_pack_map(pk, 1);
+        om_cl_mp_str_pack(pk, "text");
+        msgpack_pack_str(pk, text.len);
+        msgpack_pack_str_body(pk, text.data ? text.data : "", text.len);
+        om_buf_free(&text);
+        return 0;
+}
+
 typedef int (*local_handler)(struct om_agent *a, const msgpack_object *req, msgpack_packer *pk);
 /* A command that writes its replies itself on the connection (events: a stream). */
 typedef void (*local_stream)(struct api_conn *c, const msgpack_object *req);
@@ -593,6 +614,7 @@ static const struct {
         {{"rescan", OM_API_WHO_LOCAL_USER, false}, cmd_rescan},
         {{"reload", OM_API_WHO_LOCAL_USER, false}, cmd_reload},
         {{"events", OM_API_WHO_LOCAL_USER, true}, NULL, cmd_events},
+        {{"metrics", OM_API_WHO_LOCAL_USER, true}, cmd_metrics},
 };
 
 bool om_api_local_may(const struct om_api_cmd *c, uid_t uid, uid_t agent_uid, bool om_group) {
@@ -802,6 +824,10 @@ static void api_connection(uv_stream_t *server, int status) {
         l->n++;
         conn_arm(c);
         uv_read_start((uv_stream_t *)&c->pipe, api_alloc, api_read);
+}
+
+const char *om_api_local_drop_name(int i) {
+        return i >= 0 && i < _LOCAL_DROP_MAX ? local_drop_names[i] : NULL;
 }
 
 void om_api_local_pack_stats(struct om_agent *a, msgpack_packer *pk) {

@@ -736,6 +736,10 @@ static void srv_connection(uv_stream_t *server, int status) {
         uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, srv_read);
 }
 
+const char *om_api_peer_drop_name(int i) {
+        return i >= 0 && i < _PEER_DROP_MAX ? peer_drop_names[i] : NULL;
+}
+
 void om_api_peer_pack_stats(struct om_agent *a, msgpack_packer *pk) {
         const struct om_api_conns *l = &a->peer_conns;
         msgpack_pack_map(pk, 3);

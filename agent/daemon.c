@@ -175,6 +175,7 @@ static void send_beats(struct om_agent *a) {
                         else {
                                 s->st.tx_frames++;
                                 s->st.tx_bytes += (uint64_t)flen;
+                                a->peers[i].tx_frames[h]++;
                         }
                 }
         }
@@ -212,6 +213,7 @@ static void hb_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const struc
         struct om_peer *p = &a->peers[beat.node];
         p->last_rx = now;
         p->last_rx_hb[s->index] = now;
+        p->rx_frames[s->index]++;
         p->gen_announced = beat.gen;
         memcpy(p->boot_id, beat.boot_id, OM_HB_BOOT_ID_LEN);
         p->hears_known = beat.hears_known;

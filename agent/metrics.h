@@ -25,4 +25,6 @@ void om_metrics_failover(struct om_agent *a, const char *path, bool ok, uint64_t
 /* A hook run ended (hooks.c): result "ok", "failed", "timeout", "spawn_error", "dropped". */
 void om_metrics_hook(struct om_agent *a, const char *result);
 
+/* Appends the whole exposition to out: 0 or -ENOMEM. */
+int om_metrics_render(struct om_agent *a, struct om_buf *out);
 void om_metrics_free(struct om_agent *a);

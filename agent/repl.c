@@ -65,6 +65,7 @@ struct om_repl {
         size_t n_recs;
         size_t inflight;
         uint64_t fetched, installed, deleted, refused, stale, out_of_scope, errors, served;
+        size_t behind; /* versions the last plan found newer on a live peer, in scope */
 };
 
 enum job_kind { JOB_FETCH, JOB_DELETE, JOB_SERVE };
@@ -328,6 +329,12 @@ static void plan(struct om_agent *a) {
         }
         if (om_repl_plan(&a->local, peers, names, a->n_peers, om_tombstone_horizon(a), &w, &n) < 0)
                 return;
+        r->behind = 0;
+        for (size_t i = 0; i < n; i++) {
+                struct rec *rec = rec_get(r, w[i].path);
+                r->behind += w[i].deleted || !rec || !rec->out_of_scope ||
+                             !version_eq(&rec->judged, &w[i].v);
+        }
         for (size_t i = 0; i < n && r->inflight < MAX_JOBS; i++)
                 start_job(a, &w[i]);
 }
@@ -419,6 +426,22 @@ void om_repl_free(struct om_agent *a) {
         free(r->recs);
         free(r);
         a->repl = NULL;
+}
+
+void om_repl_counts(struct om_agent *a, struct om_repl_counts *ret) {
+        const struct om_repl *r = a->repl;
+        *ret = (struct om_repl_counts){0};
+        if (!r)
+                return;
+        *ret = (struct om_repl_counts){.fetched = r->fetched,
+                                       .installed = r->installed,
+                                       .deleted = r->deleted,
+                                       .refused = r->refused,
+                                       .stale = r->stale,
+                                       .errors = r->errors,
+                                       .served = r->served,
+                                       .inflight = r->inflight,
+                                       .behind = r->behind};
 }
 
 void om_repl_pack_stats(struct om_agent *a, msgpack_packer *pk) {

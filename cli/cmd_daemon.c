@@ -126,6 +126,20 @@ static int cmd_stop(struct om_cli_ctx *ctx) {
         return OM_EXIT_OK;
 }
 
+/* `om daemon metrics`: the agent's metrics in the Prometheus text format, as an HTTP
+ * scraper gets them (agent/metrics.h). */
+static int cmd_metrics(struct om_cli_ctx *ctx) {
+        struct om_api_reply rep;
+        const msgpack_object *t;
+        int r = om_api_call("metrics", 5000, &rep);
+        if (r < 0 || !rep.data || !(t = om_cl_mp_get(rep.data, "text")) ||
+            t->type != MSGPACK_OBJECT_STR)
+                return om_api_fail(r < 0 ? r : -EBADMSG, &rep);
+        fwrite(t->via.str.ptr, 1, t->via.str.size, stdout);
+        om_api_reply_done(&rep);
+        return fflush(stdout) == EOF ? OM_EXIT_FAIL : OM_EXIT_OK;
+}
+
 static void print_age(int64_t ms, char *buf, size_t len) {
         if (ms < 0)
                 snprintf(buf, len, "never");
@@ -313,6 +327,8 @@ static const struct om_cli_cmd daemon_cmds[] = {
         {"daemon run", 0, "", cmd_run, "Run the agent in the foreground."},
         {"daemon start", 0, "", cmd_start, "Start the agent in the background."},
         {"daemon stop", 0, "", cmd_stop, "Stop the agent."},
+        {"daemon metrics", 0, "", cmd_metrics,
+         "Print the agent's metrics in the Prometheus text format (what /metrics serves)."},
         {"daemon status", 0, "format=", cmd_status,
          "Show the agent, its heartbeat streams, peers and drop counters."},
 };

@@ -50,6 +50,8 @@ struct om_peer {
          * until that promise runs out (om_view_promise_end) it may count our vote */
         uint64_t endorsed_at;
         uint64_t pull_stalls; /* our stall count when the pull in flight was asked */
+        /* heartbeat frames per stream: received from it (valid), sent to it (unicast) */
+        uint64_t rx_frames[OM_CL_HB_MAX], tx_frames[OM_CL_HB_MAX];
 };
 
 /* The liveness peer p has at now, judged from its last frame (p->last_rx): down when
