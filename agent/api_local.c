@@ -362,7 +362,7 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
                                 continue;
                         char why[160];
                         om_cl_mp_str_pack(pk, a->peers[i].name);
-                        msgpack_pack_map(pk, 8);
+                        msgpack_pack_map(pk, 9);
                         om_cl_mp_kv_str(pk, "avail", in->avail);
                         om_cl_mp_kv_str(pk, "overall", in->overall);
                         om_cl_mp_kv_bool(pk, "frozen", in->frozen || nd->frozen);
