@@ -983,6 +983,10 @@ static void eval_standby(const struct om_dec_ctx *c, const struct om_dec_cfg *cf
             !me->provisioned || me->frozen || (local && local->frozen) || om_inst_up(me) ||
             !c->boot_ready)
                 return;
+        if (check && status && c->spawn_held) {
+                st->standby_check = true; /* every action slot is taken: judged next pass */
+                return;
+        }
         if (check && status) {
                 /* the spawn's words point into the state, which the caller keeps */
                 char *o = st->standby_rids;

@@ -796,6 +796,11 @@ static void test_standby(void **state) {
         assert_int_equal(d.n, 0);
         assert_true(st.standby_check);
         struct om_dec_status down = {.last_action = "stop", .down = "app#0 fs#2 ip#1"};
+        c.spawn_held = true; /* no action slot free: the start waits, the check is kept */
+        pass(&c, &cfg, &st, &down, got, sizeof(got));
+        assert_string_equal(got, "");
+        assert_true(st.standby_check);
+        c.spawn_held = false;
         pass(&c, &cfg, &st, &down, got, sizeof(got));
         assert_string_equal(got, "state:starting standby spawn:start,--rid,ip#1,fs#2");
         assert_false(om_mon_holds(OM_MON_STARTING_STANDBY)); /* others may start */
