@@ -27,6 +27,8 @@
 #include <sodium.h>
 
 #include "agent/agent.h"
+#include "agent/events.h"
+#include "agent/metrics.h"
 #include "cluster/cl_mp.h"
 #include "core/fileio.h"
 #include "core/limits.h"
@@ -76,6 +78,7 @@ struct tok {
 };
 
 struct http_wait;
+struct http_stream;
 
 struct om_http {
         struct om_agent *a;
@@ -98,6 +101,9 @@ struct om_http {
         size_t n_toks;
         struct http_wait *waits;
         size_t n_waits;
+        struct http_stream *streams;
+        size_t n_streams;
+        uint64_t events_sent, streams_closed_slow;
 };
 
 struct http_conn {
@@ -534,6 +540,8 @@ static int r_object_action(struct route_ctx *x);
 static int r_object_config(struct route_ctx *x);
 static int r_sec_keys(struct route_ctx *x);
 static int r_daemon(struct route_ctx *x);
+static int r_events(struct route_ctx *x);
+static int r_metrics(struct route_ctx *x);
 
 /* Every route: method, pattern ("*" one segment; an object route names {ns}/{kind}/{name}
  * with "%"), the least role (NONE: public), its handler. docs/openapi.json describes
@@ -548,6 +556,8 @@ static const struct route {
         {"GET", "/ui.css", OM_ROLE_NONE, r_asset},
         {"GET", "/openapi.json", OM_ROLE_NONE, r_asset},
         {"GET", "/api/whoami", OM_ROLE_VIEWER, r_whoami},
+        {"GET", "/api/events", OM_ROLE_VIEWER, r_events},
+        {"GET", "/metrics", OM_ROLE_VIEWER, r_metrics},
         {"GET", "/api/cluster", OM_ROLE_VIEWER, r_cluster},
         {"GET", "/api/nodes", OM_ROLE_VIEWER, r_nodes},
         {"GET", "/api/nodes/*", OM_ROLE_VIEWER, r_node},
@@ -617,6 +627,19 @@ static int r_whoami(struct route_ctx *x) {
         json_cstr(&b, x->h->a->self);
         om_buf_puts(&b, "}");
         send_json(x->req, 200, &b);
+        return 0;
+}
+
+/* the Prometheus exposition, as om daemon metrics prints it (agent/metrics.c) */
+static int r_metrics(struct route_ctx *x) {
+        struct om_buf b = {0};
+        if (om_metrics_render(x->h->a, &b) < 0) {
+                om_buf_free(&b);
+                return send_error(x->req, 500, "out of memory"), 0;
+        }
+        send_body(x->req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
+                  b.len);
+        om_buf_free(&b);
         return 0;
 }
 
@@ -991,6 +1014,278 @@ static int r_object_action(struct route_ctx *x) {
         return 0;
 }
 
+/* ---- the event stream: GET /api/events, server-sent events ---- */
+
+/* One subscriber: the events it was not sent yet in `pending`, those libh2o is writing in
+ * `inflight` (kept until its proceed callback); closed when pending passes
+ * OM_LIM_HTTP_STREAM_BACKLOG (a client that does not read). A comment line every 15 s
+ * keeps the connection's idle timers of proxies quiet. */
+struct http_stream {
+        h2o_generator_t gen;
+        struct om_http *h;
+        h2o_req_t *req; /* NULL once the request is gone */
+        struct http_stream **holder;
+        struct om_ev_sub *sub;
+        uv_timer_t keepalive;
+        struct om_buf pending, inflight;
+        bool sending, ending;
+        char boot[2 * OM_HB_BOOT_ID_LEN + 1];
+        struct http_stream *prev, *next;
+};
+
+static void stream_freed(uv_handle_t *hd) {
+        struct http_stream *st = hd->data;
+        om_buf_free(&st->pending);
+        om_buf_free(&st->inflight);
+        free(st);
+}
+
+/* Unsubscribes and unlinks; the memory goes with the timer's close. */
+static void stream_end(struct http_stream *st) {
+        struct om_http *h = st->h;
+        if (st->sub)
+                om_events_unsubscribe(h->a, st->sub);
+        st->sub = NULL;
+        if (st->prev)
+                st->prev->next = st->next;
+        else if (h->streams == st)
+                h->streams = st->next;
+        if (st->next)
+                st->next->prev = st->prev;
+        h->n_streams--;
+        if (st->holder)
+                *st->holder = NULL;
+        st->req = NULL;
+        uv_timer_stop(&st->keepalive);
+        if (!uv_is_closing((uv_handle_t *)&st->keepalive))
+                uv_close((uv_handle_t *)&st->keepalive, stream_freed);
+}
+
+static void stream_req_gone(void *p) {
+        struct http_stream *st = *(struct http_stream **)p;
+        if (st) {
+                st->holder = NULL;
+                stream_end(st);
+        }
+}
+
+static void stream_flush(struct http_stream *st) {
+        if (!st->req || st->sending)
+                return;
+        if (st->ending) {
+                st->sending = true;
+                h2o_send(st->req, NULL, 0, H2O_SEND_STATE_FINAL);
+                return;
+        }
+        if (!st->pending.len)
+                return;
+        struct om_buf t = st->inflight;
+        st->inflight = st->pending;
+        st->pending = t;
+        st->pending.len = 0;
+        h2o_iovec_t b = h2o_iovec_init(st->inflight.data, st->inflight.len);
+        st->sending = true;
+        st->h->events_sent++;
+        h2o_send(st->req, &b, 1, H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static void stream_proceed(h2o_generator_t *g, h2o_req_t *req) {
+        struct http_stream *st = (struct http_stream *)g;
+        st->sending = false;
+        st->inflight.len = 0;
+        stream_flush(st);
+}
+
+static void stream_stop(h2o_generator_t *g, h2o_req_t *req) {
+        struct http_stream *st = (struct http_stream *)g;
+        st->req = NULL; /* the client left: the pool's dispose ends the stream */
+}
+
+static void stream_event(void *arg, const struct om_event *e) {
+        struct http_stream *st = arg;
+        if (!st->req || st->ending)
+                return;
+        if (st->pending.len > OM_LIM_HTTP_STREAM_BACKLOG) {
+                om_log_set_component("http");
+                log_warning("event stream closed: %zu bytes unsent (the client does not read)",
+                            st->pending.len);
+                st->h->streams_closed_slow++;
+                st->pending.len = 0;
+                st->ending = true;
+                if (st->sub)
+                        om_events_unsubscribe(st->h->a, st->sub);
+                st->sub = NULL;
+                stream_flush(st);
+                return;
+        }
+        /* data: the event's JSON (seq, ts, kind, node, fields), its text line first */
+        om_buf_printf(&st->pending, "id: %s.%" PRIu64 "\ndata: {\"text\":", st->boot, e->seq);
+        json_cstr(&st->pending, e->text ? e->text : "");
+        if (e->json && e->json[0] == '{' && e->json[1] != '}')
+                om_buf_printf(&st->pending, ",%s\n\n", e->json + 1);
+        else
+                om_buf_puts(&st->pending, "}\n\n");
+        stream_flush(st);
+}
+
+static void stream_keepalive(uv_timer_t *t) {
+        struct http_stream *st = t->data;
+        if (!st->req || st->ending)
+                return;
+        om_buf_puts(&st->pending, ": keepalive\n\n");
+        stream_flush(st);
+}
+
+static int hexval(char c) {
+        return c >= '0' && c <= '9'   ? c - '0'
+               : c >= 'a' && c <= 'f' ? c - 'a' + 10
+               : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                      : -1;
+}
+
+/* "%-decoding" of a query value, in place; false for a malformed escape */
+static bool url_decode(char *s) {
+        char *o = s;
+        for (; *s; s++) {
+                if (*s == '+')
+                        *o++ = ' ';
+                else if (*s == '%') {
+                        int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+                        if (hi < 0 || lo < 0)
+                                return false;
+                        *o++ = (char)(hi * 16 + lo);
+                        s += 2;
+                } else
+                        *o++ = *s;
+        }
+        *o = 0;
+        return true;
+}
+
+/* "<boot>.<seq>" of an event id: its sequence when of this boot; else *other set */
+static bool parse_event_id(const char *v, const char *boot, uint64_t *seq, bool *other) {
+        const char *dot = strrchr(v, '.');
+        char *end;
+        if (!dot)
+                return false;
+        unsigned long long n = strtoull(dot + 1, &end, 10);
+        if (!dot[1] || *end)
+                return false;
+        *other = (size_t)(dot - v) != strlen(boot) || memcmp(v, boot, strlen(boot)) != 0;
+        *seq = n;
+        return true;
+}
+
+static int r_events(struct route_ctx *x) {
+        struct om_http *h = x->h;
+        h2o_req_t *req = x->req;
+        struct om_ev_filter f = {0};
+        char bad[64], boot[2 * OM_HB_BOOT_ID_LEN + 1], err[320];
+        char since_s[128] = "";
+        if (!query_check(req, "since filter", bad, sizeof(bad)))
+                return send_error(req, 400, "unknown query parameter '%s': since, filter", bad), 0;
+        if (h->n_streams >= OM_LIM_HTTP_STREAMS) {
+                h->drops[HTTP_DROP_BUSY]++;
+                return send_error(req, 503, "%d event streams are open already",
+                                  OM_LIM_HTTP_STREAMS),
+                       0;
+        }
+        om_hex_encode(h->a->boot_id, OM_HB_BOOT_ID_LEN, boot, sizeof(boot));
+        /* every filter=<term> of the query, as om node events --filter takes them */
+        if (req->query_at != SIZE_MAX) {
+                const char *q = req->path.base + req->query_at + 1;
+                size_t qn = req->path.len - req->query_at - 1;
+                while (qn) {
+                        const char *amp = memchr(q, '&', qn);
+                        size_t pl = amp ? (size_t)(amp - q) : qn;
+                        if (pl > 7 && !memcmp(q, "filter=", 7)) {
+                                char term[OM_EV_FILTER_LEN * 3 + 1];
+                                if (pl - 7 >= sizeof(term)) {
+                                        om_ev_filter_free(&f);
+                                        return send_error(req, 400, "a filter is longer than %d",
+                                                          OM_EV_FILTER_LEN),
+                                               0;
+                                }
+                                memcpy(term, q + 7, pl - 7);
+                                term[pl - 7] = 0;
+                                if (!url_decode(term)) {
+                                        om_ev_filter_free(&f);
+                                        return send_error(req, 400,
+                                                          "filter: a malformed %%-escape"),
+                                               0;
+                                }
+                                if (om_ev_filter_add(&f, term, err, sizeof(err)) < 0) {
+                                        om_ev_filter_free(&f);
+                                        return send_error(req, 400, "filter: %s", err), 0;
+                                }
+                        }
+                        q += pl + (amp ? 1 : 0);
+                        qn -= pl + (amp ? 1 : 0);
+                }
+        }
+        /* where to start: ?since=<id> or Last-Event-ID (an EventSource reconnecting) */
+        ssize_t li = h2o_find_header_by_str(&req->headers, H2O_STRLIT("last-event-id"), -1);
+        if (!query_get(req, "since", since_s, sizeof(since_s)) && li >= 0)
+                snprintf(since_s, sizeof(since_s), "%.*s",
+                         (int)OM_MIN(req->headers.entries[li].value.len, sizeof(since_s) - 1),
+                         req->headers.entries[li].value.base);
+        const struct om_ev_ring *ring = om_events_ring(h->a);
+        uint64_t since = ring->last;
+        bool restarted = false;
+        if (since_s[0] && !parse_event_id(since_s, boot, &since, &restarted)) {
+                om_ev_filter_free(&f);
+                return send_error(req, 400, "since: '%s' is not an event id <boot>.<seq>", since_s),
+                       0;
+        }
+        if (restarted)
+                since = 0; /* another boot's numbers mean nothing here: all that is held */
+        if (since > ring->last)
+                since = ring->last;
+
+        struct http_stream *st = calloc(1, sizeof(*st));
+        struct http_stream **holder =
+                h2o_mem_alloc_shared(&req->pool, sizeof(*holder), stream_req_gone);
+        if (!st) {
+                om_ev_filter_free(&f);
+                return send_error(req, 500, "out of memory"), 0;
+        }
+        *holder = st;
+        st->holder = holder;
+        st->h = h;
+        st->req = req;
+        st->gen.proceed = stream_proceed;
+        st->gen.stop = stream_stop;
+        snprintf(st->boot, sizeof(st->boot), "%s", boot);
+        uv_timer_init(&h->a->loop, &st->keepalive);
+        st->keepalive.data = st;
+        st->next = h->streams;
+        if (h->streams)
+                h->streams->prev = st;
+        h->streams = st;
+        h->n_streams++;
+
+        req->res.status = 200;
+        req->res.reason = "OK";
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("text/event-stream"));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                       H2O_STRLIT("no-store"));
+        h2o_start_response(req, &st->gen);
+        /* first: where the stream starts, then what was missed, then each new event */
+        om_buf_printf(&st->pending,
+                      "retry: 1000\nevent: hello\ndata: {\"boot\":\"%s\",\"first\":%" PRIu64
+                      ",\"last\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"restarted\":%s}\n\n",
+                      boot, om_ev_ring_first(ring), ring->last, om_ev_ring_lost(ring, since),
+                      restarted ? "true" : "false");
+        (void)om_events_replay(h->a, since, &f, stream_event, st);
+        st->sub = om_events_subscribe(h->a, &f, stream_event, st);
+        if (!st->sub)
+                st->ending = true;
+        uv_timer_start(&st->keepalive, stream_keepalive, 15000, 15000);
+        stream_flush(st);
+        return 0;
+}
+
 /* ---- the handler ---- */
 
 struct om_handler {
@@ -1245,6 +1540,8 @@ void om_http_stop(struct om_agent *a) {
                 uv_close((uv_handle_t *)&h->listener, NULL);
         while (h->waits)
                 wait_end(h->waits);
+        while (h->streams)
+                stream_end(h->streams);
         if (h->ctx_ready) {
                 h2o_context_dispose(&h->ctx);
                 h->ctx_ready = false;
@@ -1270,8 +1567,11 @@ void om_http_pack_stats(struct om_agent *a, msgpack_packer *pk) {
                 msgpack_pack_nil(pk);
                 return;
         }
-        msgpack_pack_map(pk, 6);
+        msgpack_pack_map(pk, 9);
         om_cl_mp_kv_str(pk, "addr", h->bind);
+        om_cl_mp_kv_u64(pk, "event_streams", h->n_streams);
+        om_cl_mp_kv_u64(pk, "event_writes", h->events_sent);
+        om_cl_mp_kv_u64(pk, "event_streams_slow", h->streams_closed_slow);
         om_cl_mp_kv_u64(pk, "connections", h->conns);
         om_cl_mp_kv_u64(pk, "accepted", h->accepted);
         om_cl_mp_kv_u64(pk, "requests", h->served);

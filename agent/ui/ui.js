@@ -1,13 +1,14 @@
 // The live cluster page: what `om mon` shows, from GET /api/cluster, drawn again each
 // time GET /api/events (server-sent events, read with fetch so the token goes in a
-// header) says something changed; polled every second when no event stream answers.
+// header) says something changed, and every 5 s for what no event tells (a node frozen);
+// polled every second when no event stream answers.
 // The token comes from the URL's fragment (#token=..., never sent to the server) or the
 // form, and is kept in sessionStorage for this tab only.
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
   let token = null;
-  let lastSeq = 0;
+  let lastId = "";
   let drawing = false, again = false;
 
   function el(tag, text, cls) {
@@ -99,8 +100,9 @@
   }
 
   function addEvent(ev) {
-    const li = el("li", new Date(ev.ts_ms || Date.now()).toISOString().slice(11, 23) + " " +
-      (ev.text || JSON.stringify(ev)));
+    const li = el("li", new Date(ev.ts || Date.now()).toISOString().slice(11, 23) + " " +
+      (ev.node ? ev.node + " " : "") + (ev.text || JSON.stringify(ev)));
+    li.dataset.kind = ev.kind || "";
     $("events").prepend(li);
     while ($("events").children.length > 200) $("events").lastChild.remove();
   }
@@ -109,7 +111,7 @@
   async function stream() {
     for (;;) {
       try {
-        const r = await fetch("/api/events" + (lastSeq ? "?after=" + lastSeq : ""), {
+        const r = await fetch("/api/events" + (lastId ? "?since=" + encodeURIComponent(lastId) : ""), {
           headers: { Authorization: "Bearer " + token, Accept: "text/event-stream" } });
         if (r.status === 404) return poll();
         if (r.status === 401) return logout("token refused");
@@ -128,9 +130,10 @@
             const block = buf.slice(0, k);
             buf = buf.slice(k + 2);
             for (const line of block.split("\n")) {
-              if (line.startsWith("id:")) lastSeq = Number(line.slice(3).trim()) || lastSeq;
-              if (!line.startsWith("data:")) continue;
-              try { addEvent(JSON.parse(line.slice(5))); } catch (e) { /* a partial line */ }
+              if (line.startsWith("id:")) lastId = line.slice(3).trim();
+              if (line.startsWith("event:")) continue;
+              if (!line.startsWith("data:") || block.includes("event: hello")) continue;
+              try { addEvent(JSON.parse(line.slice(5))); } catch (e) { /* not JSON */ }
               draw();
             }
           }
@@ -170,6 +173,7 @@
     $("login").hidden = true;
     $("main").hidden = false;
     await draw();
+    setInterval(draw, 5000);
     stream();
   }
 

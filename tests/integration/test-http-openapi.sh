@@ -4,7 +4,7 @@
 # path and method is served; each documented path is called (as viewer, operator and
 # admin, without credentials and with too low a role) and every answer's status is
 # documented for it and its body validates against the schema
-# (tests/integration/openapi_check.py). The actions run with ?wait=true: the service
+# (tests/integration/openapi_check.py); the event stream for 2 s. The actions run with ?wait=true: the service
 # stopped and started again through the API, as om <path> stop/start --wait would.
 set -u
 ADDR_BASE=180
@@ -35,7 +35,7 @@ n=0
 # call METHOD TEMPLATE PATH TOKEN [WANT]: calls node 1, validates the answer
 call() {
         local m=$1 tpl=$2 path=$3 tok=$4 want=${5:-} st
-        st=$(curl -s -m 60 -X "$m" ${tok:+-H "Authorization: Bearer $tok"} -o "$T/body" -w '%{http_code}' \
+        st=$(curl -s -m "${MAXTIME:-60}" -X "$m" ${tok:+-H "Authorization: Bearer $tok"} -o "$T/body" -w '%{http_code}' \
                 "http://$(addr 1):$HTTP_PORT$path")
         [ -z "$want" ] || [ "$st" = "$want" ] || fail "$m $path: status $st, not $want: $(head -c 300 "$T/body")"
         out=$($CHECK validate "$SPEC" "$m" "$tpl" "$st" "$T/body") || fail "$m $path ($st): $out"
@@ -47,6 +47,12 @@ call GET /ui.js /ui.js "" 200
 call GET /ui.css /ui.css "" 200
 call GET /openapi.json /openapi.json "" 200
 call GET /api/whoami /api/whoami "$VIEW" 200
+call GET /metrics /metrics "$VIEW" 200
+grep -q '^om_' "$T/body" || fail "/metrics has no om_ metric: $(head -c 300 "$T/body")"
+call GET /metrics /metrics "" 401
+MAXTIME=2 call GET /api/events /api/events "$VIEW" 200
+grep -q '^event: hello' "$T/body" || fail "/api/events has no hello: $(head -c 300 "$T/body")"
+call GET /api/events '/api/events?filter=nope' "$VIEW" 400
 call GET /api/cluster /api/cluster "$VIEW" 200
 call GET /api/cluster /api/cluster "" 401
 call GET /api/cluster /api/cluster "${VIEW%?}0" 401

@@ -221,16 +221,17 @@ static void check_table(const struct om_api_cmd *(*at)(size_t), size_t want) {
 }
 
 static void test_cmd_tables(void **state) {
-        check_table(om_api_local_cmd, 9);
+        check_table(om_api_local_cmd, 10);
         check_table(om_api_peer_cmd, 9);
         for (size_t i = 0; om_api_local_cmd(i); i++) {
                 const struct om_api_cmd *c = om_api_local_cmd(i);
                 assert_true(om_api_local_may(c, 0, 1000, false));
                 assert_true(om_api_local_may(c, 1000, 1000, false));
                 assert_false(om_api_local_may(c, 1001, 1000, false));
-                /* the om group reads: status, object_target, events; nothing that changes */
+                /* the om group reads: status, object_target, events, metrics; nothing that changes
+                 */
                 bool read = !strcmp(c->name, "status") || !strcmp(c->name, "object_target") ||
-                            !strcmp(c->name, "events");
+                            !strcmp(c->name, "events") || !strcmp(c->name, "metrics");
                 assert_int_equal(om_api_local_may(c, 1001, 1000, true), read);
                 /* a peer command is never a local one and the reverse */
                 assert_non_null(om_api_peer_may(c, true, true));
