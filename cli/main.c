@@ -16,6 +16,7 @@
 #include "core/object.h"
 #include "core/paths.h"
 #include "core/util.h"
+#include "resources/res.h"
 
 #define MAX_CMDS 128
 static const struct om_cli_cmd *cmds[MAX_CMDS];
@@ -570,5 +571,9 @@ int om_cli_main(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+        /* DRBD's kernel module calling om for its handlers (resources/res_drbd.c) */
+        const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+        if (base && om_streq(base + 1, OM_DRBD_HELPER_NAME))
+                return om_res_drbd_helper(argc, argv);
         return om_cli_main(argc, argv);
 }

@@ -139,6 +139,27 @@ static const struct om_keyword keywords[] = {
          "must support persistent reservations (a SCSI, iSCSI, FC or multipath disk): "
          "start refuses to run without them, provision warns."},
 
+        /* disk.drbd */
+        {"disk", "drbd", "res", S, "{name}", NULL, 0,
+         "Name of the DRBD resource (1 to 63 of A-Z a-z 0-9 _ . + -). om writes its file, "
+         "<var>/drbd/<res>.res, from the service's config at every provision and start."},
+        {"disk", "drbd", "disk", S, NULL, NULL, REQ | SCO,
+         "The backing block device on this node, often a reference to the resource under "
+         "it ({disk#0.exposed_devs[0]}); that resource is kept up when the service stops "
+         "(standby), so that replication goes on.",
+         OM_KWR_ABSPATH},
+        {"disk", "drbd", "minor", I, "0", NULL, 0,
+         "Minor of the DRBD device: /dev/drbd<minor>. One per DRBD resource of a node."},
+        {"disk", "drbd", "port", I, "7789", NULL, 0,
+         "TCP port of the replication, on both nodes. One per DRBD resource of a node."},
+        {"disk", "drbd", "addr", S, NULL, NULL, SCO,
+         "A node's replication address (addr@<node>); default: the node's addr in the "
+         "first [hb#N] section of cluster.conf that has one. The service's nodes must be "
+         "exactly two."},
+        {"disk", "drbd", "protocol", C, "C", "A|B|C", 0,
+         "DRBD's replication protocol: C acknowledges a write once both disks hold it (a "
+         "takeover loses nothing acknowledged); A and B acknowledge earlier."},
+
         /* fs */
         {"fs", NULL, "dev", S, NULL, NULL, REQ | SCO, "The block device holding the filesystem.",
          OM_KWR_ABSPATH},
@@ -249,7 +270,7 @@ static const struct {
         const char *types; /* space separated, NULL: no type keyword */
         const char *default_type;
 } groups[] = {
-        {"disk", "loop crypt", NULL},
+        {"disk", "loop crypt drbd", NULL},
         {"fs", "ext4 ext3 ext2 xfs", NULL},
         {"app", "simple forking", "simple"},
         {"ip", "host", "host"},

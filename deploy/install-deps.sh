@@ -11,6 +11,7 @@ packages=(
   # programs om runs, and the tests' tools
   e2fsprogs xfsprogs util-linux kmod iproute2 nftables procps psmisc python3 python3-yaml jq chromium tcpdump man-db systemd debootstrap
   prometheus  # promtool checks the agent's metrics (tests/integration/test-metrics.sh)
+  drbd-utils  # disk.drbd runs drbdadm and drbdmeta (the lab's guests get them too)
   # the QEMU lab (tests/vm): a kernel with device-mapper, busybox, qemu
   qemu-system-x86 busybox-static linux-image-amd64 cpio cryptsetup-bin
 )

@@ -10,6 +10,12 @@
  * created or a device formatted before the failure is provisioned, and the next
  * provision picks up from there. Stop does not roll back: it stops at the first
  * failure, leaving what it could not stop up (the reference's "stop failed").
+ *
+ * Standby resources (standby = true, and the device under a disk.drbd) are started
+ * with the others; stop leaves them up (stop --force and a rollback of the action
+ * that started them stop them, unprovision always).
+ * A provision that returns OM_RES_PROVISIONED_REPLICA (disk.drbd whose peer holds the
+ * data) ends the walk there: the resources after it are recorded provisioned.
  */
 #include "resources/action.h"
 
@@ -153,16 +159,20 @@ static void rollback(struct om_res **started, size_t n, const char *action) {
 static int start_one(struct om_res *r, bool provision, struct om_res **started, size_t *n) {
         int e = 0;
         om_log_set_rid(r->rid);
+        bool replica = false;
         if (provision && r->drv->provision) {
                 e = r->drv->provision(r);
                 if (e < 0)
                         return e;
+                replica = e == OM_RES_PROVISIONED_REPLICA;
         }
         if (provision) {
                 int s = om_res_state_set_provisioned(r->svc, r->rid, true);
                 if (s < 0)
                         log_warning_errno(s, "cannot record the provisioned state: %m");
         }
+        if (replica)
+                return OM_RES_PROVISIONED_REPLICA;
         int before = r->drv->status ? r->drv->status(r) : OM_RES_NA;
         om_strv_free(r->notes);
         r->notes = NULL;
@@ -181,6 +191,22 @@ static int run_up(struct om_res **sel, size_t n_sel, bool provision, const char 
         for (size_t i = 0; i < n_sel; i++) {
                 struct om_res *r = sel[i];
                 int e = start_one(r, provision, started, &n_started);
+                if (e == OM_RES_PROVISIONED_REPLICA) {
+                        /* the data of what follows comes from the peer through this
+                         * replica: recorded provisioned, not formatted nor started here */
+                        for (size_t j = i + 1; j < n_sel; j++) {
+                                om_log_set_rid(sel[j]->rid);
+                                log_info("provisioned through the replica of %s: not "
+                                         "started here",
+                                         r->rid);
+                                int s = om_res_state_set_provisioned(sel[j]->svc, sel[j]->rid,
+                                                                     true);
+                                if (s < 0)
+                                        log_warning_errno(s, "cannot record the provisioned "
+                                                             "state: %m");
+                        }
+                        return 0;
+                }
                 if (e < 0 && r->optional) {
                         log_warning("optional resource: the %s goes on", action);
                         continue;

@@ -19,7 +19,7 @@
 #include "resources/status.h"
 
 static const struct om_res_driver *const drivers[] = {
-        &om_res_driver_ip,   &om_res_driver_loop, &om_res_driver_crypt,
+        &om_res_driver_ip,   &om_res_driver_loop, &om_res_driver_crypt, &om_res_driver_drbd,
         &om_res_driver_ext4, &om_res_driver_xfs,  &om_res_driver_app,
 };
 
@@ -190,6 +190,21 @@ int om_res_svc_load(const struct om_path *p, struct om_res_svc **ret, char *err,
         }
         if (svc->n_res)
                 qsort(svc->res, svc->n_res, sizeof(*svc->res), cmp_res);
+        /* the device under a disk.drbd stays up where the service stops: replication
+         * goes on there (standby) */
+        for (size_t i = 0; i < svc->n_res; i++) {
+                if (svc->res[i]->drv != &om_res_driver_drbd)
+                        continue;
+                const char *raw = om_res_kw_raw(svc->res[i], "disk");
+                _cleanup_strv_free_ char **rids = NULL;
+                if (!raw || om_res_referenced_rids(raw, &rids) < 0)
+                        continue;
+                for (char **x = rids; x && *x; x++) {
+                        struct om_res *under = om_res_find(svc, *x);
+                        if (under && under != svc->res[i])
+                                under->standby = true;
+                }
+        }
         *ret = OM_TAKE_PTR(guard);
         return 0;
 }

@@ -44,6 +44,10 @@ struct om_res_driver {
         int (*provisioned)(struct om_res *r);
         int (*start)(struct om_res *r);
         int (*stop)(struct om_res *r);
+        /* may return OM_RES_PROVISIONED_REPLICA (disk.drbd on a node whose peer holds
+         * the data): provisioned, not started, and the resources after it in the action
+         * order are provisioned by the replication (recorded so, neither provisioned nor
+         * started here) */
         int (*provision)(struct om_res *r);
         int (*unprovision)(struct om_res *r);
         /* the devices of a kind, NULL-terminated; -ENXIO with a reason when not up */
@@ -59,6 +63,16 @@ struct om_res_driver {
 
 extern const struct om_res_driver om_res_driver_loop;
 extern const struct om_res_driver om_res_driver_crypt;
+extern const struct om_res_driver om_res_driver_drbd;
+
+/* The program DRBD's kernel module runs for its handlers while om manages a DRBD
+ * resource of the node (res_drbd.c): the om binary called through a link of this name
+ * (cli/main.c dispatches on it). Returns an exit status when it cannot exec. */
+#define OM_DRBD_HELPER_NAME "om-drbd-helper"
+int om_res_drbd_helper(int argc, char **argv);
+
+/* What a provision callback returns for a replica (see provision above). */
+#define OM_RES_PROVISIONED_REPLICA 1
 extern const struct om_res_driver om_res_driver_ext4;
 extern const struct om_res_driver om_res_driver_xfs;
 extern const struct om_res_driver om_res_driver_app;

@@ -47,6 +47,7 @@ static const struct {
         {"*", NULL, {"resources", "agent", "cli"}},
         {"disk", "loop", {"resources/res_loop.c"}},
         {"disk", "crypt", {"resources/res_crypt.c", "resources/pr.c"}},
+        {"disk", "drbd", {"resources/res_drbd.c"}},
         {"fs", NULL, {"resources/res_fs.c"}},
         {"app", NULL, {"resources/res_app.c"}},
         {"ip", NULL, {"resources/res_ip.c"}},

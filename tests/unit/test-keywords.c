@@ -354,9 +354,9 @@ static void test_lookup(void **state) {
                 om_keyword_lookup(ini, OM_KIND_SVC, "disk#9", "optional", err, sizeof(err)));
         assert_null(om_keyword_lookup(ini, OM_KIND_SVC, "disk#3", "size", err, sizeof(err)));
         assert_string_equal(err, "[disk#3] has no type, and 'size' is not a keyword of every disk "
-                                 "(set disk#3.type too: loop, crypt)");
+                                 "(set disk#3.type too: loop, crypt, drbd)");
         assert_null(om_keyword_lookup(ini, OM_KIND_SVC, "disk#4", "size", err, sizeof(err)));
-        assert_string_equal(err, "[disk#4]: unknown disk type 'zfs' (loop, crypt)");
+        assert_string_equal(err, "[disk#4]: unknown disk type 'zfs' (loop, crypt, drbd)");
         /* app has a default type */
         assert_non_null(om_keyword_lookup(ini, OM_KIND_SVC, "app#0", "start", err, sizeof(err)));
         assert_non_null(om_keyword_lookup(ini, OM_KIND_SVC, "fs#0", "mnt", err, sizeof(err)));

@@ -13,6 +13,8 @@
 #     latter only for the lab's own self-check: om itself uses libcryptsetup),
 #   - iscsistart (open-iscsi) and sg_persist (sg3-utils) when installed, for
 #     the lab's iSCSI disks,
+#   - drbdadm, drbdsetup, drbdmeta and the DRBD 8.4 tools of /lib/drbd
+#     (drbd-utils) when installed, for disk.drbd,
 #   - the kernel modules the lab needs and every module they depend on, as
 #     resolved by `modprobe -S KVER --show-depends` (modules.dep, softdeps,
 #     aliases), with a depmod index so the guest can also modprobe them,
@@ -156,6 +158,24 @@ add_prog iscsistart || warn "iscsistart not found: no iSCSI disks in the guest (
 for p in sg_persist sg_inq sg_turs; do
     add_prog "$p" || warn "$p not found (install sg3-utils)"
 done
+# DRBD (disk.drbd): drbdadm of drbd-utils 9 runs the 8.4 tools of /lib/drbd when
+# the kernel module is DRBD 8.4 (Debian's kernel); drbdmeta writes the metadata.
+if add_prog drbdadm; then
+    # drbdmeta locks /var/lock/drbd-<major>-<minor>; drbdadm keeps state in /var/lib/drbd
+    mkdir -p "$stage/var/lock" "$stage/var/lib/drbd" "$stage/var/run/drbd" "$stage/run/drbd"
+    for p in drbdsetup drbdmeta; do add_prog "$p" || warn "$p not found (install drbd-utils)"; done
+    for p in /lib/drbd/drbdadm-84 /lib/drbd/drbdsetup-84; do
+        if [ -x "$p" ]; then
+            copy_file "$p"
+            chmod 0755 "$stage$p"
+            copy_libs "$p"
+        else
+            warn "$p not found: DRBD 8.4 will not be driven in the guest"
+        fi
+    done
+else
+    warn "drbdadm not found: no DRBD in the guest (install drbd-utils)"
+fi
 [ -e /etc/mke2fs.conf ] && copy_file /etc/mke2fs.conf
 # glibc dlopen()s libgcc_s for thread cancellation (pthread_cancel, pthread_exit).
 for f in /lib/x86_64-linux-gnu/libgcc_s.so.1 /usr/lib/x86_64-linux-gnu/libgcc_s.so.1; do
@@ -209,7 +229,9 @@ ondemand_mods=(xfs
     # guest has an iSCSI disk (om.iscsi=)
     iscsi_tcp sd_mod sg
     # the iSCSI target of the lab's SAN guest (lab_iscsi_disk)
-    target_core_mod target_core_file iscsi_target_mod)
+    target_core_mod target_core_file iscsi_target_mod
+    # DRBD 8.4 (disk.drbd modprobes it)
+    drbd)
 modlist=$stage/etc/lab/modules     # load order, one .ko path a line
 : >"$modlist"
 declare -A have_mod=()

@@ -1,0 +1,998 @@
+/*
+ * disk.drbd: a DRBD 8.4 resource replicating `disk` between the two nodes of the
+ * service, exposed as /dev/drbd<minor>. DRBD has no library: om writes the resource
+ * file `<var>/drbd/<res>.res` from the service's config (resources/drbd.h renders it)
+ * at every provision and start, and runs drbdadm (told this node's om name through
+ * __DRBD_NODE__) and drbdmeta; its state comes from /proc/drbd.
+ *
+ * provision: metadata on the local disk (drbdmeta create-md), the resource up (attach,
+ * connect). The first node of `nodes` whose peer holds no data forces the initial
+ * primary (an empty device: the other node synchronizes it all); a node that finds
+ * its peer Primary or UpToDate is a replica: it returns OM_RES_PROVISIONED_REPLICA, the
+ * engine records the resources above it as provisioned (their data, the LUKS header
+ * and the filesystem, reaches it through DRBD) and starts none of them: nothing is
+ * formatted on a secondary. A provision that fails takes down and wipes what it made.
+ * start: up when not, waits for the peer a few seconds, promotes. Without the peer, a
+ * local disk that is not UpToDate (it came back alone: Consistent, or Outdated) is
+ * refused unless --force. stop: demote; the resource stays up and connected (the
+ * resource under it, `disk`'s, is standby: kept up). unprovision: down, wipe-md,
+ * remove the file. status: up when Primary (warn when the peer's disk is not UpToDate),
+ * down otherwise; the label carries role, disk states, connection and resync progress.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/clusterconf.h"
+#include "core/fileio.h"
+#include "core/log.h"
+#include "core/paths.h"
+#include "core/ref.h"
+#include "core/util.h"
+#include "resources/drbd.h"
+#include "resources/res.h"
+
+#define CMD_TIMEOUT_MS 120000
+/* how long provision and start wait for the peer to connect after `up` */
+#define CONNECT_WAIT_MS 10000
+/* how long start waits for DRBD to notice that a Primary peer is gone */
+#define PEER_GONE_WAIT_MS 15000
+
+struct ctx {
+        char *res;
+        unsigned minor;
+        char *protocol;
+        unsigned port;
+        char *nodes[2];
+        char *addrs[2];
+        int self; /* index of this node in nodes */
+        char *file;
+        char *disk; /* NULL when not resolved */
+};
+
+static void ctx_done(struct ctx *c) {
+        free(c->res);
+        free(c->protocol);
+        for (int i = 0; i < 2; i++) {
+                free(c->nodes[i]);
+                free(c->addrs[i]);
+        }
+        free(c->file);
+        free(c->disk);
+        *c = (struct ctx){0};
+}
+
+static const char *peer(const struct ctx *c) {
+        return c->nodes[1 - c->self];
+}
+
+static void note(struct om_res *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct om_res *r, const char *fmt, ...) {
+        char buf[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        om_strv_push(&r->notes, buf);
+}
+
+/* err set, -errno returned; logged by the caller when it logs */
+static int kw_uint(struct om_res *r, const char *key, unsigned max, unsigned *ret, char *err,
+                   size_t errlen) {
+        _cleanup_free_ char *v = NULL;
+        long long n;
+        int e = om_res_kw(r, key, &v, err, errlen);
+        if (e < 0)
+                return e;
+        if (om_parse_int(v, 0, max, &n) < 0) {
+                snprintf(err, errlen, "%s '%s' is not an integer from 0 to %u", key, v, max);
+                return -EINVAL;
+        }
+        *ret = (unsigned)n;
+        return 0;
+}
+
+/* The numeric address of name (an address already, or resolved). */
+static int numeric(const char *name, char **ret) {
+        unsigned char tmp[16];
+        if (inet_pton(AF_INET, name, tmp) == 1 || inet_pton(AF_INET6, name, tmp) == 1) {
+                *ret = strdup(name);
+                return *ret ? 0 : -ENOMEM;
+        }
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+        if (getaddrinfo(name, NULL, &hints, &ai) != 0 || !ai)
+                return -EADDRNOTAVAIL;
+        char buf[INET6_ADDRSTRLEN];
+        const void *a = ai->ai_family == AF_INET
+                                ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+                                : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+        inet_ntop(ai->ai_family, a, buf, sizeof(buf));
+        freeaddrinfo(ai);
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* The replication address of node: addr@<node> of the resource, else the node's addr in
+ * the first [hb#N] section of cluster.conf that has one. */
+static int node_addr(struct om_res *r, const char *node, char **ret, char *err, size_t errlen) {
+        struct om_ref_ctx rc = {.path = &r->svc->obj->path,
+                                .ini = r->svc->obj->ini,
+                                .nodename = node,
+                                .section = r->rid};
+        _cleanup_free_ char *v = NULL;
+        char e2[256];
+        if (om_ref_eval(&rc, r->rid, "addr", &v, e2, sizeof(e2)) < 0 || !v || !v[0]) {
+                free(v);
+                v = NULL;
+                _cleanup_ini_ struct om_ini *cc = NULL;
+                if (om_clusterconf_load(&cc, e2, sizeof(e2)) == 0) {
+                        for (size_t i = 0; i < cc->n_sections && !v; i++) {
+                                if (strncmp(cc->sections[i].name, "hb#", 3) != 0)
+                                        continue;
+                                const struct om_ini_entry *en =
+                                        om_ini_lookup(cc, cc->sections[i].name, "addr", node);
+                                if (en && en->scope && en->value[0])
+                                        v = strdup(en->value);
+                        }
+                }
+        }
+        if (!v) {
+                snprintf(err, errlen,
+                         "no replication address for node %s: set addr@%s on %s, or addr@%s "
+                         "in a [hb#N] section of cluster.conf",
+                         node, node, r->rid, node);
+                return -EADDRNOTAVAIL;
+        }
+        if (numeric(v, ret) < 0) {
+                snprintf(err, errlen, "the address of node %s, '%s', does not resolve", node, v);
+                return -EADDRNOTAVAIL;
+        }
+        return 0;
+}
+
+/* Reads the keywords; the disk too when with_disk (-ENXIO when its device is not up). */
+static int ctx_load(struct om_res *r, bool with_disk, struct ctx *c, char *err, size_t errlen) {
+        int e;
+        *c = (struct ctx){0};
+        if ((e = om_res_kw(r, "res", &c->res, err, errlen)) < 0)
+                return e;
+        if (!om_drbd_res_name_valid(c->res)) {
+                snprintf(err, errlen,
+                         "res '%s' is not a DRBD resource name (1 to 63 of A-Z a-z 0-9 _ . + -)",
+                         c->res);
+                return -EINVAL;
+        }
+        if ((e = kw_uint(r, "minor", OM_DRBD_MINOR_MAX, &c->minor, err, errlen)) < 0 ||
+            (e = kw_uint(r, "port", 65535, &c->port, err, errlen)) < 0)
+                return e;
+        if (c->port == 0) {
+                snprintf(err, errlen, "port 0 is not a TCP port");
+                return -EINVAL;
+        }
+        if ((e = om_res_kw(r, "protocol", &c->protocol, err, errlen)) < 0)
+                return e;
+        struct om_ref_ctx rc = {.path = &r->svc->obj->path, .ini = r->svc->obj->ini};
+        _cleanup_free_ char *nodes = NULL;
+        _cleanup_strv_free_ char **nv = NULL;
+        if ((e = om_ref_eval(&rc, "DEFAULT", "nodes", &nodes, err, errlen)) < 0)
+                return e;
+        if ((e = om_strv_split(nodes, " \t,", &nv)) < 0)
+                return e;
+        if (om_strv_length(nv) != 2) {
+                snprintf(err, errlen,
+                         "DRBD 8.4 replicates between two nodes: the service's nodes are '%s'",
+                         nodes);
+                return -EINVAL;
+        }
+        c->self = -1;
+        for (int i = 0; i < 2; i++) {
+                if (!(c->nodes[i] = strdup(nv[i])))
+                        return -ENOMEM;
+                if (om_streq(nv[i], om_nodename()))
+                        c->self = i;
+        }
+        if (c->self < 0) {
+                snprintf(err, errlen, "this node, %s, is not one of the service's nodes (%s)",
+                         om_nodename(), nodes);
+                return -EINVAL;
+        }
+        for (int i = 0; i < 2; i++)
+                if ((e = node_addr(r, c->nodes[i], &c->addrs[i], err, errlen)) < 0)
+                        return e;
+        if (!(c->file = om_asprintf("%s/drbd/%s.res", om_dir_var(), c->res)))
+                return -ENOMEM;
+        if (with_disk && (e = om_res_kw(r, "disk", &c->disk, err, errlen)) < 0) {
+                if (e == -ENOENT)
+                        snprintf(err, errlen, "disk is not set");
+                return e == -ENOENT ? -EINVAL : e;
+        }
+        return 0;
+}
+
+static int ctx_load_log(struct om_res *r, bool with_disk, struct ctx *c) {
+        char err[512];
+        int e = ctx_load(r, with_disk, c, err, sizeof(err));
+        if (e < 0)
+                log_error_errno(e, "node %s: %s", om_nodename(), err);
+        return e;
+}
+
+/* The state of the minor; -ENOENT when the drbd module is not loaded. */
+static int read_state(unsigned minor, struct om_drbd_state *st) {
+        _cleanup_free_ char *text = NULL;
+        *st = (struct om_drbd_state){.sync_permille = -1};
+        int e = om_read_file("/proc/drbd", 1 << 20, &text, NULL);
+        if (e < 0)
+                return e;
+        return om_drbd_proc_parse(text, minor, st);
+}
+
+/* The full path of a drbd-utils program, NULL when not installed. */
+static char *find_tool(const char *name) {
+        const char *path = getenv("PATH");
+        _cleanup_free_ char *all =
+                om_asprintf("%s:/usr/sbin:/sbin:/usr/bin:/bin", path ? path : "");
+        if (!all)
+                return NULL;
+        for (char *save = NULL, *d = strtok_r(all, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+                char *p = om_asprintf("%s/%s", d, name);
+                if (p && access(p, X_OK) == 0)
+                        return p;
+                free(p);
+        }
+        return NULL;
+}
+
+static int check_tools(void) {
+        static const char *const tools[] = {"drbdadm", "drbdsetup", "drbdmeta"};
+        for (size_t i = 0; i < ARRAY_SIZE(tools); i++) {
+                _cleanup_free_ char *p = find_tool(tools[i]);
+                if (!p)
+                        return log_error_errno(-ENOENT,
+                                               "node %s: %s is not installed (drbd-utils is "
+                                               "needed)",
+                                               om_nodename(), tools[i]);
+        }
+        return 0;
+}
+
+/*
+ * The kernel runs DRBD's handlers (before-resync-source, fence-peer...) through one
+ * program for every resource of the node, its usermode_helper parameter (drbdadm by
+ * default), which reads only /etc/drbd.conf: it knows nothing of the resources whose
+ * files om keeps in <var>/drbd, fails, and DRBD drops the connection on a failed
+ * before-resync handler. So om puts itself there: <var>/drbd/om-drbd-helper, a link to
+ * om, runs drbdadm on om's file for a resource om manages and hands any other call to
+ * the helper that was set before (saved in <var>/drbd/usermode_helper.prev).
+ */
+#define HELPER_NAME OM_DRBD_HELPER_NAME
+#define HELPER_PARAM "/sys/module/drbd/parameters/usermode_helper"
+
+static int install_helper(void) {
+        _cleanup_free_ char *dir = om_asprintf("%s/drbd", om_dir_var());
+        _cleanup_free_ char *link = dir ? om_asprintf("%s/" HELPER_NAME, dir) : NULL;
+        _cleanup_free_ char *tmp = link ? om_asprintf("%s.tmp.%ld", link, (long)getpid()) : NULL;
+        _cleanup_free_ char *nodef = dir ? om_asprintf("%s/node", dir) : NULL;
+        _cleanup_free_ char *prevf = dir ? om_asprintf("%s/usermode_helper.prev", dir) : NULL;
+        _cleanup_free_ char *cur = NULL;
+        char self[4096];
+        int e;
+        if (!tmp || !nodef || !prevf)
+                return -ENOMEM;
+        if (strlen(link) >= 80)
+                return log_error_errno(-ENAMETOOLONG,
+                                       "node %s: %s is too long for DRBD's usermode_helper "
+                                       "(79 characters)",
+                                       om_nodename(), link);
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0)
+                return log_error_errno(-errno, "cannot read /proc/self/exe: %m");
+        self[n] = 0;
+        if ((e = om_mkdir_p(dir, 0700)) < 0)
+                return log_error_errno(e, "cannot create %s: %m", dir);
+        char target[4096];
+        ssize_t tn = readlink(link, target, sizeof(target) - 1);
+        if (tn < 0 || (size_t)tn != strlen(self) || strncmp(target, self, (size_t)tn) != 0) {
+                unlink(tmp);
+                if (symlink(self, tmp) < 0 || rename(tmp, link) < 0) {
+                        e = -errno;
+                        unlink(tmp);
+                        return log_error_errno(e, "cannot link %s to %s: %m", link, self);
+                }
+        }
+        const char *node = om_nodename();
+        if ((e = om_write_atomic(nodef, node, strlen(node), 0600)) < 0)
+                return log_error_errno(e, "cannot write %s: %m", nodef);
+        if (om_read_file(HELPER_PARAM, 4096, &cur, NULL) < 0)
+                return log_error_errno(-ENOENT, "node %s: cannot read %s", om_nodename(),
+                                       HELPER_PARAM);
+        cur = om_strstrip(cur);
+        if (om_streq(cur, link))
+                return 0;
+        if (cur[0] && (e = om_write_atomic(prevf, cur, strlen(cur), 0600)) < 0)
+                return log_error_errno(e, "cannot write %s: %m", prevf);
+        log_info("DRBD's usermode helper: %s (was %s; the calls for resources om does not "
+                 "manage go on to it)",
+                 link, cur[0] ? cur : "none");
+        _cleanup_close_ int fd = open(HELPER_PARAM, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, link, strlen(link)) != (ssize_t)strlen(link))
+                return log_error_errno(-errno, "node %s: cannot set %s: %m", om_nodename(),
+                                       HELPER_PARAM);
+        return 0;
+}
+
+/* The resource name of an om file of dir whose device is minor (target "minor-N") or
+ * whose name is target; NULL when none. */
+static char *helper_find(const char *dir, const char *target, char **ret_file) {
+        DIR *d = opendir(dir);
+        if (!d)
+                return NULL;
+        char *found = NULL;
+        struct dirent *de;
+        while (!found && (de = readdir(d))) {
+                size_t len = strlen(de->d_name);
+                if (len < 5 || strcmp(de->d_name + len - 4, ".res") != 0)
+                        continue;
+                _cleanup_free_ char *f = om_asprintf("%s/%s", dir, de->d_name);
+                _cleanup_free_ char *text = NULL;
+                if (!f || om_read_file(f, 1 << 16, &text, NULL) < 0)
+                        continue;
+                char res[128] = "";
+                unsigned minor = 0;
+                bool have_minor = false;
+                for (char *line = text, *next; line; line = next) {
+                        next = strchr(line, '\n');
+                        if (next)
+                                *next++ = 0;
+                        while (*line == ' ')
+                                line++;
+                        if (sscanf(line, "resource %127s {", res) == 1)
+                                continue;
+                        if (sscanf(line, "device /dev/drbd%u;", &minor) == 1)
+                                have_minor = true;
+                }
+                char want[32];
+                snprintf(want, sizeof(want), "minor-%u", minor);
+                if (res[0] && (om_streq(target, res) || (have_minor && om_streq(target, want)))) {
+                        found = strdup(res);
+                        *ret_file = OM_TAKE_PTR(f);
+                }
+        }
+        closedir(d);
+        return found;
+}
+
+int om_res_drbd_helper(int argc, char **argv) {
+        /* the kernel's environment: no OM_ROOT; the directory is the link's own */
+        _cleanup_free_ char *dir = strdup(argv[0]);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (!slash)
+                return 20;
+        *slash = 0;
+        _cleanup_free_ char *file = NULL;
+        _cleanup_free_ char *res = argc >= 3 ? helper_find(dir, argv[2], &file) : NULL;
+        if (res) {
+                _cleanup_free_ char *nodef = om_asprintf("%s/node", dir), *node = NULL;
+                if (nodef && om_read_file(nodef, 256, &node, NULL) == 0)
+                        setenv("__DRBD_NODE__", om_strstrip(node), 1);
+                _cleanup_free_ char *adm = find_tool("drbdadm");
+                if (!adm)
+                        return 20;
+                char *av[] = {adm, (char *)"-c", file, argv[1], res, NULL};
+                execv(adm, av);
+                return 20;
+        }
+        _cleanup_free_ char *prevf = om_asprintf("%s/usermode_helper.prev", dir), *prev = NULL;
+        if (!prevf || om_read_file(prevf, 4096, &prev, NULL) < 0 || !om_strstrip(prev)[0] ||
+            strstr(prev, HELPER_NAME))
+                prev = strdup("/sbin/drbdadm");
+        if (!prev)
+                return 20;
+        char *p = om_strstrip(prev);
+        argv[0] = p;
+        execv(p, argv);
+        return 20;
+}
+
+/* Loads the module when /proc/drbd is missing; a DRBD 9 module is refused (its
+ * /proc/drbd has no per-device lines: this driver speaks 8.4). */
+static int ensure_module(void) {
+        if (access("/proc/drbd", F_OK) < 0) {
+                _cleanup_free_ char *mp = find_tool("modprobe");
+                int status = -1;
+                if (mp) {
+                        char *argv[] = {mp, (char *)"drbd", NULL};
+                        log_info("modprobe drbd");
+                        om_res_exec(argv, 60000, NULL, false, &status);
+                }
+                if (access("/proc/drbd", F_OK) < 0)
+                        return log_error_errno(-ENODEV,
+                                               "node %s: the kernel has no drbd module "
+                                               "(%s)",
+                                               om_nodename(),
+                                               mp ? "modprobe drbd failed"
+                                                  : "no /proc/drbd, and no modprobe");
+        }
+        _cleanup_free_ char *text = NULL;
+        if (om_read_file("/proc/drbd", 1 << 20, &text, NULL) < 0 ||
+            strncmp(text, "version: 8.", 11) != 0)
+                return log_error_errno(-EPROTONOSUPPORT,
+                                       "node %s: the drbd module is not DRBD 8 (first line of "
+                                       "/proc/drbd: %.40s): disk.drbd drives DRBD 8.4",
+                                       om_nodename(), text ? text : "unreadable");
+        return install_helper();
+}
+
+static int write_conf(struct om_res *r, const struct ctx *c) {
+        char err[512];
+        _cleanup_free_ char *text = NULL, *origin = om_asprintf("%s %s", om_res_path(r), r->rid);
+        struct om_drbd_node nodes[2] = {{c->nodes[0], c->addrs[0]}, {c->nodes[1], c->addrs[1]}};
+        struct om_drbd_conf conf = {.origin = origin,
+                                    .res = c->res,
+                                    .minor = c->minor,
+                                    .disk = c->disk,
+                                    .protocol = c->protocol,
+                                    .port = c->port,
+                                    .nodes = nodes,
+                                    .n_nodes = 2};
+        int e = om_drbd_conf_render(&conf, &text, err, sizeof(err));
+        if (e < 0)
+                return log_error_errno(e, "node %s: %s", om_nodename(), err);
+        if ((e = om_mkdir_parents(c->file, 0700)) < 0 ||
+            (e = om_write_atomic(c->file, text, strlen(text), 0600)) < 0)
+                return log_error_errno(e, "cannot write %s: %m", c->file);
+        return 0;
+}
+
+/* Runs drbdadm -c <file> <cmd> [opt] <res> as this node. */
+static int adm(const struct ctx *c, const char *cmd, const char *opt) {
+        _cleanup_free_ char *prog = find_tool("drbdadm");
+        if (!prog)
+                return log_error_errno(-ENOENT, "node %s: drbdadm is not installed", om_nodename());
+        char *argv[8];
+        int n = 0;
+        argv[n++] = prog;
+        argv[n++] = (char *)"-c";
+        argv[n++] = c->file;
+        argv[n++] = (char *)cmd;
+        if (opt)
+                argv[n++] = (char *)opt;
+        argv[n++] = c->res;
+        argv[n] = NULL;
+        setenv("__DRBD_NODE__", om_nodename(), 1);
+        log_info("drbdadm -c %s %s%s%s %s", c->file, cmd, opt ? " " : "", opt ? opt : "", c->res);
+        int status = 0;
+        int e = om_res_exec(argv, CMD_TIMEOUT_MS, NULL, false, &status);
+        if (e < 0)
+                return log_error_errno(e, "drbdadm %s %s: %m", cmd, c->res);
+        if (status != 0)
+                return log_error_errno(-EIO, "node %s: drbdadm %s %s exited %d", om_nodename(), cmd,
+                                       c->res, status);
+        return 0;
+}
+
+/* drbdmeta --force <minor> v08 <disk> internal <cmd> */
+static int meta(const struct ctx *c, const char *cmd) {
+        _cleanup_free_ char *prog = find_tool("drbdmeta");
+        char minor[16];
+        if (!prog)
+                return log_error_errno(-ENOENT, "node %s: drbdmeta is not installed",
+                                       om_nodename());
+        snprintf(minor, sizeof(minor), "%u", c->minor);
+        char *argv[] = {prog,    (char *)"--force",  minor,       (char *)"v08",
+                        c->disk, (char *)"internal", (char *)cmd, NULL};
+        log_info("drbdmeta --force %s v08 %s internal %s", minor, c->disk, cmd);
+        int status = 0;
+        int e = om_res_exec(argv, CMD_TIMEOUT_MS, NULL, false, &status);
+        if (e < 0)
+                return log_error_errno(e, "drbdmeta %s: %m", cmd);
+        if (status != 0)
+                return log_error_errno(-EIO, "node %s: drbdmeta %s on %s exited %d", om_nodename(),
+                                       cmd, c->disk, status);
+        return 0;
+}
+
+/* 1 when dev holds DRBD metadata, 0 when not, negative when unreadable. */
+static int has_md(const char *dev) {
+        _cleanup_close_ int fd = open(dev, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        uint64_t size = 0;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISBLK(st.st_mode)) {
+                if (ioctl(fd, BLKGETSIZE64, &size) < 0)
+                        return -errno;
+        } else
+                size = (uint64_t)st.st_size;
+        if (size < 8192)
+                return 0;
+        unsigned char b[4096];
+        if (pread(fd, b, sizeof(b), (off_t)((size & ~(uint64_t)4095) - 4096)) != sizeof(b))
+                return -EIO;
+        return om_drbd_md_magic(b) ? 1 : 0;
+}
+
+/* Whether nothing listens on addr:port (TCP). */
+static int port_free(const char *addr, unsigned port) {
+        struct sockaddr_storage ss = {0};
+        socklen_t len;
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+                s4->sin_family = AF_INET;
+                s4->sin_port = htons((uint16_t)port);
+                len = sizeof(*s4);
+        } else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+                s6->sin6_family = AF_INET6;
+                s6->sin6_port = htons((uint16_t)port);
+                len = sizeof(*s6);
+        } else
+                return -EINVAL;
+        _cleanup_close_ int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+                return -errno;
+        return 0;
+}
+
+static int check_port(const struct ctx *c) {
+        const char *a = c->addrs[c->self];
+        int e = port_free(a, c->port);
+        if (e == -EADDRINUSE)
+                return log_error_errno(e,
+                                       "node %s: port %u on %s is in use (another DRBD "
+                                       "resource or program): set port",
+                                       om_nodename(), c->port, a);
+        if (e == -EADDRNOTAVAIL)
+                return log_error_errno(e,
+                                       "node %s: the replication address %s is not an address "
+                                       "of this node",
+                                       om_nodename(), a);
+        if (e < 0)
+                return log_error_errno(e, "node %s: cannot bind %s port %u: %m", om_nodename(), a,
+                                       c->port);
+        return 0;
+}
+
+/* Waits up to ms for pred; the last state in st. */
+static bool wait_state(const struct ctx *c, uint64_t ms, bool (*pred)(const struct om_drbd_state *),
+                       struct om_drbd_state *st) {
+        uint64_t end = om_mono_ms() + ms;
+        for (;;) {
+                if (read_state(c->minor, st) == 0 && pred(st))
+                        return true;
+                if (om_mono_ms() >= end)
+                        return false;
+                usleep(100 * 1000);
+        }
+}
+
+static bool settled(const struct om_drbd_state *st) {
+        /* connected, and the peer's disk state negotiated */
+        return st->present && om_drbd_cs_connected(st->cs) && strcmp(st->peer_disk, "DUnknown") &&
+               strcmp(st->disk, "Negotiating") && strcmp(st->peer_disk, "Negotiating");
+}
+
+static int drbd_check(struct om_res *r, enum om_res_action a) {
+        struct ctx c;
+        int e = ctx_load_log(r, false, &c);
+        if (e < 0 || (a != OM_ACT_PROVISION && a != OM_ACT_START)) {
+                ctx_done(&c);
+                return e;
+        }
+        e = check_tools();
+        ctx_done(&c);
+        return e;
+}
+
+static int drbd_status(struct om_res *r) {
+        struct ctx c;
+        struct om_drbd_state st;
+        char err[512];
+        if (ctx_load(r, false, &c, err, sizeof(err)) < 0) {
+                note(r, "warn: %s", err);
+                ctx_done(&c);
+                return OM_RES_UNDEF;
+        }
+        int e = read_state(c.minor, &st);
+        if (e == -ENOENT) {
+                note(r, "info: drbd module not loaded");
+                ctx_done(&c);
+                return OM_RES_DOWN;
+        }
+        if (e < 0 || !st.present) {
+                ctx_done(&c);
+                return OM_RES_DOWN;
+        }
+        int ret = OM_RES_DOWN;
+        if (om_streq(st.role, "Primary")) {
+                ret = OM_RES_UP;
+                if (!om_streq(st.peer_disk, "UpToDate")) {
+                        note(r, "warn: the replica on %s is %s (%s)", peer(&c), st.peer_disk,
+                             st.cs);
+                        ret = OM_RES_WARN;
+                }
+        }
+        if (!om_streq(st.disk, "UpToDate"))
+                note(r, "info: the local replica is %s", st.disk);
+        if (om_streq(st.cs, "StandAlone"))
+                note(r, "warn: not connected to %s (StandAlone)", peer(&c));
+        ctx_done(&c);
+        return ret;
+}
+
+static int drbd_provisioned(struct om_res *r) {
+        struct ctx c;
+        struct om_drbd_state st;
+        int ret;
+        if (ctx_load(r, false, &c, NULL, 0) < 0) {
+                ctx_done(&c);
+                return -EINVAL;
+        }
+        if (read_state(c.minor, &st) == 0 && st.present && !om_streq(st.disk, "Diskless")) {
+                ctx_done(&c);
+                return 1;
+        }
+        _cleanup_free_ char *disk = NULL;
+        int e = om_res_kw(r, "disk", &disk, NULL, 0);
+        if (e == -ENXIO)
+                ret = 0; /* the device under it is not up: never provisioned here */
+        else if (e < 0)
+                ret = e;
+        else
+                ret = access(disk, F_OK) < 0 ? 0 : has_md(disk);
+        ctx_done(&c);
+        return ret;
+}
+
+/* Brings the resource up (attach and connect) when it is not; *upped tells. */
+static int bring_up(const struct ctx *c, bool *upped) {
+        struct om_drbd_state st;
+        *upped = false;
+        if (read_state(c->minor, &st) == 0 && st.present)
+                return 0;
+        int e = check_port(c);
+        if (e < 0)
+                return e;
+        if ((e = adm(c, "up", NULL)) < 0)
+                return e;
+        *upped = true;
+        return 0;
+}
+
+/* Undoes a provision that failed: down, and the metadata when it made it. */
+static void provision_undo(const struct ctx *c, bool upped, bool made_md) {
+        log_info("undo the provision of %s on %s", c->res, om_nodename());
+        if (upped)
+                adm(c, "down", NULL);
+        if (made_md)
+                meta(c, "wipe-md");
+        if (made_md || upped)
+                unlink(c->file);
+}
+
+static int drbd_provision(struct om_res *r) {
+        struct ctx c;
+        int e;
+        bool made_md = false, upped = false;
+        if ((e = ctx_load_log(r, true, &c)) < 0)
+                goto out;
+        if ((e = check_tools()) < 0)
+                goto out;
+        struct stat sb;
+        if (stat(c.disk, &sb) < 0) {
+                e = log_error_errno(-ENOENT, "node %s: disk %s does not exist", om_nodename(),
+                                    c.disk);
+                goto out;
+        }
+        if (!S_ISBLK(sb.st_mode)) {
+                e = log_error_errno(-ENOTBLK, "node %s: disk %s is not a block device",
+                                    om_nodename(), c.disk);
+                goto out;
+        }
+        struct om_drbd_state st;
+        bool present = read_state(c.minor, &st) == 0 && st.present;
+        if (present && access(c.file, F_OK) < 0) {
+                e = log_error_errno(-EBUSY,
+                                    "node %s: minor %u (/dev/drbd%u) is used by another DRBD "
+                                    "resource: set minor",
+                                    om_nodename(), c.minor, c.minor);
+                goto out;
+        }
+        int md = has_md(c.disk);
+        if (md < 0) {
+                e = log_error_errno(md, "node %s: cannot read %s: %m", om_nodename(), c.disk);
+                goto out;
+        }
+        if (!md && !present) {
+                _cleanup_free_ char *type = NULL;
+                if ((e = om_res_probe_type(c.disk, &type)) < 0) {
+                        log_error_errno(e, "node %s: cannot read %s: %m", om_nodename(), c.disk);
+                        goto out;
+                }
+                if (type && !r->svc->force) {
+                        e = log_error_errno(-EEXIST,
+                                            "node %s: %s already holds a %s signature: refusing "
+                                            "to put DRBD metadata on it (use --force to "
+                                            "overwrite)",
+                                            om_nodename(), c.disk, type);
+                        goto out;
+                }
+        }
+        if (!present && (e = check_port(&c)) < 0)
+                goto out;
+        /* the checks above change nothing; from here on, a failure undoes */
+        if ((e = ensure_module()) < 0 || (e = write_conf(r, &c)) < 0)
+                goto out;
+        present = read_state(c.minor, &st) == 0 && st.present;
+        if (md)
+                log_info("%s already holds DRBD metadata", c.disk);
+        else if (!present) {
+                if ((e = meta(&c, "create-md")) < 0)
+                        goto out;
+                made_md = true;
+        }
+        if ((e = bring_up(&c, &upped)) < 0)
+                goto undo;
+        if (read_state(c.minor, &st) == 0 && om_streq(st.role, "Primary")) {
+                log_info("%s is already Primary here", c.res);
+                goto out;
+        }
+        bool first = c.self == 0;
+        log_info("wait up to %d s for %s to connect", CONNECT_WAIT_MS / 1000, peer(&c));
+        if (wait_state(&c, CONNECT_WAIT_MS, settled, &st)) {
+                log_info("connected to %s: %s", peer(&c), st.cs);
+                if (om_streq(st.peer_role, "Primary") || om_streq(st.peer_disk, "UpToDate")) {
+                        log_info("%s holds the data (%s, %s): this node is its replica, "
+                                 "synchronized by DRBD; the resources above are not formatted "
+                                 "here",
+                                 peer(&c), st.peer_role, st.peer_disk);
+                        e = OM_RES_PROVISIONED_REPLICA;
+                        goto out;
+                }
+        } else
+                log_info("%s is not connected (%s)", peer(&c), st.present ? st.cs : "down");
+        if (om_streq(st.disk, "UpToDate") || om_streq(st.disk, "Consistent")) {
+                log_info("the local replica is %s: start decides", st.disk);
+                goto out;
+        }
+        if (!first) {
+                e = log_error_errno(-EAGAIN,
+                                    "node %s: the peer %s holds no data to synchronize from "
+                                    "(%s): provision %s first, the first node of the "
+                                    "service's nodes",
+                                    om_nodename(), peer(&c),
+                                    st.present ? st.peer_disk : "not connected", peer(&c));
+                goto undo;
+        }
+        log_info("initial primary: %s is the first node of the service's nodes", om_nodename());
+        if ((e = adm(&c, "primary", "--force")) < 0)
+                goto undo;
+        goto out;
+undo:
+        provision_undo(&c, upped, made_md);
+out:
+        ctx_done(&c);
+        return e;
+}
+
+static bool peer_not_primary(const struct om_drbd_state *st) {
+        return !st->present || !om_streq(st->peer_role, "Primary");
+}
+
+static int drbd_start(struct om_res *r) {
+        struct ctx c;
+        struct om_drbd_state st;
+        bool upped;
+        int e;
+        if ((e = ctx_load_log(r, true, &c)) < 0)
+                goto out;
+        if ((e = check_tools()) < 0 || (e = ensure_module()) < 0 || (e = write_conf(r, &c)) < 0)
+                goto out;
+        if (read_state(c.minor, &st) == 0 && om_streq(st.role, "Primary")) {
+                log_info("%s is already Primary", c.res);
+                goto out;
+        }
+        if ((e = bring_up(&c, &upped)) < 0)
+                goto out;
+        if (upped) {
+                log_info("wait up to %d s for %s to connect", CONNECT_WAIT_MS / 1000, peer(&c));
+                wait_state(&c, CONNECT_WAIT_MS, settled, &st);
+        }
+        if ((e = read_state(c.minor, &st)) < 0 || !st.present) {
+                e = log_error_errno(-EIO, "node %s: %s is not configured after up", om_nodename(),
+                                    c.res);
+                goto out;
+        }
+        if (om_streq(st.peer_role, "Primary")) {
+                log_info("%s is Primary: wait up to %d s for DRBD to see it gone", peer(&c),
+                         PEER_GONE_WAIT_MS / 1000);
+                if (!wait_state(&c, PEER_GONE_WAIT_MS, peer_not_primary, &st)) {
+                        e = log_error_errno(-EBUSY,
+                                            "node %s: %s is Primary on %s: stop the service "
+                                            "there first",
+                                            om_nodename(), c.res, peer(&c));
+                        goto out;
+                }
+        }
+        char sum[160];
+        om_drbd_state_summary(&st, sum, sizeof(sum));
+        if (om_drbd_cs_connected(st.cs)) {
+                log_info("promote %s (%s)", c.res, sum);
+                e = adm(&c, "primary", NULL);
+                goto out;
+        }
+        /* the peer is unreachable */
+        if (om_streq(st.cs, "StandAlone") && !r->svc->force) {
+                e = log_error_errno(-ENOTCONN,
+                                    "node %s: %s is StandAlone (DRBD dropped the connection to "
+                                    "%s: a split brain, or a peer that refused it; see the "
+                                    "kernel log): start refused, --force starts anyway",
+                                    om_nodename(), c.res, peer(&c));
+                goto out;
+        }
+        if (!om_streq(st.disk, "UpToDate") && !r->svc->force) {
+                e = log_error_errno(-ESTALE,
+                                    "node %s: the local replica of %s is %s and %s is "
+                                    "unreachable (%s): it may miss what %s wrote, starting on "
+                                    "it would lose that data; start refused, --force starts "
+                                    "anyway",
+                                    om_nodename(), c.res, st.disk, peer(&c), st.cs, peer(&c));
+                goto out;
+        }
+        if (!om_streq(st.disk, "UpToDate"))
+                log_warning("--force: promote the %s replica of %s without %s", st.disk, c.res,
+                            peer(&c));
+        log_info("promote %s without %s (%s)", c.res, peer(&c), sum);
+        e = adm(&c, "primary", "--force");
+out:
+        ctx_done(&c);
+        return e;
+}
+
+static int drbd_stop(struct om_res *r) {
+        struct ctx c;
+        struct om_drbd_state st;
+        int e;
+        if ((e = ctx_load_log(r, false, &c)) < 0)
+                goto out;
+        if (read_state(c.minor, &st) < 0 || !st.present) {
+                log_info("%s is not configured here", c.res);
+                goto out;
+        }
+        if (!om_streq(st.role, "Primary")) {
+                log_info("%s is already Secondary (%s)", c.res, st.cs);
+                goto out;
+        }
+        e = adm(&c, "secondary", NULL);
+out:
+        ctx_done(&c);
+        return e;
+}
+
+static int drbd_unprovision(struct om_res *r) {
+        struct ctx c;
+        struct om_drbd_state st;
+        char err[512];
+        int e;
+        if ((e = ctx_load(r, true, &c, err, sizeof(err))) < 0 && e != -ENXIO) {
+                log_error_errno(e, "node %s: %s", om_nodename(), err);
+                goto out;
+        }
+        if (read_state(c.minor, &st) == 0 && st.present) {
+                if (access(c.file, F_OK) < 0 && (e = write_conf(r, &c)) < 0)
+                        goto out;
+                if ((e = adm(&c, "down", NULL)) < 0)
+                        goto out;
+        }
+        if (!c.disk) {
+                if (!r->svc->force) {
+                        e = log_error_errno(-ENXIO,
+                                            "node %s: cannot wipe the DRBD metadata: %s. start "
+                                            "the resource under it first, or use --force to "
+                                            "skip the wipe",
+                                            om_nodename(), err);
+                        goto out;
+                }
+                log_warning("skip the DRBD metadata wipe (%s)", err);
+                e = 0;
+        } else if (access(c.disk, F_OK) == 0 && has_md(c.disk) == 1) {
+                if ((e = meta(&c, "wipe-md")) < 0)
+                        goto out;
+        } else
+                log_info("%s holds no DRBD metadata", c.disk);
+        if (access(c.file, F_OK) == 0) {
+                log_info("remove %s", c.file);
+                if ((e = om_unlink_sync(c.file)) < 0)
+                        log_error_errno(e, "cannot remove %s: %m", c.file);
+        }
+out:
+        ctx_done(&c);
+        return e;
+}
+
+static int drbd_devs(struct om_res *r, enum om_res_devs which, char ***ret, char *err,
+                     size_t errlen) {
+        struct ctx c;
+        int e;
+        char **out = NULL;
+        if (which != OM_RES_DEVS_EXPOSED) {
+                _cleanup_free_ char *disk = NULL;
+                if ((e = om_res_kw(r, "disk", &disk, err, errlen)) < 0)
+                        return e;
+                if (which == OM_RES_DEVS_BASE)
+                        return om_res_base_devs_of(disk, ret);
+                if ((e = om_strv_push(&out, disk)) < 0)
+                        return e;
+                *ret = out;
+                return 0;
+        }
+        if ((e = ctx_load(r, false, &c, err, errlen)) < 0) {
+                ctx_done(&c);
+                return e;
+        }
+        struct om_drbd_state st;
+        if (read_state(c.minor, &st) < 0 || !st.present) {
+                snprintf(err, errlen, "%s is not up (DRBD resource %s not configured)", r->rid,
+                         c.res);
+                ctx_done(&c);
+                return -ENXIO;
+        }
+        char dev[32];
+        snprintf(dev, sizeof(dev), "/dev/drbd%u", c.minor);
+        ctx_done(&c);
+        if ((e = om_strv_push(&out, dev)) < 0)
+                return e;
+        *ret = out;
+        return 0;
+}
+
+static char *drbd_label(struct om_res *r) {
+        _cleanup_free_ char *res = om_res_kw_label(r, "res"), *minor = om_res_kw_label(r, "minor");
+        long long m = -1;
+        struct om_drbd_state st;
+        char sum[160] = "";
+        if (minor && om_parse_int(minor, 0, OM_DRBD_MINOR_MAX, &m) == 0 &&
+            read_state((unsigned)m, &st) == 0) {
+                sum[0] = ' ';
+                om_drbd_state_summary(&st, sum + 1, sizeof(sum) - 1);
+        }
+        return om_asprintf("drbd %s /dev/drbd%s%s", res ? res : "", minor ? minor : "", sum);
+}
+
+static const char *const drbd_keywords[] = {"res",  "disk",     "minor", "port",
+                                            "addr", "protocol", NULL};
+
+const struct om_res_driver om_res_driver_drbd = {
+        .group = "disk",
+        .type = "drbd",
+        .name = "disk.drbd",
+        .keywords = drbd_keywords,
+        .check = drbd_check,
+        .status = drbd_status,
+        .provisioned = drbd_provisioned,
+        .start = drbd_start,
+        .stop = drbd_stop,
+        .provision = drbd_provision,
+        .unprovision = drbd_unprovision,
+        .devs = drbd_devs,
+        .label = drbd_label,
+        .unprovision_needs = "disk",
+};
