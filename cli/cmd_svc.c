@@ -485,6 +485,49 @@ static int cmd_print_devs(struct om_cli_ctx *ctx) {
         return OM_EXIT_OK;
 }
 
+/* om <path> drbd resolve --discard <node> [--rid <rid>]: on this node, under the
+ * action lock. */
+static int cmd_drbd_resolve(struct om_cli_ctx *ctx) {
+        const char *discard = om_cli_opt(ctx, "discard"), *rid = om_cli_opt(ctx, "rid");
+        if (ctx->n_args)
+                return om_cli_usage_error("unexpected argument '%s'", ctx->args[0]);
+        if (!discard || !discard[0])
+                return om_cli_usage_error("drbd resolve needs --discard <node>: the node whose "
+                                          "changes since the split are lost");
+        _cleanup_res_svc_ struct om_res_svc *svc = NULL;
+        char err[512];
+        int r = om_res_svc_load(&ctx->path, &svc, err, sizeof(err));
+        if (r < 0)
+                return om_cli_fail("%s", err);
+        size_t n = 0;
+        for (size_t i = 0; i < svc->n_res; i++) {
+                struct om_res *x = svc->res[i];
+                n += x->drv == &om_res_driver_drbd && (!rid || om_streq(rid, x->rid));
+        }
+        if (!n)
+                return om_cli_fail("%s has no disk.drbd resource%s%s", ctx->pathstr, rid ? " " : "",
+                                   rid ? rid : "");
+        int lock = -1;
+        if ((r = om_res_action_lock(&ctx->path, "drbd resolve", 60000, &lock, err, sizeof(err))) <
+            0)
+                return om_cli_fail("%s", err);
+        _cleanup_free_ char *logfile = om_object_log_path(&ctx->path);
+        if (logfile)
+                om_log_object_open(ctx->pathstr, logfile);
+        int e = 0;
+        for (size_t i = 0; i < svc->n_res && e >= 0; i++) {
+                struct om_res *x = svc->res[i];
+                if (x->drv != &om_res_driver_drbd || (rid && !om_streq(rid, x->rid)))
+                        continue;
+                om_log_set_rid(x->rid);
+                e = om_res_drbd_resolve(x, discard);
+        }
+        om_log_set_rid(NULL);
+        om_log_object_close();
+        om_res_action_unlock(&ctx->path, lock);
+        return e < 0 ? OM_EXIT_FAIL : OM_EXIT_OK;
+}
+
 #define SVC OM_KIND_BIT(OM_KIND_SVC)
 #define ACTION_OPTS "local force rid= tag= waitlock= wait time="
 
@@ -508,6 +551,9 @@ static const struct om_cli_cmd svc_cmds[] = {
          "Stop the service where it runs and start it on the node given by --to."},
         {"print status", SVC, "refresh|r format= legend waitlock=", cmd_print_status,
          "Print the instance status tree, evaluated now (and cache it for the agent)."},
+        {"drbd resolve", SVC, "discard= rid=", cmd_drbd_resolve,
+         "After a DRBD split brain, on each of the two nodes: --discard names the node "
+         "whose changes are dropped (resynchronized from the other)."},
         {"print devs", SVC, "format=", cmd_print_devs,
          "Print the devices each resource exposes, sits on and is based on."},
 };

@@ -60,6 +60,11 @@ static const struct {
         {"token create", "ttl",
          "How long the token is accepted (a duration like 12h or 30d); "
          "no expiry when not given."},
+        {"drbd resolve", "discard",
+         "The node whose changes since the split brain are dropped: run on it, its replica "
+         "reconnects with --discard-my-data and is resynchronized; run on the other node, "
+         "that node keeps its data and reconnects."},
+        {"drbd resolve", "rid", "Only this disk.drbd resource (default: every one)."},
         {"switch", "wait", "Return once the service runs on the --to node."},
         {NULL, "watch",
          "Redraw every --interval until interrupted (one document per round for "

@@ -70,6 +70,10 @@ extern const struct om_res_driver om_res_driver_drbd;
  * (cli/main.c dispatches on it). Returns an exit status when it cannot exec. */
 #define OM_DRBD_HELPER_NAME "om-drbd-helper"
 int om_res_drbd_helper(int argc, char **argv);
+/* After a DRBD split brain, on this node: when discard names this node, its changes are
+ * dropped and DRBD resynchronizes it from the other (refused while Primary here);
+ * otherwise this node keeps its data and reconnects. Clears the split brain marker. */
+int om_res_drbd_resolve(struct om_res *r, const char *discard);
 
 /* What a provision callback returns for a replica (see provision above). */
 #define OM_RES_PROVISIONED_REPLICA 1

@@ -33,6 +33,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/clusterconf.h"
@@ -43,6 +44,7 @@
 #include "core/util.h"
 #include "resources/drbd.h"
 #include "resources/res.h"
+#include "resources/status.h"
 
 #define CMD_TIMEOUT_MS 120000
 /* how long provision and start wait for the peer to connect after `up` */
@@ -312,8 +314,14 @@ static int install_helper(void) {
                         return log_error_errno(e, "cannot link %s to %s: %m", link, self);
                 }
         }
-        const char *node = om_nodename();
-        if ((e = om_write_atomic(nodef, node, strlen(node), 0600)) < 0)
+        /* the kernel runs the helper without om's environment: the node name and
+         * OM_ROOT it needs are kept beside it */
+        const char *node = om_nodename(), *root = getenv("OM_ROOT");
+        _cleanup_free_ char *rootf = om_asprintf("%s/root", dir);
+        if (!rootf)
+                return -ENOMEM;
+        if ((e = om_write_atomic(nodef, node, strlen(node), 0600)) < 0 ||
+            (e = om_write_atomic(rootf, root ? root : "", root ? strlen(root) : 0, 0600)) < 0)
                 return log_error_errno(e, "cannot write %s: %m", nodef);
         if (om_read_file(HELPER_PARAM, 4096, &cur, NULL) < 0)
                 return log_error_errno(-ENOENT, "node %s: cannot read %s", om_nodename(),
@@ -374,6 +382,70 @@ static char *helper_find(const char *dir, const char *target, char **ret_file) {
         return found;
 }
 
+/* The marker of a split brain DRBD reported on this node for res. */
+static char *split_brain_file(const char *dir, const char *res) {
+        return om_asprintf("%s/%s.split-brain", dir, res);
+}
+
+/* The service path and rid om wrote in the first line of a resource file. */
+static int file_origin(const char *file, struct om_path *p, char *rid, size_t ridlen) {
+        _cleanup_free_ char *text = NULL;
+        static const char head[] = "# written by om for ";
+        if (om_read_file(file, 1 << 16, &text, NULL) < 0 || strncmp(text, head, strlen(head)))
+                return -EINVAL;
+        char *path = text + strlen(head), *sp = strchr(path, ' '), *colon;
+        if (!sp || !(colon = strchr(sp, ':')))
+                return -EINVAL;
+        *sp = 0;
+        *colon = 0;
+        snprintf(rid, ridlen, "%s", sp + 1);
+        char err[256];
+        return om_path_parse(path, p, err, sizeof(err));
+}
+
+/* DRBD found that both nodes wrote while apart: the marker (what status and start
+ * read), the instance frozen (the agent starts nothing more on it), the object log. */
+static void split_brain_record(const char *dir, const char *res, const char *file) {
+        _cleanup_free_ char *marker = split_brain_file(dir, res);
+        char line[160], rid[64];
+        time_t now = time(NULL);
+        struct tm tm;
+        struct om_path p;
+        gmtime_r(&now, &tm);
+        int n = (int)strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S UTC", &tm);
+        snprintf(line + n, sizeof(line) - (size_t)n, " %s\n", om_nodename());
+        if (marker)
+                om_write_atomic(marker, line, strlen(line), 0600);
+        if (file_origin(file, &p, rid, sizeof(rid)) < 0)
+                return;
+        om_instance_set_frozen(&p, true);
+        char ps[OM_PATH_STRMAX];
+        om_path_to_string(&p, ps, sizeof(ps));
+        _cleanup_free_ char *logfile = om_object_log_path(&p);
+        if (logfile && om_log_object_open(ps, logfile) == 0) {
+                om_log_set_console(false);
+                om_log_set_rid(rid);
+                log_error("DRBD split brain on %s: both nodes wrote while apart, their data "
+                          "diverged; the instance is frozen. Choose the node whose changes "
+                          "are lost: om %s drbd resolve --discard <node> (on each node)",
+                          res, ps);
+                om_log_object_close();
+        }
+}
+
+/* Whether the split brain marker of res exists here (remove: and removes it). */
+static bool split_brain_marked(const char *res, bool remove) {
+        _cleanup_free_ char *dir = om_asprintf("%s/drbd", om_dir_var());
+        _cleanup_free_ char *f = dir ? split_brain_file(dir, res) : NULL;
+        if (!f || access(f, F_OK) < 0)
+                return false;
+        if (remove) {
+                log_info("remove %s", f);
+                unlink(f);
+        }
+        return true;
+}
+
 int om_res_drbd_helper(int argc, char **argv) {
         /* the kernel's environment: no OM_ROOT; the directory is the link's own */
         _cleanup_free_ char *dir = strdup(argv[0]);
@@ -385,8 +457,15 @@ int om_res_drbd_helper(int argc, char **argv) {
         _cleanup_free_ char *res = argc >= 3 ? helper_find(dir, argv[2], &file) : NULL;
         if (res) {
                 _cleanup_free_ char *nodef = om_asprintf("%s/node", dir), *node = NULL;
-                if (nodef && om_read_file(nodef, 256, &node, NULL) == 0)
+                _cleanup_free_ char *rootf = om_asprintf("%s/root", dir), *root = NULL;
+                if (nodef && om_read_file(nodef, 256, &node, NULL) == 0) {
                         setenv("__DRBD_NODE__", om_strstrip(node), 1);
+                        setenv("OM_NODENAME", om_strstrip(node), 1);
+                }
+                if (rootf && om_read_file(rootf, 4096, &root, NULL) == 0 && om_strstrip(root)[0])
+                        setenv("OM_ROOT", om_strstrip(root), 1);
+                if (om_streq(argv[1], "split-brain"))
+                        split_brain_record(dir, res, file);
                 _cleanup_free_ char *adm = find_tool("drbdadm");
                 if (!adm)
                         return 20;
@@ -622,6 +701,18 @@ static int drbd_status(struct om_res *r) {
                 return OM_RES_DOWN;
         }
         int ret = OM_RES_DOWN;
+        _cleanup_free_ char *sbdir = om_asprintf("%s/drbd", om_dir_var());
+        _cleanup_free_ char *sbf = sbdir ? split_brain_file(sbdir, c.res) : NULL, *sb = NULL;
+        if (sbf && om_read_file(sbf, 256, &sb, NULL) == 0) {
+                char *at = om_strstrip(sb), *sp = strrchr(at, ' ');
+                if (sp)
+                        *sp = 0;
+                note(r,
+                     "warn: split brain (%s): the data of %s and %s diverged; om %s drbd "
+                     "resolve --discard <node>",
+                     at, c.nodes[0], c.nodes[1], om_res_path(r));
+                ret = OM_RES_WARN;
+        }
         if (om_streq(st.role, "Primary")) {
                 ret = OM_RES_UP;
                 if (!om_streq(st.peer_disk, "UpToDate")) {
@@ -629,7 +720,8 @@ static int drbd_status(struct om_res *r) {
                              st.cs);
                         ret = OM_RES_WARN;
                 }
-        }
+        } else if (ret == OM_RES_WARN)
+                ret = OM_RES_DOWN;
         if (!om_streq(st.disk, "UpToDate"))
                 note(r, "info: the local replica is %s", st.disk);
         if (om_streq(st.cs, "StandAlone"))
@@ -810,6 +902,14 @@ static int drbd_start(struct om_res *r) {
                 log_info("%s is already Primary", c.res);
                 goto out;
         }
+        if (split_brain_marked(c.res, false) && !r->svc->force) {
+                e = log_error_errno(-EUCLEAN,
+                                    "node %s: DRBD reported a split brain of %s (the data of "
+                                    "%s and %s diverged): start refused; om %s drbd resolve "
+                                    "--discard <node> first, or --force",
+                                    om_nodename(), c.res, c.nodes[0], c.nodes[1], om_res_path(r));
+                goto out;
+        }
         if ((e = bring_up(&c, &upped)) < 0)
                 goto out;
         if (upped) {
@@ -918,11 +1018,58 @@ static int drbd_unprovision(struct om_res *r) {
                         goto out;
         } else
                 log_info("%s holds no DRBD metadata", c.disk);
+        split_brain_marked(c.res, true);
         if (access(c.file, F_OK) == 0) {
                 log_info("remove %s", c.file);
                 if ((e = om_unlink_sync(c.file)) < 0)
                         log_error_errno(e, "cannot remove %s: %m", c.file);
         }
+out:
+        ctx_done(&c);
+        return e;
+}
+
+int om_res_drbd_resolve(struct om_res *r, const char *discard) {
+        struct ctx c;
+        struct om_drbd_state st;
+        bool upped;
+        int e;
+        if (r->drv != &om_res_driver_drbd)
+                return log_error_errno(-EINVAL, "%s is not a disk.drbd resource", r->rid);
+        if ((e = ctx_load_log(r, true, &c)) < 0)
+                goto out;
+        if (!om_streq(discard, c.nodes[0]) && !om_streq(discard, c.nodes[1])) {
+                e = log_error_errno(-EINVAL, "--discard %s: not one of the two nodes (%s, %s)",
+                                    discard, c.nodes[0], c.nodes[1]);
+                goto out;
+        }
+        if ((e = check_tools()) < 0 || (e = ensure_module()) < 0 || (e = write_conf(r, &c)) < 0 ||
+            (e = bring_up(&c, &upped)) < 0 || (e = read_state(c.minor, &st)) < 0)
+                goto out;
+        bool me = om_streq(discard, om_nodename());
+        if (me) {
+                if (om_streq(st.role, "Primary")) {
+                        e = log_error_errno(-EBUSY,
+                                            "node %s: %s is Primary here: stop the service "
+                                            "here first (om %s stop --local), then resolve",
+                                            om_nodename(), c.res, om_res_path(r));
+                        goto out;
+                }
+                log_warning("discard the changes of %s on %s: DRBD resynchronizes it from %s",
+                            c.res, om_nodename(), peer(&c));
+                if (!om_streq(st.cs, "StandAlone"))
+                        (void)adm(&c, "disconnect", NULL);
+                if ((e = adm(&c, "connect", "--discard-my-data")) < 0)
+                        goto out;
+        } else {
+                log_info("keep the data of %s on %s: %s discards its changes", c.res, om_nodename(),
+                         discard);
+                if (om_streq(st.cs, "StandAlone") && (e = adm(&c, "connect", NULL)) < 0)
+                        goto out;
+        }
+        split_brain_marked(c.res, true);
+        log_info("%s: run the same command on %s too; once resynchronized, om %s thaw", c.res,
+                 peer(&c), om_res_path(r));
 out:
         ctx_done(&c);
         return e;
