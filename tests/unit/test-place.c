@@ -11,13 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <errno.h>
 
 #include <cmocka.h>
 
+#include "cluster/cl_config.h"
 #include "cluster/cl_decide.h"
 #include "cluster/cl_mp.h"
 #include "cluster/cl_nodedata.h"
 #include "cluster/cl_place.h"
+#include "core/ini.h"
 
 static const char nodes3[3][OM_CL_NAME_MAX] = {"n1", "n2", "n3"};
 
@@ -412,13 +415,55 @@ static void test_metrics_wire(void **state) {
         om_cl_nodedata_done(&back);
 }
 
+/* [node] max_parallel in cluster.conf: scoped to a node, bounded, absent is 0 (the
+ * agent's default, twice the CPUs). */
+static int conf(const char *extra, const char *self, struct om_cl_config **cfg, char *err,
+                size_t len) {
+        char text[512];
+        snprintf(text, sizeof(text), "[cluster]\nnodes = n1 n2\n\n%s", extra);
+        struct om_ini *ini = NULL;
+        int r = om_ini_parse(text, strlen(text), "cluster.conf", &ini, err, len);
+        if (r < 0)
+                return r;
+        r = om_cl_config_from_ini(ini, "cluster.conf", self, cfg, err, len);
+        om_ini_free(ini);
+        return r;
+}
+
+static void test_max_parallel_conf(void **state) {
+        struct om_cl_config *cfg = NULL;
+        char err[256] = "";
+        assert_int_equal(conf("", "n1", &cfg, err, sizeof(err)), 0);
+        assert_int_equal(cfg->max_parallel, 0);
+        free(cfg);
+        const char *both = "[node]\nmax_parallel = 2\nmax_parallel@n1 = 7\n";
+        assert_int_equal(conf(both, "n1", &cfg, err, sizeof(err)), 0);
+        assert_int_equal(cfg->max_parallel, 7);
+        free(cfg);
+        assert_int_equal(conf(both, "n2", &cfg, err, sizeof(err)), 0);
+        assert_int_equal(cfg->max_parallel, 2);
+        free(cfg);
+        cfg = NULL;
+        assert_int_equal(conf("[node]\nmax_parallel = 0\n", "n1", &cfg, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, "cluster.conf:5: [node] max_parallel: value '0' is not an "
+                                    "integer from 1 to 1000"));
+        assert_int_equal(conf("[node]\nmax_paralel = 3\n", "n1", &cfg, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, "unknown keyword 'max_paralel'"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_hash_stable),     cmocka_unit_test(test_spread),
-                cmocka_unit_test(test_shift_index),     cmocka_unit_test(test_score),
-                cmocka_unit_test(test_names),           cmocka_unit_test(test_leader_why),
-                cmocka_unit_test(test_same_everywhere), cmocka_unit_test(test_slots),
-                cmocka_unit_test(test_metrics),         cmocka_unit_test(test_metrics_wire),
+                cmocka_unit_test(test_hash_stable),
+                cmocka_unit_test(test_spread),
+                cmocka_unit_test(test_shift_index),
+                cmocka_unit_test(test_score),
+                cmocka_unit_test(test_names),
+                cmocka_unit_test(test_leader_why),
+                cmocka_unit_test(test_same_everywhere),
+                cmocka_unit_test(test_slots),
+                cmocka_unit_test(test_metrics),
+                cmocka_unit_test(test_metrics_wire),
+                cmocka_unit_test(test_max_parallel_conf),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
