@@ -114,6 +114,7 @@ struct om_agent {
         struct om_events *events;          /* the event ring and subscribers (events.c) */
         struct om_metrics *metrics;        /* counters of what happens (metrics.c) */
         struct om_http *http;              /* the HTTP API (http.c), NULL when off */
+        struct om_hooks *hooks;            /* hook runs, running and waiting (hooks.c) */
 };
 
 /* The agent's view of the cluster (cluster/cl_view.h), valid until the peer table

@@ -19,6 +19,7 @@
 #include "agent/agent.h"
 #include "agent/arb_client.h"
 #include "agent/events.h"
+#include "agent/hooks.h"
 #include "agent/metrics.h"
 #include "agent/http.h"
 #include "agent/orchestrator.h"
@@ -795,6 +796,7 @@ out:
         om_repl_free(a);
         om_rot_free(a);
         om_api_peer_free(a);
+        om_hooks_free(a);
         om_events_free(a);
         om_metrics_free(a);
         om_http_free(a);

@@ -9,6 +9,7 @@
 
 #include "agent/agent.h"
 #include "agent/events.h"
+#include "agent/hooks.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/objpath.h"
@@ -107,6 +108,7 @@ void om_events_emit(struct om_agent *a, struct om_ev_build *b) {
                         s->cb(s->arg, e);
         if (--ev->walking == 0)
                 subs_sweep(ev);
+        om_hooks_event(a, e);
 }
 
 const struct om_ev_ring *om_events_ring(struct om_agent *a) {

@@ -24,8 +24,8 @@ void om_events_free(struct om_agent *a);
 
 /* Begins an event of this node now; add fields (cl_event.h), then om_events_emit. */
 void om_events_begin(struct om_agent *a, struct om_ev_build *b, enum om_ev_kind kind);
-/* Stores the event in the ring, hands it to every subscriber whose filter matches.
- * Takes b over. */
+/* Stores the event in the ring, hands it to every subscriber whose filter matches and to
+ * the hooks (agent/hooks.h). Takes b over. */
 void om_events_emit(struct om_agent *a, struct om_ev_build *b);
 
 /* The ring, for replays and the sequence numbers (read only). */

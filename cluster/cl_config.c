@@ -16,7 +16,9 @@
 #include "core/objpath.h"
 #include "core/paths.h"
 #include "core/util.h"
+#include "cluster/cl_event.h"
 #include "cluster/cl_quorum.h"
+#include "resources/res.h"
 
 _printf_(4, 5) static int fail(char *err, size_t errlen, unsigned line, const char *fmt, ...) {
         /* err already holds "<file>" as its prefix set by the caller through fname */
@@ -128,6 +130,64 @@ static int http_conf(const struct om_ini *ini, const char *fn, const char *self,
         return 0;
 }
 
+/* [hook#N]: events (kinds of cl_event.h, or all), command (split into words here, so a
+ * quote left open is refused now, not at the first event), timeout; each may be scoped
+ * to a node. */
+static int hooks_conf(const struct om_ini *ini, const char *fn, const char *self,
+                      struct om_cl_config *cfg, char *err, size_t errlen) {
+        for (size_t i = 0; i < ini->n_sections; i++) {
+                const struct om_ini_section *s = &ini->sections[i];
+                if (!om_startswith(s->name, "hook#"))
+                        continue;
+                if (cfg->n_hooks >= OM_CL_HOOK_MAX)
+                        return FAIL(s->line, "more than %d hook sections", OM_CL_HOOK_MAX);
+                const struct om_ini_entry *ev = om_ini_lookup(ini, s->name, "events", self);
+                const struct om_ini_entry *cmd = om_ini_lookup(ini, s->name, "command", self);
+                const struct om_ini_entry *to = om_ini_lookup(ini, s->name, "timeout", self);
+                if (!ev || !ev->value[0])
+                        return FAIL(s->line,
+                                    "[%s] missing required keyword 'events' (event kinds, or all)",
+                                    s->name);
+                if (!cmd || !cmd->value[0])
+                        return FAIL(s->line, "[%s] missing required keyword 'command'", s->name);
+                uint32_t kinds = 0;
+                _cleanup_strv_free_ char **v = NULL;
+                if (om_strv_split(ev->value, " \t,", &v) < 0)
+                        return -ENOMEM;
+                for (size_t k = 0; v[k]; k++) {
+                        int kind = om_ev_kind_from_string(v[k]);
+                        if (om_streq(v[k], "all"))
+                                kinds = (1u << _OM_EV_KIND_MAX) - 1;
+                        else if (kind < 0)
+                                return FAIL(ev->line,
+                                            "[%s] events: no event kind '%s' (node_up, "
+                                            "node_down, quorum_lost, monitor, avail, "
+                                            "target_failed, takeover, failover, action_end, "
+                                            "repl_refused, hb_drops, ...: see om node events; "
+                                            "all for every kind)",
+                                            s->name, v[k]);
+                        else
+                                kinds |= 1u << kind;
+                }
+                if (strlen(cmd->value) >= OM_CL_HOOK_CMD_MAX)
+                        return FAIL(cmd->line, "[%s] command: longer than %d characters", s->name,
+                                    OM_CL_HOOK_CMD_MAX - 1);
+                _cleanup_strv_free_ char **argv = NULL;
+                if (om_res_split_command(cmd->value, &argv) < 0 || !argv[0])
+                        return FAIL(cmd->line, "[%s] command: %s", s->name,
+                                    argv ? "no program to run" : "a quote is not closed");
+                uint64_t ms = 10000;
+                if (to &&
+                    (om_parse_duration_ms(to->value, &ms) < 0 || ms < 1000 || ms > 3600 * 1000))
+                        return FAIL(to->line, "[%s] timeout: a duration from 1s to 1h", s->name);
+                snprintf(cfg->hooks[cfg->n_hooks].name, sizeof(cfg->hooks[0].name), "%s", s->name);
+                cfg->hooks[cfg->n_hooks].kinds = kinds;
+                snprintf(cfg->hooks[cfg->n_hooks].command, OM_CL_HOOK_CMD_MAX, "%s", cmd->value);
+                cfg->hooks[cfg->n_hooks++].timeout_ms = ms;
+        }
+        return 0;
+}
+
 int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *self,
                           struct om_cl_config **ret, char *err, size_t errlen) {
         _cleanup_free_ struct om_cl_config *cfg = calloc(1, sizeof(*cfg));
@@ -148,7 +208,8 @@ int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *
                         snprintf(group, sizeof(group), "%s", s->name);
                 else if (om_section_split(s->name, group, sizeof(group), index, sizeof(index)) <
                                  0 ||
-                         (strcmp(group, "hb") != 0 && strcmp(group, "arbitrator") != 0))
+                         (strcmp(group, "hb") != 0 && strcmp(group, "arbitrator") != 0 &&
+                          strcmp(group, "hook") != 0))
                         return FAIL(s->line, "unknown section [%s]", s->name);
                 for (size_t j = 0; j < s->n_entries; j++) {
                         const struct om_ini_entry *e = &s->entries[j];
@@ -217,6 +278,8 @@ int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *
                 cfg->max_parallel = (int)mp;
         }
         if ((r = http_conf(ini, fn, self, cfg, err, errlen)) < 0)
+                return r;
+        if ((r = hooks_conf(ini, fn, self, cfg, err, errlen)) < 0)
                 return r;
 
         /* [hb#N] and [arbitrator#N] */

@@ -18,6 +18,8 @@
 #define OM_CL_ARB_MAX 8
 #define OM_CL_NAME_MAX 64
 #define OM_CL_ADDR_MAX 64
+#define OM_CL_HOOK_MAX 16
+#define OM_CL_HOOK_CMD_MAX 1024
 
 struct om_cl_hb_conf {
         char name[16]; /* "hb#1" */
@@ -54,6 +56,14 @@ struct om_cl_config {
                 enum { OM_HTTP_TLS_CLUSTER, OM_HTTP_TLS_FILES, OM_HTTP_TLS_OFF } tls;
                 char cert[256], key[256]; /* tls = files */
         } http;
+        /* [hook#N] as this node reads them (agent/hooks.c) */
+        struct {
+                char name[24];                    /* "hook#1" */
+                uint32_t kinds;                   /* bit (1 << enum om_ev_kind) per kind */
+                char command[OM_CL_HOOK_CMD_MAX]; /* checked to split into words */
+                uint64_t timeout_ms;
+        } hooks[OM_CL_HOOK_MAX];
+        size_t n_hooks;
 };
 
 /* Checks a parsed cluster.conf and fills ret (allocated, caller frees). self is this

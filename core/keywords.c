@@ -224,6 +224,17 @@ static const struct om_keyword keywords[] = {
          "http_tls = files: the PEM certificate chain of this node (absolute path)."},
         {"api", NULL, "http_key", S, NULL, NULL, SCO,
          "http_tls = files: the PEM private key of http_cert (absolute path)."},
+        {"hook", NULL, "events", L, NULL, NULL, REQ | SCO,
+         "The event kinds that run the hook (names as om node events shows them: node_down, "
+         "takeover, failover, ...; all for every kind); events@<node> for one node."},
+        {"hook", NULL, "command", S, NULL, NULL, REQ | SCO,
+         "The program and its arguments, split as a shell would but run without one, with "
+         "the event as one JSON object on its standard input and OM_EVENT_KIND, OM_EVENT_SEQ "
+         "in its environment; command@<node> for one node. Its output goes to the daemon "
+         "log when it fails."},
+        {"hook", NULL, "timeout", D, "10s", NULL, SCO,
+         "Time the command may run; past it, it is killed with its process group and the run "
+         "counted as timed out (1s to 1h)."},
         {"hb", NULL, "type", C, "unicast", "unicast|relay", 0,
          "Heartbeat transport: unicast sends each beat to every node's addr; relay sends it to "
          "an arbitrator (`arbitrator`), which checks it opens with the cluster's key and "

@@ -68,6 +68,12 @@
 #define OM_LIM_EVENTS_RING 4096
 #define OM_LIM_EVENTS_SUB_QUEUE (8u << 20)
 #define OM_LIM_EVENTS_HB_DROPS 10
+/* Hooks (agent/hooks.c): at most OM_LIM_HOOKS_RUNNING commands at once, at most
+ * OM_LIM_HOOKS_WAITING runs waiting for a slot (past it a run is dropped, logged and
+ * counted); OM_LIM_HOOKS_OUTPUT bytes of a command's output kept for the daemon log. */
+#define OM_LIM_HOOKS_RUNNING 4
+#define OM_LIM_HOOKS_WAITING 256
+#define OM_LIM_HOOKS_OUTPUT 2048
 
 /* ---- config files (core/ini.c, core/keywords.c) ---- */
 /* The index of a resource section, [<group>#<index>]: 0 to this. */

@@ -56,6 +56,7 @@ static const struct {
         {"hb", NULL, {"cluster", "agent"}},
         {"arbitrator", NULL, {"cluster", "agent"}},
         {"api", NULL, {"cluster/cl_config.c"}},
+        {"hook", NULL, {"cluster/cl_config.c"}},
         {"arbd", NULL, {"arbitrator"}},
         {"arbd-cluster", NULL, {"arbitrator"}},
 };
