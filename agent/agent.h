@@ -14,6 +14,7 @@
 #include "cluster/cl_config.h"
 #include "cluster/cl_nodedata.h"
 #include "cluster/cl_view.h"
+#include "cluster/hb_disk.h"
 #include "cluster/hb_frame.h"
 
 /* Runs the agent in the foreground until SIGTERM, SIGINT or an API stop. Returns 0 on a
@@ -51,6 +52,19 @@ struct om_hb_stream {
         char bind[96];
         int rcvbuf; /* the socket's receive buffer as the kernel set it, bytes */
         uint64_t drops_seen[_OM_HB_DROP_MAX]; /* at the last tick, for hb_drops events */
+        /* type = disk (hb_disk.c): its own timer, the device read and written in the
+         * thread pool, its own replay windows (disk beats are read late and in bulk) and
+         * what it remembers of each node's slot, by node index */
+        bool disk;
+        int fd;           /* opened by the first job; -1 until then */
+        bool own_checked; /* our slot was read and is ours to write */
+        bool inflight;    /* a job runs in the thread pool */
+        uv_timer_t timer;
+        struct om_hb_window dwin[OM_CL_NODES_MAX];
+        struct om_hbd_slot_state slots[OM_CL_NODES_MAX];
+        uint64_t read_prev; /* loop time the last job that read the slots was queued */
+        char error[256];    /* the last error, logged when it changes */
+        uint64_t io_reads, io_writes, io_read_bytes, io_write_bytes, io_busy;
 };
 
 struct om_agent {
@@ -134,6 +148,24 @@ void om_agent_stop(struct om_agent *a);
 /* Reads the datagrams the kernel dropped on s's socket, its receive buffer full, into
  * s->st.drops[OM_HB_DROP_KERNEL]. */
 void om_hb_kernel_drops(struct om_hb_stream *s);
+/* The beat payload (cluster/hb_frame.h) this node sends now: length or -EMSGSIZE;
+ * lends: the peers it lends its vote to (cluster/cl_view.h). */
+int om_agent_beat_payload(struct om_agent *a, uint64_t lends[OM_HB_HEARS_WORDS], uint8_t *out,
+                          size_t outmax);
+/* A beat lending our vote to the peers of lends was sent at loop time when: each may
+ * count it until its promise runs out (endorsed_at). */
+void om_agent_endorsed(struct om_agent *a, const uint64_t lends[OM_HB_HEARS_WORDS], uint64_t when);
+/* A beat that passed every check, on stream, counted received at loop time when: the
+ * peer is up, its announced generation pulled when newer than what we hold. */
+void om_agent_beat_accepted(struct om_agent *a, int stream, const struct om_hb_beat *beat,
+                            uint64_t when);
+
+/* hb_disk.c: the disk heartbeat streams (`[hb#N] type = disk`, cluster/hb_disk.h) */
+int om_hbd_start(struct om_agent *a, size_t h);
+/* The node list changed (a reload): from[i] is the old index of new node i, or -1. */
+void om_hbd_nodes_moved(struct om_agent *a, const int *from, size_t n);
+/* Packs a disk stream's I/O counters (`om daemon status`). */
+void om_hbd_pack_io(const struct om_hb_stream *s, msgpack_packer *pk);
 /* The HLC below which a tombstone is garbage: now minus the cluster's tombstone_ttl. */
 uint64_t om_tombstone_horizon(struct om_agent *a);
 /* Re-reads the local node data now; bumps the generation and beats when it changed. */

@@ -190,6 +190,35 @@ static void pack_drops(msgpack_packer *pk, const struct om_hb_stats *st) {
                 om_cl_mp_kv_u64(pk, om_hb_drop_to_string(d), st->drops[d]);
 }
 
+/* Which kinds of heartbeat a peer is heard on: "net+disk", "disk (net down)" (a node
+ * cut from the network whose disk beats go on: alive, nothing taken over), "net (disk
+ * down)", "net" when no disk stream is configured, "down", or "-" for this node. */
+static const char *hb_paths(const struct om_agent *a, const struct om_peer *p, uint64_t now) {
+        bool net = false, disk = false, has_disk = false;
+        if (p->self)
+                return "-";
+        for (size_t h = 0; h < a->n_hb; h++) {
+                bool up = p->last_rx_hb[h] && now - p->last_rx_hb[h] <= a->timeout;
+                has_disk |= a->hb[h].disk;
+                if (a->hb[h].disk)
+                        disk |= up;
+                else
+                        net |= up;
+        }
+        return net && disk ? "net+disk"
+               : disk      ? "disk (net down)"
+               : !net      ? "down"
+               : has_disk  ? "net (disk down)"
+                           : "net";
+}
+
+static bool heard_ever(const struct om_agent *a, const struct om_peer *p) {
+        for (size_t h = 0; h < a->n_hb; h++)
+                if (p->last_rx_hb[h])
+                        return true;
+        return false;
+}
+
 void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
         uint64_t now = uv_now(&a->loop);
         const struct om_view v = om_agent_view(a);
@@ -242,9 +271,17 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
         for (size_t h = 0; h < a->n_hb; h++) {
                 struct om_hb_stream *s = &a->hb[h];
                 om_hb_kernel_drops(s);
-                msgpack_pack_map(pk, 8);
+                msgpack_pack_map(pk, s->disk ? 10 : 8);
                 om_cl_mp_kv_str(pk, "name", a->cfg->hb[h].name);
-                om_cl_mp_kv_str(pk, "type", a->cfg->hb[h].relay ? "relay" : "unicast");
+                om_cl_mp_kv_str(pk, "type",
+                                s->disk               ? "disk"
+                                : a->cfg->hb[h].relay ? "relay"
+                                                      : "unicast");
+                if (s->disk) {
+                        om_cl_mp_str_pack(pk, "io");
+                        om_hbd_pack_io(s, pk);
+                        om_cl_mp_kv_str(pk, "error", s->error);
+                }
                 om_cl_mp_kv_str(pk, "addr", s->bind);
                 om_cl_mp_kv_str(pk, "state", s->running ? "running" : "stopped");
                 om_cl_mp_kv_u64(pk, "rcvbuf", (uint64_t)s->rcvbuf);
@@ -282,8 +319,9 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
                 const struct om_peer *p = &a->peers[i];
                 const struct om_cl_nodedata *nd = om_view_data(&v, i);
                 om_cl_mp_str_pack(pk, p->name);
-                msgpack_pack_map(pk, 9);
+                msgpack_pack_map(pk, 10);
                 om_cl_mp_kv_str(pk, "state", om_view_state_string(&v, i));
+                om_cl_mp_kv_str(pk, "heartbeats", hb_paths(a, p, now));
                 om_cl_mp_kv_str(pk, "liveness", om_peer_state_to_string(p->state));
                 om_cl_mp_kv_bool(pk, "frozen", nd ? nd->frozen : false);
                 om_cl_mp_kv_str(pk, "addr", om_cl_config_node_addr(a->cfg, i));
@@ -291,7 +329,7 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
                 om_cl_mp_kv_u64(pk, "gen_announced", p->self ? a->local.gen : p->gen_announced);
                 om_cl_mp_kv_i64(pk, "last_seen_ms",
                                 p->self ? 0
-                                : (p->state == OM_PEER_UNKNOWN || !p->last_rx_hb[0])
+                                : (p->state == OM_PEER_UNKNOWN || !heard_ever(a, p))
                                         ? -1
                                         : (int64_t)(now - p->last_rx));
                 om_cl_mp_kv_str(pk, "monitor", nd ? nd->state : "unknown");

@@ -425,8 +425,10 @@ static int add_node(struct om_agent *a, const char *node, const char *addr, char
         joined = om_strv_join(v, " ");
         if (!joined || (r = om_ini_set(ini, "cluster", "nodes", NULL, joined)) < 0)
                 goto out;
+        /* a disk stream has no addresses: the new node's slot is the next block */
         for (size_t i = 0; i < ini->n_sections; i++)
                 if (om_startswith(ini->sections[i].name, "hb#") &&
+                    !om_streq(om_ini_get(ini, ini->sections[i].name, "type", NULL), "disk") &&
                     (r = om_ini_set(ini, ini->sections[i].name, "addr", node, addr)) < 0)
                         goto out;
         text = om_ini_format(ini);

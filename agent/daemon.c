@@ -61,6 +61,8 @@ void om_hb_kernel_drops(struct om_hb_stream *s) {
         uv_os_fd_t fd;
         uint32_t mem[SK_MEMINFO_VARS];
         socklen_t len = sizeof(mem);
+        if (s->disk) /* no socket */
+                return;
         if (s->running && uv_fileno((uv_handle_t *)&s->udp, &fd) == 0 &&
             getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
             len > SK_MEMINFO_DROPS * sizeof(mem[0]))
@@ -125,27 +127,42 @@ static void relay_beat(struct om_agent *a, struct om_hb_stream *s, size_t h, con
         }
 }
 
-static void send_beats(struct om_agent *a) {
-        uint8_t payload[256], frame[OM_HB_UDP_MAX];
-        uint64_t hears[OM_HB_HEARS_WORDS] = {0}, lends[OM_HB_HEARS_WORDS] = {0};
-        /* the loop time may lag by this turn's work: a promise counts from its real send */
-        uv_update_time(&a->loop);
+int om_agent_beat_payload(struct om_agent *a, uint64_t lends[OM_HB_HEARS_WORDS], uint8_t *out,
+                          size_t outmax) {
+        uint64_t hears[OM_HB_HEARS_WORDS] = {0};
+        memset(lends, 0, OM_HB_HEARS_WORDS * sizeof(*lends));
         const struct om_view v = om_agent_view(a);
         for (size_t i = 0; i < a->n_peers && i < 64 * OM_HB_HEARS_WORDS; i++) {
                 if (!a->peers[i].self && om_view_heard(&v, i))
                         hears[i / 64] |= 1ull << (i % 64);
-                if (om_view_endorses(&v, i)) {
+                if (om_view_endorses(&v, i))
                         lends[i / 64] |= 1ull << (i % 64);
-                        a->peers[i].endorsed_at = v.now;
-                }
         }
-        int plen = om_hb_beat_pack(a->cfg->name, a->local.gen, om_now_ms(), hears, lends, payload,
-                                   sizeof(payload));
+        return om_hb_beat_pack(a->cfg->name, a->local.gen, om_now_ms(), hears, lends, out, outmax);
+}
+
+void om_agent_endorsed(struct om_agent *a, const uint64_t lends[OM_HB_HEARS_WORDS], uint64_t when) {
+        for (size_t i = 0; i < a->n_peers && i < 64 * OM_HB_HEARS_WORDS; i++)
+                if (lends[i / 64] >> (i % 64) & 1)
+                        a->peers[i].endorsed_at = OM_MAX(a->peers[i].endorsed_at, when);
+}
+
+static void send_beats(struct om_agent *a) {
+        uint8_t payload[256], frame[OM_HB_UDP_MAX];
+        uint64_t lends[OM_HB_HEARS_WORDS];
+        /* the loop time may lag by this turn's work: a promise counts from its real send */
+        uv_update_time(&a->loop);
+        int plen = om_agent_beat_payload(a, lends, payload, sizeof(payload));
         if (plen < 0)
                 return;
+        bool net = false; /* a disk stream promises when its write completes (hb_disk.c) */
+        for (size_t h = 0; h < a->n_hb; h++)
+                net |= a->hb[h].running && !a->hb[h].disk;
+        if (net)
+                om_agent_endorsed(a, lends, uv_now(&a->loop));
         for (size_t h = 0; h < a->n_hb; h++) {
                 struct om_hb_stream *s = &a->hb[h];
-                if (!s->running)
+                if (!s->running || s->disk) /* a disk stream writes on its own timer */
                         continue;
                 if (a->cfg->hb[h].relay) {
                         relay_beat(a, s, h, payload, (size_t)plen);
@@ -210,27 +227,35 @@ static void hb_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const struc
                                    .windows = a->windows};
         if (om_hb_receive(&ctx, &s->st, (const uint8_t *)buf->base, (size_t)nread, &beat) < 0)
                 return;
-        uint64_t now = uv_now(&a->loop);
-        struct om_peer *p = &a->peers[beat.node];
-        p->last_rx = now;
-        p->last_rx_hb[s->index] = now;
-        p->rx_frames[s->index]++;
-        p->gen_announced = beat.gen;
-        memcpy(p->boot_id, beat.boot_id, OM_HB_BOOT_ID_LEN);
-        p->hears_known = beat.hears_known;
-        memcpy(p->hears, beat.hears, sizeof(p->hears));
-        p->lends_known = beat.lends_known;
-        memcpy(p->lends, beat.lends, sizeof(p->lends));
-        if (beat.new_boot && p->have_data) {
+        om_agent_beat_accepted(a, s->index, &beat, uv_now(&a->loop));
+}
+
+void om_agent_beat_accepted(struct om_agent *a, int stream, const struct om_hb_beat *beat,
+                            uint64_t when) {
+        struct om_peer *p = &a->peers[beat->node];
+        p->last_rx = OM_MAX(p->last_rx, when);
+        p->last_rx_hb[stream] = OM_MAX(p->last_rx_hb[stream], when);
+        p->rx_frames[stream]++;
+        p->gen_announced = beat->gen;
+        /* each stream keeps its own replay windows: a restart is logged by the first */
+        bool restarted = beat->new_boot && p->have_data &&
+                         memcmp(p->boot_id, beat->boot_id, OM_HB_BOOT_ID_LEN) != 0;
+        memcpy(p->boot_id, beat->boot_id, OM_HB_BOOT_ID_LEN);
+        p->hears_known = beat->hears_known;
+        memcpy(p->hears, beat->hears, sizeof(p->hears));
+        p->lends_known = beat->lends_known;
+        memcpy(p->lends, beat->lends, sizeof(p->lends));
+        if (restarted) {
                 om_log_set_component("hb");
                 log_info("node %s restarted (new boot id)", p->name);
         }
         peer_set_state(a, p, OM_PEER_UP, NULL);
         if (p->unsure || !p->have_data ||
-            memcmp(p->data_boot, beat.boot_id, OM_HB_BOOT_ID_LEN) != 0 || p->data.gen < beat.gen) {
+            memcmp(p->data_boot, beat->boot_id, OM_HB_BOOT_ID_LEN) != 0 ||
+            p->data.gen < beat->gen) {
                 if (!p->pulling)
                         p->pull_stalls = a->stalls;
-                om_api_peer_pull(a, beat.node);
+                om_api_peer_pull(a, beat->node);
         }
 }
 
@@ -484,14 +509,17 @@ static int setup_peers(struct om_agent *a, struct om_cl_config *cfg) {
                 free(win);
                 return -ENOMEM;
         }
+        int from[OM_CL_NODES_MAX];
         for (size_t i = 0; i < cfg->n_nodes; i++) {
                 struct om_peer *p = &peers[i];
                 bool found = false;
+                from[i] = -1;
                 for (size_t j = 0; j < a->n_peers; j++)
                         if (strcmp(a->peers[j].name, cfg->nodes[i]) == 0) {
                                 *p = a->peers[j];
                                 a->peers[j].data = (struct om_cl_nodedata){0};
                                 win[i] = a->windows[j];
+                                from[i] = (int)j;
                                 found = true;
                         }
                 if (found)
@@ -514,6 +542,7 @@ static int setup_peers(struct om_agent *a, struct om_cl_config *cfg) {
         free(a->cfg);
         a->cfg = cfg;
         a->self_idx = om_cl_config_node_index(cfg, a->self);
+        om_hbd_nodes_moved(a, from, cfg->n_nodes);
         return 0;
 }
 
@@ -598,6 +627,8 @@ static void hb_rcvbuf(struct om_agent *a, struct om_hb_stream *s) {
 
 static int hb_start(struct om_agent *a, size_t h) {
         struct om_hb_stream *s = &a->hb[h];
+        if (a->cfg->hb[h].disk)
+                return om_hbd_start(a, h);
         struct sockaddr_storage ss;
         const char *addr = a->cfg->hb[h].addrs[a->self_idx];
         /* a relay stream receives what its arbitrator forwards to the port it sends from */

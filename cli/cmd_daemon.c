@@ -260,6 +260,19 @@ static int cmd_status(struct om_cli_ctx *ctx) {
                 s_get(h, "type", type, sizeof(type));
                 printf("%-9s %-8s %s  %s  rcvbuf %llu KiB\n", name, type, addr, state,
                        (unsigned long long)u_get(h, "rcvbuf") / 1024);
+                const msgpack_object *io = om_cl_mp_get(h, "io");
+                if (io) { /* a disk stream */
+                        char derr[320];
+                        s_get(h, "error", derr, sizeof(derr));
+                        printf("  io      reads %llu (%llu bytes)  writes %llu (%llu bytes)  "
+                               "busy %llu%s%s\n",
+                               (unsigned long long)u_get(io, "reads"),
+                               (unsigned long long)u_get(io, "read_bytes"),
+                               (unsigned long long)u_get(io, "writes"),
+                               (unsigned long long)u_get(io, "write_bytes"),
+                               (unsigned long long)u_get(io, "busy"), derr[0] ? "\n  error   " : "",
+                               derr);
+                }
                 printf("  rx      frames %llu  bytes %llu\n",
                        (unsigned long long)u_get(rx, "frames"),
                        (unsigned long long)u_get(rx, "bytes"));

@@ -190,6 +190,18 @@ static int mon_once(struct om_cli_ctx *ctx, const char *fmt) {
         for (size_t i = 0; i < n_nodes; i++)
                 snprintf(rows[n_rows].cells[i], COL, "%s", sget(nv[i], "state", b1, sizeof(b1)));
         n_rows++;
+        /* with a disk heartbeat: which kinds of beats each node is heard on, so a node
+         * cut from the network but beating on the disk shows "disk (net down)" */
+        bool has_disk = false;
+        for (uint32_t h = 0; hb && hb->type == MSGPACK_OBJECT_ARRAY && h < hb->via.array.size; h++)
+                has_disk |= om_cl_mp_streq(om_cl_mp_get(&hb->via.array.ptr[h], "type"), "disk");
+        if (has_disk) {
+                snprintf(rows[n_rows].left, sizeof(rows[0].left), " heartbeats");
+                for (size_t i = 0; i < n_nodes; i++)
+                        snprintf(rows[n_rows].cells[i], COL, "%s",
+                                 sget(nv[i], "heartbeats", b1, sizeof(b1)));
+                n_rows++;
+        }
         snprintf(rows[n_rows].left, sizeof(rows[0].left), " frozen");
         for (size_t i = 0; i < n_nodes; i++)
                 snprintf(rows[n_rows].cells[i], COL, "%s", bget(nv[i], "frozen") ? "*" : "-");

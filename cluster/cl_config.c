@@ -57,9 +57,12 @@ int om_cl_config_node_index(const struct om_cl_config *cfg, const char *name) {
 }
 
 const char *om_cl_config_node_addr(const struct om_cl_config *cfg, size_t idx) {
-        if (cfg->n_hb == 0 || idx >= cfg->n_nodes)
+        if (idx >= cfg->n_nodes)
                 return NULL;
-        return cfg->hb[0].addrs[idx];
+        for (size_t h = 0; h < cfg->n_hb; h++)
+                if (!cfg->hb[h].disk)
+                        return cfg->hb[h].addrs[idx];
+        return NULL;
 }
 
 /* om://<host>:<port> or om://[<ipv6>]:<port>: 0, or -EINVAL. */
@@ -340,6 +343,14 @@ int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *
                                 hb->port = (uint16_t)p;
                         } else if (strcmp(x->key, "type") == 0) {
                                 hb->relay = strcmp(x->value, "relay") == 0;
+                                hb->disk = strcmp(x->value, "disk") == 0;
+                        } else if (strcmp(x->key, "dev") == 0) {
+                                if (x->value[0] != '/' || strlen(x->value) >= sizeof(hb->dev))
+                                        return FAIL(x->line,
+                                                    "[%s] dev: an absolute path of at most %zu "
+                                                    "bytes",
+                                                    s->name, sizeof(hb->dev) - 1);
+                                snprintf(hb->dev, sizeof(hb->dev), "%s", x->value);
                         } else if (strcmp(x->key, "interval") == 0) {
                                 (void)om_parse_duration_ms(x->value, &hb->interval_ms);
                         } else if (strcmp(x->key, "timeout") == 0) {
@@ -361,7 +372,23 @@ int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *
                         return FAIL(s->line, "[%s] timeout (%llums) must exceed interval (%llums)",
                                     s->name, (unsigned long long)hb->timeout_ms,
                                     (unsigned long long)hb->interval_ms);
-                for (size_t k = 0; k < cfg->n_nodes && !hb->relay; k++)
+                /* a disk stream: its device, and none of the network keywords */
+                const struct om_ini_entry *dev = om_ini_lookup(ini, s->name, "dev", NULL);
+                if (hb->disk && !dev)
+                        return FAIL(s->line,
+                                    "[%s] type = disk needs dev = <the shared device (or file) "
+                                    "every node writes its slot of>",
+                                    s->name);
+                if (!hb->disk && dev)
+                        return FAIL(dev->line, "[%s] dev: only for type = disk", s->name);
+                for (size_t j = 0; j < s->n_entries && hb->disk; j++)
+                        if (om_streq(s->entries[j].key, "port") ||
+                            om_streq(s->entries[j].key, "addr") ||
+                            om_streq(s->entries[j].key, "arbitrator"))
+                                return FAIL(s->entries[j].line,
+                                            "[%s] %s: not for type = disk (its beats go to dev)",
+                                            s->name, s->entries[j].key);
+                for (size_t k = 0; k < cfg->n_nodes && !hb->relay && !hb->disk; k++)
                         if (!hb->addrs[k][0] &&
                             resolve(cfg->nodes[k], hb->addrs[k], OM_CL_ADDR_MAX) < 0)
                                 return FAIL(s->line, "[%s] no addr@%s and '%s' does not resolve",
@@ -398,7 +425,7 @@ int om_cl_config_from_ini(const struct om_ini *ini, const char *fn, const char *
                  * node's address on a unicast stream, else its name resolved */
                 for (size_t n = 0; n < cfg->n_nodes; n++) {
                         for (size_t u = 0; u < cfg->n_hb && !hb->addrs[n][0]; u++)
-                                if (!cfg->hb[u].relay)
+                                if (!cfg->hb[u].relay && !cfg->hb[u].disk)
                                         memcpy(hb->addrs[n], cfg->hb[u].addrs[n], OM_CL_ADDR_MAX);
                         if (!hb->addrs[n][0] &&
                             resolve(cfg->nodes[n], hb->addrs[n], OM_CL_ADDR_MAX) < 0 && self &&

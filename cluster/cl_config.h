@@ -29,6 +29,8 @@ struct om_cl_hb_conf {
         char addrs[OM_CL_NODES_MAX][OM_CL_ADDR_MAX]; /* by node index, numeric address */
         bool relay; /* type = relay: beats go through an arbitrator, which forwards them */
         int arb;    /* relay: index in arb[] of the arbitrator named by `arbitrator` */
+        bool disk;  /* type = disk: beats written to slots of a shared device (cluster/hb_disk.h) */
+        char dev[256]; /* disk: the device (or file), an absolute path */
 };
 
 struct om_cl_config {
@@ -80,5 +82,6 @@ int om_cl_config_load(const char *self, struct om_cl_config **ret, char *err, si
 /* Index of node name in cfg->nodes, or -ENOENT. */
 int om_cl_config_node_index(const struct om_cl_config *cfg, const char *name);
 
-/* The address of a node for the peer API: its address on the first heartbeat stream. */
+/* The address of a node for the peer API: its address on the first network heartbeat
+ * stream (a disk stream has no addresses). */
 const char *om_cl_config_node_addr(const struct om_cl_config *cfg, size_t idx);

@@ -20,6 +20,7 @@ const char *om_hb_drop_to_string(enum om_hb_drop d) {
                 [OM_HB_DROP_MALFORMED] = "malformed", [OM_HB_DROP_SENDER] = "unknown_sender",
                 [OM_HB_DROP_OPEN] = "open_failed",    [OM_HB_DROP_CLUSTER] = "other_cluster",
                 [OM_HB_DROP_REPLAY] = "replay",       [OM_HB_DROP_KERNEL] = "kernel_overflow",
+                [OM_HB_DROP_SLOT] = "wrong_slot",
         };
         return (unsigned)d < _OM_HB_DROP_MAX ? names[d] : "?";
 }
@@ -235,7 +236,7 @@ int om_hb_receive(const struct om_hb_rx_ctx *ctx, struct om_hb_stats *st, const 
 
         if (om_hb_peek(frame, len, OM_HB_UDP_MAX, &info, &why) < 0)
                 return drop(st, why);
-        if (info.type != OM_HB_BEAT)
+        if (info.type != (ctx->type ? ctx->type : OM_HB_BEAT))
                 return drop(st, OM_HB_DROP_MALFORMED);
         for (size_t i = 0; i < ctx->n_nodes; i++)
                 if (strcmp(ctx->nodes[i], info.sender) == 0)

@@ -31,8 +31,9 @@ enum om_hb_type {
         OM_HB_BEAT = 1,
         OM_HB_PEER_REQ = 2,
         OM_HB_PEER_RESP = 3,
-        OM_HB_ARB_REQ = 4,  /* a node asks an arbitrator for its vote (cluster/arb_wire.h) */
-        OM_HB_ARB_RESP = 5, /* the arbitrator's answer */
+        OM_HB_ARB_REQ = 4,   /* a node asks an arbitrator for its vote (cluster/arb_wire.h) */
+        OM_HB_ARB_RESP = 5,  /* the arbitrator's answer */
+        OM_HB_DISK_BEAT = 6, /* a beat written to a disk heartbeat slot (cluster/hb_disk.h) */
         _OM_HB_TYPE_MAX,
 };
 
@@ -62,6 +63,7 @@ enum om_hb_drop {
         OM_HB_DROP_REPLAY,    /* sequence or boot already seen */
         OM_HB_DROP_KERNEL,    /* dropped by the kernel, the socket's receive buffer full
                                * (read from the socket by the agent, not by om_hb_receive) */
+        OM_HB_DROP_SLOT,      /* disk heartbeat: a frame in a slot that is not its sender's */
         _OM_HB_DROP_MAX,
 };
 const char *om_hb_drop_to_string(enum om_hb_drop d);
@@ -148,6 +150,9 @@ struct om_hb_rx_ctx {
         size_t n_nodes;
         const char (*nodes)[64];
         struct om_hb_window *windows;
+        /* the frame type the stream carries: OM_HB_BEAT when 0, OM_HB_DISK_BEAT for a disk
+         * stream (so a beat cannot be replayed from one kind of stream into the other) */
+        enum om_hb_type type;
 };
 
 /* Judges one received heartbeat datagram: 0 and *ret filled when accepted (the sender's

@@ -235,11 +235,21 @@ static const struct om_keyword keywords[] = {
         {"hook", NULL, "timeout", D, "10s", NULL, SCO,
          "Time the command may run; past it, it is killed with its process group and the run "
          "counted as timed out (1s to 1h)."},
-        {"hb", NULL, "type", C, "unicast", "unicast|relay", 0,
+        {"hb", NULL, "type", C, "unicast", "unicast|relay|disk", 0,
          "Heartbeat transport: unicast sends each beat to every node's addr; relay sends it to "
          "an arbitrator (`arbitrator`), which checks it opens with the cluster's key and "
          "forwards it to the other nodes of the cluster it heard recently, so two nodes that "
-         "both reach it keep seeing each other when the link between them fails."},
+         "both reach it keep seeing each other when the link between them fails; disk writes "
+         "each beat, sealed as the network beats, to this node's slot of a shared device "
+         "(`dev`) with O_DIRECT and reads the other nodes' slots, so a node whose network "
+         "beats stop while its disk beats go on stays alive (`om mon`: disk (net down)) and "
+         "nothing it runs is taken over."},
+        {"hb", NULL, "dev", S, NULL, NULL, 0,
+         "type = disk: the shared block device (or file) of the disk heartbeat, an absolute "
+         "path, the same storage on every node; a small dedicated LUN or partition. Block i+1 "
+         "(4 KiB blocks) is the slot of the i-th node of `[cluster] nodes`, block 0 is never "
+         "written: the device needs (nodes + 1) x 4 KiB. A node refuses to write its slot when "
+         "it holds data that is not a disk heartbeat slot, or another node's beats."},
         {"hb", NULL, "arbitrator", S, NULL, NULL, 0,
          "type = relay: the [arbitrator#N] section of the arbitrator that relays the beats "
          "(the addr@<node> of this section, or the node's name, is the address they leave "

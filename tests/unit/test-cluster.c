@@ -134,6 +134,30 @@ static void test_errors_name_the_line(void **state) {
         assert_string_equal(cfg->hb[1].addrs[0], "127.0.0.1"); /* from hb#1 */
         assert_false(cfg->hb[0].relay);
         free(cfg);
+        /* a disk stream: its dev, none of the network keywords, and no addresses (the
+         * peer API's address of a node comes from the first network stream) */
+        const char *one = "[cluster]\nnodes = n1\n";
+        snprintf(text, sizeof(text), "%s[hb#1]\ntype = disk\n", one);
+        expect_error(text, "cluster.conf:3: [hb#1] type = disk needs dev");
+        snprintf(text, sizeof(text), "%s[hb#1]\ntype = disk\ndev = dev/sdb\n", one);
+        expect_error(text, "cluster.conf:5: [hb#1] dev: an absolute path");
+        snprintf(text, sizeof(text), "%s[hb#1]\ntype = disk\ndev = /dev/sdb\nport = 1\n", one);
+        expect_error(text, "cluster.conf:6: [hb#1] port: not for type = disk");
+        snprintf(text, sizeof(text), "%s[hb#1]\ntype = disk\ndev = /dev/sdb\naddr@n1 = ::1\n", one);
+        expect_error(text, "cluster.conf:6: [hb#1] addr: not for type = disk");
+        snprintf(text, sizeof(text), "%s[hb#1]\naddr@n1 = 127.0.0.1\ndev = /dev/sdb\n", one);
+        expect_error(text, "cluster.conf:5: [hb#1] dev: only for type = disk");
+        snprintf(text, sizeof(text),
+                 "%s[hb#1]\ntype = disk\ndev = /dev/sdb\ninterval = 2s\n[hb#2]\n"
+                 "addr@n1 = 127.0.0.7\n",
+                 one);
+        assert_int_equal(parse(text, &cfg, err, sizeof(err)), 0);
+        assert_true(cfg->hb[0].disk);
+        assert_string_equal(cfg->hb[0].dev, "/dev/sdb");
+        assert_int_equal(cfg->hb[0].interval_ms, 2000);
+        assert_false(cfg->hb[1].disk);
+        assert_string_equal(om_cl_config_node_addr(cfg, 0), "127.0.0.7");
+        free(cfg);
 }
 
 static void test_defaults(void **state) {
