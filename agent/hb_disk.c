@@ -184,15 +184,21 @@ static void hbd_after(uv_work_t *w, int status) {
                                    .nodes = (const char(*)[64])a->cfg->nodes,
                                    .windows = s->dwin,
                                    .type = OM_HB_DISK_BEAT};
-        /* A new beat was not there when the previous read began (it would have seen it):
-         * the peer was alive after that moment, which is when the beat counts as received.
-         * That is also never later than when its writer's promise began (the end of its
-         * write), so we never count its vote past the promise (cluster/cl_view.h). */
+        /* When a new beat counts as received. It was not on the device when the previous
+         * read began (that read would have seen it), so its writer's write, and the
+         * promise of the vote it lends (from the end of the write), came after that
+         * moment. A receiver may count a beat's vote for the vote window after receipt,
+         * and the writer holds its promise for the vote window plus the stall bound
+         * (cluster/cl_view.h): counted as received when this job was queued, but never
+         * later than the stall bound after the previous read began, the vote ends before
+         * the promise does. */
+        uint64_t slack = om_promise_hold(a->interval, a->timeout) - om_vote_window(a->interval);
+        uint64_t when = OM_MIN(j->queued, s->read_prev + slack);
         for (size_t i = 0; i < j->n_read && i < a->cfg->n_nodes; i++) {
                 struct om_hb_beat beat;
                 if (om_hbd_slot_receive(&ctx, &s->st, &s->slots[i], i, slot_in(j, i), &beat) == 1 &&
                     s->read_prev)
-                        om_agent_beat_accepted(a, s->index, &beat, s->read_prev);
+                        om_agent_beat_accepted(a, s->index, &beat, when);
         }
         if (j->n_read)
                 s->read_prev = j->queued;

@@ -92,7 +92,8 @@ sleep 5 # five timeouts
 [ "$(running web)" = n1 ] || fail "web runs on '$(running web)' during the cut, not n1 alone"
 tail -n +$((mark + 1)) "$T/n2/log/daemon.log" | grep -E "node n1 .*=> down" &&
         fail "n2 judged n1 down"
-echo "ok: 5s into the cut n1 is up on n2 through the disk, web still on n1 alone"
+echo "ok: 5s into the cut n1 is up on n2 through the disk, web still on n1 alone" \
+        "($(tail -n +$((mark + 1)) "$T/n2/log/daemon.log" | grep -c "node n1 up => suspect") times suspect)"
 
 # ---- 3. n1 silent on every stream: takeover
 kill -STOP "${PIDS[1]}"
