@@ -137,6 +137,9 @@ static void hbd_after(uv_work_t *w, int status) {
                 /* the promise of the beat counts from now, when a reader may see it */
                 uv_update_time(&a->loop);
                 om_agent_endorsed(a, j->lends, uv_now(&a->loop));
+                for (size_t i = 0; i < a->n_peers; i++) /* a slot is one beat to each */
+                        if (!a->peers[i].self)
+                                a->peers[i].tx_frames[s->index]++;
                 s->io_writes++;
                 s->io_write_bytes += OM_HBD_SLOT_SIZE;
                 s->st.tx_frames++;
