@@ -1542,7 +1542,10 @@ void om_http_stop(struct om_agent *a) {
                 wait_end(h->waits);
         while (h->streams)
                 stream_end(h->streams);
-        if (h->ctx_ready) {
+        /* libh2o's context can be disposed only once no connection holds one of its
+         * timers (it asserts so): with connections still open, its handles are closed
+         * with the loop's others and its memory goes with the process */
+        if (h->ctx_ready && h->conns == 0) {
                 h2o_context_dispose(&h->ctx);
                 h->ctx_ready = false;
         }
@@ -1551,6 +1554,8 @@ void om_http_stop(struct om_agent *a) {
 void om_http_free(struct om_agent *a) {
         struct om_http *h = a->http;
         if (!h)
+                return;
+        if (h->ctx_ready) /* not disposed: connections were open (om_http_stop) */
                 return;
         h2o_config_dispose(&h->config);
         if (h->ssl)
