@@ -9,7 +9,7 @@ packages=(
   libuv1-dev libmsgpack-dev libsodium-dev libcryptsetup-dev libmount-dev libyaml-dev
   libcmocka-dev libssl-dev libh2o-dev
   # programs om runs, and the tests' tools
-  e2fsprogs xfsprogs util-linux kmod iproute2 nftables procps psmisc python3 python3-yaml jq chromium tcpdump man-db systemd debootstrap
+  e2fsprogs xfsprogs util-linux kmod iproute2 nftables procps psmisc python3 python3-yaml jq curl openssl chromium tcpdump man-db systemd debootstrap
   prometheus  # promtool checks the agent's metrics (tests/integration/test-metrics.sh)
   drbd-utils  # disk.drbd runs drbdadm and drbdmeta (the lab's guests get them too)
   # the QEMU lab (tests/vm): a kernel with device-mapper, busybox, qemu
