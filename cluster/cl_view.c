@@ -163,9 +163,17 @@ int om_view_quorum(const struct om_view *v, bool enabled, int arb_weight, int ar
                                      .arb_weight = arb_weight,
                                      .arb_reachable = arb_votes,
                                      .arb_keep = arb_keep};
-        size_t unsure = 0;
+        size_t unsure = 0, lapsed = 0;
         for (size_t i = 0; i < v->n; i++) {
-                in.live_nodes += om_view_votes(v, i);
+                const struct om_peer *p = &v->peers[i];
+                bool votes = om_view_votes(v, i);
+                in.live_nodes += votes;
+                /* heard within `timeout`, lending us its vote, but not within the vote
+                 * window: a loaded loop or two lost beats, or the start of its loss */
+                lapsed += !votes && !p->self && peer_heard(p) && !p->unsure &&
+                          (!(p->lends_known || p->hears_known) ||
+                           (v->self >= 0 &&
+                            bit(p->lends_known ? p->lends : p->hears, (size_t)v->self)));
                 /* within two timeouts of our stall: alive (heard, or a third node
                  * hears it) and unsure or without fresh data; past that, a peer still
                  * unsure just does not count (the quorum may then be lost: the split
@@ -176,6 +184,12 @@ int om_view_quorum(const struct om_view *v, bool enabled, int arb_weight, int ar
         int r = om_quorum_compute(&in, ret);
         if (r < 0)
                 return r;
+        /* a vote that lapsed from the window but not yet from `timeout` leaves the quorum
+         * in doubt, not lost: nothing starts on it, and nothing is split away before the
+         * peer is judged down (cl_view.h, "A vote is lent for a bounded time") */
+        if (enabled && !ret->have && lapsed &&
+            ret->votes + arb_keep + (int)(lapsed + unsure) >= ret->needed)
+                ret->keep = true;
         /* after a stall, any peer may have taken over what we run: the quorum is held
          * again only once every peer alive is sure (or judged down), for two timeouts */
         if (enabled && unsure) {

@@ -132,8 +132,11 @@ bool om_view_votes(const struct om_view *v, size_t i);
  * peer is judged down would be another `timeout`; with two intervals it is
  * 4 x interval + the stall bound - timeout - ready_period, 1.5 s with the defaults, and
  * none when `timeout` >= 4 x interval + the stall bound. A vote window shorter than
- * `timeout` may make a vote come and go on a link that loses two beats in a row: that
- * costs a quorum in doubt for a moment, never a double start.
+ * `timeout` may make a vote come and go on a link that loses two beats in a row, or on
+ * a loaded machine whose loops run late: a peer still heard within `timeout` whose vote
+ * lapsed from the window leaves the quorum in doubt (om_view_quorum: start nothing, stop
+ * nothing), not lost, so the split action waits for the peer to be judged down, as it
+ * did before votes were lent; a moment of doubt delays a start, never causes a stop.
  */
 /* A node's beats lend its vote to peer i: i is a peer heard within the vote window. */
 bool om_view_endorses(const struct om_view *v, size_t i);
@@ -167,7 +170,8 @@ const char *om_view_state_string(const struct om_view *v, size_t i);
  * fills ret, or a negative errno (bad weights). Within two timeouts of our last stall (v->stalled),
  * while a peer alive is unsure or its data not fresh, the quorum is not held: any peer may have
  * taken over what we run; ret->keep is then set when it would be held with those peers
- * (in doubt: start nothing, split nothing), as it is for kept arbitrator leases. */
+ * (in doubt: start nothing, split nothing), as it is for kept arbitrator leases and for
+ * peers heard within `timeout` whose vote lapsed from the vote window. */
 int om_view_quorum(const struct om_view *v, bool enabled, int arb_weight, int arb_votes,
                    int arb_keep, struct om_quorum *ret);
 

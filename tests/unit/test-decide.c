@@ -633,6 +633,22 @@ static void test_view_lent_votes(void **state) {
         assert_true(om_view_alive(&v, 1));
         assert_false(om_view_votes(&v, 1));
         assert_false(om_view_endorses(&v, 1));
+        /* ... and the quorum without it is in doubt, not lost, while it is heard */
+        struct om_quorum q;
+        peers[2].last_rx = 9799;
+        assert_int_equal(om_view_quorum(&v, true, 0, 0, 0, &q), 0);
+        assert_false(q.have);
+        assert_true(q.keep);
+        /* one of the two judged down: still in doubt with the other; both: lost */
+        peers[2].state = OM_PEER_DOWN;
+        assert_int_equal(om_view_quorum(&v, true, 0, 0, 0, &q), 0);
+        assert_true(q.keep);
+        peers[1].state = OM_PEER_DOWN;
+        assert_int_equal(om_view_quorum(&v, true, 0, 0, 0, &q), 0);
+        assert_false(q.have);
+        assert_false(q.keep);
+        peers[1].state = peers[2].state = OM_PEER_UP;
+        peers[2].last_rx = 9900;
         peers[1].last_rx = 9800;
         assert_true(om_view_votes(&v, 1));
         /* its beats say it hears us but lend its vote elsewhere: not counted */
