@@ -866,6 +866,15 @@ static void check(void) {
                 if (!S.down_since[s])
                         S.down_since[s] = S.now;
                 uint64_t t0 = S.down_since[s] > from ? S.down_since[s] : from;
+                /* a load that moved makes another node the leader of a `load avg`
+                 * service, which waits a ready period of its own: counted from the
+                 * latest move (the loads stop moving at the heal) */
+                if (S.cfg[s].placement == OM_PLACE_LOAD_AVG) {
+                        uint64_t moved =
+                                (S.now < S.heal_at ? S.now : S.heal_at) / LOAD_EPOCH * LOAD_EPOCH;
+                        if (moved > t0)
+                                t0 = moved;
+                }
                 if (S.now > t0 && S.now - t0 > live_bound())
                         violate("liveness: %s runs nowhere since t=%llu (network whole since "
                                 "t=%llu), a quorum exists",
