@@ -514,6 +514,7 @@ static int cmd_drbd_resolve(struct om_cli_ctx *ctx) {
         _cleanup_free_ char *logfile = om_object_log_path(&ctx->path);
         if (logfile)
                 om_log_object_open(ctx->pathstr, logfile);
+        om_log_set_console(true); /* what it does and why it refuses, on the terminal too */
         int e = 0;
         for (size_t i = 0; i < svc->n_res && e >= 0; i++) {
                 struct om_res *x = svc->res[i];

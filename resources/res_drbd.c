@@ -1036,11 +1036,16 @@ int om_res_drbd_resolve(struct om_res *r, const char *discard) {
         int e;
         if (r->drv != &om_res_driver_drbd)
                 return log_error_errno(-EINVAL, "%s is not a disk.drbd resource", r->rid);
-        if ((e = ctx_load_log(r, true, &c)) < 0)
+        if ((e = ctx_load_log(r, false, &c)) < 0)
                 goto out;
         if (!om_streq(discard, c.nodes[0]) && !om_streq(discard, c.nodes[1])) {
                 e = log_error_errno(-EINVAL, "--discard %s: not one of the two nodes (%s, %s)",
                                     discard, c.nodes[0], c.nodes[1]);
+                goto out;
+        }
+        char err[512];
+        if ((e = om_res_kw(r, "disk", &c.disk, err, sizeof(err))) < 0) {
+                log_error_errno(e, "node %s: disk: %s", om_nodename(), err);
                 goto out;
         }
         if ((e = check_tools()) < 0 || (e = ensure_module()) < 0 || (e = write_conf(r, &c)) < 0 ||

@@ -6,7 +6,9 @@
 # not among the nodes, a backing disk that does not exist, one that holds ext4, the
 # replication port in use, an address that is not this node's, and (on a kernel
 # without the drbd module, as the build machines have) the module missing. Then
-# unprovision of a service never provisioned succeeds and changes nothing. The DRBD
+# unprovision of a service never provisioned succeeds and changes nothing, and `drbd
+# resolve` refuses a node that is not one of the two, no --discard, a service without
+# disk.drbd. The DRBD
 # stack itself runs in the QEMU lab (tests/vm/test-drbd-failover.sh).
 set -u
 OM=${OM_BIN:?}
@@ -159,6 +161,17 @@ fi
 stack never ""
 out=$($OM demo/svc/never unprovision --local 2>&1) || fail "unprovision of a never provisioned service: $out"
 nothing_made "unprovision never"
+
+# drbd resolve: a node that is not one of the two, no --discard, no disk.drbd
+expect_refusal "resolve --discard n3" "--discard n3: not one of the two nodes \(n1, n2\)" \
+        demo/svc/never drbd resolve --discard n3
+expect_refusal "resolve without --discard" "drbd resolve needs --discard <node>" \
+        demo/svc/never drbd resolve
+create nodrbd "[disk#0]
+type = loop
+file = $T/nodrbd.img"
+expect_refusal "resolve without a disk.drbd" "demo/svc/nodrbd has no disk.drbd resource" \
+        demo/svc/nodrbd drbd resolve --discard n2
 
 [ "$fails" = 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "PASS"
