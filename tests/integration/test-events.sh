@@ -5,6 +5,8 @@
 #   then after n1 is killed: n1 down, the takeover of the service from n1, its start
 #   action begun and ended, the failover done, the instance up on n2;
 # - a filtered subscriber sees only the kinds it asked for;
+# - om mon --watch with an hour between rounds is redrawn by the events, the last picture
+#   showing the service on n2;
 # - a client that gives the last sequence it saw gets exactly what followed;
 # - an agent whose ring wrapped says how many events were lost;
 # - a subscriber whose agent restarts connects again and is told it restarted;
@@ -53,6 +55,12 @@ SUB=$!
 on_exec 2 node events --format json --filter kind=takeover,failover --filter path=$P >"$T/filtered.json" &
 SUB2=$!
 until_ok 5 "the subscribers did not connect" subscribers 2 2
+# om mon --watch with an hour between rounds: only events redraw it
+on_exec 2 mon --watch --interval 1h >"$T/watch.txt" 2>&1 &
+WATCH=$!
+until_ok 5 "om mon --watch did not subscribe" subscribers 2 3
+pictures() { grep -c '^Threads' "$T/watch.txt"; }
+p0=$(pictures)
 
 on 2 $P start --wait --time 20s >/dev/null || fail "om $P start --wait"
 crash 1
@@ -65,6 +73,10 @@ until_ok 10 "no avail up of n2 on the subscriber" \
         has "$T/all.json" '.kind == "avail" and .peer == "n2" and .to == "up"'
 kill $SUB $SUB2
 wait $SUB $SUB2 2>/dev/null
+redrawn() { [ "$(pictures)" -gt "$p0" ] && tail -n 30 "$T/watch.txt" | grep -qE "^ $P .*\| +\? +O\^"; }
+until_ok 10 "om mon --watch did not redraw with web up on n2: $(tail -n 12 "$T/watch.txt")" redrawn
+kill $WATCH
+echo "ok: om mon --watch --interval 1h redrawn on events: $p0 -> $(pictures) pictures, the last with n2 running web"
 
 # seq FILTER: the sequence of the first event jq FILTER selects (fails when none)
 seq_of() {
