@@ -218,7 +218,7 @@ run 2 demo/svc/web frobnicate && expect "unknown action" "unknown action 'frobni
 run 2 && expect "no args" "Usage: om" "$err"
 run 2 --bogus && expect "unknown global option" "unknown option '--bogus'" "$err"
 # a command group's word with an unknown command: the group's commands are named
-run 2 node frob && expect "unknown node command" "unknown command 'om node frob' \(om node commands: ls, freeze, thaw, drain\)" "$err"
+run 2 node frob && expect "unknown node command" "unknown command 'om node frob' \(om node commands: events, ls, freeze, thaw, drain\)" "$err"
 run 2 cluster leave && expect "unknown cluster command" "unknown command 'om cluster leave' \(om cluster commands: join, rotate-secret\)" "$err"
 # an object named like a group is still an object
 run 1 node print config && expect "object named node" "object root/svc/node does not exist" "$err"
