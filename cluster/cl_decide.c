@@ -85,7 +85,8 @@ void om_decide_spawn_failed(struct om_dec_obj *st, bool refresh, struct om_decis
                 return;
         }
         st->then = OM_THEN_NONE;
-        st->rid_job = st->fail_after = false;
+        st->rid_job = false;
+        st->fail_after = OM_MON_NONE;
         if (st->standby_job) { /* tried again at the next check */
                 st->standby_job = false;
                 set_state(st, OM_MON_IDLE, "cannot spawn the standby start", out);
@@ -102,10 +103,12 @@ static void then_start(struct om_dec_obj *st, struct om_decision *out) {
 
 void om_decide_job_done(const struct om_dec_cfg *cfg, struct om_dec_obj *st, int status,
                         struct om_decision *out) {
-        bool refresh = st->mon_refreshing, rid_job = st->rid_job, fail_after = st->fail_after;
+        bool refresh = st->mon_refreshing, rid_job = st->rid_job;
+        enum om_mon fail_after = st->fail_after;
         bool standby = st->standby_job;
         st->job = false;
-        st->mon_refreshing = st->rid_job = st->fail_after = st->standby_job = false;
+        st->mon_refreshing = st->rid_job = st->standby_job = false;
+        st->fail_after = OM_MON_NONE;
         if (st->state == OM_MON_INIT)
                 set_state(st, OM_MON_IDLE, "status refreshed", out);
         else if (standby) {
@@ -128,7 +131,12 @@ void om_decide_job_done(const struct om_dec_cfg *cfg, struct om_dec_obj *st, int
                         set_state(st, OM_MON_IDLE, status ? "resource restart failed" : NULL, out);
                 if (st->then != OM_THEN_NONE) /* a stop asked meanwhile (quorum lost) */
                         then_start(st, out);
-        } else if (fail_after && status == 0) {
+        } else if (fail_after == OM_MON_FENCED && status == 0) {
+                set_state(st, OM_MON_FENCED,
+                          "stopped after another node preempted the reservation: fenced until "
+                          "the service is placed back here",
+                          out);
+        } else if (fail_after != OM_MON_NONE && status == 0) {
                 set_state(st, OM_MON_MONITOR_FAILED,
                           "stopped after a monitored resource failed: another node may take "
                           "over",
@@ -831,7 +839,7 @@ static void judge(const struct om_dec_cfg *cfg, struct om_dec_obj *st,
                                  "instance is fenced, giving it up",
                                  w->rid);
                         eff_why(eff_add(out, OM_EFF_WARN), "%s", why);
-                        st->fail_after = true;
+                        st->fail_after = OM_MON_FENCED;
                         job_start(st, OM_MON_STOPPING, why, out);
                         return;
                 }
@@ -871,7 +879,7 @@ static void judge(const struct om_dec_cfg *cfg, struct om_dec_obj *st,
                                  "instance up",
                                  w->rid, st->restarted[k], st->restarted[k] == 1 ? "" : "s");
                         eff_why(eff_add(out, OM_EFF_WARN), "%s", why);
-                        st->fail_after = true;
+                        st->fail_after = OM_MON_MONITOR_FAILED;
                         job_start(st, OM_MON_STOPPING, why, out);
                         return;
                 }

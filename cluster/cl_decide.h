@@ -72,7 +72,9 @@ struct om_dec_obj {
         bool mon_refreshing; /* the running job is the monitor's status refresh */
         bool mon_check;      /* a refresh ended: judge the resources found down */
         bool rid_job;        /* the running job restarts one resource */
-        bool fail_after;     /* the running stop gives the instance up: "monitor failed" */
+        /* the running stop gives the instance up: the state it ends in, "monitor
+         * failed" or "fenced" (OM_MON_NONE: a plain stop) */
+        enum om_mon fail_after;
         bool prov_refreshed;
         bool split_done;
         bool booted;           /* a pass after the restart guard lifted ran */

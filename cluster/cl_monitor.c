@@ -40,6 +40,7 @@ static const struct mon_row {
         /* the service itself is not started: a start elsewhere need not wait */
         [OM_MON_STARTING_STANDBY] = {"starting standby", OM_MON_CLASS_ACTIVE, "start",
                                      OM_MON_START_FAILED, false},
+        [OM_MON_FENCED] = {"fenced", OM_MON_CLASS_FAILED, NULL, OM_MON_FENCED, false},
         [OM_MON_UNKNOWN] = {"unknown", OM_MON_CLASS_ACTIVE, NULL, OM_MON_PURGE_FAILED, true},
 };
 

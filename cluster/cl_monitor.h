@@ -28,6 +28,9 @@ enum om_mon {
         OM_MON_PURGE_FAILED,
         OM_MON_MONITOR_FAILED,
         OM_MON_STARTING_STANDBY, /* the standby resources start where the service is down */
+        OM_MON_FENCED,           /* given up after another node preempted the reservation of its
+                                  * device: stopped here, out of the HA candidates, never started
+                                  * again before the service is placed back (a failed class) */
         OM_MON_UNKNOWN,          /* a name this version does not know (a newer peer's) */
         _OM_MON_MAX,
 };

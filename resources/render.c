@@ -251,6 +251,13 @@ bool om_res_svc_partly_provisioned(const struct om_res_svc *svc) {
         return false;
 }
 
+bool om_res_svc_fenced(const struct om_res_svc *svc) {
+        for (size_t i = 0; i < svc->n_res; i++)
+                if (!svc->res[i]->disabled && svc->res[i]->fenced)
+                        return true;
+        return false;
+}
+
 static void instance_notice(struct om_res_svc *svc, struct om_buf *b) {
         if (svc->overall == OM_RES_WARN)
                 om_buf_puts(b, "warn, ");
@@ -260,7 +267,7 @@ static void instance_notice(struct om_res_svc *svc, struct om_buf *b) {
                 om_buf_puts(b, "partially provisioned, ");
         else if (svc->provisioned == 0)
                 om_buf_puts(b, "not provisioned, ");
-        om_buf_puts(b, "idle");
+        om_buf_puts(b, om_res_svc_fenced(svc) ? "fenced" : "idle");
         if (svc->avail == OM_RES_UP)
                 om_buf_puts(b, ", started");
 }
@@ -317,7 +324,7 @@ int om_res_render_status_json(struct om_res_svc *svc, const char *format, struct
                 om_json_bool(&j, svc->provisioned == 1);
         om_json_key(&j, "monitor");
         om_json_object_begin(&j);
-        om_json_kv_string(&j, "status", "idle");
+        om_json_kv_string(&j, "status", om_res_svc_fenced(svc) ? "fenced" : "idle");
         om_json_kv_string(&j, "local_expect", svc->avail == OM_RES_UP ? "started" : "");
         om_json_object_end(&j);
         om_json_key(&j, "resources");

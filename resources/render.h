@@ -23,6 +23,10 @@ int om_res_render_devs(struct om_res_svc *svc, struct om_buf *out);
  * resources are (a provision that failed halfway): print status says "partially
  * provisioned" then. */
 bool om_res_svc_partly_provisioned(const struct om_res_svc *svc);
+/* Another node preempted the reservation of a device of an enabled resource (still up,
+ * or stopped since and not started again): the instance is fenced, print status says so
+ * in place of its monitor state. */
+bool om_res_svc_fenced(const struct om_res_svc *svc);
 /* Appends the resources recorded as provisioned, "disk#0 (loop /opt/x.img), ...", to
  * out; returns how many. */
 int om_res_left_provisioned(const struct om_res_svc *svc, struct om_buf *out);

@@ -325,9 +325,26 @@ void om_res_flags(const struct om_res *r, char buf[9]) {
  * down, warn otherwise. A down optional resource does not change avail, it only makes
  * overall warn. The instance is provisioned when no resource says it is not.
  */
+static bool word_in(const char *list, const char *w) {
+        size_t n = strlen(w);
+        for (const char *p = list; (p = strstr(p, w)); p += n)
+                if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+                        return true;
+        return false;
+}
+
+/*
+ * Fenced stays fenced: a resource found preempted (its status said so, the cache has it
+ * in `fenced`) is stopped by the orchestrator, after which its volume is closed and its
+ * status alone no longer tells. It stays fenced in the cache, print status and the
+ * node data until it is up again, which only a start here makes it (the service placed
+ * back on this node: the start preempts the other node in turn).
+ */
 int om_res_svc_eval(struct om_res_svc *svc) {
         int n_up = 0, n_down = 0, n_warn = 0;
         bool opt_bad = false;
+        struct om_instance_status old;
+        bool have_old = om_instance_status_load(&svc->obj->path, &old) == 0;
         svc->provisioned = 1;
         for (size_t i = 0; i < svc->n_res; i++) {
                 struct om_res *r = svc->res[i];
@@ -338,6 +355,13 @@ int om_res_svc_eval(struct om_res_svc *svc) {
                 r->label = r->drv->label ? r->drv->label(r) : NULL;
                 int st = r->drv->status ? r->drv->status(r) : OM_RES_NA;
                 r->status = st < 0 ? OM_RES_UNDEF : (enum om_res_status)st;
+                if (!r->fenced && r->status != OM_RES_UP && have_old &&
+                    word_in(old.fenced, r->rid)) {
+                        r->fenced = true;
+                        om_strv_push(&r->notes, "warn: fenced: another node preempted the "
+                                                "reservation; started here again only when the "
+                                                "service is placed back");
+                }
                 int p = om_res_state_provisioned(svc, r->rid);
                 if (p < 0 && r->drv->provisioned) {
                         int dp = r->drv->provisioned(r);

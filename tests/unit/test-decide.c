@@ -376,7 +376,8 @@ static void test_rows(void **state) {
 struct done_row {
         const char *name;
         enum om_mon state;
-        bool refresh, rid_job, fail_after;
+        bool refresh, rid_job;
+        enum om_mon fail_after;
         enum om_dec_then then;
         int status;
         const char *want;
@@ -393,8 +394,12 @@ static const struct done_row done_rows[] = {
          .then = OM_THEN_STOP, .want = "state:stopping spawn:stop"},
         {"resource restart failed: an attempt spent", OM_MON_STARTING, .rid_job = true, .status = 1,
          .want = "state:idle"},
-        {"giving the instance up", OM_MON_STOPPING, .fail_after = true,
+        {"giving the instance up", OM_MON_STOPPING, .fail_after = OM_MON_MONITOR_FAILED,
          .want = "state:monitor failed"},
+        {"giving a fenced instance up", OM_MON_STOPPING, .fail_after = OM_MON_FENCED,
+         .want = "state:fenced"},
+        {"a fenced instance whose stop failed", OM_MON_STOPPING, .fail_after = OM_MON_FENCED,
+         .status = 1, .want = "state:stop failed"},
         {"a start chained after a provision", OM_MON_PROVISIONING, .then = OM_THEN_START,
          .want = "state:starting spawn:start"},
         {"a chained start dropped when the first action failed", OM_MON_PROVISIONING,
@@ -428,8 +433,8 @@ static void test_job_done(void **state) {
 /* ---- the monitor's judgement of a refresh ---- */
 
 /* A resource fencing its device (scsireserv) found preempted: the instance is given up
- * (stopped, "monitor failed": out of the candidates until placed back), never restarted,
- * even with restart = N; without ha failover a warning, once. */
+ * (stopped, "fenced": out of the candidates until placed back), never restarted, even
+ * with restart = N; without ha failover a warning, once. */
 static void test_judge_fenced(void **state) {
         struct om_view v;
         struct om_dec_cfg cfg;
@@ -457,11 +462,27 @@ static void test_judge_fenced(void **state) {
         assert_string_equal(got, "warn state:stopping spawn:stop");
         assert_string_equal(d.eff[0].why, "the reservation of disk#1 was preempted by another "
                                           "node: the instance is fenced, giving it up");
-        assert_true(st.fail_after);
+        assert_int_equal(st.fail_after, OM_MON_FENCED);
         assert_int_equal(st.restarted[0], 0);
         memset(&d, 0, sizeof(d));
         om_decide_job_done(&cfg, &st, 0, &d);
-        assert_int_equal(st.state, OM_MON_MONITOR_FAILED);
+        assert_int_equal(st.state, OM_MON_FENCED);
+        assert_string_equal(om_mon_to_string(st.state), "fenced");
+        assert_true(om_mon_failed(st.state));
+        assert_false(om_mon_holds(st.state));
+        /* fenced: not started again here while nothing places it back, even as the
+         * leader with no instance up anywhere */
+        struct om_dec_status stopped = {.last_action = "stop", .down = "", .fenced = ""};
+        memset(&d, 0, sizeof(d));
+        st.mon_check = false;
+        om_decide(&c, &cfg, &st, &stopped, &d);
+        describe(&d, got, sizeof(got));
+        assert_string_equal(got, "");
+        assert_int_equal(st.state, OM_MON_FENCED);
+        /* placed back (a new target): idle again */
+        memset(&d, 0, sizeof(d));
+        om_decide_target_set(&st, "started", 5, "n2", &d);
+        assert_int_equal(st.state, OM_MON_IDLE);
 
         /* down but not fenced: the restart rule as for any resource */
         struct om_dec_obj st2 = {
@@ -522,7 +543,7 @@ static void test_judge(void **state) {
         om_decide(&c, &cfg, &st, &down, &d);
         describe(&d, got, sizeof(got));
         assert_string_equal(got, "warn state:stopping spawn:stop");
-        assert_true(st.fail_after);
+        assert_int_equal(st.fail_after, OM_MON_MONITOR_FAILED);
         memset(&d, 0, sizeof(d));
         om_decide_job_done(&cfg, &st, 0, &d);
         assert_int_equal(st.state, OM_MON_MONITOR_FAILED);

@@ -208,6 +208,51 @@ static void test_status_unresolved_dev(void **state) {
         om_res_svc_free(svc);
 }
 
+/* A resource found fenced stays fenced in the status cache while it is not up (its
+ * volume closed by the stop that gave the instance up no longer says so itself), and
+ * print status shows "fenced" in place of the monitor state; up again (started here),
+ * it is not. */
+static void test_fenced_sticky(void **state) {
+        char conf[512], marker[300];
+        snprintf(marker, sizeof(marker), "%s/app-up", root);
+        snprintf(conf, sizeof(conf),
+                 "[app#1]\nstart = /bin/true\nstop = /bin/true\ncheck = /bin/test -e %s\n", marker);
+        create("demo/svc/fen", conf);
+        struct om_res_svc *svc = load("demo/svc/fen");
+        struct om_instance_status st = {0};
+        snprintf(st.avail, sizeof(st.avail), "down");
+        snprintf(st.overall, sizeof(st.overall), "down");
+        snprintf(st.fenced, sizeof(st.fenced), "app#1");
+        assert_int_equal(om_instance_status_save(&svc->obj->path, &st), 0);
+        assert_int_equal(om_res_svc_eval(svc), 0);
+        assert_true(om_res_find(svc, "app#1")->fenced);
+        assert_true(om_res_svc_fenced(svc));
+        struct om_buf out = {0};
+        assert_int_equal(om_res_render_status(svc, 120, &out), 0);
+        assert_non_null(strstr(out.data, "down       fenced\n"));
+        assert_non_null(strstr(out.data, "warn: fenced: another node preempted the reservation"));
+        om_buf_free(&out);
+        assert_int_equal(om_res_render_status_json(svc, "json", &out), 0);
+        assert_non_null(strstr(out.data, "\"monitor\":{\"status\":\"fenced\""));
+        om_buf_free(&out);
+        assert_int_equal(om_res_svc_save_status(svc), 0);
+        assert_int_equal(om_instance_status_load(&svc->obj->path, &st), 0);
+        assert_string_equal(st.fenced, "app#1");
+        /* up again: no longer fenced, and the cache forgets it */
+        FILE *f = fopen(marker, "w");
+        assert_non_null(f);
+        fclose(f);
+        assert_int_equal(om_res_svc_eval(svc), 0);
+        assert_false(om_res_find(svc, "app#1")->fenced);
+        assert_int_equal(om_res_svc_save_status(svc), 0);
+        assert_int_equal(om_instance_status_load(&svc->obj->path, &st), 0);
+        assert_string_equal(st.fenced, "");
+        assert_int_equal(om_res_render_status(svc, 120, &out), 0);
+        assert_null(strstr(out.data, "fenced"));
+        om_buf_free(&out);
+        om_res_svc_free(svc);
+}
+
 static void test_devs_down(void **state) {
         create("demo/svc/loopcrypt", loopback_conf);
         struct om_res_svc *svc = load("demo/svc/loopcrypt");
@@ -475,6 +520,7 @@ int main(void) {
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_status_unresolved_dev, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_devs_down, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fenced_sticky, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_flags, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_split_command, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exec, setup, teardown),

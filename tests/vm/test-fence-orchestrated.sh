@@ -7,7 +7,7 @@
 # n1. n2's instance is frozen (so that n2's agent leaves it alone) and started there by
 # hand: n2 preempts n1's reservation. Then n1's monitor finds its disk#1 fenced at its
 # next status refresh and gives the instance up: stopped (the volume closed, the
-# reservation left to n2), monitor "monitor failed" (out of the HA candidates until the
+# reservation left to n2), monitor "fenced" (out of the HA candidates until the
 # service is placed back), the reason in the daemon log; n1 does not start it again.
 # (n2's agent may then stop its frozen instance too, as a duplicate after a stall of
 # its loop: the test does not depend on what n2 does after its start.)
@@ -127,7 +127,7 @@ grep -q "scsireserv: preempted and aborted n1" <<<"$out" || fail "n2 did not pre
 t0=$EPOCHREALTIME
 run n2 "om $svc print status"
 grep -q "pr key .* holds the reservation" <<<"$out" || fail "n2 does not hold the reservation"
-n1_failed() { q n1 "om mon" | grep "^ $svc " | grep -q "monitor failed"; }
+n1_failed() { q n1 "om mon" | grep "^ $svc " | grep -qE "[OX!/][!*P^]* fenced( |\$)"; }
 until_ 60 "n1's instance fenced and given up" n1_failed
 echo "n1 gave its instance up $(lab_elapsed "$t0") s after n2's preempt"
 run n1 "om mon"
@@ -137,6 +137,8 @@ run n1 "test ! -e $crypt && ! grep -q ' /srv/fenced ' /proc/mounts"
 step "n1 does not start it again"
 sleep 6
 [ "$(inst_field n1 n1 avail)" != up ] || fail "n1 started the fenced service again"
-n1_failed || fail "n1 left 'monitor failed'"
+n1_failed || fail "n1 left 'fenced'"
+run n1 "om $svc print status"
+grep -qE "down +fenced$" <<<"$out" || fail "n1's print status does not say fenced"
 
 step "PASS ($(lab_elapsed "$t_start")s)"
