@@ -157,6 +157,10 @@ int om_agent_beat_payload(struct om_agent *a, uint64_t lends[OM_HB_HEARS_WORDS],
 void om_agent_endorsed(struct om_agent *a, const uint64_t lends[OM_HB_HEARS_WORDS], uint64_t when);
 /* A beat that passed every check, on stream, counted received at loop time when: the
  * peer is up, its announced generation pulled when newer than what we hold. */
+/* The receive context of a heartbeat stream of this agent: its keys (both during a
+ * secret rotation), cluster, nodes, the stream's replay windows and frame type. */
+struct om_hb_rx_ctx om_agent_hb_rx_ctx(const struct om_agent *a, struct om_hb_window *windows,
+                                       enum om_hb_type type);
 void om_agent_beat_accepted(struct om_agent *a, int stream, const struct om_hb_beat *beat,
                             uint64_t when);
 

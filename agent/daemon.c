@@ -216,18 +216,24 @@ static void hb_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const struc
                 s->st.drops[OM_HB_DROP_SIZE]++;
                 return;
         }
-        struct om_hb_rx_ctx ctx = {.key = a->hb_key,
-                                   .keygen = a->keygen,
-                                   .key_alt = a->rotation != OM_ROT_NONE ? a->hb_key_alt : NULL,
-                                   .keygen_alt = a->keygen_alt,
-                                   .cluster = a->cfg->name,
-                                   .self = a->self,
-                                   .n_nodes = a->cfg->n_nodes,
-                                   .nodes = (const char(*)[64])a->cfg->nodes,
-                                   .windows = a->windows};
+        struct om_hb_rx_ctx ctx = om_agent_hb_rx_ctx(a, a->windows, OM_HB_BEAT);
         if (om_hb_receive(&ctx, &s->st, (const uint8_t *)buf->base, (size_t)nread, &beat) < 0)
                 return;
         om_agent_beat_accepted(a, s->index, &beat, uv_now(&a->loop));
+}
+
+struct om_hb_rx_ctx om_agent_hb_rx_ctx(const struct om_agent *a, struct om_hb_window *windows,
+                                       enum om_hb_type type) {
+        return (struct om_hb_rx_ctx){.key = a->hb_key,
+                                     .keygen = a->keygen,
+                                     .key_alt = a->rotation != OM_ROT_NONE ? a->hb_key_alt : NULL,
+                                     .keygen_alt = a->keygen_alt,
+                                     .cluster = a->cfg->name,
+                                     .self = a->self,
+                                     .n_nodes = a->cfg->n_nodes,
+                                     .nodes = (const char(*)[64])a->cfg->nodes,
+                                     .windows = windows,
+                                     .type = type};
 }
 
 void om_agent_beat_accepted(struct om_agent *a, int stream, const struct om_hb_beat *beat,

@@ -177,16 +177,7 @@ static void hbd_after(uv_work_t *w, int status) {
         }
         stream_error(s, err);
 
-        struct om_hb_rx_ctx ctx = {.key = a->hb_key,
-                                   .keygen = a->keygen,
-                                   .key_alt = a->rotation != OM_ROT_NONE ? a->hb_key_alt : NULL,
-                                   .keygen_alt = a->keygen_alt,
-                                   .cluster = a->cfg->name,
-                                   .self = a->self,
-                                   .n_nodes = a->cfg->n_nodes,
-                                   .nodes = (const char(*)[64])a->cfg->nodes,
-                                   .windows = s->dwin,
-                                   .type = OM_HB_DISK_BEAT};
+        struct om_hb_rx_ctx ctx = om_agent_hb_rx_ctx(a, s->dwin, OM_HB_DISK_BEAT);
         /* When a new beat counts as received. It was not on the device when the previous
          * read began (that read would have seen it), so its writer's write, and the
          * promise of the vote it lends (from the end of the write), came after that
