@@ -346,6 +346,18 @@ static int some_failed(const struct om_view *v, const struct om_dec_cfg *cfg,
         return -1;
 }
 
+/* A live node of the view (this one included, as its node data shows it) whose instance
+ * is still in its first status refresh ("init"): it may become a candidate in a moment,
+ * so no target is judged impossible meanwhile. */
+static bool some_init(const struct om_view *v, const char *path) {
+        for (size_t i = 0; i < v->n; i++) {
+                const struct om_cl_instance *in = om_view_inst(v, i, path);
+                if (om_view_alive(v, i) && in && in->monitor == OM_MON_INIT)
+                        return true;
+        }
+        return false;
+}
+
 /* A live peer runs the instance, may run it, or we do not know (its data not fresh,
  * unless known_only: then only what fresh data says counts). */
 static bool others_hold(const struct om_view *v, const char *path, bool known_only) {
@@ -581,7 +593,7 @@ static void eval_target(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg
                                    cfg->path);
                         return;
                 }
-                if (leader < 0 && fr) {
+                if (leader < 0 && fr && !some_init(v, cfg->path)) {
                         target_end(st, true, out,
                                    "no node can %s it (none alive, provisioned "
                                    "and not failed among its nodes)",

@@ -54,7 +54,11 @@ lab_host nft delete table bridge omcut || fail "nft delete"
 sb_seen() { q "$1" "test -e /var/lib/om/drbd/drbd.split-brain"; }
 until_ 90 "n1's split brain marker" sb_seen n1
 until_ 30 "n2's split brain marker" sb_seen n2
+# DRBD writes the marker (through om's handler) before it finishes dropping the
+# connection: /proc/drbd says Disconnecting for a moment, then StandAlone
+standalone() { q "$1" "grep -q cs:StandAlone /proc/drbd"; }
 for n in n1 n2; do
+    until_ 30 "$n StandAlone after the split brain" standalone "$n"
     run "$n" "cat /proc/drbd; dmesg | grep -i 'split-brain' | tail -n 3"
     grep -q "cs:StandAlone" <<<"$out" || fail "$n is not StandAlone after the split brain"
     run "$n" "om $svc print status"
