@@ -727,6 +727,15 @@ static int r_daemon(struct route_ctx *x) {
         return 0;
 }
 
+/* An object that could not be read: 404 when it is not on this node, else 500. */
+static int send_read_error(struct route_ctx *x, int r) {
+        if (r == -ENOENT)
+                send_error(x->req, 404, "object %s does not exist on %s", x->obj, x->h->a->self);
+        else
+                send_error(x->req, 500, "cannot read %s: %s", x->obj, strerror(-r));
+        return 0;
+}
+
 static int r_object_config(struct route_ctx *x) {
         struct om_path p;
         _cleanup_free_ char *text = NULL;
@@ -736,12 +745,8 @@ static int r_object_config(struct route_ctx *x) {
         _cleanup_free_ char *file = om_object_conf_path(&p);
         /* a sec object's [data] values are sealed in the file: never a value in clear */
         int r = file ? om_read_file(file, OM_LIM_INI_SEC_FILE, &text, &len) : -ENOMEM;
-        if (r == -ENOENT)
-                return send_error(x->req, 404, "object %s does not exist on %s", x->obj,
-                                  x->h->a->self),
-                       0;
         if (r < 0)
-                return send_error(x->req, 500, "cannot read %s: %s", x->obj, strerror(-r)), 0;
+                return send_read_error(x, r);
         struct om_buf b = {0};
         om_buf_puts(&b, "{\"path\":");
         json_cstr(&b, x->obj);
@@ -761,12 +766,8 @@ static int r_sec_keys(struct route_ctx *x) {
                 return send_error(x->req, 404, "%s is not a sec object: keys are a sec's", x->obj),
                        0;
         int r = om_sec_keys(&p, &keys);
-        if (r == -ENOENT)
-                return send_error(x->req, 404, "object %s does not exist on %s", x->obj,
-                                  x->h->a->self),
-                       0;
         if (r < 0)
-                return send_error(x->req, 500, "cannot read %s: %s", x->obj, strerror(-r)), 0;
+                return send_read_error(x, r);
         struct om_buf b = {0};
         om_buf_puts(&b, "{\"path\":");
         json_cstr(&b, x->obj);
