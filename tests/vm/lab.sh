@@ -57,7 +57,9 @@
 # LAB_APPEND (extra kernel command line), LAB_BRIDGE_ADDR (10.99.0.1/24),
 # LAB_SAN_ADDR (10.99.0.250/24: the iSCSI target guest of lab_init --iscsi),
 # LAB_OM (default for lab_init --om), LAB_VERBOSE=1 (trace lab steps),
-# LAB_PVH=0 (boot the compressed bzImage instead of the extracted kernel).
+# LAB_PVH=0 (boot the compressed bzImage instead of the extracted kernel),
+# LAB_CACHE (the directory of built boot files; default $OM_BUILD/lab-cache, empty
+# for none: see lab__cached).
 
 LAB_VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -70,6 +72,7 @@ LAB_SAN_IP=${LAB_SAN_ADDR%/*}
 : "${LAB_KEEP:=}"
 : "${LAB_APPEND:=}"
 : "${LAB_VERBOSE:=}"
+: "${LAB_CACHE=${OM_BUILD:+$OM_BUILD/lab-cache}}"
 
 LAB_DIR=             # the lab's temporary directory
 LAB_KERNEL=          # the kernel guests boot (extracted from /boot/vmlinuz-*)
@@ -207,11 +210,14 @@ lab_init() {
     exec {LAB_SLEEP_FD}<>"$LAB_DIR/sleep.fifo"
 
     LAB_KERNEL=$(ls -1v /boot/vmlinuz-* | tail -n 1)
-    local kver=${LAB_KERNEL#/boot/vmlinuz-}
+    local kver=${LAB_KERNEL#/boot/vmlinuz-} key
     # Booting the uncompressed kernel through its PVH entry point saves the
     # few seconds TCG spends decompressing the bzImage (and real mode).
     if [ "${LAB_PVH:-1}" = 1 ]; then
-        if lab__extract_vmlinux "$LAB_KERNEL" "$LAB_DIR/vmlinux-$kver"; then
+        key=$(stat -c '%n %s %Y' "$LAB_KERNEL" | sha256sum | cut -c 1-32)
+        if lab__cached "vmlinux-$key" "$LAB_DIR/vmlinux-$kver" ||
+            { lab__extract_vmlinux "$LAB_KERNEL" "$LAB_DIR/vmlinux-$kver" &&
+                lab__cache_put "vmlinux-$key" "$LAB_DIR/vmlinux-$kver"; }; then
             LAB_KERNEL=$LAB_DIR/vmlinux-$kver
         else
             lab__trace "no PVH kernel from $LAB_KERNEL: booting the bzImage"
@@ -224,12 +230,18 @@ lab_init() {
         local args=("$LAB_INITRAMFS" --kver "$kver")
         [ -z "$om" ] || args+=(--om "$om")
         [ ${#extra[@]} -eq 0 ] || args+=(--extra "${extra[@]}")
-        "$LAB_VM_DIR/mkinitramfs.sh" "${args[@]}" >"$LAB_DIR/mkinitramfs.log" 2>&1 || {
-            cat "$LAB_DIR/mkinitramfs.log" >&2
-            lab_log "cannot build the initramfs"
-            return 1
-        }
-        lab__trace "$(tail -n 1 "$LAB_DIR/mkinitramfs.log")"
+        key=$(lab__initramfs_key "$kver" "$om" "${extra[@]}") || key=
+        if [ -n "$key" ] && lab__cached "initramfs-$key.cpio.gz" "$LAB_INITRAMFS"; then
+            lab__trace "initramfs from the cache ($LAB_CACHE)"
+        else
+            "$LAB_VM_DIR/mkinitramfs.sh" "${args[@]}" >"$LAB_DIR/mkinitramfs.log" 2>&1 || {
+                cat "$LAB_DIR/mkinitramfs.log" >&2
+                lab_log "cannot build the initramfs"
+                return 1
+            }
+            lab__trace "$(tail -n 1 "$LAB_DIR/mkinitramfs.log")"
+            [ -z "$key" ] || lab__cache_put "initramfs-$key.cpio.gz" "$LAB_INITRAMFS"
+        fi
     fi
 
     # The namespace: held by a sleep that dies with this shell.
@@ -369,6 +381,46 @@ lab__extract_vmlinux() {
     [ "$(od -A n -t x1 -N 4 "$out" | tr -d ' ')" = 7f454c46 ] || return 1
     command -v readelf >/dev/null || return 1
     readelf -n "$out" 2>/dev/null | grep -c 'Xen.*(0x00000012)' >/dev/null || return 1
+}
+
+# The cache of built boot files (LAB_CACHE, default $OM_BUILD/lab-cache when the
+# tests give OM_BUILD; empty: no cache).  Every vm test boots the same kernel and,
+# for one build of om, the same initramfs: building it takes about 10 s, so each
+# is kept under a name that is a hash of everything it is made from, and a test
+# copies it into its own lab directory (the cache may be pruned while a guest
+# boots).  The initramfs's inputs: mkinitramfs.sh and the guest side (its own
+# files), the om binary and every --extra program (their contents), the kernel
+# version, the host's package database and module index (their size and
+# modification time: what mkinitramfs copies comes from installed packages).
+# lab__cached NAME DEST: copy the cache entry NAME to DEST; 1 when there is none.
+lab__cached() {
+    [ -n "$LAB_CACHE" ] && [ -f "$LAB_CACHE/$1" ] || return 1
+    cp "$LAB_CACHE/$1" "$2.tmp" && mv "$2.tmp" "$2" && touch "$LAB_CACHE/$1"
+}
+# lab__cache_put NAME FILE: keep a copy of FILE as NAME (written whole, then
+# renamed); only the 8 most recently used entries stay.  Never fails the lab.
+lab__cache_put() {
+    [ -n "$LAB_CACHE" ] || return 0
+    mkdir -p "$LAB_CACHE" 2>/dev/null || return 0
+    cp "$2" "$LAB_CACHE/.$1.$$" 2>/dev/null && mv -f "$LAB_CACHE/.$1.$$" "$LAB_CACHE/$1" ||
+        { rm -f "$LAB_CACHE/.$1.$$"; return 0; }
+    # shellcheck disable=SC2012 # names are ours: hex and fixed words
+    ls -1t "$LAB_CACHE" | tail -n +9 | while read -r f; do rm -f "$LAB_CACHE/$f"; done
+}
+# lab__initramfs_key KVER OM EXTRA...: the cache key of an initramfs
+lab__initramfs_key() {
+    local kver=$1 om=$2 x p sums
+    shift 2
+    [ -n "$LAB_CACHE" ] || return 1
+    sums=$(sha256sum "$LAB_VM_DIR/mkinitramfs.sh" "$LAB_VM_DIR"/guest/* ${om:+"$om"}) || return 1
+    for x in "$@"; do
+        p=$x
+        [ "${x#/}" != "$x" ] || p=$(command -v "$x") || return 1
+        sums+=$'\n'"extra $x $(sha256sum <"$p")" || return 1
+    done
+    sums+=$'\n'"kernel $kver $(stat -c '%n %s %Y' /var/lib/dpkg/status "/lib/modules/$kver/modules.dep")" ||
+        return 1
+    sha256sum <<<"$sums" | cut -c 1-32
 }
 
 # lab_cleanup: kill every guest, drop the namespace, remove the lab directory
