@@ -24,7 +24,8 @@ trap cleanup EXIT
 (cd "$OM_BUILD" && cpack -G DEB -B "$T/pkg" >"$T/cpack.log" 2>&1) || { cat "$T/cpack.log"; fail "cpack"; }
 deb=$(ls "$T"/pkg/om_*.deb)
 mirror=${OM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-if ! debootstrap --variant=minbase bookworm "$T/root" "$mirror" >"$T/debootstrap.log" 2>&1; then
+. "$(dirname "$0")/debootstrap.lib"
+if ! debootstrap_tree "$T/root" "$mirror" "$T/debootstrap.log"; then
         tail -n 5 "$T/debootstrap.log"
         echo "skip: debootstrap could not build a Debian 12 from $mirror"
         exit 77

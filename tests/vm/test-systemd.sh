@@ -2,8 +2,9 @@
 # test-systemd.sh: deploy/om.service under systemd as PID 1, in a QEMU guest.
 #
 # The unit's contract (its comments) is checked for real, not by reading it: the
-# Debian package cpack builds is installed with apt in a debootstrapped Debian 12
-# (minbase, systemd, systemd-sysv), the tree becomes an ext4 image, and a lab guest
+# Debian package cpack builds is installed with apt, with systemd and systemd-sysv,
+# in a debootstrapped Debian 12 (minbase: the tree test-package-clean-debian made, when
+# it is in the build's test cache; tests/integration/debootstrap.lib), the tree becomes an ext4 image, and a lab guest
 # boots it (lab_start --root: Debian's kernel, the lab's initramfs loads the
 # modules, then switches to the image's systemd; the lab's command runner is a unit
 # of its own, outside om.service).  One-node cluster (node = the guest's hostname),
@@ -157,24 +158,24 @@ step "the package (cpack -G DEB in $build)"
 deb=$(ls "$T"/pkg/om_*.deb)
 echo "$(basename "$deb")"
 
-step "debootstrap Debian 12 (minbase, systemd, systemd-sysv) from $mirror"
+step "debootstrap Debian 12 (minbase) from $mirror"
 t0=$EPOCHREALTIME
-if ! debootstrap --variant=minbase --include=systemd,systemd-sysv bookworm "$T/root" "$mirror" \
-    >"$T/debootstrap.log" 2>&1; then
+. "$here/../integration/debootstrap.lib"
+if ! debootstrap_tree "$T/root" "$mirror" "$T/debootstrap.log"; then
     tail -n 5 "$T/debootstrap.log"
     echo "SKIP: debootstrap could not build a Debian 12 from $mirror"
     exit 77
 fi
 t_debootstrap=$(lab_elapsed "$t0")
-echo "debootstrap: ${t_debootstrap}s"
+echo "debootstrap: ${t_debootstrap}s$(grep -o ' from .*test-cache.*' "$T/debootstrap.log" || true)"
 
-step "apt-get install ./om.deb in the chroot"
+step "apt-get install ./om.deb systemd systemd-sysv in the chroot"
 t0=$EPOCHREALTIME
 in_root() { chroot "$T/root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
 mount -t proc proc "$T/root/proc"
 cp "$deb" "$T/root/tmp/om.deb"
 . "$(dirname "$0")/../integration/apt-install.lib"
-apt_install_deb "$T/root" /tmp/om.deb "$T/apt.log" "$mirror"
+apt_install_deb "$T/root" /tmp/om.deb "$T/apt.log" "$mirror" systemd systemd-sysv
 echo "packages set up by apt: $(grep -c '^Setting up' "$T/apt.log")"
 in_root apt-get clean
 umount "$T/root/proc"
