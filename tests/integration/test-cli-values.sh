@@ -77,6 +77,10 @@ cat "$tmp/out" "$tmp/err" | grep -qE "ok.conf:[0-9]+: \[fs#0\] mnt:" || fail "va
 accepted demo/svc/loopback create --config "$SRC/deploy/examples/loopback.conf"
 accepted demo/svc/loopback validate config
 echo "ok: deploy/examples/loopback.conf validates"
+# and the demo's DRBD variant
+accepted demo/svc/drbdcrypt create --config "$SRC/deploy/examples/loopback-drbd.conf"
+accepted demo/svc/drbdcrypt validate config
+echo "ok: deploy/examples/loopback-drbd.conf validates"
 
 [ "$fails" = 0 ] || { echo "$fails failures"; exit 1; }
 echo "all value rules refused at create, set and validate"

@@ -21,7 +21,8 @@ dpkg-deb -c "$deb" >"$T/list"
 for f in ./usr/bin/om ./usr/lib/systemd/system/om.service \
         ./usr/lib/systemd/system/om-arbitrator.service ./usr/share/man/man1/om.1 \
         ./usr/share/man/man5/om.conf.5 ./usr/share/bash-completion/completions/om \
-        ./usr/share/doc/om/examples/loopback.conf ./usr/share/doc/om/examples/loopback-try.conf; do
+        ./usr/share/doc/om/examples/loopback.conf ./usr/share/doc/om/examples/loopback-try.conf \
+        ./usr/share/doc/om/examples/loopback-drbd.conf; do
         grep -q " $f\$" "$T/list" || fail "the package lacks $f"
 done
 

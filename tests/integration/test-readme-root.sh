@@ -10,8 +10,9 @@
 #     install-deps, the same build and the same ctest and summary code as a full run,
 #     on one tier; it checks the summary lines the run ends with;
 #   - deploy/demo.sh from its root check through install-deps and its own build (a
-#     no-op on the tree run.sh built) to its first step on this host, then SIGTERM: it
-#     must clean up (exit 130, no omdemo network namespace left).
+#     no-op on the tree run.sh built) to its first step (the QEMU lab for DRBD), then
+#     SIGTERM: it must clean up (exit 130, no omdemo network namespace, no work
+#     directory left).
 # Skips without root or git, when the source is not a git checkout, and in a sanitizer
 # pass (it builds its own clone: a second pass would run the same thing again).
 set -euo pipefail
@@ -70,16 +71,17 @@ grep -Eq '^ASan\+UBSan pass +skipped: OM_SKIP_ASAN=1$' <<<"$summary" || fail "no
 grep -Eq '^result: all passed \([0-9]+ min [0-9]+ s\)$' <<<"$summary" || fail "no result line"
 grep -Eq '^(integration|vm|fuzz) ' <<<"$summary" && fail "a tier other than unit ran"
 
-# --- ./deploy/demo.sh, up to its first step on this host --------------------------------
+# --- ./deploy/demo.sh, up to its first step ---------------------------------------------
+demos_before=$(ls -d /tmp/om-demo.* 2>/dev/null || true)
 (cd "$T/om" && exec setsid env -u OM_BIN -u OM_ROOT -u OM_NODENAME PATH="$path" \
         ./deploy/demo.sh) >"$T/demo.out" 2>&1 &
 demo_pid=$!
 for _ in $(seq 600); do
-        grep -q '== three nodes on this host' "$T/demo.out" && break
+        grep -q '== data that follows the service' "$T/demo.out" && break
         kill -0 "$demo_pid" 2>/dev/null || break
         sleep 0.5
 done
-grep -q '== three nodes on this host' "$T/demo.out" || { cat "$T/demo.out"; fail "the demo did not reach its first step"; }
+grep -q '== data that follows the service' "$T/demo.out" || { cat "$T/demo.out"; fail "the demo did not reach its first step"; }
 kill -TERM "$demo_pid"
 rc=0
 wait "$demo_pid" || rc=$?
@@ -90,5 +92,7 @@ grep -q 'sudo' "$T/demo.out" && fail "the demo spoke of sudo: $(grep sudo "$T/de
 [ "$rc" = 130 ] || { cat "$T/demo.out"; fail "the demo exited $rc on SIGTERM, not 130"; }
 left=$(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^omdemo' || true)
 [ -z "$left" ] || fail "the demo left network namespaces: $left"
+left=$(comm -13 <(printf '%s\n' "$demos_before" | sort) <(ls -d /tmp/om-demo.* 2>/dev/null | sort))
+[ -z "$left" ] || fail "the demo left its work directory: $left"
 echo "ok: as root without sudo, on a fresh clone: ./tests/run.sh (unit tier) passed with its" \
         "summary, ./deploy/demo.sh built and reached its first step"

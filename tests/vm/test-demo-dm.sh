@@ -1,13 +1,15 @@
 #!/bin/bash
-# test-demo-dm.sh: deploy/demo.sh's own path, on a kernel that has device-mapper.
+# test-demo-dm.sh: `deploy/demo.sh --plain` on a kernel that has device-mapper.
 #
-# This host's kernel has none, so the demo takes its QEMU path here (test-demo.sh). A
-# Debian machine normally has it, and there the demo runs the cluster on the host: three
+# The demo's default (DRBD between two QEMU guests) is test-demo.sh's. `--plain` runs
+# the reference service without DRBD; on this host, whose kernel has no device-mapper,
+# it would go to the QEMU lab. A Debian machine normally has it, and there
+# `demo.sh --plain` runs the cluster on the host: three
 # network namespaces with an agent each, the reference service provisioned on all three,
 # the owner killed, the takeover. This test runs that path for real inside one QEMU guest
 # (Debian's kernel, dm-crypt loaded) that plays "a Debian host": bash, iproute2, nsenter,
 # unshare and jq are copied into its initramfs next to om, the demo and its example
-# config onto its disk, then `OM_BIN=/usr/bin/om bash demo.sh` runs there.
+# config onto its disk, then `OM_BIN=/usr/bin/om bash demo.sh --plain` runs there.
 #
 # Checks: the demo exits 0 and says which node took over; it never went to the QEMU
 # path; and after it, nothing is left in the guest: no network namespace, no agent, no
@@ -54,7 +56,7 @@ leftovers() {
 
 step "the demo on a host with device-mapper"
 rc=0
-out=$(lab_run -t 900 "$node" 'cd /persist/src && OM_BIN=/usr/bin/om bash deploy/demo.sh 2>&1') || rc=$?
+out=$(lab_run -t 900 "$node" 'cd /persist/src && OM_BIN=/usr/bin/om bash deploy/demo.sh --plain 2>&1') || rc=$?
 printf '%s\n' "$out"
 [ "$rc" = 0 ] || fail "the demo exited $rc"
 grep -q "three QEMU guests" <<<"$out" && fail "the demo took its QEMU path on a kernel with device-mapper"
@@ -69,7 +71,7 @@ step "interrupted while the agents provision: nothing left either"
 # in a session of its own, as a terminal runs it; SIGTERM to its process group (its
 # SIGINT is ignored: a background job of a script cannot trap it)
 lab_run "$node" 'cd /persist/src && rm -f /tmp/demo.rc &&
-        (OM_BIN=/usr/bin/om setsid sh -c "echo \$\$ >/tmp/demo.pid; exec bash deploy/demo.sh" >/tmp/demo.out 2>&1
+        (OM_BIN=/usr/bin/om setsid sh -c "echo \$\$ >/tmp/demo.pid; exec bash deploy/demo.sh --plain" >/tmp/demo.out 2>&1
         echo $? >/tmp/demo.rc) >/dev/null 2>&1 &' || fail "cannot start the demo in background"
 t0=$EPOCHREALTIME
 until lab_run "$node" 'grep -q "provision --wait" /tmp/demo.out'; do
