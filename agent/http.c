@@ -3,7 +3,8 @@
  * agent's own loop; no thread, no request blocks the loop (a request that waits for a
  * target is a timer). One handler routes every path (table `routes`); each route names
  * the least role it needs. A request is checked against the limits of core/limits.h
- * first, then authenticated (a bearer token of secrets/api_token.h), then served. The read and
+ * first, then authenticated (a bearer token of secrets/api_token.h, or the connection's
+ * client certificate of the cluster CA), then served. The read and
  * action routes call the local API's handlers (om_api_local_exec) and turn their msgpack
  * replies into JSON, so the CLI and HTTP answer the same. Every error is a JSON object
  * {"error": <what is wrong>, "status": <code>}, those libh2o makes itself included (a
@@ -104,11 +105,38 @@ struct om_http {
         struct http_stream *streams;
         size_t n_streams;
         uint64_t events_sent, streams_closed_slow;
+        /* every open connection; how many of them presented a client certificate */
+        struct http_conn *conn_list;
+        size_t n_cert_conns;
+        uint64_t cert_handshakes, cert_logged, cert_logged_at;
+        bool cert_unmapped_logged;
+        /* the CA's sec object as last looked at, and the CA's public key in use */
+        char *ca_file;
+        struct stat ca_st;
+        bool ca_looked, ca_exists;
+        unsigned char ca_pub[128];
+        size_t ca_pub_len;
 };
 
+/* What the TLS handshake of a connection said of the client's certificate. */
+enum cert_state {
+        CERT_NONE,    /* none presented (or plain HTTP) */
+        CERT_OK,      /* verified against the cluster CA, with a role */
+        CERT_REFUSED, /* presented, and refused: cert_error says why */
+};
+
+/* A connection. Its client certificate's outcome lives here, found again from a request
+ * by the connection's h2o socket (see tls_handshake_done). */
 struct http_conn {
         uv_tcp_t tcp;
         struct om_http *h;
+        h2o_socket_t *sock;
+        struct http_conn *prev, *next;
+        enum cert_state cert;
+        enum om_role cert_role;
+        uint64_t cert_expires_ms; /* the certificate's notAfter, wall clock */
+        char cert_name[64];       /* its commonName */
+        char cert_error[128];
 };
 
 /* ---- responses ---- */
@@ -367,8 +395,163 @@ static void tokens_refresh(struct om_http *h) {
 
 struct who {
         enum om_role role;
-        char name[80]; /* "token <id>" */
+        char name[80]; /* "token <id>", "certificate <CN>" */
 };
+
+/* ---- client certificates ----
+ *
+ * om makes the SSL_CTX, so it asks for an optional client certificate (SSL_VERIFY_PEER
+ * without FAIL_IF_NO_PEER_CERT) verified against the cluster CA alone. libh2o 2.2 gives
+ * a request no access to its connection's SSL object, so the outcome is recorded when
+ * the handshake is done, in the connection's own struct http_conn, and a request finds
+ * it by its connection's h2o socket (h2o_conn_t's get_socket):
+ * - SSL to socket: libh2o's OpenSSL handshake reads and writes through a BIO of its own
+ *   method "h2o_socket" whose data is the h2o_socket_t; a BIO of any other method (a
+ *   libh2o that changed) records nothing, so a certificate then counts as none;
+ * - the socket pointer is compared with those of the open connections, never followed;
+ *   a socket is freed by libh2o right before the close callback of its libuv handle
+ *   (conn_closed) frees the struct http_conn, in the same call: no other connection can
+ *   get that address while the record exists;
+ * - no session resumption (no cache, no tickets) and no renegotiation: every connection
+ *   verifies its certificate in its own full handshake, once;
+ * - a certificate is judged again at each request for its notAfter (a connection may
+ *   outlive it). */
+static int ssl_ex_http = -1, ssl_ex_verify = -1;
+
+/* Keeps the first verification error of the chain (the last one is what OpenSSL keeps),
+ * and lets the handshake go on: a refused certificate is answered as a JSON 401, which
+ * says why, rather than as a TLS alert. */
+static int tls_verify(int preverify_ok, X509_STORE_CTX *xs) {
+        SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+        if (!preverify_ok && ssl && !SSL_get_ex_data(ssl, ssl_ex_verify)) {
+                intptr_t err = X509_STORE_CTX_get_error(xs);
+                SSL_set_ex_data(ssl, ssl_ex_verify, (void *)(err ? err : X509_V_ERR_UNSPECIFIED));
+        }
+        return 1;
+}
+
+static struct http_conn *conn_of_socket(struct om_http *h, const void *sock) {
+        for (struct http_conn *c = h->conn_list; c; c = c->next)
+                if (c->sock == sock)
+                        return c;
+        return NULL;
+}
+
+static void cert_record(struct om_http *h, struct http_conn *c, const SSL *ssl) {
+        X509 *cert = SSL_get0_peer_certificate(ssl);
+        if (!cert || c->cert != CERT_NONE)
+                return;
+        h->n_cert_conns++;
+        h->cert_handshakes++;
+        c->cert = CERT_REFUSED;
+        X509_NAME *sn = X509_get_subject_name(cert);
+        if (!sn ||
+            X509_NAME_get_text_by_NID(sn, NID_commonName, c->cert_name, sizeof(c->cert_name)) <= 0)
+                snprintf(c->cert_name, sizeof(c->cert_name), "(no commonName)");
+        for (char *p = c->cert_name; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        *p = '?';
+        intptr_t err = (intptr_t)SSL_get_ex_data(ssl, ssl_ex_verify);
+        if (!err)
+                err = SSL_get_verify_result(ssl);
+        if (err != X509_V_OK) {
+                snprintf(c->cert_error, sizeof(c->cert_error), "%s",
+                         X509_verify_cert_error_string((long)err));
+                return;
+        }
+        struct tm tm;
+        if (!ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm)) {
+                snprintf(c->cert_error, sizeof(c->cert_error), "its notAfter does not parse");
+                return;
+        }
+        c->cert_role = om_tls_cert_role(cert);
+        if (c->cert_role == OM_ROLE_NONE) {
+                snprintf(c->cert_error, sizeof(c->cert_error),
+                         "it names no role (organizationalUnitName viewer, operator or admin)");
+                return;
+        }
+        c->cert_expires_ms = (uint64_t)timegm(&tm) * 1000;
+        c->cert = CERT_OK;
+}
+
+static void tls_handshake_done(const SSL *ssl, int where, int ret) {
+        (void)ret;
+        if (!(where & SSL_CB_HANDSHAKE_DONE))
+                return;
+        struct om_http *h = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ssl_ex_http);
+        BIO *bio = SSL_get_rbio(ssl);
+        const char *method = bio ? BIO_method_name(bio) : NULL;
+        if (!h || !SSL_get0_peer_certificate(ssl))
+                return;
+        struct http_conn *c = method && !strcmp(method, "h2o_socket")
+                                      ? conn_of_socket(h, BIO_get_data(bio))
+                                      : NULL;
+        if (!c) {
+                if (!h->cert_unmapped_logged) {
+                        om_log_set_component("http");
+                        log_warning("a client certificate cannot be tied to its connection "
+                                    "(libh2o's TLS BIO is '%s'): certificates count as none",
+                                    method ? method : "none");
+                        h->cert_unmapped_logged = true;
+                }
+                return;
+        }
+        cert_record(h, c, ssl);
+}
+
+/* The connection of a request, when it presented a certificate. */
+static struct http_conn *conn_with_cert(struct om_http *h, h2o_req_t *req) {
+        if (!h->n_cert_conns || !req->conn->callbacks->get_socket)
+                return NULL;
+        h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+        struct http_conn *c = sock ? conn_of_socket(h, sock) : NULL;
+        return c && c->cert != CERT_NONE ? c : NULL;
+}
+
+/* Logs the certificates' use: at most one line a minute, with the count. */
+static void cert_used(struct om_http *h, struct http_conn *c) {
+        uint64_t now = uv_now(&h->a->loop);
+        if (h->cert_logged_at && now - h->cert_logged_at < 60000)
+                return;
+        om_log_set_component("http");
+        log_info("client certificate '%s' (%s) used; %" PRIu64
+                 " handshake%s with a certificate since the last line",
+                 c->cert_name, om_role_to_string(c->cert_role), h->cert_handshakes - h->cert_logged,
+                 h->cert_handshakes - h->cert_logged == 1 ? "" : "s");
+        h->cert_logged = h->cert_handshakes;
+        h->cert_logged_at = now;
+}
+
+/* A request without a bearer token: its connection's client certificate, or 401. */
+static int authenticate_cert(struct om_http *h, h2o_req_t *req, struct who *w) {
+        struct http_conn *c = conn_with_cert(h, req);
+        if (!c) {
+                h->drops[HTTP_DROP_NO_AUTH]++;
+                send_error(req, 401,
+                           "authentication required: Authorization: Bearer <token> (om token "
+                           "create)%s",
+                           h->ssl ? " or a client certificate of the cluster CA (om http cert "
+                                    "create)"
+                                  : "");
+                return -1;
+        }
+        if (c->cert == CERT_REFUSED) {
+                h->drops[HTTP_DROP_BAD_AUTH]++;
+                send_error(req, 401, "client certificate '%s' refused: %s", c->cert_name,
+                           c->cert_error);
+                return -1;
+        }
+        if (om_now_ms() >= c->cert_expires_ms) {
+                h->drops[HTTP_DROP_BAD_AUTH]++;
+                send_error(req, 401, "client certificate '%s' refused: certificate has expired",
+                           c->cert_name);
+                return -1;
+        }
+        w->role = c->cert_role;
+        snprintf(w->name, sizeof(w->name), "certificate %s", c->cert_name);
+        cert_used(h, c);
+        return 0;
+}
 
 /* Logs a token's first use, then at most once a minute with the count since. */
 static void token_used(struct om_http *h, struct tok *t, h2o_req_t *req) {
@@ -388,13 +571,8 @@ static void token_used(struct om_http *h, struct tok *t, h2o_req_t *req) {
 static int authenticate(struct om_http *h, h2o_req_t *req, struct who *w) {
         ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
         w->role = OM_ROLE_NONE;
-        if (i < 0) {
-                h->drops[HTTP_DROP_NO_AUTH]++;
-                send_error(req, 401,
-                           "authentication required: Authorization: Bearer <token> (om token "
-                           "create)");
-                return -1;
-        }
+        if (i < 0)
+                return authenticate_cert(h, req, w);
         h2o_iovec_t v = req->headers.entries[i].value;
         char id[OM_TOKEN_ID_LEN + 1];
         uint8_t secret[32];
@@ -1376,15 +1554,28 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
 
 /* ---- the server ---- */
 
+/* libh2o frees the connection's socket right before it calls this: the record of its
+ * certificate goes with it */
 static void conn_closed(uv_handle_t *hd) {
         struct http_conn *c = container_of((uv_tcp_t *)hd, struct http_conn, tcp);
-        c->h->conns--;
+        struct om_http *h = c->h;
+        h->conns--;
+        if (c->cert != CERT_NONE)
+                h->n_cert_conns--;
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                h->conn_list = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
         free(c);
 }
 
 static void conn_refused(uv_handle_t *hd) {
         free(container_of((uv_tcp_t *)hd, struct http_conn, tcp));
 }
+
+static void ca_follow(struct om_http *h);
 
 static void on_accept(uv_stream_t *listener, int status) {
         struct om_http *h = container_of((uv_tcp_t *)listener, struct om_http, listener);
@@ -1406,52 +1597,161 @@ static void on_accept(uv_stream_t *listener, int status) {
         }
         h->conns++;
         h->accepted++;
-        h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, conn_closed);
-        h2o_accept(&h->accept, sock);
+        ca_follow(h);
+        c->sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, conn_closed);
+        c->next = h->conn_list;
+        if (h->conn_list)
+                h->conn_list->prev = c;
+        h->conn_list = c;
+        h2o_accept(&h->accept, c->sock);
 }
 
-static int tls_setup(struct om_http *h, char *err, size_t errlen) {
+static int tls_setup(struct om_http *h, SSL_CTX **ret, char *err, size_t errlen);
+
+/* The DER of the CA's public key, to tell whether the CA changed. */
+static size_t ca_pub(X509 *ca, unsigned char *out, size_t len) {
+        EVP_PKEY *k = X509_get0_pubkey(ca);
+        int n = k ? i2d_PUBKEY(k, NULL) : -1;
+        unsigned char *p = out;
+        if (n <= 0 || (size_t)n > len || i2d_PUBKEY(k, &p) != n)
+                return 0;
+        return (size_t)n;
+}
+
+/* A TLS context: the server certificate, the verification of client certificates. */
+static int tls_make(struct om_http *h, SSL_CTX **ret, char *err, size_t errlen) {
+        int r = tls_setup(h, ret, err, errlen);
+        if (r < 0 && *ret) {
+                SSL_CTX_free(*ret);
+                *ret = NULL;
+        }
+        return r;
+}
+
+static int tls_setup(struct om_http *h, SSL_CTX **ret, char *err, size_t errlen) {
         const struct om_cl_config *cfg = h->a->cfg;
         SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+        *ret = ctx;
         if (!ctx)
                 return snprintf(err, errlen, "cannot make a TLS context"), -ENOMEM;
-        h->ssl = ctx;
         SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-        SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+        /* no renegotiation, no resumption: a connection's client certificate is the one
+         * its own full handshake verified (see tls_handshake_done) */
+        SSL_CTX_set_options(ctx,
+                            SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_num_tickets(ctx, 0);
+        EVP_PKEY *ca_key = NULL;
+        X509 *ca = NULL;
+        int r = om_tls_ca(cfg->name, &ca_key, &ca);
+        if (r < 0)
+                return snprintf(err, errlen, "cannot make the cluster CA: %s", strerror(-r)), r;
         if (cfg->http.tls == OM_HTTP_TLS_FILES) {
                 if (SSL_CTX_use_certificate_chain_file(ctx, cfg->http.cert) != 1)
-                        return snprintf(err, errlen, "[api] http_cert %s: not a PEM certificate",
-                                        cfg->http.cert),
-                               -EINVAL;
-                if (SSL_CTX_use_PrivateKey_file(ctx, cfg->http.key, SSL_FILETYPE_PEM) != 1 ||
-                    SSL_CTX_check_private_key(ctx) != 1)
-                        return snprintf(err, errlen,
-                                        "[api] http_key %s: not the PEM private key of http_cert",
-                                        cfg->http.key),
-                               -EINVAL;
+                        r = -EINVAL,
+                        snprintf(err, errlen, "[api] http_cert %s: not a PEM certificate",
+                                 cfg->http.cert);
+                else if (SSL_CTX_use_PrivateKey_file(ctx, cfg->http.key, SSL_FILETYPE_PEM) != 1 ||
+                         SSL_CTX_check_private_key(ctx) != 1)
+                        r = -EINVAL, snprintf(err, errlen,
+                                              "[api] http_key %s: not the PEM private key of "
+                                              "http_cert",
+                                              cfg->http.key);
         } else {
-                EVP_PKEY *ca_key = NULL, *key = NULL;
-                X509 *ca = NULL, *cert = NULL;
+                EVP_PKEY *key = NULL;
+                X509 *cert = NULL;
                 const char *sans[] = {cfg->http.addr, h->a->self, "localhost", NULL};
-                int r = om_tls_ca(cfg->name, &ca_key, &ca);
-                if (r == 0)
-                        r = om_tls_issue(ca_key, ca, h->a->self, sans, OM_ROLE_NONE,
-                                         UINT64_C(397) * 24 * 3600 * 1000, &key, &cert);
-                bool ok = r == 0 && SSL_CTX_use_certificate(ctx, cert) == 1 &&
-                          SSL_CTX_use_PrivateKey(ctx, key) == 1 &&
-                          SSL_CTX_add1_chain_cert(ctx, ca) == 1;
-                EVP_PKEY_free(ca_key);
+                r = om_tls_issue(ca_key, ca, h->a->self, sans, OM_ROLE_NONE,
+                                 UINT64_C(397) * 24 * 3600 * 1000, &key, &cert);
+                if (r < 0 || SSL_CTX_use_certificate(ctx, cert) != 1 ||
+                    SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_add1_chain_cert(ctx, ca) != 1)
+                        r = -EIO, snprintf(err, errlen,
+                                           "cannot make this node's certificate from the cluster "
+                                           "CA");
                 EVP_PKEY_free(key);
-                X509_free(ca);
                 X509_free(cert);
-                if (!ok)
-                        return snprintf(err, errlen,
-                                        "cannot make this node's certificate from the cluster "
-                                        "CA"),
-                               -EIO;
         }
+        /* client certificates: optional, verified against the cluster CA alone (the
+         * purpose checked is sslclient, so a node's server certificate is refused) */
+        if (ssl_ex_http < 0)
+                ssl_ex_http = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+        if (ssl_ex_verify < 0)
+                ssl_ex_verify = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+        if (r == 0 &&
+            (ssl_ex_http < 0 || ssl_ex_verify < 0 ||
+             X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca) != 1 ||
+             SSL_CTX_add_client_CA(ctx, ca) != 1 || SSL_CTX_set_ex_data(ctx, ssl_ex_http, h) != 1 ||
+             SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"om", 2) != 1))
+                r = -EIO, snprintf(err, errlen,
+                                   "cannot set up the verification of client "
+                                   "certificates");
+        if (r == 0 && !(h->ca_pub_len = ca_pub(ca, h->ca_pub, sizeof(h->ca_pub))))
+                r = -EIO, snprintf(err, errlen, "cannot read the cluster CA's public key");
+        EVP_PKEY_free(ca_key);
+        X509_free(ca);
+        if (r < 0)
+                return r;
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tls_verify);
+        SSL_CTX_set_verify_depth(ctx, 2);
+        SSL_CTX_set_info_callback(ctx, tls_handshake_done);
         h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
         return 0;
+}
+
+/* Whether the file of the CA's sec object changed since the last look (stat only). */
+static bool ca_changed(struct om_http *h) {
+        struct stat st;
+        bool exists = stat(h->ca_file, &st) == 0;
+        if (h->ca_looked && exists == h->ca_exists &&
+            (!exists || (st.st_ino == h->ca_st.st_ino && st.st_size == h->ca_st.st_size &&
+                         st.st_mtim.tv_sec == h->ca_st.st_mtim.tv_sec &&
+                         st.st_mtim.tv_nsec == h->ca_st.st_mtim.tv_nsec)))
+                return false;
+        h->ca_looked = true;
+        h->ca_exists = exists;
+        if (exists)
+                h->ca_st = st;
+        return true;
+}
+
+/* Before a connection: when the CA's sec object changed (a rotation stored it, or a
+ * replication brought another one), and the CA with it, new connections get a context
+ * of the new CA; those open keep theirs (OpenSSL counts the references). */
+static void ca_follow(struct om_http *h) {
+        if (!h->ssl || !ca_changed(h))
+                return;
+        EVP_PKEY *ca_key = NULL;
+        X509 *ca = NULL;
+        unsigned char pub[sizeof(h->ca_pub)];
+        size_t n = 0;
+        char err[256];
+        int r = om_tls_ca(h->a->cfg->name, &ca_key, &ca);
+        if (r == 0)
+                n = ca_pub(ca, pub, sizeof(pub));
+        EVP_PKEY_free(ca_key);
+        X509_free(ca);
+        om_log_set_component("http");
+        if (r < 0 || !n) {
+                log_warning("cannot read the cluster CA of %s: %s; the TLS context stays the "
+                            "one of the CA read before",
+                            OM_TLS_CA_OBJECT, r < 0 ? strerror(-r) : "no public key");
+                return;
+        }
+        if (n == h->ca_pub_len && !memcmp(pub, h->ca_pub, n))
+                return;
+        SSL_CTX *ctx = NULL;
+        if (tls_make(h, &ctx, err, sizeof(err)) < 0) {
+                log_warning("the cluster CA changed (%s), and a TLS context of it cannot be "
+                            "made: %s; the one of the CA before stays",
+                            OM_TLS_CA_OBJECT, err);
+                return;
+        }
+        SSL_CTX_free(h->ssl);
+        h->ssl = ctx;
+        h->accept.ssl_ctx = ctx;
+        log_info("the cluster CA changed (%s): new connections get a certificate of the new "
+                 "CA and client certificates of it",
+                 OM_TLS_CA_OBJECT);
 }
 
 int om_http_start(struct om_agent *a) {
@@ -1468,6 +1768,9 @@ int om_http_start(struct om_agent *a) {
         struct om_path tp;
         if (om_path_parse(OM_TOKEN_OBJECT, &tp, NULL, 0) < 0 ||
             !(h->tok_file = om_object_conf_path(&tp)))
+                return -ENOMEM;
+        if (om_path_parse(OM_TLS_CA_OBJECT, &tp, NULL, 0) < 0 ||
+            !(h->ca_file = om_object_conf_path(&tp)))
                 return -ENOMEM;
         /* each connection is a descriptor: as many as the process may open, less a margin */
         struct rlimit rl;
@@ -1504,7 +1807,8 @@ int om_http_start(struct om_agent *a) {
         h->accept.ctx = &h->ctx;
         h->accept.hosts = h->config.hosts;
         if (cfg->http.tls != OM_HTTP_TLS_OFF) {
-                if ((r = tls_setup(h, err, sizeof(err))) < 0) {
+                (void)ca_changed(h); /* the state of the CA's object, before the CA */
+                if ((r = tls_make(h, &h->ssl, err, sizeof(err))) < 0) {
                         fprintf(stderr, "om: HTTP API: %s\n", err);
                         return r;
                 }
@@ -1563,6 +1867,7 @@ void om_http_free(struct om_agent *a) {
                 SSL_CTX_free(h->ssl);
         tokens_free(h);
         free(h->tok_file);
+        free(h->ca_file);
         free(h);
         a->http = NULL;
 }

@@ -4,6 +4,8 @@
  * node of cluster.conf (this one included), in steps that each finish on every node
  * before the next begins (agent/rotation.c has the node's side):
  *
+ *   0. the HTTP API's CA, derived from the secret until now, is stored in the sec object
+ *      system/sec/http-ca (secrets/tls_ca.h), so that it outlives the rotation;
  *   1. rotkey: each node makes a key pair for this rotation and sends its public half;
  *   2. rotinstall: a new secret from libsodium's CSPRNG, sealed to each node's key, is
  *      installed everywhere as secret_next (accepted, not used); a node that fails here
@@ -31,6 +33,7 @@
 #include "core/paths.h"
 #include "core/util.h"
 #include "secrets/cluster_key.h"
+#include "secrets/tls_ca.h"
 
 #define STEP_TIMEOUT_MS 10000
 
@@ -243,6 +246,14 @@ static int cmd_rotate(struct om_cli_ctx *ctx) {
                 printf("taking up the rotation to generation %u\n", x.gen);
         else {
                 uint8_t secret[OM_CLUSTER_SECRET_LEN];
+                /* the HTTP API's CA is derived from the secret until it is stored: store
+                 * it first, so the CA (and what trusts it) outlives the rotation */
+                if ((r = om_tls_ca_pin()) < 0) {
+                        r = om_cli_fail("rotate-secret: cannot keep the HTTP API's CA in %s: %s "
+                                        "(nothing changed)",
+                                        OM_TLS_CA_OBJECT, strerror(-r));
+                        goto out;
+                }
                 if ((r = install(&x, secret)) != 0)
                         goto out;
                 /* replies of the nodes that switched come sealed with the new secret */

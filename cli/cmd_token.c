@@ -1,11 +1,14 @@
 /*
  * `om token create|ls|revoke`: the bearer tokens of the HTTP API (secrets/api_token.h),
- * and `om http ca`: the cluster CA certificate its clients trust (secrets/tls_ca.h).
+ * `om http ca`: the cluster CA certificate its clients trust, and `om http cert create`:
+ * a client certificate of a role signed by that CA (secrets/tls_ca.h).
  * Tokens live in a sec object, so a token made on one node is accepted by every node's
  * HTTP API once replicated, and a revoke reaches them the same way.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "cluster/cl_config.h"
+#include "core/fileio.h"
 #include "core/json.h"
 #include "core/paths.h"
 #include "core/util.h"
@@ -137,18 +141,29 @@ static int cmd_token_revoke(struct om_cli_ctx *ctx) {
         return OM_EXIT_OK;
 }
 
-static int cmd_http_ca(struct om_cli_ctx *ctx) {
+/* The cluster CA: 0, or the exit status after saying why not. */
+static int load_ca(const char *what, EVP_PKEY **key, X509 **cert) {
         struct om_cl_config *cfg = NULL;
         char err[512];
-        EVP_PKEY *key = NULL;
-        X509 *cert = NULL;
         int r = om_cl_config_load(om_nodename(), &cfg, err, sizeof(err));
         if (r < 0)
                 return om_cli_fail("%s", r == -EINVAL ? err : strerror(-r));
-        r = om_tls_ca(cfg->name, &key, &cert);
+        r = om_tls_ca(cfg->name, key, cert);
         free(cfg);
         if (r < 0)
-                return om_cli_fail("http ca: cannot derive the cluster CA: %s", strerror(-r));
+                return om_cli_fail("%s: cannot make the cluster CA (it needs the cluster secret, "
+                                   "readable by root): %s",
+                                   what, strerror(-r));
+        return 0;
+}
+
+static int cmd_http_ca(struct om_cli_ctx *ctx) {
+        (void)ctx;
+        EVP_PKEY *key = NULL;
+        X509 *cert = NULL;
+        int r = load_ca("http ca", &key, &cert);
+        if (r)
+                return r;
         char *pem = om_tls_cert_pem(cert);
         EVP_PKEY_free(key);
         X509_free(cert);
@@ -156,6 +171,95 @@ static int cmd_http_ca(struct om_cli_ctx *ctx) {
                 return om_cli_fail("http ca: out of memory");
         fputs(pem, stdout);
         free(pem);
+        return OM_EXIT_OK;
+}
+
+static int cmd_http_cert_create(struct om_cli_ctx *ctx) {
+        const char *role_s = om_cli_opt(ctx, "role"), *ttl_s = om_cli_opt(ctx, "ttl"),
+                   *out = om_cli_opt(ctx, "out"), *name = om_cli_opt(ctx, "name");
+        uint64_t ttl = UINT64_C(365) * 24 * 3600 * 1000;
+        enum om_role role = om_role_from_string(role_s);
+        if (!role_s)
+                return om_cli_usage_error("http cert create: --role viewer|operator|admin is "
+                                          "required");
+        if (role == OM_ROLE_NONE)
+                return om_cli_usage_error("http cert create: --role '%s': expected viewer, "
+                                          "operator or admin",
+                                          role_s);
+        if (!out || !*out)
+                return om_cli_usage_error("http cert create: --out <directory> is required");
+        if (ttl_s && (om_parse_duration_ms(ttl_s, &ttl) < 0 || ttl < 1000 ||
+                      ttl > UINT64_C(100) * 365 * 24 * 3600 * 1000))
+                return om_cli_usage_error("http cert create: --ttl '%s' is not a duration "
+                                          "from 1s to 100 years (like 30d)",
+                                          ttl_s);
+        char cn[64];
+        if (name) {
+                size_t n = strlen(name);
+                bool ok = n > 0 && n < sizeof(cn);
+                for (size_t i = 0; ok && i < n; i++)
+                        ok = (unsigned char)name[i] >= 0x20 && (unsigned char)name[i] < 0x7f;
+                if (!ok)
+                        return om_cli_usage_error("http cert create: --name '%s': 1 to 63 "
+                                                  "printable ASCII characters",
+                                                  name);
+                snprintf(cn, sizeof(cn), "%s", name);
+        } else
+                snprintf(cn, sizeof(cn), "om %s", om_role_to_string(role));
+        struct stat st;
+        if (stat(out, &st) < 0 && errno != ENOENT)
+                return om_cli_fail("http cert create: %s: %s", out, strerror(errno));
+        if (stat(out, &st) == 0 && !S_ISDIR(st.st_mode))
+                return om_cli_fail("http cert create: %s is not a directory", out);
+        static const char *const files[] = {"cert.pem", "key.pem", "ca.pem"};
+        char paths[3][4096];
+        for (size_t i = 0; i < 3; i++) {
+                if ((size_t)snprintf(paths[i], sizeof(paths[i]), "%s/%s", out, files[i]) >=
+                    sizeof(paths[i]))
+                        return om_cli_usage_error("http cert create: --out '%s' is too long", out);
+                if (access(paths[i], F_OK) == 0)
+                        return om_cli_fail("http cert create: %s exists: give another --out, "
+                                           "or remove it",
+                                           paths[i]);
+        }
+        EVP_PKEY *ca_key = NULL, *key = NULL;
+        X509 *ca = NULL, *cert = NULL;
+        int r = load_ca("http cert create", &ca_key, &ca);
+        if (r)
+                return r;
+        r = om_tls_issue(ca_key, ca, cn, NULL, role, ttl, &key, &cert);
+        EVP_PKEY_free(ca_key);
+        char *pem[3] = {r == 0 ? om_tls_cert_pem(cert) : NULL, r == 0 ? om_tls_key_pem(key) : NULL,
+                        om_tls_cert_pem(ca)};
+        EVP_PKEY_free(key);
+        X509_free(cert);
+        X509_free(ca);
+        if (r == 0 && (!pem[0] || !pem[1] || !pem[2]))
+                r = -ENOMEM;
+        if (r == 0 && (r = om_mkdir_p(out, 0700)) < 0)
+                fprintf(stderr, "om: http cert create: cannot make %s: %s\n", out, strerror(-r));
+        size_t written = 0;
+        for (; r == 0 && written < 3; written++)
+                if ((r = om_write_atomic(paths[written], pem[written], strlen(pem[written]),
+                                         written == 1 ? 0600 : 0644)) < 0)
+                        fprintf(stderr, "om: http cert create: cannot write %s: %s\n",
+                                paths[written], strerror(-r));
+        if (r < 0) /* nothing half-written */
+                while (written-- > 0)
+                        (void)unlink(paths[written]);
+        if (pem[1])
+                explicit_bzero(pem[1], strlen(pem[1]));
+        for (size_t i = 0; i < 3; i++)
+                free(pem[i]);
+        if (r < 0)
+                return om_cli_fail("http cert create: no certificate made: %s", strerror(-r));
+        char exp[32];
+        when(om_now_ms() + ttl, exp, sizeof(exp));
+        printf("%s\n%s\n%s\n", paths[0], paths[1], paths[2]);
+        fprintf(stderr,
+                "om: client certificate '%s' (%s, expires %s): curl --cert %s --key %s "
+                "--cacert %s https://<node>:<http_port>/api/whoami\n",
+                cn, om_role_to_string(role), exp, paths[0], paths[1], paths[2]);
         return OM_EXIT_OK;
 }
 
@@ -170,5 +274,9 @@ static const struct om_cli_cmd token_cmds[] = {
         {"http ca", 0, NULL, cmd_http_ca,
          "Print the cluster CA certificate (PEM) that signs every node's HTTPS certificate "
          "(http_tls = cluster)."},
+        {"http cert create", 0, "role= out= ttl= name=", cmd_http_cert_create,
+         "Make a client certificate of a role signed by the cluster CA, for the HTTP API over "
+         "TLS: writes cert.pem, key.pem (mode 0600) and ca.pem into a directory; needs the "
+         "cluster secret (root)."},
 };
 OM_CLI_REGISTER(token_cmds)

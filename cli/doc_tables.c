@@ -60,6 +60,16 @@ static const struct {
         {"token create", "ttl",
          "How long the token is accepted (a duration like 12h or 30d); "
          "no expiry when not given."},
+        {"http cert create", "role",
+         "The role the certificate gives: viewer (read), operator (actions too) or admin "
+         "(config and sec keys too)."},
+        {"http cert create", "out",
+         "The directory to write cert.pem, key.pem and ca.pem into (made when missing; an "
+         "existing file there is never replaced)."},
+        {"http cert create", "ttl",
+         "How long the certificate is valid (a duration from 1s to 100 years; default 365d)."},
+        {"http cert create", "name",
+         "The certificate's commonName, as the daemon log names it (default \"om <role>\")."},
         {"drbd resolve", "discard",
          "The node whose changes since the split brain are dropped: run on it, its replica "
          "reconnects with --discard-my-data and is resynchronized; run on the other node, "

@@ -15,7 +15,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "core/objpath.h"
 #include "secrets/cluster_key.h"
+#include "secrets/sec.h"
 
 static EVP_PKEY *key_from_seed(const uint8_t seed[32]) {
         EC_KEY *ec = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
@@ -62,9 +64,57 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value) {
         return ok ? 0 : -EINVAL;
 }
 
+static int ca_object(struct om_path *p) {
+        return om_path_parse(OM_TLS_CA_OBJECT, p, NULL, 0);
+}
+
+/* The CA key's seed: the sec object's when it holds one, else derived from the cluster
+ * secret. 1 from the object, 0 derived. */
+static int ca_seed(uint8_t seed[OM_KEY_LEN]) {
+        struct om_path p;
+        uint8_t *v = NULL;
+        size_t len = 0, n = 0;
+        int r = ca_object(&p);
+        if (r < 0)
+                return r;
+        r = om_sec_get(&p, OM_TLS_CA_KEY, &v, &len);
+        if (r == -ENOENT)
+                return om_cluster_key_derive(1, "httpca__", seed);
+        if (r < 0)
+                return r;
+        while (len && (v[len - 1] == '\n' || v[len - 1] == ' ')) /* set from a file */
+                len--;
+        r = len == 2 * OM_KEY_LEN && sodium_hex2bin(seed, OM_KEY_LEN, (const char *)v, len, NULL,
+                                                    &n, NULL) == 0 &&
+                            n == OM_KEY_LEN
+                    ? 1
+                    : -EBADMSG;
+        om_sec_value_free(v, len);
+        return r;
+}
+
+int om_tls_ca_pin(void) {
+        struct om_path p;
+        uint8_t seed[OM_KEY_LEN];
+        char hex[2 * OM_KEY_LEN + 1];
+        int r = ca_object(&p);
+        if (r < 0)
+                return r;
+        if ((r = ca_seed(seed)) != 0) /* stored already, or an error */
+                return r < 0 ? r : 0;
+        sodium_bin2hex(hex, sizeof(hex), seed, sizeof(seed));
+        sodium_memzero(seed, sizeof(seed));
+        r = om_sec_put(&p, OM_TLS_CA_KEY, (const uint8_t *)hex, strlen(hex),
+                       OM_SEC_PUT_CREATE | OM_SEC_PUT_NO_REPLACE);
+        sodium_memzero(hex, sizeof(hex));
+        if (r == -EEXIST) /* stored meanwhile: the same seed */
+                return 0;
+        return r < 0 ? r : 1;
+}
+
 int om_tls_ca(const char *cluster, EVP_PKEY **ret_key, X509 **ret_cert) {
         uint8_t seed[OM_KEY_LEN];
-        int r = om_cluster_key_derive(1, "httpca__", seed);
+        int r = ca_seed(seed);
         if (r < 0)
                 return r;
         EVP_PKEY *key = key_from_seed(seed);
