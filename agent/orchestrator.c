@@ -50,6 +50,7 @@ struct obj {
         uint64_t ready_at;
         uint64_t fo_began;
         char fo_from[OM_CL_NAME_MAX];
+        bool fenced_file; /* the instance's fenced flag is on disk */
 };
 
 struct om_orch {
@@ -101,6 +102,21 @@ static void set_frozen(struct om_orch *o, struct obj *ob, bool frozen) {
         else
                 log_info("%s instance %s", ob->path, frozen ? "frozen" : "thawed");
         o->dirty = true;
+}
+
+/* The monitor state "fenced" outlives the agent: a flag file beside the instance status
+ * (resources/status.h) is there exactly while the state is fenced, and the next agent
+ * reads it at start (cl_decide.h, fenced_mark). */
+static void fenced_keep(struct obj *ob, bool fenced) {
+        if (ob->fenced_file == fenced)
+                return;
+        int r = om_instance_set_fenced(&ob->p, fenced);
+        if (r < 0) {
+                log_error("%s: cannot %s the fenced flag: %s", ob->path,
+                          fenced ? "write" : "remove", strerror(-r));
+                return;
+        }
+        ob->fenced_file = fenced;
 }
 
 /* The events of a monitor state change: the change itself; entering "ready" (the HA
@@ -159,6 +175,7 @@ static void apply(struct om_orch *o, struct obj *ob, const struct om_decision *d
                                 log_info("%s monitor: %s", ob->path, e->why);
                         o->dirty = true;
                         state_events(o, ob, e);
+                        fenced_keep(ob, e->to == OM_MON_FENCED);
                         break;
                 case OM_EFF_SPAWN:
                 case OM_EFF_REFRESH:
@@ -236,7 +253,17 @@ static void job_done(struct om_agent *a, void *arg, int status) {
                 ob->st.job = false;
                 return;
         }
-        om_decide_job_done(&ob->cfg, &ob->st, status, &d);
+        /* what the job left in the instance status (a stop that found the reservation
+         * taken names the resource fenced there) */
+        struct om_instance_status ist;
+        struct om_dec_status ds = {0}, *dsp = NULL;
+        if (om_instance_status_load(&ob->p, &ist) == 0) {
+                ds.last_action = ist.last_action;
+                ds.down = ist.down;
+                ds.fenced = ist.fenced;
+                dsp = &ds;
+        }
+        om_decide_job_done(&ob->cfg, &ob->st, status, dsp, &d);
         apply(o, ob, &d);
         a->todo |= OM_TODO_RESCAN | OM_TODO_EVAL;
 }
@@ -388,6 +415,7 @@ static struct obj *obj_add(struct om_orch *o, const char *path) {
         }
         ob->st.state = OM_MON_INIT;
         ob->st.dup_check_stalls = o->agent->stalls;
+        ob->st.fenced_mark = ob->fenced_file = om_instance_fenced(&ob->p);
         ob->cfg.priority = 50;
         o->sched[o->n_objs] = ob;
         o->objs[o->n_objs++] = ob;

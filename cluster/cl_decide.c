@@ -95,6 +95,25 @@ void om_decide_spawn_failed(struct om_dec_obj *st, bool refresh, struct om_decis
         set_state(st, om_mon_failed_of(st->state), "cannot spawn the action", out);
 }
 
+static bool word_in(const char *list, const char *w) {
+        size_t n = strlen(w);
+        for (const char *p = list; (p = strstr(p, w)); p += n)
+                if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+                        return true;
+        return false;
+}
+
+/* The first resource the config watches for fencing (scsireserv) that the instance
+ * status names fenced, NULL none; only an HA failover service is given up for it. */
+static const char *fenced_watch(const struct om_dec_cfg *cfg, const struct om_dec_status *inst) {
+        if (!inst || !inst->fenced || !cfg->ha || !cfg->failover)
+                return NULL;
+        for (size_t k = 0; k < cfg->n_watch; k++)
+                if (cfg->watch[k].fence && word_in(inst->fenced, cfg->watch[k].rid))
+                        return cfg->watch[k].rid;
+        return NULL;
+}
+
 static void then_start(struct om_dec_obj *st, struct om_decision *out) {
         enum om_dec_then next = st->then;
         st->then = OM_THEN_NONE;
@@ -102,16 +121,28 @@ static void then_start(struct om_dec_obj *st, struct om_decision *out) {
 }
 
 void om_decide_job_done(const struct om_dec_cfg *cfg, struct om_dec_obj *st, int status,
-                        struct om_decision *out) {
+                        const struct om_dec_status *inst, struct om_decision *out) {
         bool refresh = st->mon_refreshing, rid_job = st->rid_job;
         enum om_mon fail_after = st->fail_after;
         bool standby = st->standby_job;
+        const char *fenced_rid;
         st->job = false;
         st->mon_refreshing = st->rid_job = st->standby_job = false;
         st->fail_after = OM_MON_NONE;
-        if (st->state == OM_MON_INIT)
+        if (st->state == OM_MON_INIT && st->fenced_mark &&
+            (status != 0 || !inst || fenced_watch(cfg, inst))) {
+                /* fenced when the agent last ran, and its resource still fenced (not
+                 * started here since; or its status unknown): an agent restart makes no
+                 * candidate of it */
+                st->fenced_mark = false;
+                set_state(st, OM_MON_FENCED,
+                          "fenced before the agent started (another node preempted the "
+                          "reservation): fenced until the service is placed back here",
+                          out);
+        } else if (st->state == OM_MON_INIT) {
+                st->fenced_mark = false;
                 set_state(st, OM_MON_IDLE, "status refreshed", out);
-        else if (standby) {
+        } else if (standby) {
                 /* the standby check's refresh (judged next), or the start of the standby
                  * resources: one that failed is tried again at the next check, and does
                  * not make this node a "start failed" one */
@@ -141,6 +172,20 @@ void om_decide_job_done(const struct om_dec_cfg *cfg, struct om_dec_obj *st, int
                           "stopped after a monitored resource failed: another node may take "
                           "over",
                           out);
+        } else if (st->state == OM_MON_STOPPING && status == 0 &&
+                   (fenced_rid = fenced_watch(cfg, inst))) {
+                /* a stop for another reason (the duplicate after a loop stall, the quorum
+                 * lost, a target) that found the reservation taken: fenced as well, and
+                 * nothing chained after it (a start would preempt the other node back) */
+                char why[OM_DEC_WHY_MAX];
+                snprintf(why, sizeof(why),
+                         "stopped, and the reservation of %s was preempted by another node "
+                         "while the instance ran here: fenced until the service is placed "
+                         "back here",
+                         fenced_rid);
+                eff_why(eff_add(out, OM_EFF_WARN), "%s", why);
+                st->then = OM_THEN_NONE;
+                set_state(st, OM_MON_FENCED, why, out);
         } else if (status != 0) {
                 st->then = OM_THEN_NONE;
                 set_state(st, om_mon_failed_of(st->state), NULL, out);
@@ -821,14 +866,6 @@ static void eval_ha(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg, st
  * its monitor left in "monitor failed", which takes this node out of the HA leader's
  * candidates, so the next node starts it. A restart count is reset by a whole start.
  */
-
-static bool word_in(const char *list, const char *w) {
-        size_t n = strlen(w);
-        for (const char *p = list; (p = strstr(p, w)); p += n)
-                if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
-                        return true;
-        return false;
-}
 
 static void judge(const struct om_dec_cfg *cfg, struct om_dec_obj *st,
                   const struct om_dec_status *status, struct om_decision *out) {

@@ -64,7 +64,8 @@ struct om_dec_cfg {
 enum om_dec_then { OM_THEN_NONE, OM_THEN_START, OM_THEN_STOP };
 
 /* An object's decision state, kept by the caller between passes. Zero it, then set state
- * to OM_MON_INIT and dup_check_stalls to the node's stall count, to start an object. */
+ * to OM_MON_INIT, dup_check_stalls to the node's stall count and fenced_mark to the
+ * instance's persisted fenced flag, to start an object. */
 struct om_dec_obj {
         enum om_mon state;
         bool present;        /* the config is on this node */
@@ -75,6 +76,10 @@ struct om_dec_obj {
         /* the running stop gives the instance up: the state it ends in, "monitor
          * failed" or "fenced" (OM_MON_NONE: a plain stop) */
         enum om_mon fail_after;
+        /* the instance was "fenced" when the agent last ran (the caller keeps the state
+         * fenced on disk, see om_decide_job_done): the first refresh ends in "fenced"
+         * again, unless the instance was started here meanwhile */
+        bool fenced_mark;
         bool prov_refreshed;
         bool split_done;
         bool booted;           /* a pass after the restart guard lifted ran */
@@ -204,8 +209,8 @@ void om_decide_slotted(const struct om_dec_ctx *c, struct om_dec_slots *sl,
 bool om_decide_boot_ready(const struct om_view *v, uint64_t now, uint64_t started, uint64_t timeout,
                           bool any_init);
 
-/* The status a monitor refresh left: the last action run on the instance and the
- * space-separated rids found down. */
+/* The status a monitor refresh (or an action) left: the last action run on the instance
+ * and the space-separated rids found down. */
 struct om_dec_status {
         const char *last_action;
         const char *down;
@@ -218,9 +223,17 @@ struct om_dec_status {
 void om_decide(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg, struct om_dec_obj *st,
                const struct om_dec_status *status, struct om_decision *out);
 
-/* The running job ended with status (0 success, else the exit status). */
+/* The running job ended with status (0 success, else the exit status). inst is the
+ * instance status the job left (NULL when it could not be read). It decides two ends:
+ * the first refresh of an instance whose fenced_mark is set ends in "fenced" while its
+ * status still names a watched fencing resource fenced (not started here since) or
+ * cannot be read; a stop that went through, of an HA failover instance, whose status names a
+ * watched fencing resource fenced (its stop found the reservation held by another node: it was
+ * preempted while the instance ran here, e.g. during a loop stall) ends in "fenced"
+ * too, whatever asked for the stop. The caller keeps a persisted flag equal to "the
+ * state is fenced" at every state change after the first refresh. */
 void om_decide_job_done(const struct om_dec_cfg *cfg, struct om_dec_obj *st, int status,
-                        struct om_decision *out);
+                        const struct om_dec_status *inst, struct om_decision *out);
 
 /* The action asked by the last SPAWN or REFRESH effect could not be spawned. */
 void om_decide_spawn_failed(struct om_dec_obj *st, bool refresh, struct om_decision *out);

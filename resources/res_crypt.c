@@ -259,9 +259,12 @@ static int pr_take(struct om_res *r, const char *dev) {
 }
 
 /* Gives the reservation of dev up after the volume is closed: release, then remove this
- * node's key. A reservation another node holds is left alone. Never fails the stop:
- * what is left is preempted by the next node that starts the resource. */
-static void pr_drop(struct om_res *r) {
+ * node's key. A reservation another node holds is left alone; when the volume was open
+ * until this stop (was_open), another node preempted it while it ran here: the resource
+ * is recorded fenced in the instance status (the orchestrator then keeps the instance
+ * out of the candidates, cluster/cl_decide.h). Never fails the stop: what is left is
+ * preempted by the next node that starts the resource. */
+static void pr_drop(struct om_res *r, bool was_open) {
         _cleanup_free_ char *dev = NULL;
         uint64_t me = om_pr_key_local();
         char ks[19], err[512], who[128];
@@ -275,7 +278,16 @@ static void pr_drop(struct om_res *r) {
                 log_warning("scsireserv: %s", err);
                 return;
         }
-        if (pr.held && pr.holder != me) {
+        if (pr.held && pr.holder != me && was_open) {
+                key_owner(pr.holder, who, sizeof(who));
+                log_warning("scsireserv: the reservation of %s is held by %s, who preempted it "
+                            "while the volume was open here: fenced",
+                            dev, who);
+                int e = om_instance_status_add_fenced(&r->svc->obj->path, r->rid);
+                if (e < 0)
+                        log_error_errno(e, "cannot record %s fenced in the instance status: %m",
+                                        r->rid);
+        } else if (pr.held && pr.holder != me) {
                 key_owner(pr.holder, who, sizeof(who));
                 log_info("scsireserv: the reservation of %s is held by %s: nothing to release", dev,
                          who);
@@ -523,7 +535,7 @@ static int res_crypt_stop(struct om_res *r) {
         if (crypt_status_of(name) != OM_RES_UP) {
                 log_info("crypt /dev/mapper/%s is already down", name);
                 if (scsireserv(r))
-                        pr_drop(r);
+                        pr_drop(r, false);
                 return 0;
         }
         if ((e = get_secret(r, &sec, key, sizeof(key), true)) < 0)
@@ -543,7 +555,7 @@ static int res_crypt_stop(struct om_res *r) {
                 return log_error_errno(e, "cannot deactivate %s: %s", name,
                                        last_error[0] ? last_error : strerror(-e));
         if (scsireserv(r))
-                pr_drop(r);
+                pr_drop(r, true);
         return 0;
 }
 

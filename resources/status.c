@@ -103,3 +103,36 @@ int om_instance_set_frozen(const struct om_path *p, bool frozen) {
                 return om_unlink_sync(file);
         return om_write_atomic(file, "", 0, 0644);
 }
+
+bool om_instance_fenced(const struct om_path *p) {
+        _cleanup_free_ char *file = var_file(p, "fenced");
+        return file && access(file, F_OK) == 0;
+}
+
+int om_instance_set_fenced(const struct om_path *p, bool fenced) {
+        _cleanup_free_ char *file = var_file(p, "fenced");
+        if (!file)
+                return -ENOMEM;
+        if (!fenced)
+                return om_unlink_sync(file);
+        return om_write_atomic(file, "", 0, 0644);
+}
+
+int om_instance_status_add_fenced(const struct om_path *p, const char *rid) {
+        struct om_instance_status st;
+        int r = om_instance_status_load(p, &st);
+        if (r == -ENOENT) {
+                memset(&st, 0, sizeof(st));
+                snprintf(st.avail, sizeof(st.avail), "undef");
+                snprintf(st.overall, sizeof(st.overall), "undef");
+        } else if (r < 0)
+                return r;
+        size_t len = strlen(st.fenced), n = strlen(rid);
+        for (const char *q = st.fenced; (q = strstr(q, rid)); q += n)
+                if ((q == st.fenced || q[-1] == ' ') && (q[n] == ' ' || q[n] == '\0'))
+                        return 0;
+        if (len + n + 2 > sizeof(st.fenced))
+                return -ENOSPC;
+        snprintf(st.fenced + len, sizeof(st.fenced) - len, "%s%s", len ? " " : "", rid);
+        return om_instance_status_save(p, &st);
+}

@@ -2,7 +2,9 @@
  * The cached status of an object's instance on this node: written by every action and
  * by `om <path> print status` (which computes it from the drivers), read by the agent
  * without touching any device. Stored as ini text in <var>/namespaces/<ns>/<kind>/<name>/
- * status, replaced atomically. The frozen flag is the file `frozen` beside it.
+ * status, replaced atomically. The frozen flag is the file `frozen` beside it; the fenced
+ * flag, the file `fenced`, is the agent's: there while the instance's monitor state is
+ * "fenced" (another node preempted its reservation), so that it survives an agent restart.
  */
 #pragma once
 
@@ -33,3 +35,8 @@ int om_instance_status_save(const struct om_path *p, const struct om_instance_st
 
 bool om_instance_frozen(const struct om_path *p);
 int om_instance_set_frozen(const struct om_path *p, bool frozen);
+bool om_instance_fenced(const struct om_path *p);
+int om_instance_set_fenced(const struct om_path *p, bool fenced);
+/* Adds rid to the `fenced` rids of the cached status (a stop that found the reservation of
+ * the resource's device taken by another node), keeping the rest of it. */
+int om_instance_status_add_fenced(const struct om_path *p, const char *rid);

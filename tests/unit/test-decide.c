@@ -392,6 +392,10 @@ struct done_row {
         enum om_dec_then then;
         int status;
         const char *want;
+        /* the instance status the job left: its fenced rids (NULL: no status read);
+         * the config is an HA failover service watching disk#1 for fencing */
+        const char *fenced;
+        bool fenced_mark; /* the persisted fenced flag at the agent's start */
 };
 
 static const struct done_row done_rows[] = {
@@ -411,6 +415,27 @@ static const struct done_row done_rows[] = {
          .want = "state:fenced"},
         {"a fenced instance whose stop failed", OM_MON_STOPPING, .fail_after = OM_MON_FENCED,
          .status = 1, .want = "state:stop failed"},
+        {"a stop after our loop stall that found the reservation taken", OM_MON_STOPPING,
+         .fenced = "disk#1", .want = "warn state:fenced"},
+        {"a stop of the quorum lost, then a start chained: fenced, no start", OM_MON_STOPPING,
+         .then = OM_THEN_START, .fenced = "disk#1", .want = "warn state:fenced"},
+        {"a stop that found nothing fenced", OM_MON_STOPPING, .fenced = "", .want = "state:idle"},
+        {"a stop whose status names an unwatched rid fenced", OM_MON_STOPPING, .fenced = "disk#2",
+         .want = "state:idle"},
+        {"a stop that failed, the reservation taken", OM_MON_STOPPING, .status = 1,
+         .fenced = "disk#1", .want = "state:stop failed"},
+        {"a start whose status names the resource fenced (the sticky cache)", OM_MON_STARTING,
+         .fenced = "disk#1", .want = "state:idle"},
+        {"first refresh, fenced when the agent last ran, still fenced", OM_MON_INIT,
+         .refresh = true, .fenced = "fs#0 disk#1", .fenced_mark = true, .want = "state:fenced"},
+        {"first refresh, fenced before, started here since (not fenced)", OM_MON_INIT,
+         .refresh = true, .fenced = "", .fenced_mark = true, .want = "state:idle"},
+        {"first refresh, fenced before, status unreadable", OM_MON_INIT, .refresh = true,
+         .fenced_mark = true, .want = "state:fenced"},
+        {"first refresh, fenced before, the refresh failed", OM_MON_INIT, .refresh = true,
+         .status = 1, .fenced = "", .fenced_mark = true, .want = "state:fenced"},
+        {"first refresh, the cache says fenced but the state was not (placed since)", OM_MON_INIT,
+         .refresh = true, .fenced = "disk#1", .want = "state:idle"},
         {"a start chained after a provision", OM_MON_PROVISIONING, .then = OM_THEN_START,
          .want = "state:starting spawn:start"},
         {"a chained start dropped when the first action failed", OM_MON_PROVISIONING,
@@ -419,7 +444,9 @@ static const struct done_row done_rows[] = {
 
 static void test_job_done(void **state) {
         int bad = 0;
-        struct om_dec_cfg cfg = {0};
+        struct om_dec_cfg cfg = {.ha = true, .failover = true, .n_watch = 1};
+        snprintf(cfg.watch[0].rid, sizeof(cfg.watch[0].rid), "disk#1");
+        cfg.watch[0].fence = true;
         for (size_t i = 0; i < sizeof(done_rows) / sizeof(done_rows[0]); i++) {
                 const struct done_row *r = &done_rows[i];
                 struct om_dec_obj st = {.state = r->state,
@@ -427,10 +454,12 @@ static void test_job_done(void **state) {
                                         .mon_refreshing = r->refresh && r->state != OM_MON_INIT,
                                         .rid_job = r->rid_job,
                                         .fail_after = r->fail_after,
-                                        .then = r->then};
+                                        .then = r->then,
+                                        .fenced_mark = r->fenced_mark};
+                struct om_dec_status ds = {.last_action = "stop", .down = "", .fenced = r->fenced};
                 struct om_decision d = {0};
                 char got[512];
-                om_decide_job_done(&cfg, &st, r->status, &d);
+                om_decide_job_done(&cfg, &st, r->status, r->fenced ? &ds : NULL, &d);
                 describe(&d, got, sizeof(got));
                 if (strcmp(got, r->want) != 0 || (st.job && !strstr(r->want, "spawn"))) {
                         print_error("row %zu \"%s\": got \"%s\", want \"%s\"\n", i, r->name, got,
@@ -476,7 +505,7 @@ static void test_judge_fenced(void **state) {
         assert_int_equal(st.fail_after, OM_MON_FENCED);
         assert_int_equal(st.restarted[0], 0);
         memset(&d, 0, sizeof(d));
-        om_decide_job_done(&cfg, &st, 0, &d);
+        om_decide_job_done(&cfg, &st, 0, NULL, &d);
         assert_int_equal(st.state, OM_MON_FENCED);
         assert_string_equal(om_mon_to_string(st.state), "fenced");
         assert_true(om_mon_failed(st.state));
@@ -547,7 +576,7 @@ static void test_judge(void **state) {
         assert_true(st.rid_job);
         assert_string_equal(d.eff[1].why, "resource fs#1 is down: restart 1/1");
         memset(&d, 0, sizeof(d));
-        om_decide_job_done(&cfg, &st, 0, &d);
+        om_decide_job_done(&cfg, &st, 0, NULL, &d);
         /* down again: restarts exhausted, a monitored resource gives the instance up */
         st.mon_check = true;
         memset(&d, 0, sizeof(d));
@@ -556,7 +585,7 @@ static void test_judge(void **state) {
         assert_string_equal(got, "warn state:stopping spawn:stop");
         assert_int_equal(st.fail_after, OM_MON_MONITOR_FAILED);
         memset(&d, 0, sizeof(d));
-        om_decide_job_done(&cfg, &st, 0, &d);
+        om_decide_job_done(&cfg, &st, 0, NULL, &d);
         assert_int_equal(st.state, OM_MON_MONITOR_FAILED);
 
         /* stopped on purpose: not judged; a rid not down is not either */
@@ -840,7 +869,7 @@ static void test_standby(void **state) {
         pass(&c, &cfg, &st, NULL, got, sizeof(got));
         assert_string_equal(got, "refresh");
         struct om_decision d = {0};
-        om_decide_job_done(&cfg, &st, 0, &d);
+        om_decide_job_done(&cfg, &st, 0, NULL, &d);
         assert_int_equal(d.n, 0);
         assert_true(st.standby_check);
         struct om_dec_status down = {.last_action = "stop", .down = "app#0 fs#2 ip#1"};
@@ -854,7 +883,7 @@ static void test_standby(void **state) {
         assert_false(om_mon_holds(OM_MON_STARTING_STANDBY)); /* others may start */
         /* a failed standby start is no "start failed": the node stays a candidate */
         memset(&d, 0, sizeof(d));
-        om_decide_job_done(&cfg, &st, 1, &d);
+        om_decide_job_done(&cfg, &st, 1, NULL, &d);
         describe(&d, got, sizeof(got));
         assert_string_equal(got, "state:idle");
         assert_string_equal(d.eff[0].why, "standby resources start failed");
@@ -865,7 +894,7 @@ static void test_standby(void **state) {
         pass(&c, &cfg, &st, NULL, got, sizeof(got));
         assert_string_equal(got, "refresh");
         memset(&d, 0, sizeof(d));
-        om_decide_job_done(&cfg, &st, 0, &d);
+        om_decide_job_done(&cfg, &st, 0, NULL, &d);
         /* every standby rid up: nothing to start */
         struct om_dec_status up = {.last_action = "start", .down = "app#0 fs#20"};
         pass(&c, &cfg, &st, &up, got, sizeof(got));

@@ -297,7 +297,7 @@ static void test_slots(void **state) {
                         int k = started[j];
                         if (st[k].job) {
                                 struct om_decision d = {0};
-                                om_decide_job_done(&cfg[k], &st[k], 0, &d);
+                                om_decide_job_done(&cfg[k], &st[k], 0, NULL, &d);
                                 break;
                         }
                 }

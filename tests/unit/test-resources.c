@@ -253,6 +253,41 @@ static void test_fenced_sticky(void **state) {
         om_res_svc_free(svc);
 }
 
+/* A stop that finds the reservation taken adds the rid to the cached status's fenced
+ * rids, keeping the rest (once); the agent's fenced flag is a file of its own. */
+static void test_fenced_add_and_flag(void **state) {
+        create("demo/svc/fen2", "[app#1]\nstart = /bin/true\nstop = /bin/true\n");
+        struct om_res_svc *svc = load("demo/svc/fen2");
+        const struct om_path *p = &svc->obj->path;
+        struct om_instance_status st = {0};
+        /* no cache yet: one is made */
+        assert_int_equal(om_instance_status_add_fenced(p, "disk#1"), 0);
+        assert_int_equal(om_instance_status_load(p, &st), 0);
+        assert_string_equal(st.fenced, "disk#1");
+        assert_string_equal(st.avail, "undef");
+        snprintf(st.avail, sizeof(st.avail), "up");
+        snprintf(st.down, sizeof(st.down), "fs#0");
+        snprintf(st.last_action, sizeof(st.last_action), "start");
+        st.last_action_ms = 42;
+        assert_int_equal(om_instance_status_save(p, &st), 0);
+        assert_int_equal(om_instance_status_add_fenced(p, "disk#10"), 0);
+        assert_int_equal(om_instance_status_add_fenced(p, "disk#1"), 0);
+        assert_int_equal(om_instance_status_add_fenced(p, "disk#10"), 0);
+        assert_int_equal(om_instance_status_load(p, &st), 0);
+        assert_string_equal(st.fenced, "disk#1 disk#10");
+        assert_string_equal(st.avail, "up");
+        assert_string_equal(st.down, "fs#0");
+        assert_string_equal(st.last_action, "start");
+        assert_int_equal(st.last_action_ms, 42);
+        assert_false(om_instance_fenced(p));
+        assert_int_equal(om_instance_set_fenced(p, true), 0);
+        assert_true(om_instance_fenced(p));
+        assert_int_equal(om_instance_set_fenced(p, false), 0);
+        assert_false(om_instance_fenced(p));
+        assert_int_equal(om_instance_set_fenced(p, false), 0);
+        om_res_svc_free(svc);
+}
+
 static void test_devs_down(void **state) {
         create("demo/svc/loopcrypt", loopback_conf);
         struct om_res_svc *svc = load("demo/svc/loopcrypt");
@@ -521,6 +556,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_status_unresolved_dev, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_devs_down, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fenced_sticky, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fenced_add_and_flag, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_flags, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_split_command, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exec, setup, teardown),

@@ -1196,7 +1196,7 @@ static int run(const struct scenario *sc) {
                         j->on = false;
                         struct om_decision d;
                         d.n = 0; /* not zeroed whole: see cl_decide.h */
-                        om_decide_job_done(&S.cfg[s], &nd->st[s], j->ok ? 0 : 1, &d);
+                        om_decide_job_done(&S.cfg[s], &nd->st[s], j->ok ? 0 : 1, NULL, &d);
                         apply(nd, e.node, s, &d);
                         collect(nd, e.node);
                         kick(e.node);

@@ -8,7 +8,9 @@
 # hand: n2 preempts n1's reservation. Then n1's monitor finds its disk#1 fenced at its
 # next status refresh and gives the instance up: stopped (the volume closed, the
 # reservation left to n2), monitor "fenced" (out of the HA candidates until the
-# service is placed back), the reason in the daemon log; n1 does not start it again.
+# service is placed back), the reason in the daemon log; n1 does not start it again,
+# nor after a restart of its agent (the state "fenced" is kept on disk); placed back on
+# n1 (switch --to n1), n1 preempts n2 in turn and is no longer fenced.
 # (n2's agent may then stop its frozen instance too, as a duplicate after a stall of
 # its loop: the test does not depend on what n2 does after its start.)
 # Exit 0 on success; 1 with the consoles and logs on failure; 77 when the QEMU lab or
@@ -140,5 +142,26 @@ sleep 6
 n1_failed || fail "n1 left 'fenced'"
 run n1 "om $svc print status"
 grep -qE "down +fenced$" <<<"$out" || fail "n1's print status does not say fenced"
+
+step "n1's agent restarted: the instance is still fenced (not a candidate again)"
+run n1 "om daemon stop && om daemon start"
+until_ 60 "n1 sees n2 up after its agent restarted" peer_up n1 n2
+n1_known() { local m; m=$(inst_field n1 n1 monitor) && [ -n "$m" ] && [ "$m" != init ] && [ "$m" != none ]; }
+until_ 60 "n1's instance out of init after the restart" n1_known
+[ "$(inst_field n1 n1 monitor)" = fenced ] || fail "n1's instance is '$(inst_field n1 n1 monitor)' after its agent restarted, not fenced"
+n2_sees_fenced() { [ "$(inst_field n1 n2 monitor)" = fenced ]; }
+until_ 30 "n2 sees n1's instance fenced" n2_sees_fenced
+run n1 "grep -F 'fenced before the agent started' /var/log/om/daemon.log"
+run n1 "om mon"
+
+step "placed back on n1 (switch --to n1): n1 preempts n2, no longer fenced"
+run n1 "om $svc switch --to n1 --wait"
+n1_back() { [ "$(inst_field n1 n1 avail)" = up ] && [ "$(inst_field n1 n1 monitor)" = idle ]; }
+until_ 90 "the service up on n1, idle" n1_back
+run n1 "om $svc print status"
+grep -q "pr key .* holds the reservation" <<<"$out" || fail "n1 does not hold the reservation again"
+! grep -qE " fenced$|warn: fenced" <<<"$out" || fail "n1's print status still says fenced"
+[ "$(inst_field n1 n2 monitor)" != fenced ] || fail "n2 still sees n1's instance fenced"
+run n1 "om mon"
 
 step "PASS ($(lab_elapsed "$t_start")s)"

@@ -11,7 +11,9 @@
 #   unfenced  on LUN unfenced, scsireserv not set
 # Both run on n1. n1 is frozen (SIGSTOP of its QEMU: a hung host, a long VM pause)
 # until n2 has taken both services over, then thawed; n1's agent then finds the
-# services up elsewhere and stops them. For each service the test prints the records
+# services up elsewhere and stops them; the stop of the fenced one finds the
+# reservation held by n2, so that instance ends in the monitor state "fenced" (out of
+# the candidates until the service is placed back), the unfenced one does not. For each service the test prints the records
 # n1 wrote with a successful fsync after the thaw (that is, after n2 had mounted the
 # volume: the first record whose uptime jumps by more than 3 s over the previous one,
 # the pause, and every later one until the app is started again: when both instances
@@ -22,7 +24,7 @@
 #
 # Asserted for the fenced service only: no record of n1's accepted after the
 # takeover, the refusals seen by n1's kernel (reservation conflict), e2fsck clean,
-# n1's instance stopped by its agent after the thaw. (A record refused is one whose
+# n1's instance stopped by its agent after the thaw and reported fenced. (A record refused is one whose
 # write or fsync failed; a writer blocked in its fsync until the agent's stop kills
 # it logs nothing: it is neither accepted nor counted as refused.) The unfenced figures are printed (never asserted: they
 # depend on timing) so that the difference shows in every run.
@@ -155,7 +157,17 @@ start)
     echo $! >"$pidf"
     ;;
 stop)
-    [ -s "$pidf" ] && kill "$(cat "$pidf")" 2>/dev/null
+    # the loop and its dd (a process group of their own, setsid): a dd left in its
+    # fsync would keep the fs busy and fail the umount that follows
+    if [ -s "$pidf" ]; then
+        pg=$(cat "$pidf")
+        kill -TERM -"$pg" 2>/dev/null
+        i=0
+        while kill -0 -"$pg" 2>/dev/null && [ $i -lt 100 ]; do
+            usleep 100000
+            i=$((i + 1))
+        done
+    fi
     rm -f "$pidf"
     exit 0
     ;;
@@ -252,7 +264,16 @@ n1_stopped() {
 }
 until_ 90 "n1 stops both services" n1_stopped
 echo "n1 stopped both $(lab_elapsed "$t_thaw") s after the thaw"
+# the fenced one ends in the monitor state "fenced" (out of the candidates), in n1's
+# view and in n2's; the unfenced one does not
+n1_fenced() { [ "$(inst_field n1 n1 fenced monitor)" = fenced ] && [ "$(inst_field n1 n2 fenced monitor)" = fenced ]; }
+until_ 30 "n1's instance of fenced in the monitor state fenced (n1's and n2's views)" n1_fenced
+echo "n1's instance of fenced: $(inst_field n1 n1 fenced monitor), of unfenced: $(inst_field n1 n1 unfenced monitor)"
+[ "$(inst_field n1 n1 unfenced monitor)" != fenced ] || fail "n1's instance of unfenced says fenced"
 run n1 "om mon"
+run n1 "grep -E 'fenced' /var/log/om/daemon.log | tail -n 4"
+run n1 "om demo/svc/fenced print status"
+grep -qE "down +fenced$" <<<"$out" || fail "n1's print status of fenced does not say fenced"
 run n1 "dmesg | grep -c 'reservation conflict' || true"
 conflicts=$out
 run n1 "dmesg | grep -E 'EXT4-fs|I/O error|nexus' | tail -n 12 || true"
@@ -275,7 +296,9 @@ done
 step "figures"
 declare -A OK FAILED
 for s in "${svcs[@]}"; do
-    q n1 "cat /root/$s.log" | awk '$3 - prev > 3 && prev > 0 { after = 1 } after && $2 == "start" { exit } { prev = $3 } after' >"$LAB_DIR/after.$s" || true
+    q n1 "cat /root/$s.log" >"$LAB_DIR/log.$s" || true
+    echo "n1's log of $s from the pause on (sequence, ok|failed, uptime): $(sed -n "${N0[$s]},\$p" "$LAB_DIR/log.$s" | head -n 8 | tr '\n' ',')"
+    awk '$3 - prev > 3 && prev > 0 { after = 1 } after && $2 == "start" { exit } { prev = $3 } after' "$LAB_DIR/log.$s" >"$LAB_DIR/after.$s" || true
     echo "n1's records of $s after the pause: $(head -c 300 "$LAB_DIR/after.$s" | tr '\n' ' ')"
     OK[$s]=$(grep -c ' ok ' "$LAB_DIR/after.$s" || true)
     FAILED[$s]=$(grep -c ' failed ' "$LAB_DIR/after.$s" || true)

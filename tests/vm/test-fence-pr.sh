@@ -145,7 +145,7 @@ grep -E '^ *\|- disk#1 .* down ' <<<"$out" >/dev/null || fail "disk#1 is not rep
 on n1 0 "om $svc print status --format json"
 has '"log":["warn: reservation preempted by n2'
 on n1 0 "om $svc stop --local"
-has "scsireserv: the reservation of $lun is held by n2: nothing to release"
+has "scsireserv: the reservation of $lun is held by n2, who preempted it while the volume was open here: fenced"
 [ "$(holder n2)" = "$(short "$k2")" ] || fail "n1's stop touched n2's reservation"
 
 step "n2: stop releases, start again, unprovision clears"
