@@ -82,7 +82,8 @@ static const struct om_keyword keywords[] = {
          "or a stop killed at stop_timeout): none leaves everything as the stop left it; "
          "freezestop, crash and reboot first suspend every disk.crypt volume still open "
          "(luksSuspend: I/O on the mapping is held and the volume key leaves kernel "
-         "memory), then freeze the instance, crash the node (sysrq c) or reboot it "
+         "memory; a suspend that has not ended after 5s, on a device that does not "
+         "answer, is left behind), then freeze the instance, crash the node (sysrq c) or reboot it "
          "(sysrq b). crash and reboot are carried out only with OM_ALLOW_REBOOT=1 in the "
          "environment (otherwise logged, the volumes staying suspended). Default: crash "
          "when a disk.crypt of the service has scsireserv = true, none otherwise."},

@@ -447,6 +447,13 @@ static const char *monitor_action(struct om_res_svc *svc, char *buf, size_t len)
         return "none";
 }
 
+/* How long the suspend of one volume may take after a failed stop. */
+#define OM_SUSPEND_TIMEOUT_MS 5000
+
+static int suspend_one(void *arg) {
+        return om_res_crypt_suspend(arg);
+}
+
 /* A stop that failed leaves a node that may still write to a shared device, which
  * another node may open next. monitor_action says what to do: none, nothing; the others
  * first suspend every disk.crypt volume still open (no more I/O through it, the key
@@ -473,7 +480,14 @@ static void stop_failed(struct om_res_svc *svc) {
                 if (r->drv != &om_res_driver_crypt || r->disabled)
                         continue;
                 om_log_set_rid(r->rid);
-                (void)om_res_crypt_suspend(r);
+                /* bounded: on a device that does not answer (the stop hung on it) the
+                 * suspend waits for I/O that never ends, and the action after it must
+                 * still run */
+                if (om_res_run_bounded(OM_SUSPEND_TIMEOUT_MS, "crypt_suspend", suspend_one, r) ==
+                    -ETIME)
+                        log_warning("crypt_suspend did not end in %ds (its device does not "
+                                    "answer): going on with monitor_action %s",
+                                    OM_SUSPEND_TIMEOUT_MS / 1000, ma);
         }
         om_log_set_rid(NULL);
         if (om_streq(ma, "freezestop")) {
