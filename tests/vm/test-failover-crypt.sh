@@ -1,19 +1,23 @@
 #!/bin/bash
 # test-failover-crypt.sh: the mission's headline in the QEMU lab (issue 7 item 5).
 #
-# Two TCG guests n1 (10.99.0.11) and n2 (10.99.0.12) share one raw 1G image, the
-# "SAN" (/dev/disk/by-id/virtio-san in both); an arbitrator (`om arbitrator run` on
-# the host side of the lab network, 10.99.0.1:1300, serving the cluster with its
-# secret) gives the two-node cluster its tie-breaking vote.  The same cluster.conf on both (interval/timeout
-# defaults unless FO_INTERVAL / FO_TIMEOUT are set), `om daemon start` on both.
+# Two TCG guests n1 (10.99.0.11) and n2 (10.99.0.12) share a 1G LUN of the lab's iSCSI
+# SAN (the reference's SAN is an iSCSI disk) and a 4M one for a disk heartbeat; an
+# arbitrator (`om arbitrator run` on the host side of the lab network, 10.99.0.1:1300)
+# gives the two-node cluster its tie-breaking vote (scenario.lib's lab_ha_pair: the same
+# cluster.conf on both, interval/timeout defaults unless FO_INTERVAL / FO_TIMEOUT are
+# set, `om daemon start` on both).
 #
 #   create demo/svc/sancrypt on n1 (the reference's SAN service: crypt on the shared
 #   disk + ext4, nodes = n1 n2, orchestrate = ha, topology = failover); the config
 #   reaches n2 by replication; `provision --wait` (orchestrated, on the HA leader
 #   n1); the generated passphrase (demo/sec/sancrypt) reaches n2 by replication and
 #   decodes there to the same bytes as on n1; data written on n1 (random file,
-#   sha256, sync); n1 loses power (lab_kill); n2 takes over: its daemon reopens the
-#   LUKS volume with the replicated passphrase and mounts the ext4.
+#   sha256, sync); n1 is cut from n2 and the arbitrator for 10 s (nft in the lab's
+#   namespace; both still reach the SAN): each sees the other "disk (net down)",
+#   nothing moves, n1 keeps its quorum; healed; n1 loses power (lab_kill); n2 takes
+#   over: its daemon reopens the LUKS volume with the replicated passphrase and
+#   mounts the ext4.
 #
 # Prints "failover: kill to service up on n2: X ms" (host monotonic clock, from the
 # SIGKILL of n1's QEMU to the first `om demo/svc/sancrypt print status --format
@@ -26,7 +30,7 @@
 # has "do start --local (daemon origin)" and the luksOpen line.
 #
 # Exit 0 on success; 1 with the consoles, daemon and object logs on failure; 77
-# when the QEMU lab cannot run here.  Environment: OM_BIN (default build/om),
+# when the QEMU lab, its iSCSI SAN, jq or nft are missing.  Environment: OM_BIN (default build/om),
 # FO_INTERVAL / FO_TIMEOUT (heartbeat, default 1s / 3s), FO_REBOOT=0 (skip the last
 # step: reboot n1 with a blank root and wait until it is provisioned again),
 # FO_ALLOW_PASSIVE_MOUNT=1 (report, do not fail on, the passive node mounting the
@@ -41,24 +45,20 @@
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$(cd "$here/../.." && pwd)
 om_bin=${OM_BIN:-$src/build/om}
+OM_BIN=$om_bin
 . "$here/lab.sh"
 command -v jq >/dev/null || { echo "SKIP: jq is needed (om mon --format json is read on the host)"; exit 77; }
 
 svc=demo/svc/sancrypt
 sec=demo/sec/sancrypt
 key=disk_1_crypt_passphrase
-dev=/dev/disk/by-id/virtio-san
 crypt=/dev/mapper/sancrypt.demo.svc.default-crypt
 mnt=/srv/sancrypt
 objlog=/var/log/om/namespaces/demo/svc/sancrypt.log
 interval=${FO_INTERVAL:-1s}
 timeout=${FO_TIMEOUT:-3s}
-arb_port=1300
-declare -A ADDR=([n1]=10.99.0.11 [n2]=10.99.0.12)
 
-t_start=$EPOCHREALTIME
-step() { echo "== [$(lab_elapsed "$t_start" | cut -d. -f1)s] $*"; }
-ARB_PID=
+. "$here/scenario.lib"
 dumped=
 dump() {
     [ -z "$dumped" ] || return 0
@@ -114,60 +114,14 @@ ms_since() {
     echo $(((${now/./} - ${1/./}) / 1000))
 }
 
-lab_init --om "$om_bin" || exit $?
-# the arbitrator runs under a subshell (lab_host is a function): its children go too
-arb_stop() { [ -z "$ARB_PID" ] || { pkill -P "$ARB_PID"; kill "$ARB_PID"; } 2>/dev/null || true; }
-trap 'arb_stop; lab_cleanup' EXIT
-trap 'trap - EXIT; arb_stop; lab_cleanup; trap - INT; kill -INT $$' INT
-trap 'trap - EXIT; arb_stop; lab_cleanup; trap - TERM; kill -TERM $$' TERM
+lab_init --om "$om_bin" --iscsi || exit $?
+command -v nft >/dev/null || { echo "SKIP: nft is needed (the network cut)"; exit 77; }
 
-step "arbitrator on 10.99.0.1:$arb_port, boot n1 and n2 (TCG) on the shared disk"
-secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-mkdir -p "$LAB_DIR/arb/etc"
-printf '[arbitrator]\naddr = 10.99.0.1\nport = %s\nname = arb\n[cluster#1]\nname = default\nsecret = %s\n' \
-    "$arb_port" "$secret" >"$LAB_DIR/arb/etc/arbitrator.conf"
-chmod 600 "$LAB_DIR/arb/etc/arbitrator.conf"
-lab_host env OM_ROOT="$LAB_DIR/arb" OM_NODENAME=arb "$om_bin" arbitrator run \
-    </dev/null >"$LAB_DIR/arb.out" 2>&1 &
-ARB_PID=$!
-san=$(lab_disk san 1G)
-lab_start n1 "${ADDR[n1]}/24" "$san"
-lab_start n2 "${ADDR[n2]}/24" "$san"
-lab_wait n1 || fail "n1 did not boot"
-lab_wait n2 || fail "n2 did not boot"
+step "arbitrator, two iSCSI LUNs (san, hb), n1 and n2 (TCG), agents (hb interval $interval, timeout $timeout, and a disk heartbeat)"
+HA_INTERVAL=$interval HA_TIMEOUT=$timeout
+lab_ha_pair --disk-hb hb default san:1G hb:4M || fail "lab_ha_pair"
+dev=${HA_LUN[san]}
 echo "boot: n1 $(lab_boot_time n1)s, n2 $(lab_boot_time n2)s"
-kill -0 "$ARB_PID" 2>/dev/null || fail "the arbitrator did not start: $(cat "$LAB_DIR/arb.out")"
-conf="[cluster]
-name = default
-secret = $secret
-nodes = n1 n2
-
-[hb#1]
-type = unicast
-addr@n1 = ${ADDR[n1]}
-addr@n2 = ${ADDR[n2]}
-interval = $interval
-timeout = $timeout
-
-[arbitrator#1]
-uri = om://10.99.0.1:$arb_port
-weight = 1"
-
-# peer_up NODE PEER: NODE sees PEER up
-peer_up() {
-    local j
-    j=$(q "$1" "om node ls --format json") || return 1
-    [ "$(jq -r ".\"$2\".liveness // empty" <<<"$j" 2>/dev/null)" = up ]
-}
-
-step "cluster.conf (hb interval $interval, timeout $timeout, arbitrator), om daemon start on both"
-for n in n1 n2; do
-    printf '%s\n' "$conf" | lab_run -i "$n" 'mkdir -p /etc/om && umask 077 && cat >/etc/om/cluster.conf' ||
-        fail "$n: cannot write cluster.conf"
-    run "$n" "om daemon start"
-done
-until_ 30 "n1 sees n2 up" peer_up n1 n2
-until_ 30 "n2 sees n1 up" peer_up n2 n1
 run n1 "om node ls"
 
 step "create $svc on n1; the config reaches n2 by replication"
@@ -231,6 +185,46 @@ fi
 step "data on n1"
 run n1 "head -c 4194304 /dev/urandom >$mnt/payload && sha256sum $mnt/payload | tee /root/payload.sum && sync"
 sum1=${out%% *}
+
+step "network cut of n1 (from n2 and the arbitrator; the SAN still reached): its disk beats keep it up"
+# Without the disk heartbeat this cut moves the service: n2 sees n1 silent, the
+# arbitrator's vote goes to n2 once n1's lease ran out, n2 starts it (and n1, without
+# quorum, stops it). With it, each node still sees the other alive: nothing moves.
+lab_host nft -f - <<'EOF' || fail "nft"
+table bridge omcut {
+  chain cut {
+    type filter hook forward priority 0;
+    ip saddr 10.99.0.11 ip daddr 10.99.0.12 drop
+    ip saddr 10.99.0.12 ip daddr 10.99.0.11 drop
+  }
+}
+table inet omcut {
+  chain toarb {
+    type filter hook input priority 0;
+    ip saddr 10.99.0.11 drop
+  }
+}
+EOF
+hbs() { q "$1" "om mon --format json" | jq -r ".nodes.\"$2\".heartbeats" 2>/dev/null; }
+net_down() { [ "$(hbs n2 n1)" = "disk (net down)" ] && [ "$(hbs n1 n2)" = "disk (net down)" ]; }
+until_ 60 "each node sees the other 'disk (net down)'" net_down
+run n2 "om mon"
+# longer than a takeover would take to begin without the disk beats: the timeout (3 s),
+# n1's lease (3 s), the ready period (1 s)
+t0=$EPOCHREALTIME
+while [ "$(lab_elapsed "$t0" | cut -d. -f1)" -lt 10 ]; do
+    [ "$(inst_field n2 n2 avail)" != up ] || fail "n2 started $svc during the network cut"
+    case $(inst_field n2 n2 monitor) in ready | starting) fail "n2 began a takeover of $svc during the network cut" ;; esac
+    [ "$(inst_field n1 n1 avail)" = up ] || fail "n1 stopped $svc during the network cut"
+    [ "$(inst_field n1 n2 avail)" = up ] || fail "n2 does not see $svc up on n1 during the cut"
+    read -r -t 1 -u "$LAB_SLEEP_FD" || true
+done
+run n1 "grep -E 'quorum|=> down' /var/log/om/daemon.log | tail -n 5"
+! grep -q "quorum lost" <<<"$out" || fail "n1 lost its quorum during the cut"
+lab_host nft delete table bridge omcut && lab_host nft delete table inet omcut || fail "nft delete"
+net_up() { [ "$(hbs n2 n1)" != "disk (net down)" ] && [ "$(hbs n1 n2)" != "disk (net down)" ]; }
+until_ 60 "the network beats back after the heal" net_up
+echo "heartbeats after the heal: n2 sees n1 '$(hbs n2 n1)'"
 
 step "power loss of n1; poll n2 until $svc is up there"
 n2_up() {
@@ -328,11 +322,7 @@ if [ "${FO_REBOOT:-1}" = 1 ]; then
     step "n1 reboots with a blank root: does it become provisioned?"
     run n2 "om $svc thaw"
     run n2 "om $svc start --local --rid fs#0"
-    lab_boot n1 "${ADDR[n1]}/24" "$san" || fail "n1 did not boot again"
-    printf '%s\n' "$conf" | lab_run -i n1 'mkdir -p /etc/om && umask 077 && cat >/etc/om/cluster.conf' ||
-        fail "n1: cannot write cluster.conf"
-    run n1 "om daemon start"
-    until_ 30 "n1 sees n2 up" peer_up n1 n2
+    lab_ha_boot n1 || fail "n1 back with its agent"
     until_ 30 "the config back on n1" eval 'q n1 "om $svc print config" >/dev/null'
     t0=$EPOCHREALTIME
     n1_prov() { [ "$(inst_field n1 n1 provisioned)" = true ] && [ "$(inst_field n1 n2 provisioned)" = true ]; }
