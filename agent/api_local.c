@@ -67,9 +67,10 @@ struct api_conn {
         bool close_after;
         bool partial; /* the timer runs the incomplete-request deadline */
         uid_t uid;
-        bool om_group;         /* not root nor the agent's uid: a member of the om group */
-        uint64_t accepted;     /* loop time */
-        struct om_ev_sub *sub; /* an `events` subscriber: no more requests, no idle limit */
+        bool om_group;               /* not root nor the agent's uid: a member of the om group */
+        uint64_t accepted;           /* loop time */
+        struct om_ev_sub *sub;       /* an `events` subscriber: no more requests, no idle limit */
+        struct om_arbc_fence *fence; /* a drbd_fence request waiting for the arbitrator */
         struct api_conn *prev, *next;
 };
 
@@ -110,6 +111,10 @@ static void conn_close(struct api_conn *c) {
         if (c->sub) {
                 om_events_unsubscribe(c->agent, c->sub);
                 c->sub = NULL;
+        }
+        if (c->fence) {
+                om_arbc_fence_cancel(c->fence);
+                c->fence = NULL;
         }
         conn_unlink(c);
         c->closing = 2;
@@ -610,6 +615,81 @@ static void cmd_events(struct api_conn *c, const msgpack_object *req) {
                 conn_close(c);
 }
 
+/* How long the agent waits for the arbitrator's answer to a drbd_fence request (the
+ * DRBD handler that asks waits a little longer). */
+#define FENCE_TIMEOUT_MS 10000
+
+static void fence_done(void *arg, const struct om_arbc_fence_done *d) {
+        struct api_conn *c = arg;
+        c->fence = NULL;
+        if (c->closing)
+                return;
+        if (d->error) {
+                char msg[160];
+                snprintf(msg, sizeof(msg), "the arbitrator did not answer within %d s",
+                         FENCE_TIMEOUT_MS / 1000);
+                reply_error(c, msg, false);
+                return;
+        }
+        msgpack_packer pk;
+        struct api_write *w = reply_begin(c, &pk);
+        if (!w) {
+                conn_close(c);
+                return;
+        }
+        msgpack_pack_map(&pk, 3);
+        om_cl_mp_kv_u64(&pk, "v", 1);
+        om_cl_mp_kv_bool(&pk, "ok", true);
+        om_cl_mp_str_pack(&pk, "data");
+        msgpack_pack_map(&pk, 7);
+        om_cl_mp_kv_str(&pk, "result", om_arb_fence_result_to_string(d->result));
+        om_cl_mp_kv_str(&pk, "res", d->mark.res);
+        om_cl_mp_kv_str(&pk, "outdated", d->mark.victim);
+        om_cl_mp_kv_str(&pk, "by", d->mark.by);
+        om_cl_mp_kv_u64(&pk, "id", d->mark.id);
+        om_cl_mp_kv_u64(&pk, "at", d->mark.at);
+        om_cl_mp_kv_str(&pk, "arbitrator", d->arbitrator);
+        reply_send(w, false);
+}
+
+/* "drbd_fence" {op: fence|unfence, res, node}: asks the arbitrator to set the fence mark
+ * "the replica of node is outdated, by this node" (fence), or to clear the mark naming
+ * node (unfence), and replies with its answer once it came (cluster/arb_fence.h):
+ * {result, res, outdated, by, id, at, arbitrator}. DRBD's fence-peer handler calls it
+ * (resources/res_drbd.c). */
+static void cmd_drbd_fence(struct api_conn *c, const msgpack_object *req) {
+        char op[16], res[OM_ARB_RES_MAX], node[OM_ARB_NAME_MAX];
+        if (om_cl_mp_get_str(req, "op", op, sizeof(op)) < 0 ||
+            om_arb_fence_op_from_string(op) < 0) {
+                reply_error(c, "malformed request: op is not fence or unfence", false);
+                return;
+        }
+        if (om_cl_mp_get_str(req, "res", res, sizeof(res)) < 0 || !om_arb_res_name_ok(res)) {
+                reply_error(c, "malformed request: res is not a resource name", false);
+                return;
+        }
+        if (om_cl_mp_get_str(req, "node", node, sizeof(node)) < 0 ||
+            om_cl_config_node_index(c->agent->cfg, node) < 0) {
+                reply_error(c, "malformed request: node is not a node of the cluster", false);
+                return;
+        }
+        if (c->fence) {
+                reply_error(c, "a drbd_fence request is already waiting on this connection", false);
+                return;
+        }
+        int e = 0;
+        c->fence =
+                om_arbc_fence_start(c->agent, (enum om_arb_fence_op)om_arb_fence_op_from_string(op),
+                                    res, node, FENCE_TIMEOUT_MS, fence_done, c, &e);
+        if (!c->fence)
+                reply_error(c,
+                            e == -ENOTCONN ? "no arbitrator: cluster.conf has no [arbitrator#N] "
+                                             "whose socket is open"
+                            : e == -EINVAL ? "malformed request: a node cannot fence itself"
+                                           : "out of memory",
+                            false);
+}
+
 /* "metrics": {text: the Prometheus exposition (agent/metrics.h)} */
 static int cmd_metrics(struct om_agent *a, const msgpack_object *req, msgpack_packer *pk) {
         struct om_buf text = {0};
@@ -653,6 +733,7 @@ static const struct {
         {{"reload", OM_API_WHO_LOCAL_USER, false}, cmd_reload},
         {{"events", OM_API_WHO_LOCAL_USER, true}, NULL, cmd_events},
         {{"metrics", OM_API_WHO_LOCAL_USER, true}, cmd_metrics},
+        {{"drbd_fence", OM_API_WHO_LOCAL_USER, false}, NULL, cmd_drbd_fence},
 };
 
 bool om_api_local_may(const struct om_api_cmd *c, uid_t uid, uid_t agent_uid, bool om_group) {

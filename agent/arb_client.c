@@ -56,8 +56,28 @@ struct arbc_one {
         uint64_t tx, tx_errors, rx, drops[_AD_MAX];
 };
 
+#define FENCE_SENT_KEEP 64  /* a fence request's sequences remembered (its resends) */
+#define FENCE_RESEND_MS 500 /* a fence request is sent again this often */
+
+struct om_arbc_fence {
+        struct om_arbc *c;
+        uv_timer_t timer;
+        enum om_arb_fence_op op;
+        char res[OM_ARB_RES_MAX];
+        char node[OM_ARB_NAME_MAX];
+        uint64_t id;       /* UNFENCE: 0 reads the mark, then the id read clears it */
+        uint64_t deadline; /* boot ms */
+        uint64_t sent[FENCE_SENT_KEEP];
+        size_t n_sent;
+        om_arbc_fence_cb cb;
+        void *arg;
+        bool done;
+        struct om_arbc_fence *next;
+};
+
 struct om_arbc {
         struct om_agent *a;
+        struct om_arbc_fence *fences;
         uint8_t key[OM_HB_KEY_LEN];
         struct arbc_one arb[OM_CL_ARB_MAX];
         size_t n;
@@ -150,6 +170,9 @@ void om_arbc_view_changed(struct om_agent *a) {
         ask_all(c);
 }
 
+static void on_fence_answer(struct arbc_one *o, const struct om_hb_info *info,
+                            const uint8_t *payload, size_t plen);
+
 static void log_count(struct arbc_one *o, enum om_arb_count cnt) {
         if (o->logged && cnt == o->last_count)
                 return;
@@ -169,7 +192,8 @@ static void on_answer(struct arbc_one *o, const uint8_t *buf, size_t len) {
         struct om_agent *a = c->a;
         struct om_hb_info info;
         enum om_hb_drop why;
-        if (om_hb_peek(buf, len, OM_ARB_UDP_MAX, &info, &why) < 0 || info.type != OM_HB_ARB_RESP) {
+        if (om_hb_peek(buf, len, OM_ARB_UDP_MAX, &info, &why) < 0 ||
+            (info.type != OM_HB_ARB_RESP && info.type != OM_HB_ARB_FENCE_RESP)) {
                 o->drops[AD_GARBAGE]++;
                 return;
         }
@@ -181,6 +205,10 @@ static void on_answer(struct arbc_one *o, const uint8_t *buf, size_t len) {
         int plen = om_hb_open(c->key, buf, len, payload);
         if (plen < 0) {
                 o->drops[AD_TAG]++;
+                return;
+        }
+        if (info.type == OM_HB_ARB_FENCE_RESP) {
+                on_fence_answer(o, &info, payload, (size_t)plen);
                 return;
         }
         static struct om_arb_ans_msg m;
@@ -233,6 +261,163 @@ static void on_answer(struct arbc_one *o, const uint8_t *buf, size_t len) {
         snprintf(o->sender, sizeof(o->sender), "%s", info.sender);
         log_count(o, om_arbc_count(a, o->k));
         om_orch_kick(a);
+}
+
+/* ---- fence requests ---- */
+
+static void fence_closed(uv_handle_t *h) {
+        free(container_of((uv_timer_t *)h, struct om_arbc_fence, timer));
+}
+
+static void fence_unlink(struct om_arbc_fence *f) {
+        for (struct om_arbc_fence **p = &f->c->fences; *p; p = &(*p)->next)
+                if (*p == f) {
+                        *p = f->next;
+                        break;
+                }
+        f->done = true;
+        uv_timer_stop(&f->timer);
+        uv_close((uv_handle_t *)&f->timer, fence_closed);
+}
+
+static void fence_finish(struct om_arbc_fence *f, const struct om_arbc_fence_done *d) {
+        om_log_set_component("monitor");
+        if (d->error)
+                log_error("drbd %s %s of %s: arbitrator#1 did not answer", f->res,
+                          om_arb_fence_op_to_string(f->op), f->node);
+        else if (d->result == OM_ARB_FENCE_REFUSED) {
+                char at[40];
+                time_t t = (time_t)(d->mark.at / 1000);
+                struct tm tm;
+                gmtime_r(&t, &tm);
+                strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S UTC", &tm);
+                log_error("drbd %s: %s's replica was outdated by %s at %s: %s may not write "
+                          "without %s (arbitrator %s refused the fence)",
+                          f->res, f->c->a->self, d->mark.by, at, f->c->a->self, f->node,
+                          d->arbitrator);
+        } else if (f->op == OM_ARB_FENCE && om_arb_fence_acked(d->result))
+                log_warning("drbd %s: %s's replica marked outdated at arbitrator %s (mark "
+                            "%llu): %s writes without it",
+                            f->res, f->node, d->arbitrator, (unsigned long long)d->mark.id,
+                            f->c->a->self);
+        else
+                log_info("drbd %s %s of %s: %s", f->res, om_arb_fence_op_to_string(f->op), f->node,
+                         om_arb_fence_result_to_string(d->result));
+        om_arbc_fence_cb cb = f->cb;
+        void *arg = f->arg;
+        fence_unlink(f);
+        cb(arg, d);
+}
+
+static void fence_send(struct om_arbc_fence *f) {
+        struct om_arbc *c = f->c;
+        struct om_agent *a = c->a;
+        struct arbc_one *o = &c->arb[0];
+        uint8_t payload[1024], frame[2048], dgram[2048];
+        int plen = om_arb_fence_req_pack(a->cfg->name, f->op, f->res, f->node, f->id, payload,
+                                         sizeof(payload));
+        if (plen < 0) {
+                o->tx_errors++;
+                return;
+        }
+        struct om_hb_info info = {.type = OM_HB_ARB_FENCE, .keygen = a->keygen, .seq = ++a->seq};
+        snprintf(info.sender, sizeof(info.sender), "%s", a->self);
+        memcpy(info.boot_id, a->boot_id, OM_HB_BOOT_ID_LEN);
+        int flen = om_hb_seal(c->key, &info, payload, (size_t)plen, frame, sizeof(frame));
+        int dlen = flen < 0 ? flen
+                            : om_arb_dgram_wrap(a->cfg->name, frame, (size_t)flen, dgram,
+                                                sizeof(dgram));
+        if (dlen < 0) {
+                o->tx_errors++;
+                return;
+        }
+        f->sent[f->n_sent++ % FENCE_SENT_KEEP] = info.seq;
+        uv_buf_t b = uv_buf_init((char *)dgram, (unsigned)dlen);
+        if (uv_udp_try_send(&o->udp, &b, 1, (struct sockaddr *)&o->dst) < 0)
+                o->tx_errors++;
+        else
+                o->tx++;
+}
+
+static void fence_timer(uv_timer_t *t) {
+        struct om_arbc_fence *f = container_of(t, struct om_arbc_fence, timer);
+        if (boot_ms() >= f->deadline) {
+                struct om_arbc_fence_done d = {.error = -ETIMEDOUT};
+                fence_finish(f, &d);
+                return;
+        }
+        fence_send(f);
+}
+
+static void on_fence_answer(struct arbc_one *o, const struct om_hb_info *info,
+                            const uint8_t *payload, size_t plen) {
+        struct om_arbc *c = o->c;
+        static struct om_arb_fence_ans_msg m;
+        if (om_arb_fence_ans_unpack(payload, plen, &m) < 0 ||
+            strcmp(m.cluster, c->a->cfg->name) != 0) {
+                o->drops[AD_PAYLOAD]++;
+                return;
+        }
+        struct om_arbc_fence *f = NULL;
+        for (struct om_arbc_fence *x = c->fences; x && !f; x = x->next)
+                for (size_t i = 0; i < OM_MIN(x->n_sent, (size_t)FENCE_SENT_KEEP); i++)
+                        if (m.seq && x->sent[i] == m.seq)
+                                f = x;
+        if (!f) {
+                o->drops[AD_UNKNOWN_SEQ]++;
+                return;
+        }
+        om_hb_window_commit(&o->win, info->boot_id, info->seq);
+        o->rx++;
+        if (f->op == OM_ARB_UNFENCE && f->id == 0 && m.result == OM_ARB_FENCE_OTHER && m.mark.id) {
+                /* the mark read: clear it with its id (the earlier sequences no longer
+                 * match, so a late answer to the read is not taken for the clear) */
+                f->id = m.mark.id;
+                f->n_sent = 0;
+                fence_send(f);
+                return;
+        }
+        struct om_arbc_fence_done d = {.result = m.result, .mark = m.mark};
+        snprintf(d.arbitrator, sizeof(d.arbitrator), "%s", info->sender);
+        fence_finish(f, &d);
+}
+
+struct om_arbc_fence *om_arbc_fence_start(struct om_agent *a, enum om_arb_fence_op op,
+                                          const char *res, const char *node, uint64_t timeout_ms,
+                                          om_arbc_fence_cb cb, void *arg, int *ret_error) {
+        struct om_arbc *c = a->arbc;
+        if (!c || c->n == 0 || !c->arb[0].running) {
+                *ret_error = -ENOTCONN;
+                return NULL;
+        }
+        if (!om_arb_res_name_ok(res) || !node || !node[0] || strlen(node) >= OM_ARB_NAME_MAX ||
+            (op == OM_ARB_FENCE && strcmp(node, a->self) == 0)) {
+                *ret_error = -EINVAL;
+                return NULL;
+        }
+        struct om_arbc_fence *f = calloc(1, sizeof(*f));
+        if (!f) {
+                *ret_error = -ENOMEM;
+                return NULL;
+        }
+        f->c = c;
+        f->op = op;
+        snprintf(f->res, sizeof(f->res), "%s", res);
+        snprintf(f->node, sizeof(f->node), "%s", node);
+        f->deadline = boot_ms() + timeout_ms;
+        f->cb = cb;
+        f->arg = arg;
+        f->next = c->fences;
+        c->fences = f;
+        uv_timer_init(&a->loop, &f->timer);
+        uv_timer_start(&f->timer, fence_timer, FENCE_RESEND_MS, FENCE_RESEND_MS);
+        fence_send(f);
+        return f;
+}
+
+void om_arbc_fence_cancel(struct om_arbc_fence *f) {
+        if (f && !f->done)
+                fence_unlink(f);
 }
 
 static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cluster/arb_fence.h"
 #include "cluster/arb_vote.h"
 
 struct om_agent;
@@ -31,3 +32,25 @@ void om_arbc_view_changed(struct om_agent *a);
 enum om_arb_count om_arbc_count(struct om_agent *a, size_t k);
 /* For the status view: an array, one map per arbitrator. */
 void om_arbc_pack(struct om_agent *a, msgpack_packer *pk);
+
+/* Fence marks (cluster/arb_fence.h): a request to the arbitrator, sent again every
+ * 500 ms (a new sequence each time) until it answers or timeout_ms passed. An UNFENCE
+ * is two requests: the first (id 0) reads the mark naming the node, the second clears
+ * it with the id read, so that a clear delayed in the network never removes a mark set
+ * since. The callback runs once, on the loop thread, unless the request is cancelled
+ * first. Only the first arbitrator is asked (a cluster whose replicated storage uses
+ * marks has one: resources/res_drbd.c refuses the others). */
+struct om_arbc_fence_done {
+        int error; /* 0; -ETIMEDOUT: no answer in time; -ENOTCONN: no arbitrator */
+        enum om_arb_fence_result result;
+        struct om_arb_mark mark;
+        char arbitrator[OM_ARB_NAME_MAX]; /* the name the arbitrator answers with */
+};
+typedef void (*om_arbc_fence_cb)(void *arg, const struct om_arbc_fence_done *d);
+struct om_arbc_fence;
+/* NULL when it cannot be sent (*ret_error: -ENOTCONN when no arbitrator is configured
+ * or its socket is not open, -EINVAL on a malformed name, -ENOMEM). */
+struct om_arbc_fence *om_arbc_fence_start(struct om_agent *a, enum om_arb_fence_op op,
+                                          const char *res, const char *node, uint64_t timeout_ms,
+                                          om_arbc_fence_cb cb, void *arg, int *ret_error);
+void om_arbc_fence_cancel(struct om_arbc_fence *f);

@@ -221,6 +221,8 @@ struct cluster {
         size_t n_senders;
         uint64_t rx, answers[_OM_ARB_KIND_MAX], drops[_CD_MAX];
         uint64_t relay_in, relay_out;
+        struct om_arb_marks marks;
+        uint64_t fence_answers[_OM_ARB_FENCE_RESULT_MAX];
         struct om_arb_set last_holders;
         bool last_has;
 };
@@ -254,6 +256,8 @@ struct arbd {
         struct source all;
         char *sock_path;
         bool sock_bound;
+        char **marks_orphans; /* lines of the marks file of clusters not served */
+        uint64_t marks_errors;
         int pid_fd;
 };
 
@@ -305,6 +309,197 @@ static bool flood_ok(struct arbd *d, const struct sockaddr *addr, uint64_t now) 
 }
 
 /* ---- the receive path ---- */
+
+/* ---- fence marks ---- */
+
+#define MARKS_HEAD "om-arbitrator-marks 1"
+#define MARKS_FILE_MAX (1 << 20)
+
+static char *marks_path(void) {
+        return om_asprintf("%s/arbitrator.marks", om_dir_var());
+}
+
+static struct cluster *cluster_find(struct arbd *d, const char *name) {
+        for (size_t i = 0; i < d->n_clusters; i++)
+                if (strcmp(d->clusters[i].name, name) == 0)
+                        return &d->clusters[i];
+        return NULL;
+}
+
+/* Loads the marks file: 0 (also when there is none), or -EINVAL with the file and line
+ * in err. Lines of clusters this arbitrator no longer serves are kept as they are. */
+static int marks_load(struct arbd *d, char *err, size_t errlen) {
+        _cleanup_free_ char *file = marks_path(), *text = NULL;
+        if (!file)
+                return -ENOMEM;
+        int r = om_read_file(file, MARKS_FILE_MAX, &text, NULL);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0) {
+                snprintf(err, errlen, "%s: cannot read the fence marks: %s", file, strerror(-r));
+                return r == -EFBIG ? -EINVAL : r;
+        }
+        unsigned ln = 0;
+        for (char *line = text, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (!next) {
+                        snprintf(err, errlen, "%s:%u: the last line has no end (a torn write?)",
+                                 file, ln + 1);
+                        return -EINVAL;
+                }
+                *next++ = 0;
+                ln++;
+                if (ln == 1) {
+                        if (strcmp(line, MARKS_HEAD) != 0) {
+                                snprintf(err, errlen,
+                                         "%s:1: not a fence marks file (first line '%.40s', "
+                                         "expected '" MARKS_HEAD "')",
+                                         file, line);
+                                return -EINVAL;
+                        }
+                        continue;
+                }
+                char cname[64];
+                bool is_mark;
+                struct om_arb_mark m;
+                if (om_arb_mark_parse(line, cname, &is_mark, &m) < 0) {
+                        snprintf(err, errlen, "%s:%u: not a fence mark line: '%.80s'", file, ln,
+                                 line);
+                        return -EINVAL;
+                }
+                struct cluster *c = cluster_find(d, cname);
+                if (!c) {
+                        if (om_strv_push(&d->marks_orphans, line) < 0)
+                                return -ENOMEM;
+                        continue;
+                }
+                struct om_arb_marks *ms = &c->marks;
+                if (!is_mark) {
+                        ms->last_id = OM_MAX(ms->last_id, m.id);
+                        continue;
+                }
+                for (size_t i = 0; i < ms->n; i++)
+                        if (strcmp(ms->m[i].res, m.res) == 0 &&
+                            strcmp(ms->m[i].victim, m.victim) == 0) {
+                                snprintf(err, errlen, "%s:%u: a second mark of %s on %s", file, ln,
+                                         m.victim, m.res);
+                                return -EINVAL;
+                        }
+                if (ms->n >= OM_ARB_MARKS_MAX) {
+                        snprintf(err, errlen, "%s:%u: more than %d marks for cluster %s", file, ln,
+                                 OM_ARB_MARKS_MAX, cname);
+                        return -EINVAL;
+                }
+                ms->m[ms->n++] = m;
+                ms->last_id = OM_MAX(ms->last_id, m.id);
+        }
+        return 0;
+}
+
+/* Writes every mark (temp file, fsync, rename). */
+static int marks_save(struct arbd *d) {
+        _cleanup_free_ char *file = marks_path();
+        struct om_buf b = {0};
+        char line[512];
+        if (!file)
+                return -ENOMEM;
+        om_buf_printf(&b, MARKS_HEAD "\n");
+        for (size_t k = 0; k < d->n_clusters; k++) {
+                const struct cluster *c = &d->clusters[k];
+                struct om_arb_mark last = {.id = c->marks.last_id};
+                if (om_arb_mark_format(c->name, &last, line, sizeof(line)) > 0)
+                        om_buf_printf(&b, "%s\n", line);
+                for (size_t i = 0; i < c->marks.n; i++)
+                        if (om_arb_mark_format(c->name, &c->marks.m[i], line, sizeof(line)) > 0)
+                                om_buf_printf(&b, "%s\n", line);
+        }
+        for (size_t i = 0; d->marks_orphans && d->marks_orphans[i]; i++)
+                om_buf_printf(&b, "%s\n", d->marks_orphans[i]);
+        int r = b.data ? om_write_atomic(file, b.data, b.len, 0600) : -ENOMEM;
+        om_buf_free(&b);
+        return r;
+}
+
+static uint64_t wall_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void fence_answer(struct arbd *d, struct cluster *c, const struct om_hb_info *req,
+                         enum om_arb_fence_result res, const struct om_arb_mark *m,
+                         const struct sockaddr *addr) {
+        static uint8_t payload[1024], frame[2048];
+        int plen = om_arb_fence_ans_pack(c->name, req->seq, res, m, payload, sizeof(payload));
+        if (plen < 0)
+                return;
+        struct om_hb_info info = {
+                .type = OM_HB_ARB_FENCE_RESP, .keygen = req->keygen, .seq = ++d->seq};
+        snprintf(info.sender, sizeof(info.sender), "%s", d->conf.name);
+        memcpy(info.boot_id, d->boot_id, OM_HB_BOOT_ID_LEN);
+        int flen = om_hb_seal(c->key, &info, payload, (size_t)plen, frame, sizeof(frame));
+        if (flen < 0)
+                return;
+        uv_buf_t b = uv_buf_init((char *)frame, (unsigned)flen);
+        if (uv_udp_try_send(&d->udp, &b, 1, addr) < 0)
+                d->tx_errors++;
+        else {
+                d->tx++;
+                c->fence_answers[res]++;
+        }
+}
+
+/* A fence request that opened: the compare-and-set, the marks on disk when they
+ * changed, then the answer (none when they could not be written: the node asks again
+ * and, without an answer, writes nothing). */
+static void on_fence(struct arbd *d, struct cluster *c, const struct om_hb_info *info,
+                     const uint8_t *payload, size_t plen, const struct sockaddr *addr) {
+        static struct om_arb_fence_req_msg m;
+        static struct om_arb_marks before;
+        if (om_arb_fence_req_unpack(payload, plen, &m) < 0 || strcmp(m.cluster, c->name) != 0) {
+                c->drops[CD_REQUEST]++;
+                return;
+        }
+        before = c->marks;
+        enum om_arb_fence_result res;
+        struct om_arb_mark mark;
+        int r = m.op == OM_ARB_FENCE ? om_arb_fence(&c->marks, m.res, info->sender, m.node,
+                                                    wall_ms(), &res, &mark)
+                                     : om_arb_unfence(&c->marks, m.res, m.node, m.id, &res, &mark);
+        if (r < 0) {
+                c->drops[CD_REQUEST]++;
+                return;
+        }
+        c->rx++;
+        d->rx++;
+        om_log_set_component("arbitrator");
+        if (memcmp(&before, &c->marks, sizeof(before)) != 0) {
+                if ((r = marks_save(d)) < 0) {
+                        c->marks = before;
+                        d->marks_errors++;
+                        log_error("cluster %s: cannot write the fence marks: %s: %s unanswered",
+                                  c->name, strerror(-r), om_arb_fence_op_to_string(m.op));
+                        return;
+                }
+                if (m.op == OM_ARB_FENCE)
+                        log_info("cluster %s: %s: the replica of %s is outdated, by %s (mark "
+                                 "%llu, %s)",
+                                 c->name, mark.res, mark.victim, mark.by,
+                                 (unsigned long long)mark.id, om_arb_fence_result_to_string(res));
+                else
+                        log_info("cluster %s: %s: the replica of %s is up to date again, asked "
+                                 "by %s (mark %llu cleared)",
+                                 c->name, m.res, m.node, info->sender, (unsigned long long)m.id);
+        } else if (res == OM_ARB_FENCE_REFUSED)
+                log_warning("cluster %s: %s: %s may not write without %s: its replica was "
+                            "outdated by %s (mark %llu)",
+                            c->name, m.res, info->sender, m.node, mark.by,
+                            (unsigned long long)mark.id);
+        else if (res == OM_ARB_FENCE_FULL)
+                log_error("cluster %s: %s: no room for another fence mark (%d): %s refused",
+                          c->name, m.res, OM_ARB_MARKS_MAX, info->sender);
+        fence_answer(d, c, info, res, &mark, addr);
+}
 
 static void log_holders(struct arbd *d, struct cluster *c) {
         const struct om_arb_vote *v = &c->vote;
@@ -400,7 +595,8 @@ static void on_frame(struct arbd *d, const uint8_t *buf, size_t len, const struc
         struct om_hb_info info;
         enum om_hb_drop why;
         if (om_hb_peek(frame, flen, OM_ARB_UDP_MAX, &info, &why) < 0 ||
-            (info.type != OM_HB_ARB_REQ && info.type != OM_HB_BEAT)) {
+            (info.type != OM_HB_ARB_REQ && info.type != OM_HB_BEAT &&
+             info.type != OM_HB_ARB_FENCE)) {
                 d->drops[GD_GARBAGE]++;
                 return;
         }
@@ -431,6 +627,10 @@ static void on_frame(struct arbd *d, const uint8_t *buf, size_t len, const struc
         om_hb_window_commit(&s->w, info.boot_id, info.seq);
         if (beat) {
                 relay(d, c, s, frame, flen, addr, now);
+                return;
+        }
+        if (info.type == OM_HB_ARB_FENCE) {
+                on_fence(d, c, &info, payload, (size_t)plen, addr);
                 return;
         }
         static struct om_arb_req_msg m;
@@ -477,7 +677,7 @@ static void status_pack(struct arbd *d, msgpack_packer *pk) {
         uint64_t now = boot_ms();
         msgpack_pack_map(pk, 3);
         om_cl_mp_str_pack(pk, "arbitrator");
-        msgpack_pack_map(pk, 8);
+        msgpack_pack_map(pk, 9);
         om_cl_mp_kv_u64(pk, "pid", (uint64_t)getpid());
         om_cl_mp_kv_str(pk, "name", d->conf.name);
         om_cl_mp_kv_str(pk, "addr", d->conf.addr);
@@ -486,6 +686,7 @@ static void status_pack(struct arbd *d, msgpack_packer *pk) {
         om_cl_mp_kv_u64(pk, "rx", d->rx);
         om_cl_mp_kv_u64(pk, "tx", d->tx);
         om_cl_mp_kv_u64(pk, "tx_errors", d->tx_errors);
+        om_cl_mp_kv_u64(pk, "marks_errors", d->marks_errors);
         om_cl_mp_str_pack(pk, "drops");
         msgpack_pack_map(pk, _GD_MAX);
         for (int i = 0; i < _GD_MAX; i++)
@@ -496,8 +697,23 @@ static void status_pack(struct arbd *d, msgpack_packer *pk) {
                 struct cluster *c = &d->clusters[k];
                 const struct om_arb_vote *v = &c->vote;
                 uint64_t guard = v->started + v->lease_ms;
-                msgpack_pack_map(pk, 11);
+                msgpack_pack_map(pk, 13);
                 om_cl_mp_kv_str(pk, "name", c->name);
+                om_cl_mp_str_pack(pk, "marks");
+                msgpack_pack_array(pk, c->marks.n);
+                for (size_t i = 0; i < c->marks.n; i++) {
+                        const struct om_arb_mark *m = &c->marks.m[i];
+                        msgpack_pack_map(pk, 5);
+                        om_cl_mp_kv_str(pk, "res", m->res);
+                        om_cl_mp_kv_str(pk, "outdated", m->victim);
+                        om_cl_mp_kv_str(pk, "by", m->by);
+                        om_cl_mp_kv_u64(pk, "id", m->id);
+                        om_cl_mp_kv_u64(pk, "at", m->at);
+                }
+                om_cl_mp_str_pack(pk, "fence_answers");
+                msgpack_pack_map(pk, _OM_ARB_FENCE_RESULT_MAX);
+                for (int i = 0; i < _OM_ARB_FENCE_RESULT_MAX; i++)
+                        om_cl_mp_kv_u64(pk, om_arb_fence_result_to_string(i), c->fence_answers[i]);
                 om_cl_mp_str_pack(pk, "relay");
                 msgpack_pack_map(pk, 3);
                 om_cl_mp_kv_u64(pk, "beats_in", c->relay_in);
@@ -668,11 +884,16 @@ int om_arbd_run(void) {
         /* the raw secrets are not needed any more */
         for (size_t i = 0; i < d->n_clusters; i++)
                 sodium_memzero(d->conf.clusters[i].secret, OM_CLUSTER_SECRET_LEN);
+        if ((r = marks_load(d, err, sizeof(err))) < 0) {
+                fprintf(stderr, "om: %s\n", r == -EINVAL ? err : strerror(-r));
+                goto fail_early;
+        }
         d->all.last = d->started;
         d->all.milli = 2 * ALL_RATE * 1000;
         om_hb_boot_id_new(d->boot_id);
 
-        if ((r = om_mkdir_p(om_dir_run(), 0755)) < 0 || (r = om_mkdir_p(om_dir_log(), 0755)) < 0) {
+        if ((r = om_mkdir_p(om_dir_run(), 0755)) < 0 || (r = om_mkdir_p(om_dir_log(), 0755)) < 0 ||
+            (r = om_mkdir_p(om_dir_var(), 0755)) < 0) {
                 fprintf(stderr, "om: cannot set up %s: %s\n", om_dir_run(), strerror(-r));
                 goto fail_early;
         }
@@ -743,6 +964,7 @@ fail_early:
                 sodium_memzero(d->clusters[i].hb_key, sizeof(d->clusters[i].hb_key));
         }
         om_arbd_conf_wipe(&d->conf);
+        om_strv_free(d->marks_orphans);
         free(d->clusters);
         free(d->sock_path);
         free(d);

@@ -12,7 +12,8 @@
  *     secret = <64 hex>       # the cluster's [cluster] secret
  *     lease = 3s              # the vote's lease (1s to 60s; about the heartbeat timeout)
  *
- * It keeps no state on disk: after a start it gives no vote for one lease. Its status
+ * It keeps no vote state on disk: after a start it gives no vote for one lease. The fence
+ * marks of replicated storage are on disk, in `<var>/arbitrator.marks`. Its status
  * (`om arbitrator status`) is served on `<run>/arbitrator.sock` (mode 0600).
  */
 #pragma once

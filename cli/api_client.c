@@ -20,6 +20,7 @@
 #include "cluster/cl_mp.h"
 #include "cluster/frame.h"
 #include "cluster/hb_frame.h"
+#include "resources/res.h"
 #include "core/paths.h"
 #include "core/util.h"
 #include "secrets/cluster_key.h"
@@ -401,4 +402,43 @@ void om_api_print_drops(const msgpack_object *drops) {
                     kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
                         printf(" %s %llu", key, (unsigned long long)kv->val.via.u64);
         }
+}
+
+int om_api_drbd_fence(const char *op, const char *res, const char *node, int timeout_ms,
+                      struct om_drbd_fence_answer *ret, char *err, size_t errlen) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        struct om_api_reply rep;
+        msgpack_sbuffer_init(&sb);
+        om_frame_sbuf_begin(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 5);
+        om_cl_mp_kv_u64(&pk, "v", 1);
+        om_cl_mp_kv_str(&pk, "cmd", "drbd_fence");
+        om_cl_mp_kv_str(&pk, "op", op);
+        om_cl_mp_kv_str(&pk, "res", res);
+        om_cl_mp_kv_str(&pk, "node", node);
+        om_frame_sbuf_end(&sb);
+        int r = om_api_call_raw(sb.data, sb.size, timeout_ms, &rep);
+        msgpack_sbuffer_destroy(&sb);
+        *ret = (struct om_drbd_fence_answer){0};
+        if (r == 0 &&
+            (!rep.data ||
+             om_cl_mp_get_str(rep.data, "result", ret->result, sizeof(ret->result)) < 0 ||
+             om_cl_mp_get_str(rep.data, "outdated", ret->outdated, sizeof(ret->outdated)) < 0 ||
+             om_cl_mp_get_str(rep.data, "by", ret->by, sizeof(ret->by)) < 0 ||
+             om_cl_mp_get_u64(rep.data, "at", &ret->at) < 0 ||
+             om_cl_mp_get_str(rep.data, "arbitrator", ret->arbitrator, sizeof(ret->arbitrator)) <
+                     0))
+                r = -EBADMSG;
+        if (r == -EREMOTEIO)
+                snprintf(err, errlen, "the agent: %s", rep.error);
+        else if (r == -ENOENT || r == -ECONNREFUSED)
+                snprintf(err, errlen, "no agent runs here (%s)", strerror(-r));
+        else if (r == -ETIMEDOUT)
+                snprintf(err, errlen, "the agent did not answer within %d ms", timeout_ms);
+        else if (r < 0)
+                snprintf(err, errlen, "the agent's answer: %s", strerror(-r));
+        om_api_reply_done(&rep);
+        return r;
 }

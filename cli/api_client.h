@@ -86,3 +86,8 @@ int om_api_peer_request(const char *host, uint16_t port, const char *sender,
  * receives the cluster.conf text to install. */
 int om_api_peer_join(const char *host, uint16_t port, const char *node, const char *addr,
                      char **ret_conf, char *err, size_t errlen);
+
+/* The local agent's drbd_fence request (the om_drbd_fencer of resources/res.h). */
+struct om_drbd_fence_answer;
+int om_api_drbd_fence(const char *op, const char *res, const char *node, int timeout_ms,
+                      struct om_drbd_fence_answer *ret, char *err, size_t errlen);

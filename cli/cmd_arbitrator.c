@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -151,6 +152,24 @@ static int cmd_status(struct om_cli_ctx *ctx) {
                 printf("  drops   ");
                 om_api_print_drops(om_cl_mp_get(c, "drops"));
                 printf("\n");
+                printf("  fences  ");
+                om_api_print_drops(om_cl_mp_get(c, "fence_answers"));
+                printf("\n");
+                const msgpack_object *mk = om_cl_mp_get(c, "marks");
+                for (uint32_t k = 0;
+                     mk && mk->type == MSGPACK_OBJECT_ARRAY && k < mk->via.array.size; k++) {
+                        const msgpack_object *m = &mk->via.array.ptr[k];
+                        char res[64] = "?", out[64] = "?", by[64] = "?", at[40] = "?";
+                        (void)om_cl_mp_get_str(m, "res", res, sizeof(res));
+                        (void)om_cl_mp_get_str(m, "outdated", out, sizeof(out));
+                        (void)om_cl_mp_get_str(m, "by", by, sizeof(by));
+                        time_t t = (time_t)(u_get(m, "at") / 1000);
+                        struct tm tm;
+                        if (gmtime_r(&t, &tm))
+                                strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S UTC", &tm);
+                        printf("  mark %-16s %s's replica outdated by %s at %s (mark %llu)\n", res,
+                               out, by, at, (unsigned long long)u_get(m, "id"));
+                }
                 const msgpack_object *nodes = om_cl_mp_get(c, "nodes");
                 for (uint32_t k = 0;
                      nodes && nodes->type == MSGPACK_OBJECT_ARRAY && k < nodes->via.array.size;
@@ -180,8 +199,9 @@ static const struct om_cli_cmd arbitrator_cmds[] = {
         {"arbitrator run", 0, "", cmd_run,
          "Run the arbitrator (<etc>/arbitrator.conf) in the foreground."},
         {"arbitrator status", 0, "format=", cmd_status,
-         "Show each cluster the arbitrator serves, who holds its vote, the lease left, and "
-         "drop counters."},
+         "Show each cluster the arbitrator serves, who holds its vote, the lease left, the "
+         "fence marks of replicated storage (a node's replica outdated, by which node, "
+         "when), and drop counters."},
         {"arbitrator validate", 0, "", cmd_validate,
          "Check the arbitrator's config file (<etc>/arbitrator.conf, or the one given)."},
 };

@@ -572,6 +572,7 @@ int om_cli_main(int argc, char **argv) {
 
 int main(int argc, char **argv) {
         /* DRBD's kernel module calling om for its handlers (resources/res_drbd.c) */
+        om_res_drbd_set_fencer(om_api_drbd_fence);
         const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
         if (base && om_streq(base + 1, OM_DRBD_HELPER_NAME))
                 return om_res_drbd_helper(argc, argv);

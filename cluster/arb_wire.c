@@ -139,3 +139,94 @@ int om_arb_dgram_split(const uint8_t *d, size_t len, char ret_cluster[OM_ARB_CLU
         ret_cluster[n] = 0;
         return (int)(1 + n);
 }
+
+int om_arb_fence_req_pack(const char *cluster, enum om_arb_fence_op op, const char *res,
+                          const char *node, uint64_t id, uint8_t *out, size_t outmax) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 6);
+        om_cl_mp_kv_u64(&pk, "v", 1);
+        om_cl_mp_kv_str(&pk, "c", cluster);
+        om_cl_mp_kv_str(&pk, "o", om_arb_fence_op_to_string(op));
+        om_cl_mp_kv_str(&pk, "r", res);
+        om_cl_mp_kv_str(&pk, "n", node);
+        om_cl_mp_kv_u64(&pk, "i", id);
+        return sbuf_out(&sb, out, outmax);
+}
+
+int om_arb_fence_req_unpack(const uint8_t *p, size_t len, struct om_arb_fence_req_msg *ret) {
+        msgpack_unpacked u;
+        uint64_t v = 0;
+        char op[16];
+        if (om_cl_mp_unpack(p, len, &u) < 0)
+                return -EBADMSG;
+        int r = om_cl_mp_get_u64(&u.data, "v", &v) < 0 || v != 1 ||
+                                om_cl_mp_get_str(&u.data, "c", ret->cluster, sizeof(ret->cluster)) <
+                                        0 ||
+                                om_cl_mp_get_str(&u.data, "o", op, sizeof(op)) < 0 ||
+                                om_cl_mp_get_str(&u.data, "r", ret->res, sizeof(ret->res)) < 0 ||
+                                om_cl_mp_get_str(&u.data, "n", ret->node, sizeof(ret->node)) < 0 ||
+                                om_cl_mp_get_u64(&u.data, "i", &ret->id) < 0
+                        ? -EBADMSG
+                        : 0;
+        msgpack_unpacked_destroy(&u);
+        if (r)
+                return r;
+        int o = om_arb_fence_op_from_string(op);
+        if (o < 0 || !om_arb_res_name_ok(ret->res) || !ret->node[0])
+                return -EBADMSG;
+        ret->op = (enum om_arb_fence_op)o;
+        return 0;
+}
+
+int om_arb_fence_ans_pack(const char *cluster, uint64_t seq, enum om_arb_fence_result result,
+                          const struct om_arb_mark *mark, uint8_t *out, size_t outmax) {
+        static const struct om_arb_mark none;
+        const struct om_arb_mark *m = mark ? mark : &none;
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 9);
+        om_cl_mp_kv_u64(&pk, "v", 1);
+        om_cl_mp_kv_str(&pk, "c", cluster);
+        om_cl_mp_kv_u64(&pk, "q", seq);
+        om_cl_mp_kv_str(&pk, "k", om_arb_fence_result_to_string(result));
+        om_cl_mp_kv_str(&pk, "r", m->res);
+        om_cl_mp_kv_str(&pk, "n", m->victim);
+        om_cl_mp_kv_str(&pk, "b", m->by);
+        om_cl_mp_kv_u64(&pk, "i", m->id);
+        om_cl_mp_kv_u64(&pk, "t", m->at);
+        return sbuf_out(&sb, out, outmax);
+}
+
+int om_arb_fence_ans_unpack(const uint8_t *p, size_t len, struct om_arb_fence_ans_msg *ret) {
+        msgpack_unpacked u;
+        uint64_t v = 0;
+        char kind[16];
+        if (om_cl_mp_unpack(p, len, &u) < 0)
+                return -EBADMSG;
+        *ret = (struct om_arb_fence_ans_msg){0};
+        struct om_arb_mark *m = &ret->mark;
+        int r = 0;
+        if (om_cl_mp_get_u64(&u.data, "v", &v) < 0 || v != 1 ||
+            om_cl_mp_get_str(&u.data, "c", ret->cluster, sizeof(ret->cluster)) < 0 ||
+            om_cl_mp_get_u64(&u.data, "q", &ret->seq) < 0 ||
+            om_cl_mp_get_str(&u.data, "k", kind, sizeof(kind)) < 0 ||
+            om_cl_mp_get_str(&u.data, "r", m->res, sizeof(m->res)) < 0 ||
+            om_cl_mp_get_str(&u.data, "n", m->victim, sizeof(m->victim)) < 0 ||
+            om_cl_mp_get_str(&u.data, "b", m->by, sizeof(m->by)) < 0 ||
+            om_cl_mp_get_u64(&u.data, "i", &m->id) < 0 ||
+            om_cl_mp_get_u64(&u.data, "t", &m->at) < 0)
+                r = -EBADMSG;
+        msgpack_unpacked_destroy(&u);
+        if (r)
+                return r;
+        int k = om_arb_fence_result_from_string(kind);
+        if (k < 0)
+                return -EBADMSG;
+        ret->result = (enum om_arb_fence_result)k;
+        return 0;
+}

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster/arb_fence.h"
 #include "cluster/arb_vote.h"
 #include "cluster/hb_frame.h"
 
@@ -61,3 +62,33 @@ int om_arb_dgram_wrap(const char *cluster, const uint8_t *frame, size_t flen, ui
  * offset returned; -EBADMSG when the prefix is malformed (empty, too long, not printable
  * ASCII, or no room left for a frame). */
 int om_arb_dgram_split(const uint8_t *d, size_t len, char ret_cluster[OM_ARB_CLUSTER_MAX]);
+
+/* Fence requests (cluster/arb_fence.h), frames of type OM_HB_ARB_FENCE sealed with the
+ * same key, in the same datagram; the answer is an OM_HB_ARB_FENCE_RESP frame.
+ * Request: {"v":1, "c":<cluster>, "o":"fence"|"unfence", "r":<res>, "n":<victim or node>,
+ * "i":<mark id, unfence>}. The requester is the frame's sender. */
+struct om_arb_fence_req_msg {
+        char cluster[OM_ARB_CLUSTER_MAX];
+        enum om_arb_fence_op op;
+        char res[OM_ARB_RES_MAX];
+        char node[OM_ARB_NAME_MAX];
+        uint64_t id;
+};
+int om_arb_fence_req_pack(const char *cluster, enum om_arb_fence_op op, const char *res,
+                          const char *node, uint64_t id, uint8_t *out, size_t outmax);
+/* -EBADMSG when malformed (a field missing or of another type, an unknown op, a resource
+ * or node name out of the rules of cluster/arb_fence.h). */
+int om_arb_fence_req_unpack(const uint8_t *p, size_t len, struct om_arb_fence_req_msg *ret);
+
+/* Answer: {"v":1, "c":<cluster>, "q":<request seq>, "k":<result>, "r":<res>, "n":<victim>,
+ * "b":<by>, "i":<mark id>, "t":<mark set at, wall ms>} (the mark fields empty or 0 when the
+ * answer names no mark). */
+struct om_arb_fence_ans_msg {
+        char cluster[OM_ARB_CLUSTER_MAX];
+        uint64_t seq;
+        enum om_arb_fence_result result;
+        struct om_arb_mark mark;
+};
+int om_arb_fence_ans_pack(const char *cluster, uint64_t seq, enum om_arb_fence_result result,
+                          const struct om_arb_mark *mark, uint8_t *out, size_t outmax);
+int om_arb_fence_ans_unpack(const uint8_t *p, size_t len, struct om_arb_fence_ans_msg *ret);

@@ -31,9 +31,11 @@ enum om_hb_type {
         OM_HB_BEAT = 1,
         OM_HB_PEER_REQ = 2,
         OM_HB_PEER_RESP = 3,
-        OM_HB_ARB_REQ = 4,   /* a node asks an arbitrator for its vote (cluster/arb_wire.h) */
-        OM_HB_ARB_RESP = 5,  /* the arbitrator's answer */
-        OM_HB_DISK_BEAT = 6, /* a beat written to a disk heartbeat slot (cluster/hb_disk.h) */
+        OM_HB_ARB_REQ = 4,        /* a node asks an arbitrator for its vote (cluster/arb_wire.h) */
+        OM_HB_ARB_RESP = 5,       /* the arbitrator's answer */
+        OM_HB_DISK_BEAT = 6,      /* a beat written to a disk heartbeat slot (cluster/hb_disk.h) */
+        OM_HB_ARB_FENCE = 7,      /* a node asks an arbitrator to set or clear a fence mark */
+        OM_HB_ARB_FENCE_RESP = 8, /* its answer (cluster/arb_wire.h) */
         _OM_HB_TYPE_MAX,
 };
 

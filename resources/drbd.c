@@ -109,11 +109,24 @@ int om_drbd_conf_render(const struct om_drbd_conf *c, char **ret, char *err, siz
                          c->nodes[0].name, c->nodes[1].name, c->nodes[0].addr);
                 return -EINVAL;
         }
+        if (!plain_word(c->helper) || c->helper[0] != '/') {
+                snprintf(err, errlen,
+                         "the handler path '%s' is not an absolute path without "
+                         "white space or quotes",
+                         c->helper ? c->helper : "");
+                return -EINVAL;
+        }
         /* The timers: a dead peer is seen within ping-int + ping-timeout (about 4 s)
          * rather than DRBD's 10.5 s, so that a takeover does not wait on it; timeout (2 s)
-         * stays below ping-int and connect-int as DRBD requires. fencing resource-only:
-         * a node that comes back without its peer stays Consistent (never UpToDate by
-         * itself), so om refuses to promote it unless forced. */
+         * stays below ping-int and connect-int as DRBD requires. fencing
+         * resource-and-stonith: a Primary that loses its peer suspends its I/O and runs
+         * the fence-peer handler, which resumes it only once the arbitrator recorded the
+         * peer's replica outdated (cluster/arb_fence.h); a Secondary promoted without
+         * its peer runs it too, and is refused when a mark names its own replica. A
+         * node that comes back without its peer stays Consistent (never UpToDate by
+         * itself), so om refuses to promote it unless forced. after-resync-target:
+         * a replica resynchronized clears the mark naming it. The kernel calls om (its
+         * usermode helper) for these; drbdadm run on this file calls the same. */
         char *text = om_asprintf("# written by om for %s: om rewrites it at every provision "
                                  "and start\n"
                                  "resource %s {\n"
@@ -128,7 +141,11 @@ int om_drbd_conf_render(const struct om_drbd_conf *c, char **ret, char *err, siz
                                  "        connect-int 3;\n"
                                  "    }\n"
                                  "    disk {\n"
-                                 "        fencing resource-only;\n"
+                                 "        fencing resource-and-stonith;\n"
+                                 "    }\n"
+                                 "    handlers {\n"
+                                 "        fence-peer \"%s fence-peer %s\";\n"
+                                 "        after-resync-target \"%s after-resync-target %s\";\n"
                                  "    }\n"
                                  "    on %s {\n"
                                  "        address %s;\n"
@@ -138,7 +155,8 @@ int om_drbd_conf_render(const struct om_drbd_conf *c, char **ret, char *err, siz
                                  "    }\n"
                                  "}\n",
                                  c->origin ? c->origin : c->res, c->res, c->minor, c->disk,
-                                 c->protocol, c->nodes[0].name, addr[0], c->nodes[1].name, addr[1]);
+                                 c->protocol, c->helper, c->res, c->helper, c->res,
+                                 c->nodes[0].name, addr[0], c->nodes[1].name, addr[1]);
         if (!text)
                 return -ENOMEM;
         *ret = text;

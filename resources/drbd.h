@@ -26,6 +26,7 @@ struct om_drbd_conf {
         unsigned port;
         const struct om_drbd_node *nodes;
         size_t n_nodes;
+        const char *helper; /* the om link DRBD's handlers run (fence-peer, after-resync-target) */
 };
 
 #define OM_DRBD_MINOR_MAX 1048575u
@@ -37,7 +38,8 @@ bool om_drbd_res_name_valid(const char *name);
 /* The resource file of c. -EINVAL with the reason in err for a value DRBD would refuse
  * or misread (a resource name, a path with white space or quotes, a protocol other than
  * A, B or C, a port out of range, not exactly two nodes, two nodes with one name or one
- * address, an address that is not a numeric IPv4 or IPv6 address). */
+ * address, an address that is not a numeric IPv4 or IPv6 address, a helper path that
+ * is not absolute or not a plain word). */
 int om_drbd_conf_render(const struct om_drbd_conf *c, char **ret, char *err, size_t errlen);
 
 struct om_drbd_state {

@@ -75,6 +75,22 @@ int om_res_drbd_helper(int argc, char **argv);
  * otherwise this node keeps its data and reconnects. Clears the split brain marker. */
 int om_res_drbd_resolve(struct om_res *r, const char *discard);
 
+/* The arbitrator's fence marks (cluster/arb_fence.h) as disk.drbd asks for them: through
+ * the local agent, which resources/ does not reach itself; the CLI sets the function
+ * (cli/main.c). op is "fence" (mark node's replica outdated, by this node) or "unfence"
+ * (clear the mark naming node). Returns 0 with the arbitrator's answer, or a negative
+ * errno with the reason in err (no agent, no arbitrator, no answer in time). */
+struct om_drbd_fence_answer {
+        char result[16]; /* set, kept, refused, full, cleared, none, other */
+        char outdated[64];
+        char by[64];
+        uint64_t at; /* wall clock ms of the arbitrator when the mark was set */
+        char arbitrator[64];
+};
+typedef int (*om_drbd_fencer)(const char *op, const char *res, const char *node, int timeout_ms,
+                              struct om_drbd_fence_answer *ret, char *err, size_t errlen);
+void om_res_drbd_set_fencer(om_drbd_fencer f);
+
 /* What a provision callback returns for a replica (see provision above). */
 #define OM_RES_PROVISIONED_REPLICA 1
 extern const struct om_res_driver om_res_driver_ext4;

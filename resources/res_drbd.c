@@ -14,8 +14,10 @@
  * formatted on a secondary. A provision that fails takes down and wipes what it made.
  * start: up when not, waits for the peer a few seconds, promotes. Without the peer, a
  * local disk that is not UpToDate (it came back alone: Consistent, or Outdated) is
- * refused unless --force. stop: demote; the resource stays up and connected (the
- * resource under it, `disk`'s, is standby: kept up). unprovision: down, wipe-md,
+ * refused unless --force; an UpToDate one is promoted with plain `drbdadm primary`, so
+ * that DRBD runs the fence-peer handler (om: the arbitrator's fence marks, below),
+ * which refuses a replica another node marked outdated. stop: demote; the resource stays up and
+ * connected (the resource under it, `disk`'s, is standby: kept up). unprovision: down, wipe-md,
  * remove the file. status: up when Primary (warn when the peer's disk is not UpToDate),
  * down otherwise; the label carries role, disk states, connection and resync progress.
  */
@@ -446,6 +448,192 @@ static bool split_brain_marked(const char *res, bool remove) {
         return true;
 }
 
+/* ---- fence marks (cluster/arb_fence.h, docs/ARCHITECTURE.md "Replicated storage") ----
+ *
+ * Files beside the resource file, written by the handler and read by start and status:
+ * <res>.fenced-peer: this node had the peer's replica marked outdated (the peer's name):
+ *     cleared at the arbitrator once the two are Connected and UpToDate again;
+ * <res>.outdated: the arbitrator refused this node's fence: its replica was outdated by
+ *     another node ("<by> <at ms>"), the reason start and status give. */
+
+static om_drbd_fencer fencer;
+
+void om_res_drbd_set_fencer(om_drbd_fencer f) {
+        fencer = f;
+}
+
+/* How long the handler keeps asking (DRBD waits for it with I/O suspended on a
+ * Primary; a Secondary's promotion waits too). */
+#define FENCE_HANDLER_MS 30000
+#define FENCE_CALL_MS 12000
+
+static char *mark_file(const char *dir, const char *res, const char *what) {
+        return om_asprintf("%s/%s.%s", dir, res, what);
+}
+
+static void fmt_at(uint64_t at_ms, char *buf, size_t len) {
+        time_t t = (time_t)(at_ms / 1000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+/* "the replica of <self> was outdated by <by> at <time>" from the .outdated file of res,
+ * into buf; false when there is none. */
+static bool outdated_reason(const char *dir, const char *res, char *buf, size_t len) {
+        _cleanup_free_ char *f = mark_file(dir, res, "outdated"), *text = NULL;
+        char by[64], at[40];
+        unsigned long long ms;
+        if (!f || om_read_file(f, 256, &text, NULL) < 0 || sscanf(text, "%63s %llu", by, &ms) != 2)
+                return false;
+        fmt_at(ms, at, sizeof(at));
+        snprintf(buf, len, "%s's replica was outdated by %s at %s", om_nodename(), by, at);
+        return true;
+}
+
+/* Logs to the object log of the service the resource file was written for (and to
+ * stderr, which the kernel drops). */
+static void object_log(const char *file, int level, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void object_log(const char *file, int level, const char *fmt, ...) {
+        char msg[768], rid[64];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        struct om_path p;
+        if (file_origin(file, &p, rid, sizeof(rid)) < 0)
+                return;
+        char ps[OM_PATH_STRMAX];
+        om_path_to_string(&p, ps, sizeof(ps));
+        _cleanup_free_ char *logfile = om_object_log_path(&p);
+        if (logfile && om_log_object_open(ps, logfile) == 0) {
+                om_log_set_console(false);
+                om_log_set_rid(rid);
+                if (level == 3)
+                        log_error("%s", msg);
+                else if (level == 4)
+                        log_warning("%s", msg);
+                else
+                        log_info("%s", msg);
+                om_log_object_close();
+        }
+}
+
+/* The peer's name and the minor in an om resource file. */
+static int file_peer(const char *file, char *peer, size_t len, unsigned *minor) {
+        _cleanup_free_ char *text = NULL;
+        if (om_read_file(file, 1 << 16, &text, NULL) < 0)
+                return -EINVAL;
+        peer[0] = 0;
+        for (char *line = text, *next; line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                while (*line == ' ')
+                        line++;
+                char name[64];
+                if (sscanf(line, "on %63s {", name) == 1 && !om_streq(name, om_nodename()))
+                        snprintf(peer, len, "%s", name);
+                sscanf(line, "device /dev/drbd%u;", minor);
+        }
+        return peer[0] ? 0 : -EINVAL;
+}
+
+/*
+ * fence-peer: DRBD lost the peer and this node is about to write without it (a Primary,
+ * its I/O suspended meanwhile; or a Secondary being promoted). Exit 4 (the peer is
+ * outdated: DRBD resumes, or promotes) only when the arbitrator acknowledged the mark;
+ * 6 when a mark names this node and it is a Secondary (DRBD outdates this replica: its
+ * promotion fails); 1 otherwise (a Primary's I/O stays suspended, a promotion fails).
+ */
+static int helper_fence_peer(const char *dir, const char *res, const char *file) {
+        char peer[64], err[320], at[40];
+        unsigned minor = 0;
+        struct om_drbd_state st;
+        if (file_peer(file, peer, sizeof(peer), &minor) < 0) {
+                object_log(file, 3, "fence-peer %s: the peer is not named in %s", res, file);
+                return 1;
+        }
+        bool primary = read_state(minor, &st) == 0 && om_streq(st.role, "Primary");
+        uint64_t end = om_mono_ms() + FENCE_HANDLER_MS;
+        struct om_drbd_fence_answer ans;
+        int e = -ENOSYS;
+        snprintf(err, sizeof(err), "no way to reach the agent");
+        object_log(file, 6,
+                   "fence-peer %s: DRBD lost %s while this node %s: ask the arbitrator to mark "
+                   "%s's replica outdated",
+                   res, peer, primary ? "is Primary (I/O suspended until then)" : "is promoted",
+                   peer);
+        while (fencer) {
+                e = fencer("fence", res, peer, FENCE_CALL_MS, &ans, err, sizeof(err));
+                if (e == 0 || om_mono_ms() + 1000 >= end)
+                        break;
+                usleep(1000 * 1000);
+        }
+        if (e < 0) {
+                object_log(file, 3, "fence-peer %s: cannot mark %s's replica outdated: %s. %s", res,
+                           peer, err,
+                           primary ? "The I/O stays suspended (drbdadm resume-io once the peer "
+                                     "is known outdated)"
+                                   : "The promotion is refused");
+                return 1;
+        }
+        fmt_at(ans.at, at, sizeof(at));
+        if (om_streq(ans.result, "set") || om_streq(ans.result, "kept")) {
+                _cleanup_free_ char *f = mark_file(dir, res, "fenced-peer");
+                if (f)
+                        om_write_atomic(f, peer, strlen(peer), 0600);
+                object_log(file, 6,
+                           "fence-peer %s: %s's replica marked outdated by %s at %s (arbitrator "
+                           "%s): this node writes without it",
+                           res, peer, om_nodename(), at, ans.arbitrator);
+                return 4;
+        }
+        if (om_streq(ans.result, "refused")) {
+                _cleanup_free_ char *f = mark_file(dir, res, "outdated");
+                char line[128];
+                snprintf(line, sizeof(line), "%s %llu\n", ans.by, (unsigned long long)ans.at);
+                if (f)
+                        om_write_atomic(f, line, strlen(line), 0600);
+                object_log(file, 3,
+                           "fence-peer %s: %s's replica was outdated by %s at %s (arbitrator %s): "
+                           "%s",
+                           res, om_nodename(), ans.by, at, ans.arbitrator,
+                           primary ? "its I/O stays suspended"
+                                   : "start refused, the replica is marked Outdated");
+                return primary ? 1 : 6;
+        }
+        object_log(file, 3, "fence-peer %s: the arbitrator answered %s: %s not marked outdated",
+                   res, ans.result, peer);
+        return 1;
+}
+
+/* after-resync-target: this replica is UpToDate again; the mark naming it is cleared. */
+static int helper_after_resync(const char *dir, const char *res, const char *file) {
+        struct om_drbd_fence_answer ans;
+        char err[320];
+        _cleanup_free_ char *f = mark_file(dir, res, "outdated");
+        if (!fencer)
+                return 0;
+        int e = fencer("unfence", res, om_nodename(), FENCE_CALL_MS, &ans, err, sizeof(err));
+        if (e < 0) {
+                object_log(file, 4,
+                           "after-resync-target %s: cannot clear the mark of %s's replica: %s "
+                           "(the status clears it later)",
+                           res, om_nodename(), err);
+                return 0;
+        }
+        if (f)
+                unlink(f);
+        if (om_streq(ans.result, "cleared"))
+                object_log(file, 6,
+                           "after-resync-target %s: %s's replica is UpToDate again: its mark "
+                           "cleared at the arbitrator",
+                           res, om_nodename());
+        return 0;
+}
+
 int om_res_drbd_helper(int argc, char **argv) {
         /* the kernel's environment: no OM_ROOT; the directory is the link's own */
         _cleanup_free_ char *dir = strdup(argv[0]);
@@ -466,6 +654,10 @@ int om_res_drbd_helper(int argc, char **argv) {
                         setenv("OM_ROOT", om_strstrip(root), 1);
                 if (om_streq(argv[1], "split-brain"))
                         split_brain_record(dir, res, file);
+                if (om_streq(argv[1], "fence-peer"))
+                        return helper_fence_peer(dir, res, file);
+                if (om_streq(argv[1], "after-resync-target"))
+                        return helper_after_resync(dir, res, file);
                 _cleanup_free_ char *adm = find_tool("drbdadm");
                 if (!adm)
                         return 20;
@@ -518,7 +710,11 @@ static int write_conf(struct om_res *r, const struct ctx *c) {
         char err[512];
         _cleanup_free_ char *text = NULL, *origin = om_asprintf("%s %s", om_res_path(r), r->rid);
         struct om_drbd_node nodes[2] = {{c->nodes[0], c->addrs[0]}, {c->nodes[1], c->addrs[1]}};
-        struct om_drbd_conf conf = {.origin = origin,
+        _cleanup_free_ char *helper = om_asprintf("%s/drbd/" HELPER_NAME, om_dir_var());
+        if (!helper)
+                return -ENOMEM;
+        struct om_drbd_conf conf = {.helper = helper,
+                                    .origin = origin,
                                     .res = c->res,
                                     .minor = c->minor,
                                     .disk = c->disk,
@@ -669,6 +865,43 @@ static bool settled(const struct om_drbd_state *st) {
                strcmp(st->disk, "Negotiating") && strcmp(st->peer_disk, "Negotiating");
 }
 
+/*
+ * The fence marks live at the arbitrator: they protect a replica only when every quorum
+ * that does not contain a node contains the arbitrator. That holds for a cluster of the
+ * two DRBD nodes and one arbitrator; with a third node (or a second arbitrator) a
+ * quorum could form without the arbitrator that holds a mark, so disk.drbd refuses
+ * those clusters rather than run unfenced (docs/ARCHITECTURE.md).
+ */
+static int check_fence_store(const struct ctx *c) {
+        char err[512];
+        _cleanup_ini_ struct om_ini *cc = NULL;
+        if (om_clusterconf_load(&cc, err, sizeof(err)) < 0)
+                return log_error_errno(-EINVAL, "node %s: disk.drbd needs cluster.conf: %s",
+                                       om_nodename(), err);
+        size_t n_arb = 0;
+        for (size_t i = 0; i < cc->n_sections; i++)
+                n_arb += strncmp(cc->sections[i].name, "arbitrator#", 11) == 0;
+        const char *nodes = om_ini_get(cc, "cluster", "nodes", NULL);
+        _cleanup_strv_free_ char **nv = NULL;
+        if (nodes && om_strv_split(nodes, " \t,", &nv) < 0)
+                return -ENOMEM;
+        size_t n_nodes = om_strv_length(nv);
+        bool ours = n_nodes == 2;
+        for (size_t i = 0; ours && i < 2; i++)
+                ours = om_streq(nv[i], c->nodes[0]) || om_streq(nv[i], c->nodes[1]);
+        if (n_arb == 1 && ours)
+                return 0;
+        return log_error_errno(-EINVAL,
+                               "node %s: disk.drbd needs a cluster of its two nodes (%s, %s) "
+                               "and one arbitrator, which keeps DRBD's fence marks so that an "
+                               "outdated replica is never promoted; cluster.conf has %zu "
+                               "node%s (%s) and %zu arbitrator%s: refused (see "
+                               "docs/ARCHITECTURE.md, Replicated storage)",
+                               om_nodename(), c->nodes[0], c->nodes[1], n_nodes,
+                               n_nodes == 1 ? "" : "s", nodes ? nodes : "", n_arb,
+                               n_arb == 1 ? "" : "s");
+}
+
 static int drbd_check(struct om_res *r, enum om_res_action a) {
         struct ctx c;
         int e = ctx_load_log(r, false, &c);
@@ -676,9 +909,41 @@ static int drbd_check(struct om_res *r, enum om_res_action a) {
                 ctx_done(&c);
                 return e;
         }
-        e = check_tools();
+        if ((e = check_tools()) == 0)
+                e = check_fence_store(&c);
         ctx_done(&c);
         return e;
+}
+
+/* Status on a node whose replica and its peer's are Connected and UpToDate: the marks
+ * this node set on its peer, or that name this node, are cleared at the arbitrator
+ * (after-resync-target does it on the resynchronized node; this covers a handler that
+ * could not reach it). */
+static void status_unfence(const struct ctx *c, const struct om_drbd_state *st) {
+        if (!fencer || !om_drbd_cs_connected(st->cs) || !om_streq(st->cs, "Connected") ||
+            !om_streq(st->disk, "UpToDate") || !om_streq(st->peer_disk, "UpToDate"))
+                return;
+        _cleanup_free_ char *dir = om_asprintf("%s/drbd", om_dir_var());
+        if (!dir)
+                return;
+        static const char *const what[] = {"fenced-peer", "outdated"};
+        for (size_t i = 0; i < ARRAY_SIZE(what); i++) {
+                _cleanup_free_ char *f = mark_file(dir, c->res, what[i]);
+                if (!f || access(f, F_OK) < 0)
+                        continue;
+                const char *node = i == 0 ? peer(c) : om_nodename();
+                struct om_drbd_fence_answer ans;
+                char err[320];
+                if (fencer("unfence", c->res, node, 5000, &ans, err, sizeof(err)) < 0) {
+                        log_warning("cannot clear the fence mark of %s's replica: %s", node, err);
+                        continue;
+                }
+                if (om_streq(ans.result, "cleared"))
+                        log_info("%s and %s are Connected and UpToDate: the fence mark of %s's "
+                                 "replica cleared at the arbitrator",
+                                 c->nodes[0], c->nodes[1], node);
+                unlink(f);
+        }
 }
 
 static int drbd_status(struct om_res *r) {
@@ -722,8 +987,13 @@ static int drbd_status(struct om_res *r) {
                 }
         } else if (ret == OM_RES_WARN)
                 ret = OM_RES_DOWN;
-        if (!om_streq(st.disk, "UpToDate"))
+        char why[256];
+        if (!om_streq(st.disk, "UpToDate") && sbdir &&
+            outdated_reason(sbdir, c.res, why, sizeof(why)))
+                note(r, "warn: the local replica is %s (%s)", st.disk, why);
+        else if (!om_streq(st.disk, "UpToDate"))
                 note(r, "info: the local replica is %s", st.disk);
+        status_unfence(&c, &st);
         if (om_streq(st.cs, "StandAlone"))
                 note(r, "warn: not connected to %s (StandAlone)", peer(&c));
         ctx_done(&c);
@@ -874,7 +1144,9 @@ static int drbd_provision(struct om_res *r) {
                                     st.present ? st.peer_disk : "not connected", peer(&c));
                 goto undo;
         }
-        log_info("initial primary: %s is the first node of the service's nodes", om_nodename());
+        log_info("initial primary: %s is the first node of the service's nodes (--force: DRBD "
+                 "promotes a replica that is not UpToDate only so; the peer holds no data yet)",
+                 om_nodename());
         if ((e = adm(&c, "primary", "--force")) < 0)
                 goto undo;
         goto out;
@@ -894,6 +1166,8 @@ static int drbd_start(struct om_res *r) {
         struct om_drbd_state st;
         bool upped;
         int e;
+        _cleanup_free_ char *mdir = NULL;
+        char why[256];
         if ((e = ctx_load_log(r, true, &c)) < 0)
                 goto out;
         if ((e = check_tools()) < 0 || (e = ensure_module()) < 0 || (e = write_conf(r, &c)) < 0)
@@ -948,6 +1222,16 @@ static int drbd_start(struct om_res *r) {
                                     om_nodename(), c.res, peer(&c));
                 goto out;
         }
+        mdir = om_asprintf("%s/drbd", om_dir_var());
+        if (!om_streq(st.disk, "UpToDate") && !r->svc->force && mdir &&
+            outdated_reason(mdir, c.res, why, sizeof(why))) {
+                e = log_error_errno(-ESTALE,
+                                    "node %s: %s (the local replica of %s is %s, %s is "
+                                    "unreachable): start refused, --force starts anyway and "
+                                    "loses what %s wrote since",
+                                    om_nodename(), why, c.res, st.disk, peer(&c), peer(&c));
+                goto out;
+        }
         if (!om_streq(st.disk, "UpToDate") && !r->svc->force) {
                 e = log_error_errno(-ESTALE,
                                     "node %s: the local replica of %s is %s and %s is "
@@ -957,11 +1241,38 @@ static int drbd_start(struct om_res *r) {
                                     om_nodename(), c.res, st.disk, peer(&c), st.cs, peer(&c));
                 goto out;
         }
-        if (!om_streq(st.disk, "UpToDate"))
-                log_warning("--force: promote the %s replica of %s without %s", st.disk, c.res,
-                            peer(&c));
-        log_info("promote %s without %s (%s)", c.res, peer(&c), sum);
-        e = adm(&c, "primary", "--force");
+        if (r->svc->force) {
+                log_warning("--force: promote the %s replica of %s without %s, bypassing "
+                            "DRBD's fence-peer handler (the arbitrator's marks: a replica "
+                            "outdated by %s is promoted anyway, and what %s wrote since it "
+                            "was cut is lost)",
+                            st.disk, c.res, peer(&c), peer(&c), peer(&c));
+                e = adm(&c, "primary", "--force");
+                goto out;
+        }
+        /* DRBD runs the fence-peer handler (om): the promotion goes on only once the
+         * arbitrator marked the peer's replica outdated, and fails when a mark names
+         * this node's replica */
+        log_info("promote %s without %s (%s): DRBD asks the arbitrator through the "
+                 "fence-peer handler",
+                 c.res, peer(&c), sum);
+        e = adm(&c, "primary", NULL);
+        if (e < 0) {
+                read_state(c.minor, &st);
+                if (mdir && outdated_reason(mdir, c.res, why, sizeof(why))) {
+                        if (om_streq(st.disk, "UpToDate"))
+                                (void)adm(&c, "outdate", NULL);
+                        e = log_error_errno(-ESTALE,
+                                            "node %s: %s: start refused (%s misses what %s "
+                                            "wrote since; --force starts anyway and loses it)",
+                                            om_nodename(), why, c.res, peer(&c));
+                } else
+                        e = log_error_errno(e,
+                                            "node %s: DRBD refused to promote %s without %s: "
+                                            "the fence-peer handler could not have %s's "
+                                            "replica marked outdated (see the lines above)",
+                                            om_nodename(), c.res, peer(&c), peer(&c));
+        }
 out:
         ctx_done(&c);
         return e;

@@ -28,7 +28,8 @@ static struct om_drbd_conf base(void) {
                                      .protocol = "C",
                                      .port = 7790,
                                      .nodes = two,
-                                     .n_nodes = 2};
+                                     .n_nodes = 2,
+                                     .helper = "/var/lib/om/drbd/om-drbd-helper"};
 }
 
 static void test_render(void **state) {
@@ -50,7 +51,12 @@ static void test_render(void **state) {
                            "        connect-int 3;\n"
                            "    }\n"
                            "    disk {\n"
-                           "        fencing resource-only;\n"
+                           "        fencing resource-and-stonith;\n"
+                           "    }\n"
+                           "    handlers {\n"
+                           "        fence-peer \"/var/lib/om/drbd/om-drbd-helper fence-peer x\";\n"
+                           "        after-resync-target \"/var/lib/om/drbd/om-drbd-helper "
+                           "after-resync-target x\";\n"
                            "    }\n"
                            "    on n1 {\n"
                            "        address ipv4 10.99.0.11:7790;\n"
@@ -107,6 +113,13 @@ static void test_render_refused(void **state) {
         refused(c, "protocol 'D' is not A, B or C");
         c.protocol = "CC";
         refused(c, "protocol 'CC'");
+        c = base();
+        c.helper = "om-drbd-helper";
+        refused(c, "the handler path 'om-drbd-helper' is not an absolute path");
+        c.helper = "/var/lib/my om/om-drbd-helper";
+        refused(c, "is not an absolute path without white space");
+        c.helper = NULL;
+        refused(c, "the handler path ''");
         c = base();
         c.port = 0;
         refused(c, "port 0 is not a TCP port");

@@ -221,7 +221,7 @@ static void check_table(const struct om_api_cmd *(*at)(size_t), size_t want) {
 }
 
 static void test_cmd_tables(void **state) {
-        check_table(om_api_local_cmd, 10);
+        check_table(om_api_local_cmd, 11);
         check_table(om_api_peer_cmd, 9);
         for (size_t i = 0; om_api_local_cmd(i); i++) {
                 const struct om_api_cmd *c = om_api_local_cmd(i);
