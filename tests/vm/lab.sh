@@ -69,6 +69,7 @@ LAB_VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${LAB_BRIDGE_ADDR:=10.99.0.1/24}"
 : "${LAB_SAN_ADDR:=10.99.0.250/24}"
 LAB_SAN_IP=${LAB_SAN_ADDR%/*}
+LAB_SAN_IP2=10.99.0.251 # the SAN guest's second address: a second portal to every LUN
 : "${LAB_KEEP:=}"
 : "${LAB_APPEND:=}"
 : "${LAB_VERBOSE:=}"
@@ -311,7 +312,9 @@ echo fd_dev_name=/persist/$name.img,fd_dev_size=\$(stat -c %s /persist/$name.img
 echo $name >\$b/wwn/vpd_unit_serial
 echo 1 >\$b/enable
 t=\$C/iscsi/$iqn/tpgt_1
-mkdir -p \$t/lun/lun_0 \$t/np/$LAB_SAN_IP:$LAB_ISCSI_PORT
+dev=\$(ls /sys/class/net | grep -vx lo | head -n 1)
+ip addr show dev \$dev | grep -q ' $LAB_SAN_IP2/' || ip addr add $LAB_SAN_IP2/24 dev \$dev
+mkdir -p \$t/lun/lun_0 \$t/np/$LAB_SAN_IP:$LAB_ISCSI_PORT \$t/np/$LAB_SAN_IP2:$LAB_ISCSI_PORT
 ln -s \$b \$t/lun/lun_0/$name
 echo 0 >\$t/attrib/authentication
 echo 1 >\$t/attrib/generate_node_acls
@@ -322,6 +325,14 @@ echo 1 >\$t/enable" >&2 || {
         return 1
     }
     echo "/dev/disk/by-path/ip-$LAB_SAN_IP:$LAB_ISCSI_PORT-iscsi-$iqn-lun-0"
+}
+
+# lab_iscsi_path2 NAME: the name guests see the LUN NAME (made by lab_iscsi_disk) by
+# through the target's second portal ($LAB_SAN_IP2): give it to lab_start beside the
+# first, and the guest logs in twice, one SCSI disk per session, two paths to the
+# LUN (for dm-multipath).
+lab_iscsi_path2() {
+    echo "/dev/disk/by-path/ip-$LAB_SAN_IP2:$LAB_ISCSI_PORT-iscsi-iqn.2026-12.lab.om:$1-lun-0"
 }
 
 # lab__proc_id PID: "PID STARTTIME" of a live process (not a zombie), which
@@ -545,17 +556,19 @@ lab_start() {
         [ -f "$root" ] || { lab_log "lab_start: no root image $root"; return 1; }
         cmdline+=" om.root=lab-root"
     fi
-    local img iqn
+    local img iqn portal
     for img in "$@"; do
         case $img in
         /dev/disk/by-path/ip-*-iscsi-*-lun-*)
             iqn=${img#*-iscsi-}
             iqn=${iqn%-lun-*}
+            portal=${img#/dev/disk/by-path/ip-}
+            portal=${portal%%-iscsi-*}
             if [ -z "$LAB_SAN" ]; then
                 lab_log "lab_start: $img: no iSCSI target (lab_init --iscsi)"
                 return 1
             fi
-            cmdline+=" om.iscsi=$iqn@$LAB_SAN_IP:$LAB_ISCSI_PORT"
+            cmdline+=" om.iscsi=$iqn@$portal"
             ;;
         esac
     done

@@ -231,7 +231,10 @@ ondemand_mods=(xfs
     # the iSCSI target of the lab's SAN guest (lab_iscsi_disk)
     target_core_mod target_core_file iscsi_target_mod
     # DRBD 8.4 (disk.drbd modprobes it)
-    drbd)
+    drbd
+    # dm-multipath over two iSCSI sessions (dm asks for the target and the path
+    # selector by module name when a table names them)
+    dm-multipath dm-round-robin)
 modlist=$stage/etc/lab/modules     # load order, one .ko path a line
 : >"$modlist"
 declare -A have_mod=()

@@ -13,10 +13,15 @@
 #     n1's print status reports the volume down, "reservation preempted by n2";
 #   - n1's stop leaves n2's reservation alone; n2's stop releases and unregisters;
 #   - unprovision clears every key;
+#   - the same through dm-multipath: each node logs in through the target's two portals
+#     (two sessions, two SCSI disks) and maps them with dmsetup (multipath target,
+#     round-robin): n1's start registers its key on both I_T nexuses, n2's start
+#     preempts and aborts them all, n1's writes are refused through the map and
+#     through each path, n1's status reads the reservation through the map (SG_IO);
 #   - on a virtio disk (no reservations) provision warns and start refuses, naming
 #     the device and why, and leaves the volume closed.
 # Exit status: 0 success, 1 failure (with the consoles and object logs), 77 when the
-# QEMU lab or its iSCSI SAN cannot run here.
+# QEMU lab, its iSCSI SAN or dmsetup cannot run here.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -52,13 +57,15 @@ on() {
 }
 has() { grep -qF -- "$1" <<<"$out" || fail "no '$1' in the output"; }
 
-lab_init --om "$om_bin" --iscsi || exit $?
+command -v dmsetup >/dev/null || { echo "SKIP: dmsetup is needed (the multipath map)"; exit 77; }
+lab_init --om "$om_bin" --iscsi --extra dmsetup || exit $?
 command -v python3 >/dev/null || { echo "SKIP: python3 is missing"; exit 77; }
 
 lun=$(lab_iscsi_disk fence 128M) || fail "lab_iscsi_disk"
 vd=$(lab_disk plain 64M)
-lab_start n1 10.99.0.11/24 "$lun" "$vd" || fail "start n1"
-lab_start n2 10.99.0.12/24 "$lun" || fail "start n2"
+lun2=$(lab_iscsi_path2 fence) # the same LUN through the target's second portal
+lab_start n1 10.99.0.11/24 "$lun" "$lun2" "$vd" || fail "start n1"
+lab_start n2 10.99.0.12/24 "$lun" "$lun2" || fail "start n2"
 lab_wait n1 || fail "n1 did not boot"
 lab_wait n2 || fail "n2 did not boot"
 
@@ -160,6 +167,52 @@ on n2 0 "om $svc unprovision --local"
 has "scsireserv: clear the keys and the reservation of $lun (key $k2)"
 [ -z "$(keys n1)" ] || fail "keys left after unprovision: $(keys n1)"
 [ -z "$(holder n1)" ] || fail "reservation left after unprovision: $(holder n1)"
+
+step "dm-multipath over the two iSCSI sessions of each node: the same fencing through the map"
+# one map per node, its two paths the LUN through each portal (dmsetup: the table
+# multipath-tools would load); the PR ioctls reach every path, SG_IO the current one
+mpmake="set -e; a=\$(readlink -f $lun); b=\$(readlink -f $lun2); test \$a != \$b
+dmsetup create --noudevsync mpfence --table \"0 \$(blockdev --getsz \$a) multipath 0 0 1 1 round-robin 0 2 1 \$(cat /sys/class/block/\${a##*/}/dev) 1000 \$(cat /sys/class/block/\${b##*/}/dev) 1000\"
+dmsetup mknodes; dmsetup table mpfence"
+on n1 0 "$mpmake"
+on n2 0 "$mpmake"
+mp=/dev/mapper/mpfence
+on n1 0 "om $svc delete --local 2>/dev/null || om $svc delete; cat >/tmp/mp.conf <<'EOF'
+${conf/$lun/$mp}
+EOF
+om $svc create --config=/tmp/mp.conf && om $svc provision --local && om $svc print status -r"
+has "info: pr key $k1 holds the reservation"
+# a key is registered per I_T nexus: the map registered n1's on both sessions
+[ "$(keys n2)" = "$(short "$k1") $(short "$k1") " ] || fail "keys through the map, seen from n2: '$(keys n2)', want $k1 twice"
+[ "$(holder n2)" = "$(short "$k1")" ] || fail "holder seen from n2: '$(holder n2)'"
+lab_run n1 "tar -C /etc/om -cf /tmp/etc-om.tar ." && lab_get n1 /tmp/etc-om.tar "$LAB_DIR/etc-om.tar" ||
+    fail "copy /etc/om"
+lab_put n2 "$LAB_DIR/etc-om.tar" /tmp/etc-om.tar && on n2 0 "tar -C /etc/om -xf /tmp/etc-om.tar"
+on n2 0 "om $svc start --local"
+has "scsireserv: preempted and aborted n1 ($k1) on $mp in"
+[ "$(keys n1)" = "$(short "$k2") $(short "$k2") " ] || fail "keys after the takeover through the map: '$(keys n1)'"
+[ "$(holder n1)" = "$(short "$k2")" ] || fail "holder after the takeover through the map: '$(holder n1)'"
+for d in $mp $lun $lun2; do
+    if lab_run n1 "dd if=/dev/zero of=$d bs=4096 seek=30000 count=1 oflag=direct 2>/dev/null"; then
+        fail "n1 could write through $d after n2 preempted it"
+    fi
+done
+lab_run n2 "dd if=/dev/zero of=$mp bs=4096 seek=30000 count=1 oflag=direct 2>/dev/null" || fail "n2 cannot write through its map"
+on n1 0 "om $svc print status -r"
+has "warn: reservation preempted by n2 (pr key $k1)"
+on n1 0 "om $svc stop --local"
+has "scsireserv: the reservation of $mp is held by n2, who preempted it while the volume was open here: fenced"
+# (a RELEASE through dm-multipath reaches one path, before Linux 6.5 maybe not the
+# holder's, which the target refuses; the unregister that follows goes down every path,
+# and the holder's ends the reservation all the same)
+on n2 0 "om $svc stop --local"
+has "scsireserv: unregister key $k2 from $mp"
+[ -z "$(keys n1)" ] || fail "keys left after the stop through the map: $(keys n1)"
+[ -z "$(holder n1)" ] || fail "reservation left after the stop through the map: $(holder n1)"
+on n2 0 "om $svc unprovision --local"
+has "scsireserv: clear the keys and the reservation of $mp (key $k2)"
+on n1 0 "dmsetup remove mpfence"
+on n2 0 "dmsetup remove mpfence"
 
 step "a device without persistent reservations (virtio)"
 on n1 0 "om $svc delete --local 2>/dev/null || om $svc delete; cat >/tmp/plain.conf <<'EOF'
