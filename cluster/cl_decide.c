@@ -611,6 +611,15 @@ static void eval_target(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg
                 int leader = dest ? node_index(v, dest)
                                   : leader_of(v, cfg, true, prov,
                                               none ? OM_PLACE_NODES_ORDER : cfg->placement);
+                /* a failover service that runs already: the node that runs it leads the
+                 * provision (the others provision after it and stop), whatever the order
+                 * says; a node earlier in the order that comes back blank would otherwise
+                 * wait, as leader, for a start the running instance forbids */
+                for (size_t i = 0; prov && !dest && cfg->failover && i < v->n; i++)
+                        if (om_view_alive(v, i) && om_inst_up(om_view_inst(v, i, cfg->path))) {
+                                leader = (int)i;
+                                break;
+                        }
                 if (none && cfg->failover && !prov) {
                         leader = -1;
                         for (size_t i = 0; i < v->n && leader < 0; i++)

@@ -195,6 +195,11 @@ int om_res_crypt_suspend(struct om_res *r);
  * -ETIME on timeout, -errno when it cannot run. */
 int om_res_exec(char *const argv[], uint64_t timeout_ms, const char *cwd, bool quiet,
                 int *ret_status);
+/* The same, the output lines for which skip(line, len) is true not logged (a tool's
+ * banner that says nothing of the action). */
+typedef bool (*om_res_exec_skip)(const char *line, size_t len);
+int om_res_exec_skip_lines(char *const argv[], uint64_t timeout_ms, const char *cwd, bool quiet,
+                           om_res_exec_skip skip, int *ret_status);
 /* Runs body(arg) within limit_ms (0: no limit, in this process): in a child process that,
  * past the limit, is killed with every process under it, what (the action) logged as
  * timed out. Returns body's result (a negative errno, as it passed through the child's

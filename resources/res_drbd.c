@@ -343,6 +343,47 @@ static int install_helper(void) {
         return 0;
 }
 
+/* After the last disk.drbd resource of the node is unprovisioned: DRBD's usermode
+ * helper goes back to what it was before om set itself there (usermode_helper.prev,
+ * drbdadm's default when none was saved), unless someone changed it since. */
+static void restore_helper(void) {
+        _cleanup_free_ char *dir = om_asprintf("%s/drbd", om_dir_var());
+        _cleanup_free_ char *link = dir ? om_asprintf("%s/" HELPER_NAME, dir) : NULL;
+        _cleanup_free_ char *prevf = dir ? om_asprintf("%s/usermode_helper.prev", dir) : NULL;
+        _cleanup_free_ char *cur = NULL, *prev = NULL;
+        if (!link || !prevf)
+                return;
+        DIR *d = opendir(dir);
+        if (!d)
+                return;
+        struct dirent *de;
+        bool more = false;
+        while (!more && (de = readdir(d))) {
+                size_t len = strlen(de->d_name);
+                more = len > 4 && strcmp(de->d_name + len - 4, ".res") == 0;
+        }
+        closedir(d);
+        if (more || om_read_file(HELPER_PARAM, 4096, &cur, NULL) < 0 ||
+            !om_streq(om_strstrip(cur), link))
+                return;
+        if (om_read_file(prevf, 4096, &prev, NULL) < 0 || !om_strstrip(prev)[0] ||
+            strstr(prev, HELPER_NAME)) {
+                free(prev);
+                prev = strdup("/sbin/drbdadm");
+                if (!prev)
+                        return;
+        }
+        const char *p = om_strstrip(prev);
+        _cleanup_close_ int fd = open(HELPER_PARAM, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, p, strlen(p)) != (ssize_t)strlen(p)) {
+                log_warning("cannot set %s back to %s: %m", HELPER_PARAM, p);
+                return;
+        }
+        log_info("DRBD's usermode helper: %s again (no disk.drbd resource left on %s)", p,
+                 om_nodename());
+        unlink(prevf);
+}
+
 /* The resource name of an om file of dir whose device is minor (target "minor-N") or
  * whose name is target; NULL when none. */
 static char *helper_find(const char *dir, const char *target, char **ret_file) {
@@ -731,6 +772,23 @@ static int write_conf(struct om_res *r, const struct ctx *c) {
         return 0;
 }
 
+/* drbdadm 8.4 tells, for each drbdsetup it runs, that it takes the host name from
+ * __DRBD_NODE__: "found __DRBD_NODE__ in environment", "PRETENDING that I am >>n1<<",
+ * framed by empty lines. om sets it on purpose (the resource file names om's nodes):
+ * those lines are not logged. */
+static bool drbdadm_noise(const char *line, size_t len) {
+        while (len && (line[0] == ' ' || line[0] == '\t')) {
+                line++;
+                len--;
+        }
+        while (len && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r'))
+                len--;
+        static const char found[] = "found __DRBD_NODE__ in environment";
+        static const char pretend[] = "PRETENDING that I am >>";
+        return len == 0 || (len == strlen(found) && memcmp(line, found, len) == 0) ||
+               (len > strlen(pretend) && memcmp(line, pretend, strlen(pretend)) == 0);
+}
+
 /* Runs drbdadm -c <file> <cmd> [opt] <res> as this node. */
 static int adm(const struct ctx *c, const char *cmd, const char *opt) {
         _cleanup_free_ char *prog = find_tool("drbdadm");
@@ -749,7 +807,7 @@ static int adm(const struct ctx *c, const char *cmd, const char *opt) {
         setenv("__DRBD_NODE__", om_nodename(), 1);
         log_info("drbdadm -c %s %s%s%s %s", c->file, cmd, opt ? " " : "", opt ? opt : "", c->res);
         int status = 0;
-        int e = om_res_exec(argv, CMD_TIMEOUT_MS, NULL, false, &status);
+        int e = om_res_exec_skip_lines(argv, CMD_TIMEOUT_MS, NULL, false, drbdadm_noise, &status);
         if (e < 0)
                 return log_error_errno(e, "drbdadm %s %s: %m", cmd, c->res);
         if (status != 0)
@@ -1149,6 +1207,19 @@ static int drbd_provision(struct om_res *r) {
                  om_nodename());
         if ((e = adm(&c, "primary", "--force")) < 0)
                 goto undo;
+        if (fencer && made_md) {
+                /* new data: a mark an earlier resource of this name left at the
+                 * arbitrator naming this node would refuse its fences */
+                struct om_drbd_fence_answer ans;
+                char err[320];
+                if (fencer("unfence", c.res, om_nodename(), 5000, &ans, err, sizeof(err)) < 0)
+                        log_warning("cannot clear a fence mark of %s at the arbitrator: %s", c.res,
+                                    err);
+                else if (om_streq(ans.result, "cleared"))
+                        log_info("a fence mark of %s left by %s at the arbitrator cleared (new "
+                                 "metadata)",
+                                 c.res, ans.by);
+        }
         goto out;
 undo:
         provision_undo(&c, upped, made_md);
@@ -1334,6 +1405,16 @@ static int drbd_unprovision(struct om_res *r) {
                 log_info("remove %s", c.file);
                 if ((e = om_unlink_sync(c.file)) < 0)
                         log_error_errno(e, "cannot remove %s: %m", c.file);
+        }
+        if (e == 0) {
+                _cleanup_free_ char *dir = om_asprintf("%s/drbd", om_dir_var());
+                static const char *const marks[] = {"fenced-peer", "outdated"};
+                for (size_t i = 0; dir && i < ARRAY_SIZE(marks); i++) {
+                        _cleanup_free_ char *f = mark_file(dir, c.res, marks[i]);
+                        if (f)
+                                unlink(f);
+                }
+                restore_helper();
         }
 out:
         ctx_done(&c);

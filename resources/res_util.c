@@ -26,13 +26,14 @@
 #include "core/util.h"
 #include "resources/res.h"
 
-static void log_lines(struct om_buf *pending, bool flush) {
+static void log_lines(struct om_buf *pending, bool flush, om_res_exec_skip skip) {
         for (;;) {
                 char *nl = pending->data ? memchr(pending->data, '\n', pending->len) : NULL;
                 if (!nl && !(flush && pending->len))
                         return;
                 size_t n = nl ? (size_t)(nl - pending->data) : pending->len;
-                log_info("| %.*s", (int)n, pending->data);
+                if (!skip || !skip(pending->data, n))
+                        log_info("| %.*s", (int)n, pending->data);
                 size_t consumed = nl ? n + 1 : n;
                 memmove(pending->data, pending->data + consumed, pending->len - consumed);
                 pending->len -= consumed;
@@ -42,6 +43,11 @@ static void log_lines(struct om_buf *pending, bool flush) {
 
 int om_res_exec(char *const argv[], uint64_t timeout_ms, const char *cwd, bool quiet,
                 int *ret_status) {
+        return om_res_exec_skip_lines(argv, timeout_ms, cwd, quiet, NULL, ret_status);
+}
+
+int om_res_exec_skip_lines(char *const argv[], uint64_t timeout_ms, const char *cwd, bool quiet,
+                           om_res_exec_skip skip, int *ret_status) {
         int pfd[2];
         if (pipe2(pfd, O_CLOEXEC) < 0)
                 return -errno;
@@ -99,12 +105,12 @@ int om_res_exec(char *const argv[], uint64_t timeout_ms, const char *cwd, bool q
                 if (n <= 0)
                         break;
                 if (!quiet && om_buf_append(&pending, chunk, (size_t)n) == 0)
-                        log_lines(&pending, false);
+                        log_lines(&pending, false, skip);
         }
         if (timed_out)
                 kill(-pid, SIGKILL);
         close(pfd[0]);
-        log_lines(&pending, true);
+        log_lines(&pending, true, skip);
         om_buf_free(&pending);
 
         int status;

@@ -152,6 +152,9 @@ static const struct row rows[] = {
                {.mon = OM_MON_INIT, .unprov = true},
                {.mon = OM_MON_INIT, .unprov = true}},
          .want = "frozen:0"},
+        {"a provisioned target, n1 first in nodes but blank while n2 runs it: n1 follows n2 "
+         "(its status refreshed first)",
+         .target = "provisioned", .n = {{.unprov = true}, UP()}, .want = "frozen:0 refresh"},
         {"a provisioned target, no node can: failed", .target = "provisioned",
          .n = {{.mon = OM_MON_PROVISION_FAILED, .unprov = true},
                {.mon = OM_MON_PROVISION_FAILED, .unprov = true},

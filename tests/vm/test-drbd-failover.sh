@@ -76,15 +76,11 @@ step "n1 boots again: its agent provisions it as the replica, DRBD resynchronize
 drbd_boot n1
 until_ 30 "n1 sees n2 up" peer_up n1 n2
 n1_prov() { [ "$(inst_field n1 n1 provisioned)" = true ] && [ "$(inst_field n1 n2 provisioned)" = true ]; }
-# a blank root knows nothing of its loop file: the instance is not provisioned until
-# asked, and provision finds the metadata on the loop file and makes n1 the replica of
-# n2. (Asked on n1: an orchestrated provision waits for the provision leader, n1 by
-# nodes order, which starts nothing while n2 runs the service.)
-for i in $(seq 1 25); do n1_prov && break; read -r -t 0.2 -u "$LAB_SLEEP_FD" || true; done
-if ! n1_prov; then
-    echo "n1 not provisioned after its reboot: provision --local on n1"
-    run n1 "om $svc provision --local"
-fi
+# a blank root (the guests' root is in RAM) knows nothing of its loop file: the
+# instance is not provisioned until asked. The orchestrated provision makes n2, which
+# runs the service, its leader (though n1 is first in nodes): n1 provisions after it,
+# finds the metadata on its loop file and becomes n2's replica, then stops.
+run n1 "om $svc provision --wait"
 until_ 90 "n1 provisioned in both views after its reboot" n1_prov
 run n1 "grep -E 'already holds DRBD metadata|replica' $objlog"
 t0=$EPOCHREALTIME

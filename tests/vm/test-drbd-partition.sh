@@ -106,8 +106,7 @@ until_ 30 "n1 sees n2 up" peer_up n1 n2
 n1_prov() { [ "$(inst_field n1 n1 provisioned)" = true ] && [ "$(inst_field n1 n2 provisioned)" = true ]; }
 # a blank root (the guests' root is in RAM) knows nothing of its loop file: see
 # test-drbd-failover
-for i in $(seq 1 25); do n1_prov && break; read -r -t 0.2 -u "$LAB_SLEEP_FD" || true; done
-n1_prov || run n1 "om $svc provision --local"
+run n1 "om $svc provision --wait"
 until_ 120 "$svc on n1" runs n1
 t0=$EPOCHREALTIME
 until_ 120 "n2 resynchronized from n1" ds_both n2 UpToDate
@@ -127,5 +126,9 @@ until_ 60 "$svc on n2" runs n2
 run n2 "sha256sum $mnt/records; wc -l <$mnt/records; tail -n 1 $mnt/records"
 [ "$(sed -n 1p <<<"$out" | cut -d' ' -f1)" = "$sum1" ] || fail "the records on n2 differ from n1's"
 echo "all $n_rec records on n2 (sha256 $sum1), $((c_during - c_cut)) or more of them written during the cut"
+# the mark n1 set on n2 at the cut is cleared once n2 resynchronized
+arb_marks() { OM_ROOT="$LAB_DIR/arb" "$om_bin" arbitrator status --format json | jq -r '.clusters[0].marks | length'; }
+until_ 30 "the fence mark cleared at the arbitrator" eval '[ "$(arb_marks)" = 0 ]'
+OM_ROOT="$LAB_DIR/arb" "$om_bin" arbitrator status
 
 step "PASS ($(lab_elapsed "$t_start")s)"
