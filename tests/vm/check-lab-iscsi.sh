@@ -1,5 +1,5 @@
 #!/bin/bash
-# test-lab-iscsi.sh: the lab's iSCSI SAN (lab_init --iscsi, lab_iscsi_disk).
+# check-lab-iscsi.sh: the lab's iSCSI SAN (lab_init --iscsi, lab_iscsi_disk).
 #
 # A LUN of the SAN guest's LIO target, shared by two guests that log in with
 # the kernel initiator at boot, and checks what the fencing scenarios rely on:

@@ -1,5 +1,5 @@
 #!/bin/bash
-# test-lab-selfcheck.sh: does the QEMU lab of tests/vm work on this machine?
+# check-lab.sh: does the QEMU lab of tests/vm work on this machine?
 #
 # Boots two guests sharing one raw disk image and checks what the om VM
 # scenarios rely on:
