@@ -61,4 +61,6 @@ fi
 grep -qx "ExecStart=/usr/bin/om arbitrator run" \
         "$T/root/usr/lib/systemd/system/om-arbitrator.service" ||
         fail "om-arbitrator.service does not run om arbitrator run"
+grep -qx "StateDirectory=om" "$T/root/usr/lib/systemd/system/om-arbitrator.service" ||
+        fail "om-arbitrator.service leaves /var/lib/om read-only (the arbitrator's fence marks)"
 echo "ok: $(basename "$deb"), Depends: $depends"
