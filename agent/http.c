@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <h2o.h>
@@ -1837,22 +1838,68 @@ int om_http_start(struct om_agent *a) {
         return 0;
 }
 
+/* Runs the loop without blocking until every connection closed, at most rounds times. */
+static void conns_drain(struct om_http *h, int rounds) {
+        for (int i = 0; h->conns && i < rounds; i++)
+                uv_run(&h->a->loop, UV_RUN_NOWAIT);
+}
+
+/* Before the agent closes the loop's handles: every connection is closed by libh2o
+ * itself, so its memory, its timers and then libh2o's context are freed (an ASan build
+ * exits without a leak). Waits are answered 503 and event streams ended; libh2o closes
+ * the idle connections and the others once their response is out
+ * (h2o_context_request_shutdown); those left after a few rounds of the loop (a client
+ * that does not read, a TLS handshake halfway) get their socket shut down, which libh2o
+ * sees as the client leaving. A connection that outlives even that keeps libh2o's
+ * context: its memory goes with the process. */
 void om_http_stop(struct om_agent *a) {
         struct om_http *h = a->http;
         if (!h)
                 return;
         if (h->listening && !uv_is_closing((uv_handle_t *)&h->listener))
                 uv_close((uv_handle_t *)&h->listener, NULL);
+        for (struct http_wait *w = h->waits; w; w = w->next)
+                if (w->req && !w->answered) {
+                        w->answered = true;
+                        send_error(w->req, 503, "the agent is stopping: %s's target is %s", w->path,
+                                   w->target);
+                }
+        for (struct http_stream *st = h->streams; st; st = st->next) {
+                if (st->sub)
+                        om_events_unsubscribe(a, st->sub);
+                st->sub = NULL;
+                st->ending = true;
+                stream_flush(st);
+        }
+        if (h->ctx_ready) {
+                h2o_context_request_shutdown(&h->ctx);
+                conns_drain(h, 20);
+                for (struct http_conn *c = h->conn_list; c; c = c->next) {
+                        uv_os_fd_t fd;
+                        if (!uv_is_closing((uv_handle_t *)&c->tcp) &&
+                            uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+                                (void)shutdown(fd, SHUT_RDWR);
+                }
+                conns_drain(h, 100);
+        }
+        /* what the connections did not end (they were cut short) */
         while (h->waits)
                 wait_end(h->waits);
         while (h->streams)
                 stream_end(h->streams);
         /* libh2o's context can be disposed only once no connection holds one of its
-         * timers (it asserts so): with connections still open, its handles are closed
-         * with the loop's others and its memory goes with the process */
+         * timers (it asserts so) */
         if (h->ctx_ready && h->conns == 0) {
+                /* h2o_context_request_shutdown's GOAWAY of HTTP/2, sent again after
+                 * a second (one_sec_timeout): no connection is left to send it to */
+                if (h2o_timeout_is_linked(&h->ctx.http2._graceful_shutdown_timeout))
+                        h2o_timeout_unlink(&h->ctx.http2._graceful_shutdown_timeout);
                 h2o_context_dispose(&h->ctx);
                 h->ctx_ready = false;
+        } else if (h->conns) {
+                om_log_set_component("http");
+                log_warning("%zu HTTP connection%s still open at the stop", h->conns,
+                            h->conns == 1 ? "" : "s");
         }
 }
 

@@ -5,7 +5,9 @@
 # - reconnecting with since=<an id it saw> gives exactly the events after it, in order;
 #   an id of another boot gives every event held, with restarted = true in the hello;
 # - filter=kind=node_down gives only those; a bad filter or since is a 400 in JSON;
-# - a viewer token is enough, none is a 401.
+# - a viewer token is enough, none is a 401;
+# - a stop of the agent with an event stream and an idle connection open ends the
+#   stream and exits 0 (the ASan pass: nothing leaks).
 set -u
 ADDR_BASE=190
 . "$(dirname "$0")/test-agent.lib"
@@ -61,3 +63,24 @@ curl -sN -m 3 -H "Authorization: Bearer $VIEW" "$URL?since=0000.5" >"$T/other" 2
 grep -q '"restarted":true' "$T/other" || fail "another boot's id is not said restarted: $(head -3 "$T/other")"
 [ "$(grep -c '^id:' "$T/other")" -ge "$(grep -c '^id:' "$T/all")" ] || fail "another boot's id does not replay every event held"
 echo "ok: since and Last-Event-ID replay what was missed, in order; another boot's id replays all"
+
+# the agent stops cleanly with an event stream and an idle connection open: the stream
+# ends, the connections close, the exit status is 0 (under ASan: no leak of libh2o's
+# connections or context)
+curl -sN -m 60 -H "Authorization: Bearer $VIEW" "$URL" >"$T/stopping" 2>/dev/null &
+CURL_STOP=$!
+exec 3<>"/dev/tcp/$(addr 2)/$HTTP_PORT"
+until_ok 10 "the stream before the stop did not open" grep -q "event: hello" "$T/stopping"
+kill -TERM "${PIDS[2]}"
+wait "${PIDS[2]}"
+rc=$?
+unset 'PIDS[2]'
+exec 3<&-
+[ $rc = 0 ] || fail "n2 exited $rc at a stop with HTTP connections open: $(grep -m3 -E 'Sanitizer|ERROR' "$T/n2.out")"
+grep -qE "LeakSanitizer|AddressSanitizer" "$T/n2.out" && fail "n2's stop: $(grep -m3 Sanitizer "$T/n2.out")"
+grep -q "agent stopped" "$T/n2/log/daemon.log" || fail "n2 did not log its stop"
+grep -q "still open at the stop" "$T/n2/log/daemon.log" && fail "n2 left HTTP connections open at the stop"
+wait $CURL_STOP
+crc=$?
+[ $crc = 0 ] || fail "the event stream did not end cleanly at the stop (curl exit $crc)"
+echo "ok: a stop with an event stream and an idle connection open exits 0, the stream ended"
