@@ -8,7 +8,8 @@
  * action routes call the local API's handlers (om_api_local_exec) and turn their msgpack
  * replies into JSON, so the CLI and HTTP answer the same. Every error is a JSON object
  * {"error": <what is wrong>, "status": <code>}, those libh2o makes itself included (a
- * filter rewrites them), except the 400 it writes for a request it cannot parse at all.
+ * filter rewrites them), except the text 400 it writes straight to the socket for a
+ * request it cannot parse at all.
  * Routes, roles and limits: docs/ARCHITECTURE.md; bodies: docs/openapi.json.
  */
 #include "agent/http.h"
@@ -1788,9 +1789,11 @@ int om_http_start(struct om_agent *a) {
 
         h2o_config_init(&h->config);
         h->config.server_name = h2o_iovec_init(H2O_STRLIT("om"));
-        /* bodies up to 16 x the limit reach on_req, which answers 413 in JSON; libh2o
-         * answers larger ones itself, in text */
-        h->config.max_request_entity_size = 16 * OM_LIM_HTTP_BODY;
+        /* libh2o refuses a larger body itself, before reading it (from its
+         * Content-Length, or as its chunks come): its 413 goes through the JSON filter of
+         * the host's fallback path (below), to which libh2o binds a request it answers
+         * before routing it */
+        h->config.max_request_entity_size = OM_LIM_HTTP_BODY;
         h->config.http1.req_timeout = OM_LIM_HTTP_REQ_TIMEOUT_MS;
         h->config.http2.idle_timeout = OM_LIM_HTTP_REQ_TIMEOUT_MS;
         h->config.handshake_timeout = OM_LIM_HTTP_REQ_TIMEOUT_MS;
@@ -1800,9 +1803,13 @@ int om_http_start(struct om_agent *a) {
         struct om_handler *hd = (struct om_handler *)h2o_create_handler(path, sizeof(*hd));
         hd->super.on_req = on_req;
         hd->h = h;
-        struct json_filter *jf = (struct json_filter *)h2o_create_filter(path, sizeof(*jf));
-        jf->super.on_setup_ostream = json_error_setup;
-        jf->h = h;
+        h2o_pathconf_t *filtered[] = {path, &host->fallback_path};
+        for (size_t i = 0; i < ARRAY_SIZE(filtered); i++) {
+                struct json_filter *jf =
+                        (struct json_filter *)h2o_create_filter(filtered[i], sizeof(*jf));
+                jf->super.on_setup_ostream = json_error_setup;
+                jf->h = h;
+        }
         h2o_context_init(&h->ctx, &a->loop, &h->config);
         h->ctx_ready = true;
         h->accept.ctx = &h->ctx;

@@ -2,7 +2,7 @@
 # Bad input and load on the HTTP API of n1, in a two-node cluster (interval 200ms,
 # timeout 1s), each answer checked for its status and, where om answers, a JSON error:
 # - malformed HTTP (libh2o's parser: 400), headers over 16 KiB (431), a body over 64 KiB
-#   (413 JSON; over 1 MiB libh2o's own 413), a path over 2048 bytes (414), an unknown path
+#   (413 JSON, libh2o's own at 2 MB too), a path over 2048 bytes (414), an unknown path
 #   (404), a wrong method (405), a wrong token (401), a viewer's action (403);
 # - 2000 clients that send half a request line and stop: a normal request is still served
 #   meanwhile, and libh2o's request timeout (10 s) closes them all;
@@ -30,10 +30,12 @@ line=$($LOAD raw "$H" "$HTTP_PORT" "$(printf 'GARBAGE \x01\x02\r\n\r\n' | od -An
 [[ $line == "HTTP/1.1 400"* ]] || fail "malformed request line answered '$line'"
 out=$(req 1 GET /api/cluster "$VIEW" -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' a)")
 expect "20 KB of headers" 431 "$out"
-out=$(req 1 POST /api/daemon/rescan "$VIEW" --data-binary @<(head -c 100000 /dev/zero))
+# (Expect: 100-continue: curl waits for the answer to the head before sending the body,
+# which libh2o refuses from its Content-Length and does not read: a body sent anyway
+# could meet the connection's close halfway)
+out=$(req 1 POST /api/daemon/rescan "$VIEW" -H 'Expect: 100-continue' --data-binary @<(head -c 100000 /dev/zero))
 expect "a 100 KB body" 413 "$out"
-st=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @<(head -c 2000000 /dev/zero) "http://$H:$HTTP_PORT/api/daemon/rescan")
-[ "$st" = 413 ] || fail "a 2 MB body answered $st"
+expect "a 2 MB body" 413 "$(req 1 POST /api/daemon/rescan "$VIEW" --data-binary @<(head -c 2000000 /dev/zero))"
 expect "a 3000-byte path" 414 "$(req 1 GET "/api/$(head -c 3000 /dev/zero | tr '\0' a)" "$VIEW")"
 expect "an unknown path" 404 "$(req 1 GET /api/nothing "$VIEW")"
 expect "a wrong method" 405 "$(req 1 DELETE /api/cluster "$VIEW")"
