@@ -434,6 +434,15 @@ static void pack_ok(msgpack_packer *pk) {
         om_cl_mp_kv_bool(pk, "ok", true);
 }
 
+/* The head of a reply that carries something: {v: 1, ok: true, <key>: ...}; the caller
+ * packs the value of key next. */
+static void pack_ok_with(msgpack_packer *pk, const char *key) {
+        msgpack_pack_map(pk, 3);
+        om_cl_mp_kv_u64(pk, "v", 1);
+        om_cl_mp_kv_bool(pk, "ok", true);
+        om_cl_mp_str_pack(pk, key);
+}
+
 static void pack_error(msgpack_packer *pk, const char *msg) {
         msgpack_pack_map(pk, 3);
         om_cl_mp_kv_u64(pk, "v", 1);
@@ -442,10 +451,7 @@ static void pack_error(msgpack_packer *pk, const char *msg) {
 }
 
 static int cmd_status(struct om_agent *a, const msgpack_object *req, msgpack_packer *pk) {
-        msgpack_pack_map(pk, 3);
-        om_cl_mp_kv_u64(pk, "v", 1);
-        om_cl_mp_kv_bool(pk, "ok", true);
-        om_cl_mp_str_pack(pk, "data");
+        pack_ok_with(pk, "data");
         om_api_view_pack(a, pk);
         return 0;
 }
@@ -520,10 +526,7 @@ static void event_send(void *arg, const struct om_event *e) {
                 conn_close(c);
                 return;
         }
-        msgpack_pack_map(&pk, 3);
-        om_cl_mp_kv_u64(&pk, "v", 1);
-        om_cl_mp_kv_bool(&pk, "ok", true);
-        om_cl_mp_str_pack(&pk, "event");
+        pack_ok_with(&pk, "event");
         msgpack_pack_map(&pk, 5);
         om_cl_mp_kv_u64(&pk, "seq", e->seq);
         om_cl_mp_kv_u64(&pk, "ts", e->ts_ms);
@@ -593,10 +596,7 @@ static void cmd_events(struct api_conn *c, const msgpack_object *req) {
                 conn_close(c);
                 return;
         }
-        msgpack_pack_map(&pk, 3);
-        om_cl_mp_kv_u64(&pk, "v", 1);
-        om_cl_mp_kv_bool(&pk, "ok", true);
-        om_cl_mp_str_pack(&pk, "data");
+        pack_ok_with(&pk, "data");
         msgpack_pack_map(&pk, 5);
         om_cl_mp_kv_str(&pk, "boot", boot);
         om_cl_mp_kv_u64(&pk, "first", om_ev_ring_first(ring));
@@ -637,10 +637,7 @@ static void fence_done(void *arg, const struct om_arbc_fence_done *d) {
                 conn_close(c);
                 return;
         }
-        msgpack_pack_map(&pk, 3);
-        om_cl_mp_kv_u64(&pk, "v", 1);
-        om_cl_mp_kv_bool(&pk, "ok", true);
-        om_cl_mp_str_pack(&pk, "data");
+        pack_ok_with(&pk, "data");
         msgpack_pack_map(&pk, 7);
         om_cl_mp_kv_str(&pk, "result", om_arb_fence_result_to_string(d->result));
         om_cl_mp_kv_str(&pk, "res", d->mark.res);
@@ -698,10 +695,7 @@ static int cmd_metrics(struct om_agent *a, const msgpack_object *req, msgpack_pa
                 pack_error(pk, "out of memory");
                 return 0;
         }
-        msgpack_pack_map(pk, 3);
-        om_cl_mp_kv_u64(pk, "v", 1);
-        om_cl_mp_kv_bool(pk, "ok", true);
-        om_cl_mp_str_pack(pk, "data");
+        pack_ok_with(pk, "data");
         msgpack_pack_map(pk, 1);
         om_cl_mp_str_pack(pk, "text");
         msgpack_pack_str(pk, text.len);
