@@ -107,6 +107,39 @@ static struct om_arb_set view_now(struct om_agent *a) {
         return s;
 }
 
+/* Seals payload as a frame of type under this node's sequence, behind the cluster
+ * prefix, and sends it to the arbitrator of o. *seq gets the frame's sequence and
+ * *sent_ms (when given) the time taken just before the send, from which a lease
+ * counts. -1 (counted in tx_errors) when nothing left. */
+static int send_sealed(struct arbc_one *o, enum om_hb_type type, const uint8_t *payload, int plen,
+                       uint64_t *seq, uint64_t *sent_ms) {
+        struct om_arbc *c = o->c;
+        struct om_agent *a = c->a;
+        uint8_t frame[OM_ARB_UDP_MAX], dgram[OM_ARB_UDP_MAX];
+        struct om_hb_info info = {.type = type, .keygen = a->keygen, .seq = ++a->seq};
+        snprintf(info.sender, sizeof(info.sender), "%s", a->self);
+        memcpy(info.boot_id, a->boot_id, OM_HB_BOOT_ID_LEN);
+        int flen = plen < 0
+                           ? plen
+                           : om_hb_seal(c->key, &info, payload, (size_t)plen, frame, sizeof(frame));
+        int dlen = flen < 0 ? flen
+                            : om_arb_dgram_wrap(a->cfg->name, frame, (size_t)flen, dgram,
+                                                sizeof(dgram));
+        if (dlen < 0) {
+                o->tx_errors++;
+                return -1;
+        }
+        *seq = info.seq;
+        if (sent_ms)
+                *sent_ms = boot_ms();
+        uv_buf_t b = uv_buf_init((char *)dgram, (unsigned)dlen);
+        if (uv_udp_try_send(&o->udp, &b, 1, (struct sockaddr *)&o->dst) < 0)
+                o->tx_errors++;
+        else
+                o->tx++;
+        return 0;
+}
+
 static void send_one(struct arbc_one *o, const struct om_arb_set *view, uint32_t services) {
         struct om_arbc *c = o->c;
         struct om_agent *a = c->a;
@@ -115,33 +148,17 @@ static void send_one(struct arbc_one *o, const struct om_arb_set *view, uint32_t
         for (size_t i = 0; i < a->n_peers && n < OM_ARB_NODES_MAX; i++)
                 if (om_arb_set_has(view, i))
                         names[n++] = a->peers[i].name;
-        uint8_t payload[OM_ARB_UDP_MAX], frame[OM_ARB_UDP_MAX], dgram[OM_ARB_UDP_MAX];
+        uint8_t payload[OM_ARB_UDP_MAX];
         int plen =
                 om_arb_req_pack(a->cfg->name, names, n, services, payload, sizeof(payload) - 512);
-        if (plen < 0) {
-                o->tx_errors++;
+        uint64_t seq, sent;
+        if (send_sealed(o, OM_HB_ARB_REQ, payload, plen, &seq, &sent) < 0)
                 return;
-        }
-        struct om_hb_info info = {.type = OM_HB_ARB_REQ, .keygen = a->keygen, .seq = ++a->seq};
-        snprintf(info.sender, sizeof(info.sender), "%s", a->self);
-        memcpy(info.boot_id, a->boot_id, OM_HB_BOOT_ID_LEN);
-        int flen = om_hb_seal(c->key, &info, payload, (size_t)plen, frame, sizeof(frame));
-        int dlen = flen < 0 ? flen
-                            : om_arb_dgram_wrap(a->cfg->name, frame, (size_t)flen, dgram,
-                                                sizeof(dgram));
-        if (dlen < 0) {
-                o->tx_errors++;
-                return;
-        }
-        /* the lease counts from now: taken before the send */
-        o->sent[o->next_sent % SENT_KEEP].seq = info.seq;
-        o->sent[o->next_sent % SENT_KEEP].sent = boot_ms();
+        /* the lease counts from the time taken before the send (the answer is read on a
+         * later turn of the loop, after this record) */
+        o->sent[o->next_sent % SENT_KEEP].seq = seq;
+        o->sent[o->next_sent % SENT_KEEP].sent = sent;
         o->next_sent++;
-        uv_buf_t b = uv_buf_init((char *)dgram, (unsigned)dlen);
-        if (uv_udp_try_send(&o->udp, &b, 1, (struct sockaddr *)&o->dst) < 0)
-                o->tx_errors++;
-        else
-                o->tx++;
 }
 
 static void ask_all(struct om_arbc *c) {
@@ -312,31 +329,12 @@ static void fence_finish(struct om_arbc_fence *f, const struct om_arbc_fence_don
 static void fence_send(struct om_arbc_fence *f) {
         struct om_arbc *c = f->c;
         struct om_agent *a = c->a;
-        struct arbc_one *o = &c->arb[0];
-        uint8_t payload[1024], frame[2048], dgram[2048];
+        uint8_t payload[1024];
         int plen = om_arb_fence_req_pack(a->cfg->name, f->op, f->res, f->node, f->id, payload,
                                          sizeof(payload));
-        if (plen < 0) {
-                o->tx_errors++;
-                return;
-        }
-        struct om_hb_info info = {.type = OM_HB_ARB_FENCE, .keygen = a->keygen, .seq = ++a->seq};
-        snprintf(info.sender, sizeof(info.sender), "%s", a->self);
-        memcpy(info.boot_id, a->boot_id, OM_HB_BOOT_ID_LEN);
-        int flen = om_hb_seal(c->key, &info, payload, (size_t)plen, frame, sizeof(frame));
-        int dlen = flen < 0 ? flen
-                            : om_arb_dgram_wrap(a->cfg->name, frame, (size_t)flen, dgram,
-                                                sizeof(dgram));
-        if (dlen < 0) {
-                o->tx_errors++;
-                return;
-        }
-        f->sent[f->n_sent++ % FENCE_SENT_KEEP] = info.seq;
-        uv_buf_t b = uv_buf_init((char *)dgram, (unsigned)dlen);
-        if (uv_udp_try_send(&o->udp, &b, 1, (struct sockaddr *)&o->dst) < 0)
-                o->tx_errors++;
-        else
-                o->tx++;
+        uint64_t seq;
+        if (send_sealed(&c->arb[0], OM_HB_ARB_FENCE, payload, plen, &seq, NULL) == 0)
+                f->sent[f->n_sent++ % FENCE_SENT_KEEP] = seq;
 }
 
 static void fence_timer(uv_timer_t *t) {

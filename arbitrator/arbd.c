@@ -426,27 +426,36 @@ static uint64_t wall_ms(void) {
         return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void fence_answer(struct arbd *d, struct cluster *c, const struct om_hb_info *req,
-                         enum om_arb_fence_result res, const struct om_arb_mark *m,
-                         const struct sockaddr *addr) {
-        static uint8_t payload[1024], frame[2048];
-        int plen = om_arb_fence_ans_pack(c->name, req->seq, res, m, payload, sizeof(payload));
+/* Seals payload as a frame of type (the request's keygen, the arbitrator's own sequence)
+ * and sends it to addr; true when it left. */
+static bool send_sealed(struct arbd *d, struct cluster *c, const struct om_hb_info *req,
+                        enum om_hb_type type, const uint8_t *payload, int plen,
+                        const struct sockaddr *addr) {
+        static uint8_t frame[OM_ARB_UDP_MAX];
         if (plen < 0)
-                return;
-        struct om_hb_info info = {
-                .type = OM_HB_ARB_FENCE_RESP, .keygen = req->keygen, .seq = ++d->seq};
+                return false;
+        struct om_hb_info info = {.type = type, .keygen = req->keygen, .seq = ++d->seq};
         snprintf(info.sender, sizeof(info.sender), "%s", d->conf.name);
         memcpy(info.boot_id, d->boot_id, OM_HB_BOOT_ID_LEN);
         int flen = om_hb_seal(c->key, &info, payload, (size_t)plen, frame, sizeof(frame));
         if (flen < 0)
-                return;
+                return false;
         uv_buf_t b = uv_buf_init((char *)frame, (unsigned)flen);
-        if (uv_udp_try_send(&d->udp, &b, 1, addr) < 0)
+        if (uv_udp_try_send(&d->udp, &b, 1, addr) < 0) {
                 d->tx_errors++;
-        else {
-                d->tx++;
-                c->fence_answers[res]++;
+                return false;
         }
+        d->tx++;
+        return true;
+}
+
+static void fence_answer(struct arbd *d, struct cluster *c, const struct om_hb_info *req,
+                         enum om_arb_fence_result res, const struct om_arb_mark *m,
+                         const struct sockaddr *addr) {
+        static uint8_t payload[1024];
+        int plen = om_arb_fence_ans_pack(c->name, req->seq, res, m, payload, sizeof(payload));
+        if (send_sealed(d, c, req, OM_HB_ARB_FENCE_RESP, payload, plen, addr))
+                c->fence_answers[res]++;
 }
 
 /* A fence request that opened: the compare-and-set, the marks on disk when they
@@ -525,24 +534,11 @@ static void answer(struct arbd *d, struct cluster *c, const struct om_hb_info *r
         for (size_t i = 0; a->has_holder && i < c->vote.n_nodes; i++)
                 if (om_arb_set_has(&a->holders, i))
                         holders[n++] = c->vote.nodes[i].name;
-        static uint8_t payload[OM_ARB_UDP_MAX], frame[OM_ARB_UDP_MAX];
+        static uint8_t payload[OM_ARB_UDP_MAX];
         int plen =
                 om_arb_ans_pack(c->name, req->seq, a, holders, n, payload, sizeof(payload) - 256);
-        if (plen < 0)
-                return;
-        struct om_hb_info info = {.type = OM_HB_ARB_RESP, .keygen = req->keygen, .seq = ++d->seq};
-        snprintf(info.sender, sizeof(info.sender), "%s", d->conf.name);
-        memcpy(info.boot_id, d->boot_id, OM_HB_BOOT_ID_LEN);
-        int flen = om_hb_seal(c->key, &info, payload, (size_t)plen, frame, sizeof(frame));
-        if (flen < 0)
-                return;
-        uv_buf_t b = uv_buf_init((char *)frame, (unsigned)flen);
-        if (uv_udp_try_send(&d->udp, &b, 1, addr) < 0)
-                d->tx_errors++;
-        else {
-                d->tx++;
+        if (send_sealed(d, c, req, OM_HB_ARB_RESP, payload, plen, addr))
                 c->answers[a->kind]++;
-        }
 }
 
 /* A beat that opened with the cluster's heartbeat key goes, as it came, to every other
