@@ -290,9 +290,15 @@ static int mon_once(struct om_cli_ctx *ctx, const char *fmt) {
                                            : om_streq(b1, "warn") ? "!"
                                                                   : "/";
                         n_up += om_streq(b1, "up");
-                        char mon[32];
+                        char mon[32], div[64];
                         sget(in, "monitor", mon, sizeof(mon));
                         bool show_mon = mon[0] && !om_streq(mon, "idle");
+                        /* a split brain: this node's data diverged from another's (a
+                         * replicated device), said where the monitor state would be */
+                        if (!show_mon && sget(in, "diverged", div, sizeof(div))[0]) {
+                                snprintf(mon, sizeof(mon), "split brain");
+                                show_mon = true;
+                        }
                         snprintf(c, sizeof(rows[0].cells[0]), "%s%s%s%s%s%s%s", base,
                                  om_streq(b2, "warn") ? "!" : "", bget(in, "frozen") ? "*" : "",
                                  bget(in, "provisioned") ? "" : "P",

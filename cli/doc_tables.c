@@ -156,7 +156,8 @@ static const struct om_cli_legend legend[] = {
          "trusted"},
         {OM_LEGEND_MON, 0, "<word>",
          "after the symbols, the instance's monitor state when it is "
-         "not idle (starting, stop failed, ...)"},
+         "not idle (starting, stop failed, ...); when idle, \"split brain\" on each node "
+         "whose copy of a replicated device's data diverged from the other's"},
         {OM_LEGEND_MON, 0, "ha",
          "object row: the agents start the service and fail it over (orchestrate = ha); "
          "start: they start it once and never move it (orchestrate = start); blank: only "

@@ -78,6 +78,7 @@ int om_cl_nodedata_collect(struct om_cl_nodedata *ret) {
                         snprintf(in->overall, sizeof(in->overall), "%s", st.overall);
                         in->provisioned = st.provisioned;
                         snprintf(in->error, sizeof(in->error), "%s", st.last_error);
+                        snprintf(in->diverged, sizeof(in->diverged), "%s", st.diverged);
                 } else {
                         snprintf(in->avail, sizeof(in->avail), "undef");
                         snprintf(in->overall, sizeof(in->overall), "undef");
@@ -217,7 +218,7 @@ void om_cl_nodedata_pack(const struct om_cl_nodedata *nd, msgpack_packer *pk) {
         for (size_t i = 0; i < nd->n_inst; i++) {
                 const struct om_cl_instance *in = &nd->inst[i];
                 om_cl_mp_str_pack(pk, in->path);
-                msgpack_pack_map(pk, 9 + (in->error[0] != 0));
+                msgpack_pack_map(pk, 9 + (in->error[0] != 0) + (in->diverged[0] != 0));
                 om_cl_mp_kv_str(pk, "avail", in->avail);
                 om_cl_mp_kv_str(pk, "overall", in->overall);
                 om_cl_mp_kv_bool(pk, "provisioned", in->provisioned);
@@ -229,6 +230,8 @@ void om_cl_nodedata_pack(const struct om_cl_nodedata *nd, msgpack_packer *pk) {
                 om_cl_mp_kv_bool(pk, "target_done", in->target_done);
                 if (in->error[0])
                         om_cl_mp_kv_str(pk, "error", in->error);
+                if (in->diverged[0])
+                        om_cl_mp_kv_str(pk, "diverged", in->diverged);
         }
         om_cl_mp_str_pack(pk, "objects");
         msgpack_pack_map(pk, nd->n_objs);
@@ -298,6 +301,10 @@ int om_cl_nodedata_unpack(const msgpack_object *o, struct om_cl_nodedata *ret) {
                 /* optional: absent when its last action did not fail */
                 if (om_cl_mp_get(&kv->val, "error") &&
                     om_cl_mp_get_str(&kv->val, "error", in->error, sizeof(in->error)) < 0)
+                        goto bad;
+                /* optional: absent while its data diverged from no other node's */
+                if (om_cl_mp_get(&kv->val, "diverged") &&
+                    om_cl_mp_get_str(&kv->val, "diverged", in->diverged, sizeof(in->diverged)) < 0)
                         goto bad;
                 nd.n_inst++;
         }

@@ -21,7 +21,8 @@ struct om_cl_instance {
         char overall[8];
         bool provisioned;
         bool frozen;
-        char error[200]; /* why its last action failed ("" none): from the status cache */
+        char error[200];   /* why its last action failed ("" none): from the status cache */
+        char diverged[64]; /* rids whose data diverged from another node's ("" none): same */
         /* set by the agent's orchestrator (empty from om_cl_nodedata_collect) */
         enum om_mon monitor;    /* on the wire by its name: "idle", "stop failed" */
         char target[80];        /* the object's target state as this node knows it */

@@ -420,6 +420,14 @@ int om_res_svc_save_status(struct om_res_svc *svc) {
                         continue;
                 snprintf(st.fenced + len, sizeof(st.fenced) - len, "%s%s", len ? " " : "", r->rid);
         }
+        for (size_t i = 0; i < svc->n_res; i++) {
+                const struct om_res *r = svc->res[i];
+                size_t len = strlen(st.diverged);
+                if (r->disabled || !r->diverged || len + strlen(r->rid) + 2 > sizeof(st.diverged))
+                        continue;
+                snprintf(st.diverged + len, sizeof(st.diverged) - len, "%s%s", len ? " " : "",
+                         r->rid);
+        }
         /* steady state: a repeated `print status` rewrites (and fsyncs) the cache only
          * when it changed or is older than OM_RES_STATUS_REFRESH_MS */
         struct om_instance_status old;
@@ -436,7 +444,7 @@ int om_res_svc_save_status(struct om_res_svc *svc) {
         if (have_old && !svc->action && !strcmp(old.avail, st.avail) &&
             !strcmp(old.overall, st.overall) && old.provisioned == st.provisioned &&
             !strcmp(old.down, st.down) && !strcmp(old.fenced, st.fenced) &&
-            old.updated_ms <= st.updated_ms &&
+            !strcmp(old.diverged, st.diverged) && old.updated_ms <= st.updated_ms &&
             st.updated_ms - old.updated_ms < OM_RES_STATUS_REFRESH_MS)
                 return 0;
         return om_instance_status_save(&svc->obj->path, &st);

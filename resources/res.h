@@ -118,6 +118,9 @@ struct om_res {
         /* set by the status: another node took the reservation of the device this
          * resource fences (scsireserv): its writes are refused, the instance is fenced */
         bool fenced;
+        /* set by the status: this node's copy of the data and another node's diverged (a
+         * replicated device's split brain): the instance says so to the cluster */
+        bool diverged;
         /* filled by om_res_svc_eval */
         enum om_res_status status;
         int provisioned; /* 1, 0, -1 unknown */

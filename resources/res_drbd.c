@@ -1034,6 +1034,7 @@ static int drbd_status(struct om_res *r) {
                      "warn: split brain (%s): the data of %s and %s diverged; om %s drbd "
                      "resolve --discard <node>",
                      at, c.nodes[0], c.nodes[1], om_res_path(r));
+                r->diverged = true;
                 ret = OM_RES_WARN;
         }
         if (om_streq(st.role, "Primary")) {

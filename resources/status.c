@@ -41,6 +41,8 @@ int om_instance_status_load(const struct om_path *p, struct om_instance_status *
                 snprintf(st.down, sizeof(st.down), "%s", v);
         if ((v = om_ini_get(ini, "instance", "fenced", NULL)))
                 snprintf(st.fenced, sizeof(st.fenced), "%s", v);
+        if ((v = om_ini_get(ini, "instance", "diverged", NULL)))
+                snprintf(st.diverged, sizeof(st.diverged), "%s", v);
         if ((v = om_ini_get(ini, "instance", "last_action", NULL))) {
                 char act[sizeof(st.last_action)];
                 unsigned long long ms = 0;
@@ -65,6 +67,11 @@ int om_instance_status_save(const struct om_path *p, const struct om_instance_st
                 st->down[0] ? "down = " : "", st->down, st->down[0] ? "\n" : "");
         if (text && st->fenced[0]) {
                 char *t = om_asprintf("%sfenced = %s\n", text, st->fenced);
+                free(text);
+                text = t;
+        }
+        if (text && st->diverged[0]) {
+                char *t = om_asprintf("%sdiverged = %s\n", text, st->diverged);
                 free(text);
                 text = t;
         }

@@ -22,6 +22,7 @@ struct om_instance_status {
         uint64_t updated_ms;  /* wall clock of the computation */
         char down[512];       /* rids of the enabled resources found down, space-separated */
         char fenced[256];     /* rids whose device reservation another node took */
+        char diverged[64];    /* rids whose data diverged from another node's (split brain) */
         char last_action[16]; /* the last action run on the instance ("" when none) */
         uint64_t last_action_ms;
         /* why that action failed, from its object log ("" when it succeeded): shown on

@@ -173,13 +173,16 @@ static void test_defaults(void **state) {
 }
 
 static void test_nodedata_roundtrip(void **state) {
-        struct om_cl_instance inst[1] = {{"demo/svc/web", "up", "warn", true, false}};
+        struct om_cl_instance inst[2] = {{"demo/svc/db", "warn", "warn", true, true},
+                                         {"demo/svc/web", "up", "warn", true, false}};
+        snprintf(inst[0].diverged, sizeof(inst[0].diverged), "disk#1");
+        snprintf(inst[0].error, sizeof(inst[0].error), "start failed");
         struct om_cl_objver objs[1] = {{"demo/svc/web", 42, "n1"}};
         struct om_cl_nodedata nd = {.gen = 9,
                                     .state = "idle",
                                     .frozen = true,
                                     .inst = inst,
-                                    .n_inst = 1,
+                                    .n_inst = 2,
                                     .objs = objs,
                                     .n_objs = 1};
         struct om_cl_nodedata back = {0};
@@ -194,7 +197,12 @@ static void test_nodedata_roundtrip(void **state) {
         assert_int_equal(back.gen, 9);
         assert_true(back.frozen);
         assert_true(om_cl_nodedata_same(&nd, &back));
-        assert_string_equal(back.inst[0].overall, "warn");
+        assert_string_equal(back.inst[1].overall, "warn");
+        /* the optional fields: there when set, absent (empty) otherwise */
+        assert_string_equal(back.inst[0].diverged, "disk#1");
+        assert_string_equal(back.inst[0].error, "start failed");
+        assert_string_equal(back.inst[1].diverged, "");
+        assert_string_equal(back.inst[1].error, "");
         assert_int_equal(back.objs[0].hlc, 42);
         msgpack_unpacked_destroy(&u);
         /* a trailing byte makes it not one object */

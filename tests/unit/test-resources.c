@@ -268,6 +268,7 @@ static void test_fenced_add_and_flag(void **state) {
         snprintf(st.avail, sizeof(st.avail), "up");
         snprintf(st.down, sizeof(st.down), "fs#0");
         snprintf(st.last_action, sizeof(st.last_action), "start");
+        snprintf(st.diverged, sizeof(st.diverged), "disk#2");
         st.last_action_ms = 42;
         assert_int_equal(om_instance_status_save(p, &st), 0);
         assert_int_equal(om_instance_status_add_fenced(p, "disk#10"), 0);
@@ -278,6 +279,7 @@ static void test_fenced_add_and_flag(void **state) {
         assert_string_equal(st.avail, "up");
         assert_string_equal(st.down, "fs#0");
         assert_string_equal(st.last_action, "start");
+        assert_string_equal(st.diverged, "disk#2");
         assert_int_equal(st.last_action_ms, 42);
         assert_false(om_instance_fenced(p));
         assert_int_equal(om_instance_set_fenced(p, true), 0);
@@ -285,6 +287,16 @@ static void test_fenced_add_and_flag(void **state) {
         assert_int_equal(om_instance_set_fenced(p, false), 0);
         assert_false(om_instance_fenced(p));
         assert_int_equal(om_instance_set_fenced(p, false), 0);
+        /* a resource whose data diverged (a split brain) is named in the saved status,
+         * and no longer once it did not */
+        om_res_find(svc, "app#1")->diverged = true;
+        assert_int_equal(om_res_svc_save_status(svc), 0);
+        assert_int_equal(om_instance_status_load(p, &st), 0);
+        assert_string_equal(st.diverged, "app#1");
+        om_res_find(svc, "app#1")->diverged = false;
+        assert_int_equal(om_res_svc_save_status(svc), 0);
+        assert_int_equal(om_instance_status_load(p, &st), 0);
+        assert_string_equal(st.diverged, "");
         om_res_svc_free(svc);
 }
 

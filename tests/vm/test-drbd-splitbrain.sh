@@ -9,7 +9,7 @@
 # Primary and each writes a file of its own. The link heals: DRBD finds the split brain
 # and calls its handler, which is om (the usermode helper): on both nodes the object
 # log says so, the instance is frozen, print status says the data of n1 and n2
-# diverged, and start refuses; resolve refuses a node that is not one of the two, and
+# diverged, om mon says "split brain" in both nodes' cells, and start refuses; resolve refuses a node that is not one of the two, and
 # to discard the changes of the node where the service runs (Primary). Then n2's
 # changes are discarded: stop on n2, `drbd resolve --discard n2` on n2 and on n1; DRBD resynchronizes n2 from n1, and after
 # a switch to n2 the filesystem has n1's file and not n2's.
@@ -68,6 +68,12 @@ for n in n1 n2; do
     run "$n" "om $svc print status --format json"
     [ "$(jq -r .frozen <<<"$out")" = true ] || fail "$n's instance is not frozen"
 done
+# om mon names the nodes whose data diverged: "split brain" in both nodes' cells of the
+# service's row, on either node (each node's status reaches the other in its node data)
+sb_cells() { [ "$(q "$1" "om mon" | grep -F "$svc" | grep -o 'split brain' | wc -l)" = 2 ]; }
+until_ 30 "om mon on n1 says split brain for n1 and n2" sb_cells n1
+until_ 30 "om mon on n2 says split brain for n1 and n2" sb_cells n2
+run n1 "om mon"
 
 step "resolve: n2's changes are discarded"
 lab_run -t 60 n1 "om $svc drbd resolve --discard n3" >"$LAB_DIR/bad.out" 2>&1 && fail "--discard n3 accepted"
@@ -97,5 +103,7 @@ run n2 "ls $mnt; cat $mnt/n1.txt"
 grep -q "written-on-n1" <<<"$out" || fail "n1's file is not on n2 after the resync"
 grep -q "n2.txt" <<<"$out" && fail "n2's discarded file is still there"
 echo "n2's changes discarded, n1's data on both"
+no_sb() { ! q n1 "om mon" | grep -q 'split brain'; }
+until_ 30 "om mon no longer says split brain" no_sb
 
 step "PASS ($(lab_elapsed "$t_start")s)"
