@@ -357,6 +357,7 @@ static void obj_load_config(struct om_orch *o, struct obj *ob) {
         if (c->mon_ms < 100)
                 c->mon_ms = 100;
         c->n_watch = 0;
+        c->refresh = false;
         for (size_t k = 0; k < obj->ini->n_sections && c->n_watch < OM_DEC_WATCH_MAX; k++) {
                 const char *sec = obj->ini->sections[k].name;
                 bool mon = false, dis = false, fence = false;
@@ -371,6 +372,10 @@ static void obj_load_config(struct om_orch *o, struct obj *ob) {
                         restart = strtol(s, NULL, 10);
                 if ((s = om_ini_get(obj->ini, sec, "scsireserv", a->self)))
                         (void)om_parse_bool(s, &fence);
+                /* DRBD's state moves by itself (a sync ends): shown by periodic refreshes */
+                if (!dis && !strncmp(sec, "disk#", 5) &&
+                    (s = om_ini_get(obj->ini, sec, "type", a->self)) && om_streq(s, "drbd"))
+                        c->refresh = true;
                 if (dis || (!mon && restart <= 0 && !fence))
                         continue;
                 size_t w = c->n_watch++;

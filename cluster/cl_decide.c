@@ -955,8 +955,8 @@ static void eval_monitor(const struct om_dec_ctx *c, const struct om_dec_cfg *cf
                          struct om_dec_obj *st, const struct om_cl_instance *me,
                          const struct om_dec_status *status, struct om_decision *out) {
         const struct om_cl_nodedata *local = om_view_data(c->view, (size_t)c->view->self);
-        if (!me || !st->present || st->job || st->state != OM_MON_IDLE || cfg->n_watch == 0 ||
-            me->frozen || (local && local->frozen)) {
+        if (!me || !st->present || st->job || st->state != OM_MON_IDLE ||
+            (cfg->n_watch == 0 && !cfg->refresh) || me->frozen || (local && local->frozen)) {
                 st->mon_check = false;
                 return;
         }

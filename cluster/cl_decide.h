@@ -52,6 +52,10 @@ struct om_dec_cfg {
         uint64_t mon_ms; /* monitor_interval */
         struct om_dec_watch watch[OM_DEC_WATCH_MAX];
         size_t n_watch;
+        /* a resource whose status changes by itself (disk.drbd: a sync ends, the peer
+         * goes): the status of an instance that runs here is refreshed every
+         * monitor_interval, as with watched resources, only to show it */
+        bool refresh;
         /* orchestrate = start, standby resources, dependencies between services */
         bool start_once;                               /* orchestrate = start */
         char standby[OM_DEC_STANDBY_MAX];              /* "fs#1,ip#0": the standby rids */

@@ -550,6 +550,54 @@ static void test_judge_fenced(void **state) {
         assert_int_equal(d.n, 0);
 }
 
+/* A service whose status changes by itself (cfg.refresh: disk.drbd) and that watches no
+ * resource: where it runs, its status is refreshed every monitor_interval, and a refresh
+ * that finds a resource down acts on nothing; without the flag, no refresh at all. */
+static void test_refresh_unwatched(void **state) {
+        struct om_view v;
+        struct om_dec_cfg cfg;
+        static const struct row r = {.n = {UP()}};
+        view_make(&r, &v, &cfg);
+        cfg.n_watch = 0;
+        cfg.mon_ms = 5000;
+        struct om_dec_ctx c = {.view = &v,
+                               .self = "n1",
+                               .now = 1000,
+                               .timeout = 1000,
+                               .quorum_enabled = true,
+                               .quorum_have = true,
+                               .boot_ready = true};
+        struct om_dec_obj st = {.state = OM_MON_IDLE, .present = true};
+        struct om_decision d = {0};
+        char got[512];
+        om_decide(&c, &cfg, &st, NULL, &d);
+        describe(&d, got, sizeof(got));
+        assert_string_equal(got, "");
+        cfg.refresh = true;
+        memset(&d, 0, sizeof(d));
+        om_decide(&c, &cfg, &st, NULL, &d);
+        describe(&d, got, sizeof(got));
+        assert_string_equal(got, "refresh");
+        assert_true(st.mon_refreshing);
+        assert_int_equal(st.mon_next, 6000);
+        /* the refresh found a resource down: nothing is done about it */
+        memset(&d, 0, sizeof(d));
+        om_decide_job_done(&cfg, &st, 0, NULL, &d);
+        struct om_dec_status down = {.last_action = "start", .down = "disk#1", .fenced = ""};
+        memset(&d, 0, sizeof(d));
+        c.now = 2000;
+        om_decide(&c, &cfg, &st, &down, &d);
+        describe(&d, got, sizeof(got));
+        assert_string_equal(got, "");
+        assert_int_equal(st.state, OM_MON_IDLE);
+        /* and the next one comes a monitor_interval after the last */
+        c.now = 6000;
+        memset(&d, 0, sizeof(d));
+        om_decide(&c, &cfg, &st, NULL, &d);
+        describe(&d, got, sizeof(got));
+        assert_string_equal(got, "refresh");
+}
+
 static void test_judge(void **state) {
         struct om_view v;
         struct om_dec_cfg cfg;
@@ -1025,6 +1073,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_rows),
                 cmocka_unit_test(test_job_done),
+                cmocka_unit_test(test_refresh_unwatched),
                 cmocka_unit_test(test_judge),
                 cmocka_unit_test(test_judge_fenced),
                 cmocka_unit_test(test_boot_guard),
