@@ -107,6 +107,10 @@ arb_start
 ns_cut "$A1" "$A2" || fail "nft rules refused"
 echo "e. arbitrator restarted, cut n1 | n2"
 until_ok 15 "one node holds the vote after the restart" is 'holders | wc -w' 1
+# the arbitrator lists a holder once it sent the grant; the node logs that it counts
+# the vote when it read that answer, a moment later
+holder_counts() { since_cut "${1#n}" | grep -q "arbitrator#1 .*: vote held"; }
+until_ok 5 "$(holders) logs that it counts the arbitrator's vote" holder_counts "$(holders)"
 # the arbitrator's start: its log line comes a few ms after it read its clock
 ta=$(log_ms "$(grep "arbitrator started" "$T/arb/log/arbitrator.log" | tail -n 1)")
 first=

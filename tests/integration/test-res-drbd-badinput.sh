@@ -3,7 +3,8 @@
 # skipped): every refusal names the node and the cause, and leaves nothing made (no
 # resource file under <var>/drbd, no DRBD metadata on the backing device, a
 # filesystem found there untouched): three nodes, no replication address, this node
-# not among the nodes, a backing disk that does not exist, one that holds ext4, the
+# not among the nodes, a cluster without an arbitrator or with a third node (the fence
+# marks' store), a backing disk that does not exist, one that holds ext4, the
 # replication port in use, an address that is not this node's, and (on a kernel
 # without the drbd module, as the build machines have) the module missing. Then
 # unprovision of a service never provisioned succeeds and changes nothing, and `drbd
@@ -94,7 +95,9 @@ expect_refusal "this node not among the nodes" "node n1: this node, n1, is not o
         demo/svc/notme provision --local
 nothing_made "not me"
 
-# the addresses from cluster.conf's heartbeat section are enough
+# the addresses from cluster.conf's heartbeat section are enough; but the fence marks
+# need the arbitrator: a cluster of the two nodes without one, or with a third node, is
+# refused before anything is made
 mkdir -p "$OM_ROOT/etc"
 printf '[cluster]\nnodes = n1 n2\n[hb#1]\naddr@n1 = 127.0.0.1\naddr@n2 = 127.0.0.2\n' >"$OM_ROOT/etc/cluster.conf"
 create nodisk "[DEFAULT]
@@ -103,6 +106,14 @@ nodes = n1 n2
 type = drbd
 disk = /dev/om-no-such-device
 port = $port"
+expect_refusal "no arbitrator" "node n1: disk.drbd needs a cluster of its two nodes \(n1, n2\) and one arbitrator, which keeps DRBD's fence marks .*cluster.conf has 2 nodes \(n1 n2\) and 0 arbitrators: refused" \
+        demo/svc/nodisk provision --local
+nothing_made "no arbitrator"
+printf '[cluster]\nnodes = n1 n2 n3\n[hb#1]\naddr@n1 = 127.0.0.1\naddr@n2 = 127.0.0.2\naddr@n3 = 127.0.0.3\n[arbitrator#1]\nuri = om://127.0.0.1:9\n' >"$OM_ROOT/etc/cluster.conf"
+expect_refusal "a third node" "node n1: disk.drbd needs a cluster of its two nodes \(n1, n2\) and one arbitrator, .*cluster.conf has 3 nodes \(n1 n2 n3\) and 1 arbitrator: refused" \
+        demo/svc/nodisk provision --local
+nothing_made "a third node"
+printf '[cluster]\nnodes = n1 n2\n[hb#1]\naddr@n1 = 127.0.0.1\naddr@n2 = 127.0.0.2\n[arbitrator#1]\nuri = om://127.0.0.1:9\n' >"$OM_ROOT/etc/cluster.conf"
 expect_refusal "missing disk" "node n1: disk /dev/om-no-such-device does not exist" \
         demo/svc/nodisk provision --local
 nothing_made "missing disk"
