@@ -110,7 +110,7 @@ static void set_frozen(struct om_orch *o, struct obj *ob, bool frozen) {
 static void fenced_keep(struct obj *ob, bool fenced) {
         if (ob->fenced_file == fenced)
                 return;
-        int r = om_instance_set_fenced(&ob->p, fenced);
+        int r = om_instance_set_fenced(&ob->p, fenced, ob->st.fenced_tver, ob->st.fenced_twriter);
         if (r < 0) {
                 log_error("%s: cannot %s the fenced flag: %s", ob->path,
                           fenced ? "write" : "remove", strerror(-r));
@@ -420,7 +420,8 @@ static struct obj *obj_add(struct om_orch *o, const char *path) {
         }
         ob->st.state = OM_MON_INIT;
         ob->st.dup_check_stalls = o->agent->stalls;
-        ob->st.fenced_mark = ob->fenced_file = om_instance_fenced(&ob->p);
+        ob->st.fenced_mark = ob->fenced_file = om_instance_fenced(
+                &ob->p, &ob->st.fenced_tver, ob->st.fenced_twriter, sizeof(ob->st.fenced_twriter));
         ob->cfg.priority = 50;
         o->sched[o->n_objs] = ob;
         o->objs[o->n_objs++] = ob;

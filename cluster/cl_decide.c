@@ -28,10 +28,21 @@ static void eff_why(struct om_eff *e, const char *fmt, ...) {
         va_end(ap);
 }
 
+static int target_cmp(uint64_t v1, const char *w1, uint64_t v2, const char *w2) {
+        if (v1 != v2)
+                return v1 < v2 ? -1 : 1;
+        return strcmp(w1, w2);
+}
+
 static void set_state(struct om_dec_obj *st, enum om_mon s, const char *why,
                       struct om_decision *out) {
         if (st->state == s)
                 return;
+        if (s == OM_MON_FENCED &&
+            target_cmp(st->tver, st->twriter, st->fenced_tver, st->fenced_twriter) > 0) {
+                st->fenced_tver = st->tver;
+                snprintf(st->fenced_twriter, sizeof(st->fenced_twriter), "%s", st->twriter);
+        }
         struct om_eff *e = eff_add(out, OM_EFF_STATE);
         e->from = st->state;
         e->to = s;
@@ -484,10 +495,15 @@ static bool children_down(const struct om_view *v, const struct om_dec_cfg *cfg,
 
 /* ---- targets ---- */
 
-static int target_cmp(uint64_t v1, const char *w1, uint64_t v2, const char *w2) {
-        if (v1 != v2)
-                return v1 < v2 ? -1 : 1;
-        return strcmp(w1, w2);
+/* A target that reaches a failed instance makes it idle again (a candidate): for
+ * "fenced", only a target newer than the one known when it was fenced (the service
+ * placed back), not that one learned again. */
+static void target_unfail(struct om_dec_obj *st, struct om_decision *out) {
+        if (!om_mon_failed(st->state) ||
+            (st->state == OM_MON_FENCED &&
+             target_cmp(st->tver, st->twriter, st->fenced_tver, st->fenced_twriter) <= 0))
+                return;
+        set_state(st, OM_MON_IDLE, "new target", out);
 }
 
 static void target_adopt(struct om_dec_obj *st, const char *target, uint64_t ver,
@@ -521,15 +537,13 @@ static void adopt_targets(const struct om_view *v, const struct om_dec_cfg *cfg,
                 return;
         target_adopt(st, bin->target, bin->target_ver, bin->target_writer);
         eff_add(out, OM_EFF_TARGET_SET)->node = best;
-        if (om_mon_failed(st->state))
-                set_state(st, OM_MON_IDLE, "new target", out);
+        target_unfail(st, out);
 }
 
 void om_decide_target_set(struct om_dec_obj *st, const char *target, uint64_t ver,
                           const char *writer, struct om_decision *out) {
         target_adopt(st, target, ver, writer);
-        if (om_mon_failed(st->state))
-                set_state(st, OM_MON_IDLE, "new target", out);
+        target_unfail(st, out);
 }
 
 bool om_decide_target_valid(const char *t) {

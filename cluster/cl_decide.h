@@ -84,6 +84,12 @@ struct om_dec_obj {
          * fenced on disk, see om_decide_job_done): the first refresh ends in "fenced"
          * again, unless the instance was started here meanwhile */
         bool fenced_mark;
+        /* the newest target this node knew when the instance became fenced (the caller
+         * keeps it with the flag, and sets it with fenced_mark at start): only a newer
+         * target places the service back here, not the same one learned again from a
+         * peer after an agent restart */
+        uint64_t fenced_tver;
+        char fenced_twriter[OM_CL_NAME_MAX];
         bool prov_refreshed;
         bool split_done;
         bool booted;           /* a pass after the restart guard lifted ran */

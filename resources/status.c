@@ -111,18 +111,34 @@ int om_instance_set_frozen(const struct om_path *p, bool frozen) {
         return om_write_atomic(file, "", 0, 0644);
 }
 
-bool om_instance_fenced(const struct om_path *p) {
-        _cleanup_free_ char *file = var_file(p, "fenced");
-        return file && access(file, F_OK) == 0;
+bool om_instance_fenced(const struct om_path *p, uint64_t *ver, char *writer, size_t len) {
+        _cleanup_free_ char *file = var_file(p, "fenced"), *text = NULL;
+        *ver = 0;
+        if (len)
+                writer[0] = 0;
+        if (!file || om_read_file(file, 256, &text, NULL) < 0)
+                return file && access(file, F_OK) == 0;
+        unsigned long long v = 0;
+        char w[64] = "";
+        if (sscanf(text, "%llu %63s", &v, w) == 2) {
+                *ver = v;
+                if (len)
+                        snprintf(writer, len, "%s", w);
+        }
+        return true;
 }
 
-int om_instance_set_fenced(const struct om_path *p, bool fenced) {
+int om_instance_set_fenced(const struct om_path *p, bool fenced, uint64_t ver, const char *writer) {
         _cleanup_free_ char *file = var_file(p, "fenced");
         if (!file)
                 return -ENOMEM;
         if (!fenced)
                 return om_unlink_sync(file);
-        return om_write_atomic(file, "", 0, 0644);
+        _cleanup_free_ char *text =
+                om_asprintf("%" PRIu64 " %s\n", ver, writer && *writer ? writer : "-");
+        if (!text)
+                return -ENOMEM;
+        return om_write_atomic(file, text, strlen(text), 0644);
 }
 
 int om_instance_status_add_fenced(const struct om_path *p, const char *rid) {

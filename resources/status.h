@@ -36,8 +36,11 @@ int om_instance_status_save(const struct om_path *p, const struct om_instance_st
 
 bool om_instance_frozen(const struct om_path *p);
 int om_instance_set_frozen(const struct om_path *p, bool frozen);
-bool om_instance_fenced(const struct om_path *p);
-int om_instance_set_fenced(const struct om_path *p, bool fenced);
+/* The agent's "fenced" flag: present while the monitor state is fenced; it holds the
+ * version and writer of the target known then (cl_decide.h, fenced_tver). fenced reads
+ * it: false when absent; ver 0 and writer "" when it holds none (an older agent's). */
+bool om_instance_fenced(const struct om_path *p, uint64_t *ver, char *writer, size_t len);
+int om_instance_set_fenced(const struct om_path *p, bool fenced, uint64_t ver, const char *writer);
 /* Adds rid to the `fenced` rids of the cached status (a stop that found the reservation of
  * the resource's device taken by another node), keeping the rest of it. */
 int om_instance_status_add_fenced(const struct om_path *p, const char *rid);

@@ -553,6 +553,40 @@ static void test_judge_fenced(void **state) {
 /* A service whose status changes by itself (cfg.refresh: disk.drbd) and that watches no
  * resource: where it runs, its status is refreshed every monitor_interval, and a refresh
  * that finds a resource down acts on nothing; without the flag, no refresh at all. */
+/* "fenced" records the target known then; the same target learned again (from a peer,
+ * after an agent restart: the state came back from the flag file, the target from the
+ * peer's data) does not place the service back, a newer one does. */
+static void test_fenced_target(void **state) {
+        struct om_dec_cfg cfg = {.ha = true, .failover = true, .n_watch = 1};
+        snprintf(cfg.watch[0].rid, sizeof(cfg.watch[0].rid), "disk#1");
+        cfg.watch[0].fence = true;
+        struct om_dec_obj st = {.state = OM_MON_STOPPING, .job = true, .tver = 5};
+        snprintf(st.target, sizeof(st.target), "provisioned");
+        snprintf(st.twriter, sizeof(st.twriter), "n1");
+        struct om_dec_status fenced = {.last_action = "stop", .fenced = "disk#1"};
+        struct om_decision d = {0};
+        om_decide_job_done(&cfg, &st, 0, &fenced, &d);
+        assert_int_equal(st.state, OM_MON_FENCED);
+        assert_int_equal(st.fenced_tver, 5);
+        assert_string_equal(st.fenced_twriter, "n1");
+        /* the agent restarted: the state and the recorded target come from the flag */
+        struct om_dec_obj again = {.state = OM_MON_FENCED, .fenced_tver = 5};
+        snprintf(again.fenced_twriter, sizeof(again.fenced_twriter), "n1");
+        memset(&d, 0, sizeof(d));
+        om_decide_target_set(&again, "provisioned", 5, "n1", &d);
+        assert_int_equal(again.state, OM_MON_FENCED);
+        om_decide_target_set(&again, "provisioned", 4, "n2", &d);
+        assert_int_equal(again.state, OM_MON_FENCED);
+        /* placed back: a newer target */
+        om_decide_target_set(&again, "placed@n1", 6, "n2", &d);
+        assert_int_equal(again.state, OM_MON_IDLE);
+        /* another failed state is made idle by any target, as before */
+        struct om_dec_obj sf = {.state = OM_MON_START_FAILED, .tver = 9};
+        memset(&d, 0, sizeof(d));
+        om_decide_target_set(&sf, "started", 3, "n1", &d);
+        assert_int_equal(sf.state, OM_MON_IDLE);
+}
+
 static void test_refresh_unwatched(void **state) {
         struct om_view v;
         struct om_dec_cfg cfg;
@@ -1073,6 +1107,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_rows),
                 cmocka_unit_test(test_job_done),
+                cmocka_unit_test(test_fenced_target),
                 cmocka_unit_test(test_refresh_unwatched),
                 cmocka_unit_test(test_judge),
                 cmocka_unit_test(test_judge_fenced),

@@ -281,12 +281,18 @@ static void test_fenced_add_and_flag(void **state) {
         assert_string_equal(st.last_action, "start");
         assert_string_equal(st.diverged, "disk#2");
         assert_int_equal(st.last_action_ms, 42);
-        assert_false(om_instance_fenced(p));
-        assert_int_equal(om_instance_set_fenced(p, true), 0);
-        assert_true(om_instance_fenced(p));
-        assert_int_equal(om_instance_set_fenced(p, false), 0);
-        assert_false(om_instance_fenced(p));
-        assert_int_equal(om_instance_set_fenced(p, false), 0);
+        uint64_t ver = 1;
+        char writer[64] = "x";
+        assert_false(om_instance_fenced(p, &ver, writer, sizeof(writer)));
+        assert_int_equal(ver, 0);
+        assert_string_equal(writer, "");
+        assert_int_equal(om_instance_set_fenced(p, true, 1733300000123ULL, "n2"), 0);
+        assert_true(om_instance_fenced(p, &ver, writer, sizeof(writer)));
+        assert_int_equal(ver, 1733300000123ULL);
+        assert_string_equal(writer, "n2");
+        assert_int_equal(om_instance_set_fenced(p, false, 0, NULL), 0);
+        assert_false(om_instance_fenced(p, &ver, writer, sizeof(writer)));
+        assert_int_equal(om_instance_set_fenced(p, false, 0, NULL), 0);
         /* a resource whose data diverged (a split brain) is named in the saved status,
          * and no longer once it did not */
         om_res_find(svc, "app#1")->diverged = true;
