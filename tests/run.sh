@@ -4,7 +4,7 @@
 # network namespaces) and vm (dm-crypt in QEMU guests), then once more under ASan and
 # UBSan. Exit status non-zero on any failure. A test that cannot run here skips (exit 77)
 # and says why. Runs as root, with or without sudo (the integration and vm tiers need
-# root; as another user they skip). About 15 minutes on 2 cores.
+# root; as another user they skip). About 35 minutes on 2 cores.
 #
 # Ends with a summary on the console: per pass and tier, how many tests passed, failed
 # and were skipped, each skipped test with its reason, each failed test by name.
