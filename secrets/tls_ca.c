@@ -84,11 +84,9 @@ static int ca_seed(uint8_t seed[OM_KEY_LEN]) {
                 return r;
         while (len && (v[len - 1] == '\n' || v[len - 1] == ' ')) /* set from a file */
                 len--;
-        r = len == 2 * OM_KEY_LEN && sodium_hex2bin(seed, OM_KEY_LEN, (const char *)v, len, NULL,
-                                                    &n, NULL) == 0 &&
-                            n == OM_KEY_LEN
-                    ? 1
-                    : -EBADMSG;
+        bool hex = len == 2 * OM_KEY_LEN &&
+                   sodium_hex2bin(seed, OM_KEY_LEN, (const char *)v, len, NULL, &n, NULL) == 0;
+        r = hex && n == OM_KEY_LEN ? 1 : -EBADMSG;
         om_sec_value_free(v, len);
         return r;
 }
