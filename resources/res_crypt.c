@@ -305,14 +305,27 @@ static void pr_drop(struct om_res *r, bool was_open) {
                 }
 }
 
-/* 1 when dev has a LUKS header, 0 when not, negative when it cannot be read. */
+/* 1 when dev has a LUKS header, 0 when libcryptsetup finds none (-EINVAL), negative
+ * when it cannot tell (the device cannot be opened or read, the metadata lock cannot be
+ * taken, no memory): never "not LUKS" for a failure, which a provision would take for a
+ * device to format and a status for a node that cannot take over. */
 static int is_luks(const char *dev) {
         _cleanup_crypt_ struct crypt_device *cd = NULL;
         quiet_library();
         int e = crypt_init(&cd, dev);
         if (e < 0)
                 return e;
-        return crypt_load(cd, CRYPT_LUKS, NULL) == 0 ? 1 : 0;
+        e = crypt_load(cd, CRYPT_LUKS, NULL);
+        return e == 0 ? 1 : e == -EINVAL ? 0 : e;
+}
+
+/* is_luks, logging why it cannot tell. */
+static int is_luks_log(const char *dev) {
+        int e = is_luks(dev);
+        if (e < 0)
+                return log_error_errno(e, "cannot read the LUKS header of %s: %s", dev,
+                                       last_error[0] ? last_error : strerror(-e));
+        return e;
 }
 
 static int res_crypt_provisioned(struct om_res *r) {
@@ -327,7 +340,9 @@ static int res_crypt_provisioned(struct om_res *r) {
         return is_luks(dev);
 }
 
-/* Refuses a device that does not exist, or holds a signature other than LUKS. */
+/* Refuses a device that does not exist, or holds any signature: called once
+ * libcryptsetup found no LUKS header there, so a crypto_LUKS signature is one it cannot
+ * load (damaged, or another version) and is not formatted over either. */
 static int check_dev(struct om_res *r, const char *dev) {
         struct stat st;
         _cleanup_free_ char *type = NULL;
@@ -338,7 +353,13 @@ static int check_dev(struct om_res *r, const char *dev) {
         int e = om_res_probe_type(dev, &type);
         if (e < 0)
                 return log_error_errno(e, "cannot read %s: %m", dev);
-        if (type && strcmp(type, "crypto_LUKS") != 0 && !r->svc->force)
+        if (type && !strcmp(type, "crypto_LUKS") && !r->svc->force)
+                return log_error_errno(-EEXIST,
+                                       "%s holds a LUKS signature whose header libcryptsetup "
+                                       "cannot load (damaged?): refusing to format it (use "
+                                       "--force to overwrite)",
+                                       dev);
+        if (type && !r->svc->force)
                 return log_error_errno(-EEXIST,
                                        "%s already holds a %s signature: refusing to format it "
                                        "(use --force to overwrite)",
@@ -362,8 +383,8 @@ static int res_crypt_check(struct om_res *r, enum om_res_action a) {
                 return 0; /* a device another resource brings up: checked at provision */
         if ((e = get_dev(r, &dev, true)) < 0)
                 return e;
-        if (is_luks(dev) == 1)
-                return 0;
+        if (access(dev, F_OK) == 0 && (e = is_luks_log(dev)) != 0)
+                return e < 0 ? e : 0;
         if ((e = check_dev(r, dev)) < 0)
                 return e;
         if (!om_res_kw_bool(r, "manage_passphrase", true) && om_sec_has(&sec, key) != 1) {
@@ -393,7 +414,9 @@ static int res_crypt_provision(struct om_res *r) {
                 if (om_pr_read(dev, &pr, err, sizeof(err)) < 0)
                         log_warning("scsireserv: %s: start will refuse to run on it", err);
         }
-        if (access(dev, F_OK) == 0 && is_luks(dev) == 1) {
+        if (access(dev, F_OK) == 0 && (e = is_luks_log(dev)) != 0) {
+                if (e < 0)
+                        return e;
                 log_info("%s is already LUKS formatted", dev);
                 return 0;
         }

@@ -133,6 +133,19 @@ echo "$out" | grep -q "is already LUKS formatted" || fail "second provision refo
         fail "second provision changed the passphrase"
 [ -z "$(attached "$IMG")" ] || fail "the second rollback left $IMG attached"
 
+# a LUKS header libcryptsetup cannot load (both copies of its metadata damaged): the
+# device still carries the LUKS signature, so it is refused, never formatted over
+printf 'XXXXXXXXXXXXXXXX' | dd of="$IMG" bs=1 seek=4100 conv=notrunc status=none
+printf 'XXXXXXXXXXXXXXXX' | dd of="$IMG" bs=1 seek=$((16384 + 4100)) conv=notrunc status=none
+before=$(head -c 1M "$IMG" | sha256sum)
+out=$($OM demo/svc/loopcrypt provision --local 2>&1); rc=$?
+[ $rc = 1 ] || fail "provision over a damaged header exit $rc"
+echo "$out" | grep -q "holds a LUKS signature whose header libcryptsetup cannot load (damaged?): refusing to format it (use --force to overwrite)" ||
+        fail "provision over a damaged header: $out"
+echo "$out" | grep -q "luksFormat" && fail "provision formatted over a damaged header: $out"
+[ "$(head -c 1M "$IMG" | sha256sum)" = "$before" ] || fail "the damaged header was overwritten"
+[ -z "$(attached "$IMG")" ] || fail "the refused provision left $IMG attached"
+
 # a device without a header while the managed key exists (another node's volume, a
 # replaced disk): the key is reused, never replaced, so no volume loses its key
 dd if=/dev/zero of="$IMG" bs=1M count=17 conv=notrunc status=none
