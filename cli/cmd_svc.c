@@ -194,11 +194,11 @@ static const char *target_of(const char *action) {
         return NULL;
 }
 
-/* The options of one mode only: --force, --rid, --tag and --waitlock act on a local run;
+/* The options of one mode only: --force, --passive, --rid, --tag and --waitlock act on a local run;
  * --wait and --time on an orchestrated one. Accepted in the other mode they would do
  * nothing, so they are refused, saying why. */
 static int check_mode(struct om_cli_ctx *ctx) {
-        static const char *const local_only[] = {"force", "rid", "tag", "waitlock"};
+        static const char *const local_only[] = {"force", "passive", "rid", "tag", "waitlock"};
         bool local = om_cli_flag(ctx, "local");
         for (size_t i = 0; i < ARRAY_SIZE(local_only); i++)
                 if (!local && om_cli_opt(ctx, local_only[i]))
@@ -223,6 +223,7 @@ static int run_action(struct om_cli_ctx *ctx, const char *action) {
                 return orchestrate(ctx, target_of(action));
         struct om_res_action_opts o = {
                 .force = om_cli_flag(ctx, "force"),
+                .passive = om_cli_flag(ctx, "passive"),
                 .rid = om_cli_opt(ctx, "rid"),
                 .tag = om_cli_opt(ctx, "tag"),
                 .waitlock_ms = 60000,
@@ -533,7 +534,7 @@ static int cmd_drbd_resolve(struct om_cli_ctx *ctx) {
 #define ACTION_OPTS "local force rid= tag= waitlock= wait time="
 
 static const struct om_cli_cmd svc_cmds[] = {
-        {"provision", SVC, ACTION_OPTS, cmd_provision,
+        {"provision", SVC, ACTION_OPTS " passive", cmd_provision,
          "Create the resources (files, LUKS, filesystems) and start them."},
         {"start", SVC, ACTION_OPTS, cmd_start,
          "Start the resources in order; a failure stops what the action started."},

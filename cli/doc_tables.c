@@ -26,6 +26,13 @@ static const struct {
         {"stop", "force",
          "With --local: go on where a safety check would stop (close a volume whose key is "
          "gone), and stop the standby resources too."},
+        {"provision", "passive",
+         "With --local: provision this node as one that does not run the failover service "
+         "while another node does (what the agent runs after the leader's provision): make "
+         "what holds this node's data only (a loop and what sits on it), provision a DRBD "
+         "replica as a secondary, find on a plain device (a disk other nodes may reach) what "
+         "the running node made there without formatting or opening it, and leave nothing "
+         "started but standby resources."},
         {NULL, "rid", "With --local: only these resources, comma-separated (disk#0,fs#0)."},
         {NULL, "tag",
          "With --local: only the resources whose tags keyword has one of these words, "

@@ -700,8 +700,16 @@ static void eval_target(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg
                                         refresh_start(st, out);
                                         return;
                                 }
-                                st->then = cfg->failover ? OM_THEN_STOP : OM_THEN_NONE;
-                                job_start(st, OM_MON_PROVISIONING, t, out);
+                                /* a failover service runs on the leader: this node's
+                                 * provision is passive, whatever the refresh said (it
+                                 * writes nothing the leader uses and starts nothing) */
+                                static const char *const passive[] = {"provision", "--passive",
+                                                                      NULL};
+                                st->then = OM_THEN_NONE;
+                                if (cfg->failover)
+                                        job_start_words(st, OM_MON_PROVISIONING, t, passive, out);
+                                else
+                                        job_start(st, OM_MON_PROVISIONING, t, out);
                         }
                 }
                 /* reached: the destination runs it (switch), or one instance runs it

@@ -16,13 +16,19 @@
  * that started them stop them, unprovision always).
  * A provision that returns OM_RES_PROVISIONED_REPLICA (disk.drbd whose peer holds the
  * data) ends the walk there: the resources after it are recorded provisioned.
+ *
+ * A passive provision (run_passive) makes only what holds this node's data and starts
+ * nothing for good: see action.h.
  */
 #include "resources/action.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <linux/fs.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/fileio.h"
@@ -225,6 +231,168 @@ static int run_up(struct om_res **sel, size_t n_sel, bool provision, const char 
         return 0;
 }
 
+/* ---- the passive provision ---- */
+
+/* The resource whose device r's dev_kw references ({disk#1.exposed_devs[0]}), NULL when
+ * the keyword names a plain path, nothing, or no resource of the service. */
+static struct om_res *under_of(struct om_res *r) {
+        _cleanup_strv_free_ char **rids = NULL;
+        const char *raw = r->drv->dev_kw ? om_res_kw_raw(r, r->drv->dev_kw) : NULL;
+        if (!raw || om_res_referenced_rids(raw, &rids) < 0 || !rids || !rids[0])
+                return NULL;
+        struct om_res *u = om_res_find(r->svc, rids[0]);
+        return u == r ? NULL : u;
+}
+
+/* Whose data r's device holds: this node's only (OM_RES_DATA_NODE), other nodes' too
+ * (OM_RES_DATA_REPLICATED: a replica, or a plain device path, which may be a disk that
+ * another node reaches), or no device (OM_RES_DATA_NONE). */
+static enum om_res_data data_of(struct om_res *r) {
+        for (int depth = 0; depth < 16; depth++) {
+                if (r->drv->data != OM_RES_DATA_UNDER)
+                        return r->drv->data;
+                struct om_res *u = under_of(r);
+                if (!u)
+                        return OM_RES_DATA_REPLICATED;
+                r = u;
+        }
+        return OM_RES_DATA_REPLICATED; /* a loop of references: the safe answer */
+}
+
+/* True when a selected resource after sel[i] sits on it (its device must be up for that
+ * one to be provisioned). */
+static bool needed_above(struct om_res **sel, size_t n_sel, size_t i) {
+        for (size_t j = i + 1; j < n_sel; j++)
+                if (under_of(sel[j]) == sel[i])
+                        return true;
+        return false;
+}
+
+static void record_provisioned(struct om_res *r) {
+        int s = om_res_state_set_provisioned(r->svc, r->rid, true);
+        if (s < 0)
+                log_warning_errno(s, "cannot record the provisioned state: %m");
+}
+
+/* A resource on a plain device path, that is on a disk another node may reach (and the
+ * node that runs the service does): what that node provisioned there must be found,
+ * and is never made nor opened here. The block device's page cache is dropped first,
+ * so the probe reads the disk as it is now, not as this node read it before the other
+ * node formatted it. */
+static int adopt_shared(struct om_res *r) {
+        _cleanup_free_ char *dev = NULL;
+        char err[512], what[64];
+        if (r->drv == &om_res_driver_crypt)
+                snprintf(what, sizeof(what), "LUKS header");
+        else if (om_streq(r->group, "fs"))
+                snprintf(what, sizeof(what), "%s filesystem", r->type);
+        else
+                snprintf(what, sizeof(what), "%s", r->drv->name);
+        int e = om_res_kw(r, r->drv->dev_kw, &dev, err, sizeof(err));
+        if (e < 0)
+                return log_error_errno(e, "%s", err);
+        struct stat st;
+        if (stat(dev, &st) < 0)
+                return log_error_errno(-ENOENT, "%s %s does not exist on this node", r->drv->dev_kw,
+                                       dev);
+        if (S_ISBLK(st.st_mode)) {
+                _cleanup_close_ int fd = open(dev, O_RDONLY | O_CLOEXEC);
+                if (fd < 0 || ioctl(fd, BLKFLSBUF, 0) < 0)
+                        log_warning_errno(-errno, "cannot drop the cached blocks of %s: %m", dev);
+        }
+        int p = r->drv->provisioned ? r->drv->provisioned(r) : 1;
+        if (p < 0)
+                return log_error_errno(p, "cannot read %s: %m", dev);
+        if (p == 0)
+                return log_error_errno(-ENODATA,
+                                       "%s holds no %s: a passive provision never formats a "
+                                       "device that another node may use (provision the "
+                                       "service where it runs first, and check that %s names "
+                                       "the same shared disk on every node)",
+                                       dev, what, r->drv->dev_kw);
+        log_info("%s holds the %s that the node running the service made: recorded "
+                 "provisioned, not opened here",
+                 dev, what);
+        record_provisioned(r);
+        return 0;
+}
+
+/*
+ * The provision of a node that does not run a failover service while another node does
+ * (the orchestrator runs it after the leader's, `provision --local --passive`). Whatever
+ * the status said before, it writes nothing that the running node uses and starts
+ * nothing: a resource holding this node's data only (a loop, and what sits on it) is
+ * provisioned, and started only while a resource above needs its device, then stopped;
+ * a replica (disk.drbd) is provisioned as a secondary, never the initial primary; a
+ * resource on a plain device path has what the running node made found there, never
+ * made; what sits on one of those, and what has no device (app, ip), is recorded
+ * provisioned untouched. Standby resources this walk started stay up, as a stop leaves
+ * them.
+ */
+static int run_passive(struct om_res **sel, size_t n_sel) {
+        _cleanup_free_ struct om_res **started = calloc(n_sel + 1, sizeof(*started));
+        size_t n_started = 0;
+        if (!started)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_sel; i++) {
+                struct om_res *r = sel[i];
+                enum om_res_data d = data_of(r);
+                struct om_res *u = under_of(r);
+                int e = 0;
+                om_log_set_rid(r->rid);
+                if (d == OM_RES_DATA_NODE) {
+                        if (r->drv->provision && (e = r->drv->provision(r)) < 0)
+                                goto failed;
+                        record_provisioned(r);
+                        if (needed_above(sel, n_sel, i)) {
+                                int before = r->drv->status ? r->drv->status(r) : OM_RES_NA;
+                                if (r->drv->start && (e = r->drv->start(r)) < 0)
+                                        goto failed;
+                                if (before != OM_RES_UP)
+                                        started[n_started++] = r;
+                        }
+                } else if (r->drv->data == OM_RES_DATA_REPLICATED) {
+                        if (r->drv->provision && (e = r->drv->provision(r)) < 0)
+                                goto failed;
+                        record_provisioned(r);
+                        log_info("a replica: provisioned, not started here (passive)");
+                } else if (d == OM_RES_DATA_REPLICATED && !u) {
+                        if ((e = adopt_shared(r)) < 0)
+                                goto failed;
+                } else {
+                        if (u)
+                                log_info("on the device of %s, which the node that runs the "
+                                         "service holds: recorded provisioned, not opened here",
+                                         u->rid);
+                        else
+                                log_info("recorded provisioned, not started here (passive)");
+                        record_provisioned(r);
+                }
+                continue;
+        failed:
+                if (r->optional) {
+                        log_warning("optional resource: the provision goes on");
+                        continue;
+                }
+                rollback(started, n_started, "provision");
+                for (size_t j = i + 1; j < n_sel; j++)
+                        if (om_res_state_provisioned(sel[j]->svc, sel[j]->rid) < 0)
+                                om_res_state_set_provisioned(sel[j]->svc, sel[j]->rid, false);
+                return e;
+        }
+        /* nothing stays up but the standby resources */
+        for (size_t k = n_started; k-- > 0;) {
+                struct om_res *r = started[k];
+                if (r->standby || !r->drv->stop)
+                        continue;
+                om_log_set_rid(r->rid);
+                int e = r->drv->stop(r);
+                if (e < 0)
+                        return e;
+        }
+        return 0;
+}
+
 /* True when r surely holds nothing to unprovision: not recorded as provisioned, and its
  * driver says it is not (a loop whose file is gone). */
 static bool surely_unprovisioned(struct om_res *r) {
@@ -372,7 +540,8 @@ static int perform(void *arg) {
                         e = run_up(sel, n_sel, false, action);
                         break;
                 case OM_ACT_PROVISION:
-                        e = run_up(sel, n_sel, true, action);
+                        e = svc->passive ? run_passive(sel, n_sel)
+                                         : run_up(sel, n_sel, true, action);
                         break;
                 case OM_ACT_STOP:
                         e = run_down(sel, n_sel, false, NULL, action);
@@ -538,9 +707,14 @@ int om_res_action_run(const struct om_path *p, const char *action,
                 snprintf(err, errlen, "unknown action '%s'", action);
                 return -EINVAL;
         }
+        if (opts->passive && !om_streq(action, "provision")) {
+                snprintf(err, errlen, "--passive goes with provision only, not %s", action);
+                return -EINVAL;
+        }
         if ((e = om_res_svc_load(p, &svc, err, errlen)) < 0)
                 return e;
         svc->force = opts->force;
+        svc->passive = opts->passive;
         if (opts->rid && (e = om_strv_split(opts->rid, ",", &rids)) < 0)
                 return e;
         if (opts->tag && (e = om_strv_split(opts->tag, ",", &tags)) < 0)
@@ -592,9 +766,10 @@ int om_res_action_run(const struct om_path *p, const char *action,
                 return e ? e : -ENOMEM;
         }
         om_log_set_console(false);
-        log_info("do %s --local%s%s%s%s%s (%s origin)", action, opts->rid ? " --rid " : "",
+        log_info("do %s --local%s%s%s%s%s%s (%s origin)", action, opts->rid ? " --rid " : "",
                  opts->rid ? opts->rid : "", opts->tag ? " --tag " : "", opts->tag ? opts->tag : "",
-                 opts->force ? " --force" : "", opts->origin ? opts->origin : "user");
+                 opts->force ? " --force" : "", opts->passive ? " --passive" : "",
+                 opts->origin ? opts->origin : "user");
         om_log_set_console(opts->console);
 
         struct perform pf = {.svc = svc, .sel = sel, .n_sel = n_sel, .action = action};

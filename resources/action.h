@@ -16,6 +16,14 @@
 
 struct om_res_action_opts {
         bool force;
+        /* provision only: the passive provision of a node that does not run a failover
+         * service while another node does. It makes what holds this node's data only (a
+         * loop and what sits on it, started while needed, then stopped), provisions a
+         * replica (disk.drbd) as a secondary, finds on a plain device path (a disk that
+         * other nodes may reach) what the running node made there and never formats or
+         * opens it, and records the rest provisioned untouched: nothing but standby
+         * resources is left up, nothing another node uses is written. */
+        bool passive;
         const char *rid;     /* comma separated rids or groups ("disk#0,fs"), NULL: all */
         const char *tag;     /* comma separated tags: the resources with any of them */
         int64_t waitlock_ms; /* wait for another action's lock: <0 forever, 0 not at all */

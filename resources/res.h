@@ -26,6 +26,18 @@ enum om_res_action { OM_ACT_START, OM_ACT_STOP, OM_ACT_PROVISION, OM_ACT_UNPROVI
 
 struct om_res;
 
+/* Whose data the device of a resource holds, as a passive provision (action.h) needs to
+ * know: what it may make and open on a node that does not run the service. */
+enum om_res_data {
+        OM_RES_DATA_NONE,       /* no device (app, ip) */
+        OM_RES_DATA_NODE,       /* this node's only: a loop over a file of this node */
+        OM_RES_DATA_REPLICATED, /* the peers' too, through the driver (disk.drbd) */
+        /* the data of the device it sits on, named by its keyword dev_kw (crypt, fs): a
+         * reference to another resource of the service is that resource's; a plain path
+         * may be a disk another node reaches (a SAN LUN) */
+        OM_RES_DATA_UNDER,
+};
+
 /* A driver. Every callback returns 0 or a negative errno, having logged the reason
  * (the engine sets the object log context and the rid before calling). NULL callbacks
  * mean "nothing to do" (start, stop, provision, unprovision) or "none" (devs). */
@@ -59,6 +71,9 @@ struct om_res_driver {
          * whose header lives there): the engine brings up the resources it references
          * first. NULL: unprovision needs no other resource up. */
         const char *unprovision_needs;
+        enum om_res_data data;
+        /* the keyword naming the device the resource sits on ("dev", "disk"), NULL none */
+        const char *dev_kw;
 };
 
 extern const struct om_res_driver om_res_driver_loop;
@@ -132,6 +147,8 @@ struct om_res_svc {
         struct om_res **res;
         size_t n_res;
         bool force;
+        /* a passive provision runs (action.h): disk.drbd never becomes the initial primary */
+        bool passive;
         const char *action;                   /* the action running, recorded in the status cache */
         char last_error[OM_STATUS_ERROR_MAX]; /* why it failed ("" when it succeeded) */
         struct om_ini *state;                 /* <var>/.../resources: provisioned flags */

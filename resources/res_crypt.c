@@ -722,4 +722,6 @@ const struct om_res_driver om_res_driver_crypt = {
         .devs = res_crypt_devs,
         .label = res_crypt_label,
         .unprovision_needs = "dev",
+        .data = OM_RES_DATA_UNDER,
+        .dev_kw = "dev",
 };

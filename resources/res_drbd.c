@@ -1194,6 +1194,16 @@ static int drbd_provision(struct om_res *r) {
                 log_info("the local replica is %s: start decides", st.disk);
                 goto out;
         }
+        if (r->svc->passive) {
+                /* the service runs on another node: never the initial primary here */
+                e = log_error_errno(-EAGAIN,
+                                    "node %s: the peer %s holds no data to synchronize from "
+                                    "(%s), and a passive provision never makes this node the "
+                                    "initial primary",
+                                    om_nodename(), peer(&c),
+                                    st.present ? st.peer_disk : "not connected");
+                goto undo;
+        }
         if (!first) {
                 e = log_error_errno(-EAGAIN,
                                     "node %s: the peer %s holds no data to synchronize from "
@@ -1540,4 +1550,6 @@ const struct om_res_driver om_res_driver_drbd = {
         .devs = drbd_devs,
         .label = drbd_label,
         .unprovision_needs = "disk",
+        .data = OM_RES_DATA_REPLICATED,
+        .dev_kw = "disk",
 };

@@ -409,6 +409,7 @@ static const char *const fs_keywords[] = {"dev", "mnt", "mnt_opt", "mkfs_opt", "
                 .check = fs_check, .status = fs_status, .provisioned = fs_provisioned,             \
                 .start = fs_start, .stop = fs_stop, .provision = fs_provision,                     \
                 .unprovision = fs_unprovision, .devs = fs_devs, .label = fs_label,                 \
+                .data = OM_RES_DATA_UNDER, .dev_kw = "dev",                                        \
         }
 
 const struct om_res_driver om_res_driver_ext4 = FS_DRIVER("ext4");

@@ -256,4 +256,5 @@ const struct om_res_driver om_res_driver_loop = {
         .unprovision = loop_unprovision,
         .devs = loop_devs,
         .label = loop_label,
+        .data = OM_RES_DATA_NODE,
 };

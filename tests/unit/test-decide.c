@@ -44,6 +44,7 @@ struct row {
         bool no_quorum, not_booted, flex, split_freeze;
         const char *target; /* n1's own target (version 5 by n1), NULL none */
         uint64_t now, ready_until, dup_since;
+        bool refreshed;       /* n1's status was refreshed before its provision */
         bool stalled;         /* a loop stall counted since the last pass */
         bool restarted;       /* the agent's first pass since its restart guard lifted */
         bool confirm;         /* the window after our stall just ended */
@@ -155,6 +156,10 @@ static const struct row rows[] = {
         {"a provisioned target, n1 first in nodes but blank while n2 runs it: n1 follows n2 "
          "(its status refreshed first)",
          .target = "provisioned", .n = {{.unprov = true}, UP()}, .want = "frozen:0 refresh"},
+        {"a provisioned target, n1 still blank after the refresh while n2 runs it: n1's "
+         "provision is passive (it starts nothing) and no stop follows",
+         .target = "provisioned", .n = {{.unprov = true}, UP()}, .refreshed = true,
+         .want = "frozen:0 state:provisioning spawn:provision,--passive"},
         {"a provisioned target, no node can: failed", .target = "provisioned",
          .n = {{.mon = OM_MON_PROVISION_FAILED, .unprov = true},
                {.mon = OM_MON_PROVISION_FAILED, .unprov = true},
@@ -355,7 +360,8 @@ static void test_rows(void **state) {
                                         .dup_check_stalls = r->stalled ? 0 : 1,
                                         .booted = !r->restarted,
                                         .stall_confirm = r->confirm,
-                                        .stall_window = 0};
+                                        .stall_window = 0,
+                                        .prov_refreshed = r->refreshed};
                 if (r->target) {
                         snprintf(st.target, sizeof(st.target), "%s", r->target);
                         st.tver = 5;

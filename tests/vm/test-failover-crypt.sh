@@ -32,13 +32,13 @@
 # Exit 0 on success; 1 with the consoles, daemon and object logs on failure; 77
 # when the QEMU lab, its iSCSI SAN, jq or nft are missing.  Environment: OM_BIN (default build/om),
 # FO_INTERVAL / FO_TIMEOUT (heartbeat, default 1s / 3s), FO_REBOOT=0 (skip the last
-# step: reboot n1 with a blank root and wait until it is provisioned again),
-# FO_ALLOW_PASSIVE_MOUNT=1 (report, do not fail on, the passive node mounting the
-# volume during provision: see below).
+# step: reboot n1 with a blank root and wait until it is provisioned again).
 #
-# Regressions this test guards (both were real): the passive node n2 must never open
-# the LUKS volume or mount the shared ext4 during the orchestrated provision (it once
-# ran "provision then stop" there while n1 had it mounted); n1 back
+# Regressions this test guards (both were real): the passive node n2 must never format,
+# open, check or mount the shared volume during the orchestrated provision (it once ran
+# "provision then stop" there while n1 had it mounted: luksOpen, e2fsck -p replaying the
+# journal, mount; its provision is now `provision --local --passive`), nor must n1 when
+# it comes back blank and provisions after n2; n1 back
 # with a blank root must see the shared volume as provisioned and become a candidate
 # again (it once stayed unprovisioned and the provision target never ended).
 
@@ -158,6 +158,20 @@ inst_field() {
 # both_see_n2_provisioned: the orchestrator's view agrees that n2 can take over
 n2_provisioned() { [ "$(inst_field n2 n2 provisioned)" = true ] && [ "$(inst_field n2 n1 provisioned)" = true ]; }
 
+# no_touch NODE OBJLOG: NODE, which did not run the service, provisioned it passively
+# (if at all) and formatted, opened, checked and mounted nothing of the shared volume
+no_touch() {
+    local node=$1 log=$2 bad
+    bad=$(grep -E "sc:n \| (cryptsetup luks(Open|Format)|e2fsck|mkfs|mount -t)" <<<"$log") &&
+        fail "$node touched the shared volume while the other node ran $svc: $bad"
+    if grep -q "do provision" <<<"$log"; then
+        grep "do provision" <<<"$log" | grep -qv -- "--passive" &&
+            fail "$node ran a provision that is not passive: $(grep 'do provision' <<<"$log")"
+        echo "$node provisioned passively: $(grep -cE 'recorded' <<<"$log") resources recorded, none opened"
+    fi
+    return 0
+}
+
 step "provision --wait (orchestrated, on the HA leader n1)"
 run n1 "om $svc provision --wait"
 run n1 "om $svc print status"
@@ -176,11 +190,7 @@ run n2 "om mon"
 # n2 is not the leader: provisioning must not have opened the volume there while n1
 # runs the service (two mounts of one ext4 corrupt it)
 run n2 "cat $objlog 2>/dev/null || true"
-pre_n2=$out
-if grep -qE "r:fs#0 sc:n \| mount -t ext4" <<<"$pre_n2"; then
-    echo "DOUBLE MOUNT: n2 mounted $mnt (shared disk) while n1 runs $svc"
-    double=1
-fi
+no_touch n2 "$out"
 
 step "data on n1"
 run n1 "head -c 4194304 /dev/urandom >$mnt/payload && sha256sum $mnt/payload | tee /root/payload.sum && sync"
@@ -314,7 +324,6 @@ run n2 "om $svc freeze"
 run n2 "om $svc stop --local --rid fs#0"
 run n2 "e2fsck -fn $crypt"
 
-[ -z "${double:-}" ] || [ -n "${FO_ALLOW_PASSIVE_MOUNT:-}" ] || fail "n2 opened and mounted the shared volume during provision, while n1 ran $svc"
 if [ "${FO_REBOOT:-1}" = 1 ]; then
     # opt-in: n1 comes back with a blank root (the lab's RAM root), gets cluster.conf
     # and the objects by replication, and should become provisioned (able to take
@@ -333,6 +342,8 @@ if [ "${FO_REBOOT:-1}" = 1 ]; then
     fi
     until_ 30 "n1 provisioned in both views after its reboot" n1_prov
     echo "n1 provisioned $(ms_since "$t0") ms after its daemon saw n2"
+    run n1 "cat $objlog 2>/dev/null || true"
+    no_touch n1 "$out"
     run n2 "om mon"
     svc_up_n1=$(inst_field n1 n2 avail)
     [ "$svc_up_n1" != up ] || fail "$svc up on n1 too after its reboot"
