@@ -160,6 +160,23 @@ static void rollback(struct om_res **started, size_t n, const char *action) {
         }
 }
 
+static void record_provisioned(struct om_res *r) {
+        int s = om_res_state_set_provisioned(r->svc, r->rid, true);
+        if (s < 0)
+                log_warning_errno(s, "cannot record the provisioned state: %m");
+}
+
+/* After sel[failed] failed: stops what the walk started and, for a provision, records
+ * what it never reached as not provisioned here, so its state is not inferred from the
+ * layers under it. */
+static void unwind(struct om_res **sel, size_t n_sel, size_t failed, struct om_res **started,
+                   size_t n_started, const char *action, bool provision) {
+        rollback(started, n_started, action);
+        for (size_t j = failed + 1; provision && j < n_sel; j++)
+                if (om_res_state_provisioned(sel[j]->svc, sel[j]->rid) < 0)
+                        om_res_state_set_provisioned(sel[j]->svc, sel[j]->rid, false);
+}
+
 /* Starts r (after provisioning it when provision); remembers it in started when this
  * action brought it up. */
 static int start_one(struct om_res *r, bool provision, struct om_res **started, size_t *n) {
@@ -172,11 +189,8 @@ static int start_one(struct om_res *r, bool provision, struct om_res **started, 
                         return e;
                 replica = e == OM_RES_PROVISIONED_REPLICA;
         }
-        if (provision) {
-                int s = om_res_state_set_provisioned(r->svc, r->rid, true);
-                if (s < 0)
-                        log_warning_errno(s, "cannot record the provisioned state: %m");
-        }
+        if (provision)
+                record_provisioned(r);
         if (replica)
                 return OM_RES_PROVISIONED_REPLICA;
         int before = r->drv->status ? r->drv->status(r) : OM_RES_NA;
@@ -205,11 +219,7 @@ static int run_up(struct om_res **sel, size_t n_sel, bool provision, const char 
                                 log_info("provisioned through the replica of %s: not "
                                          "started here",
                                          r->rid);
-                                int s = om_res_state_set_provisioned(sel[j]->svc, sel[j]->rid,
-                                                                     true);
-                                if (s < 0)
-                                        log_warning_errno(s, "cannot record the provisioned "
-                                                             "state: %m");
+                                record_provisioned(sel[j]);
                         }
                         return 0;
                 }
@@ -218,13 +228,7 @@ static int run_up(struct om_res **sel, size_t n_sel, bool provision, const char 
                         continue;
                 }
                 if (e < 0) {
-                        rollback(started, n_started, action);
-                        /* what this provision never reached is recorded as not provisioned
-                         * here, so its state is not inferred from the layers under it */
-                        for (size_t j = i + 1; provision && j < n_sel; j++)
-                                if (om_res_state_provisioned(sel[j]->svc, sel[j]->rid) < 0)
-                                        om_res_state_set_provisioned(sel[j]->svc, sel[j]->rid,
-                                                                     false);
+                        unwind(sel, n_sel, i, started, n_started, action, provision);
                         return e;
                 }
         }
@@ -266,12 +270,6 @@ static bool needed_above(struct om_res **sel, size_t n_sel, size_t i) {
                 if (under_of(sel[j]) == sel[i])
                         return true;
         return false;
-}
-
-static void record_provisioned(struct om_res *r) {
-        int s = om_res_state_set_provisioned(r->svc, r->rid, true);
-        if (s < 0)
-                log_warning_errno(s, "cannot record the provisioned state: %m");
 }
 
 /* A resource on a plain device path, that is on a disk another node may reach (and the
@@ -374,10 +372,7 @@ static int run_passive(struct om_res **sel, size_t n_sel) {
                         log_warning("optional resource: the provision goes on");
                         continue;
                 }
-                rollback(started, n_started, "provision");
-                for (size_t j = i + 1; j < n_sel; j++)
-                        if (om_res_state_provisioned(sel[j]->svc, sel[j]->rid) < 0)
-                                om_res_state_set_provisioned(sel[j]->svc, sel[j]->rid, false);
+                unwind(sel, n_sel, i, started, n_started, "provision", true);
                 return e;
         }
         /* nothing stays up but the standby resources */
