@@ -214,6 +214,52 @@ static int check_mode(struct om_cli_ctx *ctx) {
         return 0;
 }
 
+/* The node whose instance of the object is up, in the agent's view ("" when none, or
+ * when the object is not a failover one: a flex service is started everywhere). */
+static int running_node(struct om_cli_ctx *ctx, char *ret, size_t len) {
+        struct om_api_reply rep;
+        char topo[32] = "";
+        ret[0] = 0;
+        int r = om_api_call("status", 5000, &rep);
+        if (r < 0 || !rep.data) {
+                om_api_reply_done(&rep);
+                return r < 0 ? r : -EIO;
+        }
+        (void)om_cl_mp_get_str(om_cl_mp_get(om_cl_mp_get(rep.data, "objects"), ctx->pathstr),
+                               "topology", topo, sizeof(topo));
+        if (!strcmp(topo, "failover") &&
+            !om_api_status_up_node(rep.data, ctx->pathstr, NULL, ret, len))
+                ret[0] = 0;
+        om_api_reply_done(&rep);
+        return 0;
+}
+
+/* A start, restart or full provision run here by a user while this node's agent sees
+ * the failover service up on another node would make two writers of its volumes: it
+ * is refused unless --force (the agent's own actions, OM_ORIGIN=daemon, are its
+ * decisions; a passive provision starts nothing). Without an agent (-ENOENT,
+ * -ECONNREFUSED) there is no cluster view to ask: the action goes on. */
+static int check_elsewhere(struct om_cli_ctx *ctx, const char *action, bool daemon) {
+        if (daemon || om_cli_flag(ctx, "force") || om_cli_flag(ctx, "passive") ||
+            !(om_streq(action, "start") || om_streq(action, "restart") ||
+              om_streq(action, "provision")))
+                return 0;
+        char node[OM_CL_NAME_MAX];
+        int r = running_node(ctx, node, sizeof(node));
+        if (r == -ENOENT || r == -ECONNREFUSED)
+                return 0;
+        if (r < 0)
+                return om_cli_fail("%s: cannot ask this node's agent where the service runs "
+                                   "(%s): --force goes on without it",
+                                   ctx->pathstr, strerror(-r));
+        if (node[0] && strcmp(node, om_nodename()) != 0)
+                return om_cli_fail("%s is up on %s as this node's agent last heard: a failover "
+                                   "service runs on one node at a time (stop it there, or om "
+                                   "%s switch --to %s; --force if %s surely runs nothing)",
+                                   ctx->pathstr, node, ctx->pathstr, om_nodename(), node);
+        return 0;
+}
+
 static int run_action(struct om_cli_ctx *ctx, const char *action) {
         if (ctx->n_args)
                 return om_cli_usage_error("unexpected argument '%s'", ctx->args[0]);
@@ -221,14 +267,16 @@ static int run_action(struct om_cli_ctx *ctx, const char *action) {
                 return OM_EXIT_USAGE;
         if (!om_cli_flag(ctx, "local"))
                 return orchestrate(ctx, target_of(action));
+        bool daemon = getenv("OM_ORIGIN") && !strcmp(getenv("OM_ORIGIN"), "daemon");
+        if (check_elsewhere(ctx, action, daemon))
+                return OM_EXIT_FAIL;
         struct om_res_action_opts o = {
                 .force = om_cli_flag(ctx, "force"),
                 .passive = om_cli_flag(ctx, "passive"),
                 .rid = om_cli_opt(ctx, "rid"),
                 .tag = om_cli_opt(ctx, "tag"),
                 .waitlock_ms = 60000,
-                .origin = getenv("OM_ORIGIN") && !strcmp(getenv("OM_ORIGIN"), "daemon") ? "daemon"
-                                                                                        : "user",
+                .origin = daemon ? "daemon" : "user",
                 .console = true,
         };
         const char *wl = om_cli_opt(ctx, "waitlock");
@@ -256,26 +304,6 @@ static int run_action(struct om_cli_ctx *ctx, const char *action) {
         if (!strcmp(action, "purge"))
                 printf("purge %s\n", ctx->pathstr);
         return OM_EXIT_OK;
-}
-
-/* The node whose instance of the object is up, in the agent's view ("" when none, or
- * when the object is not a failover one: a flex service is started everywhere). */
-static int running_node(struct om_cli_ctx *ctx, char *ret, size_t len) {
-        struct om_api_reply rep;
-        char topo[32] = "";
-        ret[0] = 0;
-        int r = om_api_call("status", 5000, &rep);
-        if (r < 0 || !rep.data) {
-                om_api_reply_done(&rep);
-                return r < 0 ? r : -EIO;
-        }
-        (void)om_cl_mp_get_str(om_cl_mp_get(om_cl_mp_get(rep.data, "objects"), ctx->pathstr),
-                               "topology", topo, sizeof(topo));
-        if (!strcmp(topo, "failover") &&
-            !om_api_status_up_node(rep.data, ctx->pathstr, NULL, ret, len))
-                ret[0] = 0;
-        om_api_reply_done(&rep);
-        return 0;
 }
 
 /* restart: --local, a stop then a start here under one lock. Orchestrated: the stop

@@ -22,7 +22,8 @@ static const struct {
          "of setting a target the agents reach."},
         {NULL, "force",
          "With --local: go on where a safety check would stop (close a volume "
-         "whose key is gone, overwrite a device that holds other data)."},
+         "whose key is gone, overwrite a device that holds other data, start or provision "
+         "a failover service that this node's agent sees up on another node)."},
         {"stop", "force",
          "With --local: go on where a safety check would stop (close a volume whose key is "
          "gone), and stop the standby resources too."},

@@ -15,6 +15,8 @@
 # on n2; nothing left up on n2 (its loop detached); n2 provisioned in om mon. Then
 # `switch --to n2 --wait` runs the service on n2 from what the passive provision made
 # (the file n1 wrote on the shared disk is there).
+# By hand on n1 while n2 runs it: start, provision and restart --local are refused
+# (naming n2), provision --local --passive goes through and leaves nothing up.
 # Bad input: `provision --local --passive` on a plain device that holds no filesystem
 # fails naming the device and leaves it blank; --passive with start, or without --local,
 # is a usage error.
@@ -120,6 +122,21 @@ out=$(on 1 pas switch --to n2 --wait --time 60s 2>&1) || fail "switch --to n2: $
 [ "$(cat "$T/n2/shared/proof" 2>/dev/null)" = "written on n1" ] || fail "n1's file is not on n2's mount of the shared disk"
 mountpoint -q "$T/n2/scratch" || fail "n2's own filesystem is not mounted after the switch"
 echo "ok: switch --to n2 runs the service there, n1's file on the shared disk"
+
+# a start or a full provision by hand on n1 while n2 runs it: refused, naming n2; a
+# passive provision beside the running node is allowed (it starts nothing)
+starts=$(grep -c " start " "$EVENTS")
+for a in start provision restart; do
+        on 1 pas $a --local >"$T/o" 2>&1 && fail "$a --local on n1 while n2 runs it succeeded"
+        grep -q "$P is up on n2 as this node's agent last heard: a failover service runs on one node at a time" "$T/o" ||
+                fail "$a --local on n1: $(cat "$T/o")"
+done
+[ "$(grep -c " start " "$EVENTS")" = "$starts" ] || fail "the app started on n1: $(tail -2 "$EVENTS")"
+awk -v t="$T/n1/" 'index($2, t) == 1 { exit 1 }' /proc/self/mounts || fail "a refused action mounted on n1"
+out=$(on 1 pas provision --local --passive 2>&1) || fail "provision --local --passive on n1 beside n2: $out"
+[ "$(inst 1 n2 avail)" = up ] || fail "n2's instance is $(inst 1 n2 avail) after n1's passive provision"
+awk -v t="$T/n1/" 'index($2, t) == 1 { exit 1 }' /proc/self/mounts || fail "n1's passive provision left a mount"
+echo "ok: start, provision and restart --local on n1 while n2 runs it are refused; a passive provision there goes through"
 
 # bad input
 on 2 pas start --local --passive >"$T/o" 2>&1 && fail "start --passive accepted"

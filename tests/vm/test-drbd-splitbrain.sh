@@ -9,8 +9,9 @@
 # Primary and each writes a file of its own. The link heals: DRBD finds the split brain
 # and calls its handler, which is om (the usermode helper): on both nodes the object
 # log says so, the instance is frozen, print status says the data of n1 and n2
-# diverged, om mon says "split brain" in both nodes' cells, and start refuses; resolve refuses a node that is not one of the two, and
-# to discard the changes of the node where the service runs (Primary). Then n2's
+# diverged, om mon says "split brain" in both nodes' cells; resolve refuses a node that is not one of the two, and
+# to discard the changes of the node where the service runs (Primary). A start by hand on
+# n2 is refused while n1 runs it, and for the split brain once n1 stopped. Then n2's
 # changes are discarded: stop on n2, `drbd resolve --discard n2` on n2 and on n1; DRBD resynchronizes n2 from n1, and after
 # a switch to n2 the filesystem has n1's file and not n2's.
 #
@@ -82,6 +83,14 @@ grep -q "discard n3: not one of the two nodes (n1, n2)" "$LAB_DIR/bad.out" || fa
 lab_run -t 60 n1 "om $svc drbd resolve --discard n1" >"$LAB_DIR/busy.out" 2>&1 && fail "resolve on a Primary accepted"
 grep -q "is Primary here: stop the service here first" "$LAB_DIR/busy.out" || fail "resolve --discard n1 on the Primary n1: $(cat "$LAB_DIR/busy.out")"
 run n2 "om $svc stop --local"
+# while n1 runs it, a start by hand on n2 is refused first for that (one node at a time)
+run n2 "om $svc start --local; echo rc=\$?"
+grep -q "$svc is up on n1 as this node's agent last heard" <<<"$out" && grep -q "rc=1" <<<"$out" ||
+    fail "start on n2 while n1 runs the service was not refused"
+# with n1 stopped too (and seen so by n2's agent), the split brain refuses it
+run n1 "om $svc stop --local"
+n1_down_on_n2() { [ "$(inst_field n1 n2 avail)" != up ]; }
+until_ 30 "n1's instance down in n2's view" n1_down_on_n2
 run n2 "om $svc start --local; echo rc=\$?"
 grep -q "DRBD reported a split brain of drbd .*: start refused" <<<"$out" && grep -q "rc=1" <<<"$out" ||
     fail "start after the split brain was not refused"

@@ -4,8 +4,9 @@
 #
 # Two guests n1 and n2 with agents (two nodes, no quorum) share a LUN of the lab's
 # iSCSI SAN; an HA failover service (disk.crypt with scsireserv = true + ext4) runs on
-# n1. n2's instance is frozen (so that n2's agent leaves it alone) and started there by
-# hand: n2 preempts n1's reservation. Then n1's monitor finds its disk#1 fenced at its
+# n1. A start by hand on n2 is refused (n2's agent sees it up on n1); n2's instance is
+# frozen (so that n2's agent leaves it alone) and started there by hand with --force:
+# n2 preempts n1's reservation. Then n1's monitor finds its disk#1 fenced at its
 # next status refresh and gives the instance up: stopped (the volume closed, the
 # reservation left to n2), monitor "fenced" (out of the HA candidates until the
 # service is placed back), the reason in the daemon log; n1 does not start it again,
@@ -123,8 +124,11 @@ until_ 60 "the service up on n1" n1_up
 run n1 "om $svc print status"
 grep -q "pr key .* holds the reservation" <<<"$out" || fail "n1 does not hold the reservation"
 
-step "n2 (its instance frozen) starts the service by hand: it preempts n1"
-run n2 "om $svc freeze --local && om $svc start --local"
+step "n2 (its instance frozen) starts the service by hand, forced: it preempts n1"
+# without --force the start is refused: n2's agent sees the service up on n1
+lab_run -t 60 n2 "om $svc start --local" >"$LAB_DIR/refused.out" 2>&1 && fail "start on n2 while n1 runs it succeeded"
+grep -q "$svc is up on n1 as this node's agent last heard" "$LAB_DIR/refused.out" || fail "start on n2: $(cat "$LAB_DIR/refused.out")"
+run n2 "om $svc freeze --local && om $svc start --local --force"
 grep -q "scsireserv: preempted and aborted n1" <<<"$out" || fail "n2 did not preempt n1"
 t0=$EPOCHREALTIME
 run n2 "om $svc print status"

@@ -297,7 +297,8 @@ for s in "${svcs[@]}"; do
     run n2 "om demo/svc/$s freeze"
     run n1 "om demo/svc/$s stop --local"
     run n2 "om demo/svc/$s stop --local"
-    run n2 "om demo/svc/$s start --local --rid disk#1"
+    # forced: n1 stopped it a moment ago, and n2's agent may not have heard it yet
+    run n2 "om demo/svc/$s start --local --force --rid disk#1"
     rc=0
     q n2 "e2fsck -fn /dev/mapper/$s.demo.svc.lab-crypt" >"$LAB_DIR/fsck.$s" 2>&1 || rc=$?
     cat "$LAB_DIR/fsck.$s"
