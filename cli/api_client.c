@@ -372,7 +372,7 @@ int om_api_peer_join(const char *host, uint16_t port, const char *node, const ch
 }
 
 const char *om_api_status_up_node(const msgpack_object *status, const char *path,
-                                  const char *except, char *buf, size_t len) {
+                                  const char *except, bool warn, char *buf, size_t len) {
         const msgpack_object *insts =
                 om_cl_mp_get(om_cl_mp_get(om_cl_mp_get(status, "objects"), path), "instances");
         for (uint32_t k = 0; insts && insts->type == MSGPACK_OBJECT_MAP && k < insts->via.map.size;
@@ -381,7 +381,7 @@ const char *om_api_status_up_node(const msgpack_object *status, const char *path
                 char avail[16] = "";
                 if (om_cl_mp_str(&kv->key, buf, len) == 0 && (!except || strcmp(buf, except)) &&
                     om_cl_mp_get_str(&kv->val, "avail", avail, sizeof(avail)) == 0 &&
-                    !strcmp(avail, "up"))
+                    (!strcmp(avail, "up") || (warn && !strcmp(avail, "warn"))))
                         return buf;
         }
         return NULL;

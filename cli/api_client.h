@@ -29,10 +29,11 @@ void om_api_reply_done(struct om_api_reply *r);
  * the whole exchange. */
 int om_api_call(const char *cmd, int timeout_ms, struct om_api_reply *ret);
 
-/* In a "status" reply's data: the first node whose instance of path is up, other than
- * except (NULL: any), copied into buf; NULL when there is none. */
+/* In a "status" reply's data: the first node whose instance of path is up (or warn too,
+ * with warn: partly up, such as a DRBD Primary without its peer), other than except
+ * (NULL: any), copied into buf; NULL when there is none. */
 const char *om_api_status_up_node(const msgpack_object *status, const char *path,
-                                  const char *except, char *buf, size_t len);
+                                  const char *except, bool warn, char *buf, size_t len);
 
 /* Frees rep and prints why the agent did not answer r; returns the exit status 1. */
 int om_api_fail(int r, struct om_api_reply *rep);

@@ -226,7 +226,7 @@ static int cmd_drain(struct om_cli_ctx *ctx) {
                         const char *where = NULL;
                         if (om_api_call("status", 5000, &rep) == 0 && rep.data)
                                 where = om_api_status_up_node(rep.data, list[i].path, om_nodename(),
-                                                              node, sizeof(node));
+                                                              false, node, sizeof(node));
                         om_api_reply_done(&rep);
                         if (where) {
                                 printf("%s up on %s\n", list[i].path, where);

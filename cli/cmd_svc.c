@@ -214,9 +214,11 @@ static int check_mode(struct om_cli_ctx *ctx) {
         return 0;
 }
 
-/* The node whose instance of the object is up, in the agent's view ("" when none, or
- * when the object is not a failover one: a flex service is started everywhere). */
-static int running_node(struct om_cli_ctx *ctx, char *ret, size_t len) {
+/* The node whose instance of the object is up (or warn too, with warn), other than except
+ * (NULL: any), in the agent's view ("" when none, or when the object is not a failover
+ * one: a flex service is started everywhere). */
+static int running_node(struct om_cli_ctx *ctx, const char *except, bool warn, char *ret,
+                        size_t len) {
         struct om_api_reply rep;
         char topo[32] = "";
         ret[0] = 0;
@@ -228,7 +230,7 @@ static int running_node(struct om_cli_ctx *ctx, char *ret, size_t len) {
         (void)om_cl_mp_get_str(om_cl_mp_get(om_cl_mp_get(rep.data, "objects"), ctx->pathstr),
                                "topology", topo, sizeof(topo));
         if (!strcmp(topo, "failover") &&
-            !om_api_status_up_node(rep.data, ctx->pathstr, NULL, ret, len))
+            !om_api_status_up_node(rep.data, ctx->pathstr, except, warn, ret, len))
                 ret[0] = 0;
         om_api_reply_done(&rep);
         return 0;
@@ -245,14 +247,14 @@ static int check_elsewhere(struct om_cli_ctx *ctx, const char *action, bool daem
               om_streq(action, "provision")))
                 return 0;
         char node[OM_CL_NAME_MAX];
-        int r = running_node(ctx, node, sizeof(node));
+        int r = running_node(ctx, om_nodename(), true, node, sizeof(node));
         if (r == -ENOENT || r == -ECONNREFUSED)
                 return 0;
         if (r < 0)
                 return om_cli_fail("%s: cannot ask this node's agent where the service runs "
                                    "(%s): --force goes on without it",
                                    ctx->pathstr, strerror(-r));
-        if (node[0] && strcmp(node, om_nodename()) != 0)
+        if (node[0])
                 return om_cli_fail("%s is up on %s as this node's agent last heard: a failover "
                                    "service runs on one node at a time (stop it there, or om "
                                    "%s switch --to %s; --force if %s surely runs nothing)",
@@ -318,7 +320,7 @@ static int cmd_restart(struct om_cli_ctx *ctx) {
         if (om_cli_flag(ctx, "local"))
                 return run_action(ctx, "restart");
         char node[OM_CL_NAME_MAX], target[96];
-        int r = running_node(ctx, node, sizeof(node));
+        int r = running_node(ctx, NULL, false, node, sizeof(node));
         if (r == -ENOENT || r == -ECONNREFUSED)
                 return orchestrate(ctx, "stopped"); /* says there is no agent */
         if (r < 0)
