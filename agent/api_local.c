@@ -405,7 +405,7 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
                                 continue;
                         char why[160];
                         om_cl_mp_str_pack(pk, a->peers[i].name);
-                        msgpack_pack_map(pk, 10);
+                        msgpack_pack_map(pk, 11);
                         om_cl_mp_kv_str(pk, "avail", in->avail);
                         om_cl_mp_kv_str(pk, "overall", in->overall);
                         om_cl_mp_kv_bool(pk, "frozen", in->frozen || nd->frozen);
@@ -418,6 +418,7 @@ void om_api_view_pack(struct om_agent *a, msgpack_packer *pk) {
                         om_cl_mp_kv_bool(pk, "stale", !om_view_alive(&v, i));
                         om_cl_mp_kv_str(pk, "error", in->error);
                         om_cl_mp_kv_str(pk, "diverged", in->diverged);
+                        om_cl_mp_kv_str(pk, "standby", in->standby);
                 }
         }
         free(paths);

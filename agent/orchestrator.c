@@ -31,6 +31,7 @@
 #include "core/log.h"
 #include "core/object.h"
 #include "core/util.h"
+#include "resources/res.h"
 #include "resources/status.h"
 
 #define EVAL_MS 100
@@ -274,20 +275,15 @@ static void job_done(struct om_agent *a, void *arg, int status) {
 static void obj_load_deps(struct om_agent *a, struct obj *ob, const struct om_object *obj) {
         struct om_dec_cfg *c = &ob->cfg;
         const char *s;
-        c->standby[0] = 0;
-        for (size_t k = 0; k < obj->ini->n_sections; k++) {
-                const char *sec = obj->ini->sections[k].name;
-                bool sb = false, dis = false;
-                if (!strchr(sec, '#'))
-                        continue;
-                if ((s = om_ini_get(obj->ini, sec, "disable", a->self)))
-                        (void)om_parse_bool(s, &dis);
-                if ((s = om_ini_get(obj->ini, sec, "standby", a->self)))
-                        (void)om_parse_bool(s, &sb);
-                size_t n = strlen(c->standby);
-                if (sb && !dis && n + strlen(sec) + 2 <= sizeof(c->standby))
-                        snprintf(c->standby + n, sizeof(c->standby) - n, "%s%s", n ? "," : "", sec);
-        }
+        /* standby = true, and a disk.drbd with the device under it */
+        int sr = om_res_standby_rids(obj->ini, a->self, c->standby, sizeof(c->standby));
+        if (sr == -ENOSPC)
+                log_warning("%s: more standby resources than the agent keeps up (%zu "
+                            "characters of rids): those past %s are not started where the "
+                            "service does not run",
+                            ob->path, sizeof(c->standby) - 1, c->standby);
+        else if (sr < 0)
+                log_warning_errno(sr, "%s: cannot list the standby resources: %m", ob->path);
         static const char *const kws[] = {"parents", "children"};
         for (size_t w = 0; w < ARRAY_SIZE(kws); w++) {
                 char(*dst)[OM_PATH_STRMAX] = w == 0 ? c->parents : c->children;

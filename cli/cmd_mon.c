@@ -285,8 +285,11 @@ static int mon_once(struct om_cli_ctx *ctx, const char *fmt) {
                         }
                         sget(in, "avail", b1, sizeof(b1));
                         sget(in, "overall", b2, sizeof(b2));
+                        char sb[8];
+                        sget(in, "standby", sb, sizeof(sb));
+                        /* down, its standby resources up: a replica ready (S) */
                         const char *base = om_streq(b1, "up")     ? "O"
-                                           : om_streq(b1, "down") ? "X"
+                                           : om_streq(b1, "down") ? (om_streq(sb, "up") ? "S" : "X")
                                            : om_streq(b1, "warn") ? "!"
                                                                   : "/";
                         n_up += om_streq(b1, "up");

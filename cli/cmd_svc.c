@@ -194,11 +194,12 @@ static const char *target_of(const char *action) {
         return NULL;
 }
 
-/* The options of one mode only: --force, --passive, --rid, --tag and --waitlock act on a local run;
- * --wait and --time on an orchestrated one. Accepted in the other mode they would do
+/* The options of one mode only: --force, --passive, --rid, --tag, --waitlock and --standby
+ * act on a local run; --wait and --time on an orchestrated one. Accepted in the other mode they would do
  * nothing, so they are refused, saying why. */
 static int check_mode(struct om_cli_ctx *ctx) {
-        static const char *const local_only[] = {"force", "passive", "rid", "tag", "waitlock"};
+        static const char *const local_only[] = {"force", "passive",  "rid",
+                                                 "tag",   "waitlock", "standby"};
         bool local = om_cli_flag(ctx, "local");
         for (size_t i = 0; i < ARRAY_SIZE(local_only); i++)
                 if (!local && om_cli_opt(ctx, local_only[i]))
@@ -280,6 +281,7 @@ static int run_action(struct om_cli_ctx *ctx, const char *action) {
                 .waitlock_ms = 60000,
                 .origin = daemon ? "daemon" : "user",
                 .console = true,
+                .standby = om_streq(action, "start") && om_cli_flag(ctx, "standby"),
         };
         const char *wl = om_cli_opt(ctx, "waitlock");
         if (wl) {
@@ -566,7 +568,7 @@ static int cmd_drbd_resolve(struct om_cli_ctx *ctx) {
 static const struct om_cli_cmd svc_cmds[] = {
         {"provision", SVC, ACTION_OPTS " passive", cmd_provision,
          "Create the resources (files, LUKS, filesystems) and start them."},
-        {"start", SVC, ACTION_OPTS, cmd_start,
+        {"start", SVC, ACTION_OPTS " standby", cmd_start,
          "Start the resources in order; a failure stops what the action started."},
         {"stop", SVC, ACTION_OPTS, cmd_stop,
          "Stop the resources in reverse order (standby resources stay up, unless --force)."},

@@ -34,6 +34,10 @@ static const struct {
          "replica as a secondary, find on a plain device (a disk other nodes may reach) what "
          "the running node made there without formatting or opening it, and leave nothing "
          "started but standby resources."},
+        {"start", "standby",
+         "With --local: only the standby resources, each in its standby state: a disk.drbd "
+         "attached and connected as Secondary (never promoted) with the device under it, "
+         "the standby = true ones (what the agent runs where the service does not run)."},
         {NULL, "rid", "With --local: only these resources, comma-separated (disk#0,fs#0)."},
         {NULL, "tag",
          "With --local: only the resources whose tags keyword has one of these words, "
@@ -146,6 +150,9 @@ static const struct om_cli_legend legend[] = {
         {OM_LEGEND_MON, 0, "X",
          "down: an instance that does not run; a stream that does not hear "
          "or send to that node"},
+        {OM_LEGEND_MON, 0, "S",
+         "standby up: an instance that does not run, whose standby resources are all up "
+         "(a DRBD replica attached and connected as Secondary)"},
         {OM_LEGEND_MON, 0, "!",
          "warn: an instance partly up; after O or X, its overall state is "
          "warn (an optional resource down makes it so); after an "

@@ -1055,11 +1055,15 @@ static void eval_start(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg,
  *
  * A resource with `standby = true` is kept up on every node where the instance is
  * provisioned, also where the service is not running (stop leaves it up unless forced,
- * the instance's avail ignores it). Where the instance is not up, idle and not frozen,
- * its status is computed again every monitor_interval (`print status`, which lists the
- * rids found down in the status cache); the standby rids found down are started
- * (`start --rid <rids>`), which brings up nothing else. Where the instance is up, the
- * start already brought them up and the monitor watches what it is told to watch.
+ * the instance's avail ignores it); so is a disk.drbd and the device under it (cfg
+ * standby lists them too), in its standby state: a Secondary, attached and connected. Where
+ * the instance is not up, idle and not frozen, its status is computed again every
+ * monitor_interval (`print status`, which lists the rids found down in the status cache);
+ * the standby rids found down are started in their standby state (`start --standby
+ * --rid <rids>`: a disk.drbd is never promoted by it), which brings up nothing else: a
+ * node that rebooted with its om state brings its DRBD replica back so. Where the
+ * instance is up, the start already brought them up and the monitor watches what it is
+ * told to watch.
  */
 static void eval_standby(const struct om_dec_ctx *c, const struct om_dec_cfg *cfg,
                          struct om_dec_obj *st, const struct om_cl_instance *me,
@@ -1098,7 +1102,8 @@ static void eval_standby(const struct om_dec_ctx *c, const struct om_dec_cfg *cf
                 if (st->standby_rids[0]) {
                         char why[OM_DEC_WHY_MAX];
                         snprintf(why, sizeof(why), "standby resources down: %s", st->standby_rids);
-                        const char *words[] = {"start", "--rid", st->standby_rids, NULL};
+                        const char *words[] = {"start", "--standby", "--rid", st->standby_rids,
+                                               NULL};
                         st->standby_job = true;
                         job_start_words(st, OM_MON_STARTING_STANDBY, why, words, out);
                         return;

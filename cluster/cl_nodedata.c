@@ -79,6 +79,7 @@ int om_cl_nodedata_collect(struct om_cl_nodedata *ret) {
                         in->provisioned = st.provisioned;
                         snprintf(in->error, sizeof(in->error), "%s", st.last_error);
                         snprintf(in->diverged, sizeof(in->diverged), "%s", st.diverged);
+                        snprintf(in->standby, sizeof(in->standby), "%s", st.standby);
                 } else {
                         snprintf(in->avail, sizeof(in->avail), "undef");
                         snprintf(in->overall, sizeof(in->overall), "undef");
@@ -218,7 +219,8 @@ void om_cl_nodedata_pack(const struct om_cl_nodedata *nd, msgpack_packer *pk) {
         for (size_t i = 0; i < nd->n_inst; i++) {
                 const struct om_cl_instance *in = &nd->inst[i];
                 om_cl_mp_str_pack(pk, in->path);
-                msgpack_pack_map(pk, 9 + (in->error[0] != 0) + (in->diverged[0] != 0));
+                msgpack_pack_map(pk, 9 + (in->error[0] != 0) + (in->diverged[0] != 0) +
+                                             (in->standby[0] != 0));
                 om_cl_mp_kv_str(pk, "avail", in->avail);
                 om_cl_mp_kv_str(pk, "overall", in->overall);
                 om_cl_mp_kv_bool(pk, "provisioned", in->provisioned);
@@ -232,6 +234,8 @@ void om_cl_nodedata_pack(const struct om_cl_nodedata *nd, msgpack_packer *pk) {
                         om_cl_mp_kv_str(pk, "error", in->error);
                 if (in->diverged[0])
                         om_cl_mp_kv_str(pk, "diverged", in->diverged);
+                if (in->standby[0])
+                        om_cl_mp_kv_str(pk, "standby", in->standby);
         }
         om_cl_mp_str_pack(pk, "objects");
         msgpack_pack_map(pk, nd->n_objs);
@@ -305,6 +309,10 @@ int om_cl_nodedata_unpack(const msgpack_object *o, struct om_cl_nodedata *ret) {
                 /* optional: absent while its data diverged from no other node's */
                 if (om_cl_mp_get(&kv->val, "diverged") &&
                     om_cl_mp_get_str(&kv->val, "diverged", in->diverged, sizeof(in->diverged)) < 0)
+                        goto bad;
+                /* optional: absent where the instance runs or has no standby resource */
+                if (om_cl_mp_get(&kv->val, "standby") &&
+                    om_cl_mp_get_str(&kv->val, "standby", in->standby, sizeof(in->standby)) < 0)
                         goto bad;
                 nd.n_inst++;
         }

@@ -23,6 +23,7 @@ struct om_cl_instance {
         bool frozen;
         char error[200];   /* why its last action failed ("" none): from the status cache */
         char diverged[64]; /* rids whose data diverged from another node's ("" none): same */
+        char standby[8];   /* "up"/"down": its standby resources where it does not run ("" none) */
         /* set by the agent's orchestrator (empty from om_cl_nodedata_collect) */
         enum om_mon monitor;    /* on the wire by its name: "idle", "stop failed" */
         char target[80];        /* the object's target state as this node knows it */

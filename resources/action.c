@@ -13,7 +13,9 @@
  *
  * Standby resources (standby = true, and the device under a disk.drbd) are started
  * with the others; stop leaves them up (stop --force and a rollback of the action
- * that started them stop them, unprovision always).
+ * that started them stop them, unprovision always). `start --standby` starts only the
+ * standby resources and the standby-capable ones (a disk.drbd: its start_standby, as a
+ * Secondary); a full start counts such a resource up as a standby as not started yet.
  * A provision that returns OM_RES_PROVISIONED_REPLICA (disk.drbd whose peer holds the
  * data) ends the walk there: the resources after it are recorded provisioned.
  *
@@ -177,9 +179,10 @@ static void unwind(struct om_res **sel, size_t n_sel, size_t failed, struct om_r
                         om_res_state_set_provisioned(sel[j]->svc, sel[j]->rid, false);
 }
 
-/* Starts r (after provisioning it when provision); remembers it in started when this
- * action brought it up. */
-static int start_one(struct om_res *r, bool provision, struct om_res **started, size_t *n) {
+/* Starts r (after provisioning it when provision; in its standby state when standby);
+ * remembers it in started when this action brought it up. */
+static int start_one(struct om_res *r, bool provision, bool standby, struct om_res **started,
+                     size_t *n) {
         int e = 0;
         om_log_set_rid(r->rid);
         bool replica = false;
@@ -193,24 +196,32 @@ static int start_one(struct om_res *r, bool provision, struct om_res **started, 
                 record_provisioned(r);
         if (replica)
                 return OM_RES_PROVISIONED_REPLICA;
+        r->stdby = false;
         int before = r->drv->status ? r->drv->status(r) : OM_RES_NA;
+        /* up as a standby only (a Secondary): a full start brings it up for real */
+        bool was_up = before == OM_RES_UP && (standby || !r->stdby);
         om_strv_free(r->notes);
         r->notes = NULL;
-        if (r->drv->start && (e = r->drv->start(r)) < 0)
+        if (standby && r->drv->start_standby)
+                e = r->drv->start_standby(r);
+        else if (r->drv->start)
+                e = r->drv->start(r);
+        if (e < 0)
                 return e;
-        if (before != OM_RES_UP)
+        if (!was_up)
                 started[(*n)++] = r;
         return 0;
 }
 
-static int run_up(struct om_res **sel, size_t n_sel, bool provision, const char *action) {
+static int run_up(struct om_res **sel, size_t n_sel, bool provision, bool standby,
+                  const char *action) {
         _cleanup_free_ struct om_res **started = calloc(n_sel + 1, sizeof(*started));
         size_t n_started = 0;
         if (!started)
                 return -ENOMEM;
         for (size_t i = 0; i < n_sel; i++) {
                 struct om_res *r = sel[i];
-                int e = start_one(r, provision, started, &n_started);
+                int e = start_one(r, provision, standby, started, &n_started);
                 if (e == OM_RES_PROVISIONED_REPLICA) {
                         /* the data of what follows comes from the peer through this
                          * replica: recorded provisioned, not formatted nor started here */
@@ -388,6 +399,12 @@ static int run_passive(struct om_res **sel, size_t n_sel) {
         return 0;
 }
 
+/* Whether r runs: up, and not only as a standby (a DRBD Secondary is not). */
+static bool res_running(struct om_res *r) {
+        r->stdby = false;
+        return r->drv->status && r->drv->status(r) == OM_RES_UP && !r->stdby;
+}
+
 /* True when r surely holds nothing to unprovision: not recorded as provisioned, and its
  * driver says it is not (a loop whose file is gone). */
 static bool surely_unprovisioned(struct om_res *r) {
@@ -431,8 +448,7 @@ static void prepare_unprovision(struct om_res **sel, size_t n_sel, struct om_res
                         bool known = false;
                         for (size_t k = 0; under && k < *n; k++)
                                 known |= started[k] == under;
-                        if (!under || known || !under->drv->start ||
-                            (under->drv->status && under->drv->status(under) == OM_RES_UP))
+                        if (!under || known || !under->drv->start || res_running(under))
                                 continue;
                         om_log_set_rid(under->rid);
                         log_info("start %s so that %s can reach its %s", under->rid, r->rid,
@@ -509,6 +525,7 @@ struct perform {
         struct om_res **sel;
         size_t n_sel;
         const char *action;
+        bool standby; /* start --standby */
 };
 
 static int perform(void *arg) {
@@ -532,11 +549,11 @@ static int perform(void *arg) {
         if (e >= 0) {
                 switch (a) {
                 case OM_ACT_START:
-                        e = run_up(sel, n_sel, false, action);
+                        e = run_up(sel, n_sel, false, pf->standby, action);
                         break;
                 case OM_ACT_PROVISION:
                         e = svc->passive ? run_passive(sel, n_sel)
-                                         : run_up(sel, n_sel, true, action);
+                                         : run_up(sel, n_sel, true, false, action);
                         break;
                 case OM_ACT_STOP:
                         e = run_down(sel, n_sel, false, NULL, action);
@@ -554,7 +571,7 @@ static int perform(void *arg) {
                         /* stop what was brought up for the walk and is still up (not
                          * selected, or the walk stopped before it) */
                         for (size_t k = n_up; k-- > 0;) {
-                                if (up[k]->drv->status && up[k]->drv->status(up[k]) != OM_RES_UP)
+                                if (up[k]->drv->status && !res_running(up[k]))
                                         continue;
                                 om_log_set_rid(up[k]->rid);
                                 up[k]->drv->stop(up[k]);
@@ -731,6 +748,10 @@ int om_res_action_run(const struct om_path *p, const char *action,
                         return -EINVAL;
                 }
         }
+        if (opts->standby && !om_streq(action, "start")) {
+                snprintf(err, errlen, "--standby goes with start only (not %s)", action);
+                return -EINVAL;
+        }
         for (char **x = rids; x && *x; x++) {
                 bool found = false;
                 for (size_t i = 0; i < svc->n_res; i++)
@@ -741,15 +762,31 @@ int om_res_action_run(const struct om_path *p, const char *action,
                                  svc->obj->pathstr, *x);
                         return -EINVAL;
                 }
+                struct om_res *r = om_res_find(svc, *x);
+                if (opts->standby && r && !om_res_is_standby(r)) {
+                        snprintf(err, errlen,
+                                 "--rid %s: not a standby resource (--standby starts only "
+                                 "those: standby = true, a disk.drbd and the device under it)",
+                                 *x);
+                        return -EINVAL;
+                }
         }
         _cleanup_free_ struct om_res **sel = calloc(svc->n_res + 1, sizeof(*sel));
         size_t n_sel = 0;
         if (!sel)
                 return -ENOMEM;
         for (size_t i = 0; i < svc->n_res; i++)
-                if (selected(svc->res[i], rids, tags) && !svc->res[i]->disabled)
+                if (selected(svc->res[i], rids, tags) && !svc->res[i]->disabled &&
+                    (!opts->standby || om_res_is_standby(svc->res[i])))
                         sel[n_sel++] = svc->res[i];
 
+        if (opts->standby && !n_sel) {
+                snprintf(err, errlen,
+                         "%s has no standby resource%s (--standby starts only those: standby = "
+                         "true, a disk.drbd and the device under it)",
+                         svc->obj->pathstr, rids || tags ? " among those selected" : "");
+                return -EINVAL;
+        }
         int lock = -1;
         if ((e = take_lock(p, action, opts->waitlock_ms, &lock, err, errlen)) < 0)
                 return e;
@@ -761,13 +798,15 @@ int om_res_action_run(const struct om_path *p, const char *action,
                 return e ? e : -ENOMEM;
         }
         om_log_set_console(false);
-        log_info("do %s --local%s%s%s%s%s%s (%s origin)", action, opts->rid ? " --rid " : "",
+        log_info("do %s --local%s%s%s%s%s%s%s (%s origin)", action,
+                 opts->standby ? " --standby" : "", opts->rid ? " --rid " : "",
                  opts->rid ? opts->rid : "", opts->tag ? " --tag " : "", opts->tag ? opts->tag : "",
                  opts->force ? " --force" : "", opts->passive ? " --passive" : "",
                  opts->origin ? opts->origin : "user");
         om_log_set_console(opts->console);
 
-        struct perform pf = {.svc = svc, .sel = sel, .n_sel = n_sel, .action = action};
+        struct perform pf = {
+                .svc = svc, .sel = sel, .n_sel = n_sel, .action = action, .standby = opts->standby};
         uint64_t limit = action_timeout(svc, action);
         e = om_res_run_bounded(limit, action, perform, &pf);
         if (limit) /* the flags the child recorded */

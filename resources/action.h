@@ -29,6 +29,10 @@ struct om_res_action_opts {
         int64_t waitlock_ms; /* wait for another action's lock: <0 forever, 0 not at all */
         const char *origin;  /* "user" or "daemon" (log line "do start --local (user origin)") */
         bool console;        /* show the reference's blocks on stdout */
+        /* start only: the standby resources only, each in its standby state (a disk.drbd
+         * attached and connected as Secondary, never promoted); what the agent runs where
+         * the instance does not */
+        bool standby;
 };
 
 /* Actions accepted by om_res_action_run. */

@@ -258,6 +258,11 @@ bool om_res_svc_fenced(const struct om_res_svc *svc) {
         return false;
 }
 
+/* A resource's status as shown: "stdby up" for one up as a standby only (a Secondary). */
+static const char *res_status_string(const struct om_res *r) {
+        return r->stdby && r->status == OM_RES_UP ? "stdby up" : om_res_status_to_string(r->status);
+}
+
 static void instance_notice(struct om_res_svc *svc, struct om_buf *b) {
         if (svc->overall == OM_RES_WARN)
                 om_buf_puts(b, "warn, ");
@@ -270,6 +275,10 @@ static void instance_notice(struct om_res_svc *svc, struct om_buf *b) {
         om_buf_puts(b, om_res_svc_fenced(svc) ? "fenced" : "idle");
         if (svc->avail == OM_RES_UP)
                 om_buf_puts(b, ", started");
+        else if (svc->standby == OM_RES_UP)
+                om_buf_puts(b, ", standby up");
+        else if (svc->standby == OM_RES_DOWN)
+                om_buf_puts(b, ", standby down");
 }
 
 int om_res_render_status(struct om_res_svc *svc, int width, struct om_buf *out) {
@@ -297,7 +306,7 @@ int om_res_render_status(struct om_res_svc *svc, int width, struct om_buf *out) 
                 om_res_flags(r, flags[i]);
                 add_text(&f, rn, 0, r->rid);
                 add_text(&f, rn, 1, flags[i]);
-                add_text(&f, rn, 2, om_res_status_to_string(r->status));
+                add_text(&f, rn, 2, res_status_string(r));
                 add_text(&f, rn, 3, r->label ? r->label : "");
                 for (char **x = r->notes; x && *x; x++)
                         add_text(&f, rn, 3, *x);
@@ -317,6 +326,8 @@ int om_res_render_status_json(struct om_res_svc *svc, const char *format, struct
         om_json_kv_string(&j, "avail", om_res_status_to_string(svc->avail));
         om_json_kv_string(&j, "overall", om_res_status_to_string(svc->overall));
         om_json_kv_bool(&j, "frozen", svc->frozen);
+        om_json_kv_string(&j, "standby",
+                          svc->standby == OM_RES_NA ? "" : om_res_status_to_string(svc->standby));
         om_json_key(&j, "provisioned");
         if (svc->provisioned < 0)
                 om_json_string(&j, "mixed");
@@ -338,7 +349,7 @@ int om_res_render_status_json(struct om_res_svc *svc, const char *format, struct
                 om_json_object_begin(&j);
                 om_json_kv_string(&j, "type", type);
                 om_json_kv_string(&j, "label", r->label ? r->label : "");
-                om_json_kv_string(&j, "status", om_res_status_to_string(r->status));
+                om_json_kv_string(&j, "status", res_status_string(r));
                 om_json_kv_string(&j, "flags", flags);
                 om_json_key(&j, "provisioned");
                 om_json_object_begin(&j);

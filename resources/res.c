@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/fileio.h"
+#include "core/ini.h"
 #include "core/keywords.h"
 #include "core/paths.h"
 #include "core/ref.h"
@@ -209,6 +210,63 @@ int om_res_svc_load(const struct om_path *p, struct om_res_svc **ret, char *err,
         return 0;
 }
 
+bool om_res_is_standby(const struct om_res *r) {
+        return r->standby || r->drv->start_standby;
+}
+
+/* Appends rid to the comma separated list in buf, unless there already. */
+static int rid_append(char *buf, size_t len, const char *rid) {
+        size_t n = strlen(buf), l = strlen(rid);
+        for (const char *p = buf; *p;) {
+                size_t w = strcspn(p, ",");
+                if (w == l && !strncmp(p, rid, l))
+                        return 0;
+                p += w;
+                p += *p == ',';
+        }
+        if (n + l + 2 > len)
+                return -ENOSPC;
+        snprintf(buf + n, len - n, "%s%s", n ? "," : "", rid);
+        return 0;
+}
+
+int om_res_standby_rids(const struct om_ini *ini, const char *node, char *buf, size_t len) {
+        buf[0] = 0;
+        for (size_t k = 0; k < ini->n_sections; k++) {
+                const char *sec = ini->sections[k].name, *s;
+                bool sb = false, dis = false;
+                if (!strchr(sec, '#'))
+                        continue;
+                if ((s = om_ini_get(ini, sec, "disable", node)))
+                        (void)om_parse_bool(s, &dis);
+                if (dis)
+                        continue;
+                if ((s = om_ini_get(ini, sec, "standby", node)))
+                        (void)om_parse_bool(s, &sb);
+                const char *type = om_ini_get(ini, sec, "type", node);
+                char group[32];
+                snprintf(group, sizeof(group), "%.*s", (int)strcspn(sec, "#"), sec);
+                bool drbd = om_res_driver_find(group, type) == &om_res_driver_drbd;
+                /* the device under a disk.drbd stays up with it (om_res_svc_load): listed
+                 * first, as the action order has it */
+                const char *raw = drbd ? om_ini_get(ini, sec, "disk", node) : NULL;
+                _cleanup_strv_free_ char **rids = NULL;
+                if (raw && om_res_referenced_rids(raw, &rids) < 0)
+                        return -ENOMEM;
+                for (char **x = rids; x && *x; x++) {
+                        const char *d = om_ini_get(ini, *x, "disable", node);
+                        bool xdis = false;
+                        if (d)
+                                (void)om_parse_bool(d, &xdis);
+                        if (!xdis && om_ini_find_section(ini, *x) && rid_append(buf, len, *x) < 0)
+                                return -ENOSPC;
+                }
+                if ((sb || drbd) && rid_append(buf, len, sec) < 0)
+                        return -ENOSPC;
+        }
+        return 0;
+}
+
 struct om_res *om_res_find(struct om_res_svc *svc, const char *rid) {
         for (size_t i = 0; i < svc->n_res; i++)
                 if (!strcmp(svc->res[i]->rid, rid))
@@ -341,7 +399,7 @@ static bool word_in(const char *list, const char *w) {
  * back on this node: the start preempts the other node in turn).
  */
 int om_res_svc_eval(struct om_res_svc *svc) {
-        int n_up = 0, n_down = 0, n_warn = 0;
+        int n_up = 0, n_down = 0, n_warn = 0, n_sb = 0, sb_down = 0;
         bool opt_bad = false;
         struct om_instance_status old;
         bool have_old = om_instance_status_load(&svc->obj->path, &old) == 0;
@@ -351,6 +409,7 @@ int om_res_svc_eval(struct om_res_svc *svc) {
                 om_strv_free(r->notes);
                 r->notes = NULL;
                 r->fenced = false;
+                r->stdby = false;
                 free(r->label);
                 r->label = r->drv->label ? r->drv->label(r) : NULL;
                 int st = r->drv->status ? r->drv->status(r) : OM_RES_NA;
@@ -375,6 +434,12 @@ int om_res_svc_eval(struct om_res_svc *svc) {
                         svc->provisioned = 0;
                 if (r->status == OM_RES_NA || r->status == OM_RES_UNDEF)
                         continue;
+                if (om_res_is_standby(r)) {
+                        n_sb++;
+                        sb_down += r->status != OM_RES_UP;
+                }
+                if (r->stdby) /* up as a standby only: it runs nothing of the service */
+                        continue;
                 if (r->optional || r->standby) {
                         if (r->status != OM_RES_UP)
                                 opt_bad = true;
@@ -394,6 +459,9 @@ int om_res_svc_eval(struct om_res_svc *svc) {
         else
                 svc->avail = n_up ? OM_RES_UP : OM_RES_DOWN;
         svc->overall = (opt_bad && svc->avail == OM_RES_UP) ? OM_RES_WARN : svc->avail;
+        svc->standby = !n_sb || svc->avail == OM_RES_UP || svc->avail == OM_RES_WARN ? OM_RES_NA
+                       : sb_down                                                     ? OM_RES_DOWN
+                                                                                     : OM_RES_UP;
         svc->frozen = om_instance_frozen(&svc->obj->path);
         return 0;
 }
@@ -404,6 +472,9 @@ int om_res_svc_save_status(struct om_res_svc *svc) {
         snprintf(st.overall, sizeof(st.overall), "%s", om_res_status_to_string(svc->overall));
         st.provisioned = svc->provisioned != 0;
         st.frozen = svc->frozen;
+        if (svc->standby != OM_RES_NA)
+                snprintf(st.standby, sizeof(st.standby), "%s",
+                         om_res_status_to_string(svc->standby));
         st.updated_ms = om_now_ms();
         for (size_t i = 0; i < svc->n_res; i++) {
                 const struct om_res *r = svc->res[i];
@@ -444,7 +515,8 @@ int om_res_svc_save_status(struct om_res_svc *svc) {
         if (have_old && !svc->action && !strcmp(old.avail, st.avail) &&
             !strcmp(old.overall, st.overall) && old.provisioned == st.provisioned &&
             !strcmp(old.down, st.down) && !strcmp(old.fenced, st.fenced) &&
-            !strcmp(old.diverged, st.diverged) && old.updated_ms <= st.updated_ms &&
+            !strcmp(old.diverged, st.diverged) && !strcmp(old.standby, st.standby) &&
+            old.updated_ms <= st.updated_ms &&
             st.updated_ms - old.updated_ms < OM_RES_STATUS_REFRESH_MS)
                 return 0;
         return om_instance_status_save(&svc->obj->path, &st);

@@ -56,6 +56,12 @@ struct om_res_driver {
         int (*provisioned)(struct om_res *r);
         int (*start)(struct om_res *r);
         int (*stop)(struct om_res *r);
+        /* brings the resource up in its standby state only, for a node where the service
+         * does not run (disk.drbd: attached and connected as Secondary, never promoted).
+         * A driver with one is standby-capable: the agent keeps it so where the instance
+         * is down (`start --standby`), and its status sets r->stdby in that state. NULL:
+         * the resource has no standby state (a `standby = true` one is started whole) */
+        int (*start_standby)(struct om_res *r);
         /* may return OM_RES_PROVISIONED_REPLICA (disk.drbd on a node whose peer holds
          * the data): provisioned, not started, and the resources after it in the action
          * order are provisioned by the replication (recorded so, neither provisioned nor
@@ -136,6 +142,10 @@ struct om_res {
         /* set by the status: this node's copy of the data and another node's diverged (a
          * replicated device's split brain): the instance says so to the cluster */
         bool diverged;
+        /* set by the status: up in its standby state only (a DRBD Secondary, attached
+         * and connected), not running the service: the instance's avail ignores it,
+         * `print status` shows "stdby up" */
+        bool stdby;
         /* filled by om_res_svc_eval */
         enum om_res_status status;
         int provisioned; /* 1, 0, -1 unknown */
@@ -157,6 +167,10 @@ struct om_res_svc {
         enum om_res_status avail, overall;
         int provisioned; /* 1, 0, -1 unknown */
         bool frozen;
+        /* where the instance is not up: up when its standby resources (standby = true,
+         * and the standby-capable ones with what they stand on) are all up, down when
+         * one is not; n/a when it is up or has none */
+        enum om_res_status standby;
 };
 
 /* Loads the object and builds its resources. -ENOENT when the object does not exist,
@@ -233,6 +247,14 @@ int om_res_split_command(const char *s, char ***ret);
  * holding it) (a partition's disk, a loop device's backing
  * file's disk, a device-mapper device's slaves), as /dev paths. */
 int om_res_base_devs_of(const char *dev, char ***ret);
+
+/* The rids the agent keeps up in their standby state where the instance does not run,
+ * comma separated in buf: the enabled resources with `standby = true`, the disk.drbd
+ * ones and the resources their `disk` references (node: the scope of the keywords).
+ * -ENOSPC when they do not fit. */
+int om_res_standby_rids(const struct om_ini *ini, const char *node, char *buf, size_t len);
+/* Whether r is a standby resource or a standby-capable one. */
+bool om_res_is_standby(const struct om_res *r);
 
 /* The resource ids a value references through device references
  * ({disk#0.exposed_devs[0]}), as a NULL-terminated vector (NULL when none). */

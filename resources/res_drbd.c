@@ -18,8 +18,11 @@
  * that DRBD runs the fence-peer handler (om: the arbitrator's fence marks, below),
  * which refuses a replica another node marked outdated. stop: demote; the resource stays up and
  * connected (the resource under it, `disk`'s, is standby: kept up). unprovision: down, wipe-md,
- * remove the file. status: up when Primary (warn when the peer's disk is not UpToDate),
- * down otherwise; the label carries role, disk states, connection and resync progress.
+ * remove the file. The standby start (the agent's `start --standby` where the service does
+ * not run, after a reboot): attach and connect as Secondary, never promote. status: up when
+ * Primary (warn when the peer's disk is not UpToDate); on a Secondary attached and connected
+ * (or connecting) up as a standby (r->stdby: the instance's avail ignores it), down
+ * otherwise; the label carries role, disk states, connection and resync progress.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -1004,6 +1007,13 @@ static void status_unfence(const struct ctx *c, const struct om_drbd_state *st) 
         }
 }
 
+/* A Secondary in its standby state: attached, and connected or connecting (DRBD retries
+ * by itself until StandAlone). */
+static bool standby_ready(const struct om_drbd_state *st) {
+        return st->present && !om_streq(st->role, "Primary") && !om_streq(st->disk, "Diskless") &&
+               !om_streq(st->cs, "StandAlone");
+}
+
 static int drbd_status(struct om_res *r) {
         struct ctx c;
         struct om_drbd_state st;
@@ -1044,6 +1054,13 @@ static int drbd_status(struct om_res *r) {
                              st.cs);
                         ret = OM_RES_WARN;
                 }
+        } else if (ret != OM_RES_WARN && standby_ready(&st)) {
+                /* a replica kept in step with the peer (or waiting for it): up as a
+                 * standby, which runs nothing of the service (the instance stays down) */
+                r->stdby = true;
+                ret = OM_RES_UP;
+                if (!om_drbd_cs_connected(st.cs))
+                        note(r, "info: Secondary, waiting for %s (%s)", peer(&c), st.cs);
         } else if (ret == OM_RES_WARN)
                 ret = OM_RES_DOWN;
         char why[256];
@@ -1360,6 +1377,84 @@ out:
         return e;
 }
 
+/*
+ * The standby start, where the service does not run (the agent's `start --standby`: a
+ * node that rebooted with its om state comes back so): the replica attached and
+ * connected as a Secondary, so that DRBD resynchronizes it from the peer (an Outdated,
+ * Consistent or Inconsistent replica is a sync target, never a source: it holds the
+ * older generation). Never promotes, never discards data, never creates metadata; a
+ * Primary is left as it is.
+ */
+static int drbd_start_standby(struct om_res *r) {
+        struct ctx c;
+        struct om_drbd_state st;
+        bool upped = false;
+        int e;
+        char sum[160];
+        if ((e = ctx_load_log(r, true, &c)) < 0)
+                goto out;
+        if ((e = check_tools()) < 0 || (e = ensure_module()) < 0 || (e = write_conf(r, &c)) < 0)
+                goto out;
+        if (read_state(c.minor, &st) < 0)
+                st = (struct om_drbd_state){.sync_permille = -1};
+        if (om_streq(st.role, "Primary")) {
+                log_info("%s is Primary here: left so (a standby start never demotes)", c.res);
+                goto out;
+        }
+        if (split_brain_marked(c.res, false)) {
+                e = log_error_errno(-EUCLEAN,
+                                    "node %s: DRBD reported a split brain of %s (the data of "
+                                    "%s and %s diverged): not connected again as a standby; "
+                                    "om %s drbd resolve --discard <node> first",
+                                    om_nodename(), c.res, c.nodes[0], c.nodes[1], om_res_path(r));
+                goto out;
+        }
+        if (!st.present) {
+                int md = access(c.disk, F_OK) < 0 ? -ENOENT : has_md(c.disk);
+                if (md <= 0) {
+                        /* metadata is made by provision only */
+                        e = log_error_errno(md < 0 ? md : -ENODATA,
+                                            "node %s: %s holds no DRBD metadata%s: %s is not "
+                                            "brought up as a standby (om %s provision --local "
+                                            "makes it)",
+                                            om_nodename(), c.disk, md < 0 ? " (unreadable)" : "",
+                                            c.res, om_res_path(r));
+                        goto out;
+                }
+                log_info("bring %s up as a Secondary: attach %s, connect to %s (never promoted "
+                         "here; DRBD resynchronizes what it lacks from its peer)",
+                         c.res, c.disk, peer(&c));
+                if ((e = bring_up(&c, &upped)) < 0)
+                        goto out;
+                if (upped) {
+                        log_info("wait up to %d s for %s to connect", CONNECT_WAIT_MS / 1000,
+                                 peer(&c));
+                        wait_state(&c, CONNECT_WAIT_MS, settled, &st);
+                }
+        } else {
+                if (om_streq(st.disk, "Diskless")) {
+                        log_info("%s is Diskless: attach %s", c.res, c.disk);
+                        if ((e = adm(&c, "attach", NULL)) < 0)
+                                goto out;
+                }
+                if (om_streq(st.cs, "StandAlone")) {
+                        log_info("%s is StandAlone: connect to %s as a Secondary", c.res, peer(&c));
+                        if ((e = adm(&c, "connect", NULL)) < 0)
+                                goto out;
+                }
+        }
+        if ((e = read_state(c.minor, &st)) < 0 || !st.present) {
+                e = log_error_errno(-EIO, "node %s: %s is not configured after up", om_nodename(),
+                                    c.res);
+                goto out;
+        }
+        om_drbd_state_summary(&st, sum, sizeof(sum));
+        log_info("%s is a standby here: %s", c.res, sum);
+out:
+        ctx_done(&c);
+        return e;
+}
+
 static int drbd_stop(struct om_res *r) {
         struct ctx c;
         struct om_drbd_state st;
@@ -1545,6 +1640,7 @@ const struct om_res_driver om_res_driver_drbd = {
         .provisioned = drbd_provisioned,
         .start = drbd_start,
         .stop = drbd_stop,
+        .start_standby = drbd_start_standby,
         .provision = drbd_provision,
         .unprovision = drbd_unprovision,
         .devs = drbd_devs,

@@ -43,6 +43,9 @@ int om_instance_status_load(const struct om_path *p, struct om_instance_status *
                 snprintf(st.fenced, sizeof(st.fenced), "%s", v);
         if ((v = om_ini_get(ini, "instance", "diverged", NULL)))
                 snprintf(st.diverged, sizeof(st.diverged), "%s", v);
+        if ((v = om_ini_get(ini, "instance", "standby", NULL)) &&
+            (om_streq(v, "up") || om_streq(v, "down")))
+                snprintf(st.standby, sizeof(st.standby), "%s", v);
         if ((v = om_ini_get(ini, "instance", "last_action", NULL))) {
                 char act[sizeof(st.last_action)];
                 unsigned long long ms = 0;
@@ -72,6 +75,11 @@ int om_instance_status_save(const struct om_path *p, const struct om_instance_st
         }
         if (text && st->diverged[0]) {
                 char *t = om_asprintf("%sdiverged = %s\n", text, st->diverged);
+                free(text);
+                text = t;
+        }
+        if (text && st->standby[0]) {
+                char *t = om_asprintf("%sstandby = %s\n", text, st->standby);
                 free(text);
                 text = t;
         }

@@ -19,10 +19,14 @@ struct om_instance_status {
         char overall[8]; /* avail, worsened by warnings of optional resources */
         bool provisioned;
         bool frozen;
-        uint64_t updated_ms;  /* wall clock of the computation */
-        char down[512];       /* rids of the enabled resources found down, space-separated */
-        char fenced[256];     /* rids whose device reservation another node took */
-        char diverged[64];    /* rids whose data diverged from another node's (split brain) */
+        uint64_t updated_ms; /* wall clock of the computation */
+        char down[512];      /* rids of the enabled resources found down, space-separated */
+        char fenced[256];    /* rids whose device reservation another node took */
+        char diverged[64];   /* rids whose data diverged from another node's (split brain) */
+        /* where the instance is not up and has standby resources: "up" when they all are
+         * (a DRBD replica attached and connected as Secondary), "down" when one is not;
+         * "" otherwise */
+        char standby[8];
         char last_action[16]; /* the last action run on the instance ("" when none) */
         uint64_t last_action_ms;
         /* why that action failed, from its object log ("" when it succeeded): shown on

@@ -970,7 +970,7 @@ static void test_standby(void **state) {
         assert_true(st.standby_check);
         c.spawn_held = false;
         pass(&c, &cfg, &st, &down, got, sizeof(got));
-        assert_string_equal(got, "state:starting standby spawn:start,--rid,ip#1,fs#2");
+        assert_string_equal(got, "state:starting standby spawn:start,--standby,--rid,ip#1,fs#2");
         assert_false(om_mon_holds(OM_MON_STARTING_STANDBY)); /* others may start */
         /* a failed standby start is no "start failed": the node stays a candidate */
         memset(&d, 0, sizeof(d));
@@ -1011,6 +1011,51 @@ static void test_standby(void **state) {
                 if (strcmp(got, "") != 0)
                         fail_msg("%s: got \"%s\"", no[i].name, got);
         }
+}
+
+/* A node that rebooted with its om state, the HA service running on n2: after the
+ * agent's first refresh its instance is provisioned, down and idle; its DRBD replica
+ * (disk#1, on the loop disk#0) is down. The standby check starts disk#0 and disk#1 in
+ * their standby state (never a full start: that would promote), then leaves the
+ * replica, found up as a standby (not in down), alone. */
+static void test_standby_drbd_reboot(void **state) {
+        struct om_view v;
+        struct om_dec_cfg cfg;
+        char got[512];
+        static const struct row peer_runs = {.n = {{0}, UP()}};
+        view_make(&peer_runs, &v, &cfg);
+        snprintf(cfg.standby, sizeof(cfg.standby), "disk#0,disk#1");
+        struct om_dec_ctx c = ctx_of(&v, 1000);
+        struct om_dec_obj st = {.state = OM_MON_INIT, .present = true, .dup_check_stalls = 1};
+        pass(&c, &cfg, &st, NULL, got, sizeof(got));
+        assert_string_equal(got, "refresh");
+        struct om_decision d = {0};
+        struct om_dec_status boot = {.last_action = "", .down = "disk#0 disk#1 disk#2 fs#0"};
+        om_decide_job_done(&cfg, &st, 0, &boot, &d);
+        describe(&d, got, sizeof(got));
+        assert_string_equal(got, "state:idle");
+        /* the service runs on n2: no start here, the standby check's refresh */
+        pass(&c, &cfg, &st, &boot, got, sizeof(got));
+        assert_string_equal(got, "refresh");
+        memset(&d, 0, sizeof(d));
+        om_decide_job_done(&cfg, &st, 0, &boot, &d);
+        pass(&c, &cfg, &st, &boot, got, sizeof(got));
+        assert_string_equal(got,
+                            "state:starting standby spawn:start,--standby,--rid,disk#0,disk#1");
+        memset(&d, 0, sizeof(d));
+        om_decide_job_done(&cfg, &st, 0, NULL, &d);
+        describe(&d, got, sizeof(got));
+        assert_string_equal(got, "state:idle");
+        /* the replica is a connected Secondary: up as a standby, the instance down */
+        struct om_dec_status replica = {.last_action = "start", .down = "disk#2 fs#0"};
+        c.now = 1000 + cfg.mon_ms;
+        pass(&c, &cfg, &st, &replica, got, sizeof(got));
+        assert_string_equal(got, "refresh");
+        memset(&d, 0, sizeof(d));
+        om_decide_job_done(&cfg, &st, 0, &replica, &d);
+        pass(&c, &cfg, &st, &replica, got, sizeof(got));
+        assert_string_equal(got, "");
+        assert_int_equal(st.state, OM_MON_IDLE);
 }
 
 /* parents: a start (HA, orchestrate = start, a started target) waits until each parent
@@ -1111,19 +1156,13 @@ static void test_deps(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_rows),
-                cmocka_unit_test(test_job_done),
-                cmocka_unit_test(test_fenced_target),
-                cmocka_unit_test(test_refresh_unwatched),
-                cmocka_unit_test(test_judge),
-                cmocka_unit_test(test_judge_fenced),
-                cmocka_unit_test(test_boot_guard),
-                cmocka_unit_test(test_mon_table),
-                cmocka_unit_test(test_view_quorum),
-                cmocka_unit_test(test_start_once),
-                cmocka_unit_test(test_standby),
-                cmocka_unit_test(test_deps),
-                cmocka_unit_test(test_view_lent_votes),
+                cmocka_unit_test(test_rows),          cmocka_unit_test(test_job_done),
+                cmocka_unit_test(test_fenced_target), cmocka_unit_test(test_refresh_unwatched),
+                cmocka_unit_test(test_judge),         cmocka_unit_test(test_judge_fenced),
+                cmocka_unit_test(test_boot_guard),    cmocka_unit_test(test_mon_table),
+                cmocka_unit_test(test_view_quorum),   cmocka_unit_test(test_start_once),
+                cmocka_unit_test(test_standby),       cmocka_unit_test(test_standby_drbd_reboot),
+                cmocka_unit_test(test_deps),          cmocka_unit_test(test_view_lent_votes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

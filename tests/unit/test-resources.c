@@ -109,6 +109,28 @@ static void test_driver_keywords_declared(void **state) {
         assert_null(om_res_driver_find("disk", "zfs"));
 }
 
+/* The rids the agent keeps up where the service does not run: standby = true ones, a
+ * disk.drbd and what its disk references; disabled ones (here or on this node) left out. */
+static void test_standby_rids(void **state) {
+        (void)state;
+        static const char conf[] = "[DEFAULT]\nnodes = n1 n2\n"
+                                   "[disk#0]\ntype = loop\nfile = /x.img\n"
+                                   "[disk#1]\ntype = drbd\ndisk = {disk#0.exposed_devs[0]}\n"
+                                   "[disk#2]\ntype = crypt\ndev = {disk#1.exposed_devs[0]}\n"
+                                   "[app#0]\nstandby = true\n"
+                                   "[app#1]\nstandby = true\ndisable@n1 = true\n"
+                                   "[app#2]\nstandby = false\n";
+        char err[256], buf[64];
+        _cleanup_ini_ struct om_ini *ini = NULL;
+        assert_int_equal(om_ini_parse(conf, strlen(conf), "t", &ini, err, sizeof(err)), 0);
+        assert_int_equal(om_res_standby_rids(ini, "n1", buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "disk#0,disk#1,app#0");
+        assert_int_equal(om_res_standby_rids(ini, "n2", buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "disk#0,disk#1,app#0,app#1");
+        char small[10];
+        assert_int_equal(om_res_standby_rids(ini, "n2", small, sizeof(small)), -ENOSPC);
+}
+
 static void test_action_order(void **state) {
         create("demo/svc/order",
                "[app#0]\nstart = true\n[fs#1]\ntype = ext4\ndev = /dev/x\nmnt = "
@@ -569,6 +591,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_driver_keywords_declared, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_action_order, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_rids, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_status_reference_before_provision, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_status_unresolved_dev, setup, teardown),
