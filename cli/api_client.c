@@ -375,11 +375,13 @@ const char *om_api_status_up_node(const msgpack_object *status, const char *path
                                   const char *except, bool warn, char *buf, size_t len) {
         const msgpack_object *insts =
                 om_cl_mp_get(om_cl_mp_get(om_cl_mp_get(status, "objects"), path), "instances");
+        const msgpack_object *nodes = om_cl_mp_get(status, "nodes");
         for (uint32_t k = 0; insts && insts->type == MSGPACK_OBJECT_MAP && k < insts->via.map.size;
              k++) {
                 const msgpack_object_kv *kv = &insts->via.map.ptr[k];
                 char avail[16] = "";
                 if (om_cl_mp_str(&kv->key, buf, len) == 0 && (!except || strcmp(buf, except)) &&
+                    !om_cl_mp_streq(om_cl_mp_get(om_cl_mp_get(nodes, buf), "state"), "down") &&
                     om_cl_mp_get_str(&kv->val, "avail", avail, sizeof(avail)) == 0 &&
                     (!strcmp(avail, "up") || (warn && !strcmp(avail, "warn"))))
                         return buf;

@@ -31,7 +31,8 @@ int om_api_call(const char *cmd, int timeout_ms, struct om_api_reply *ret);
 
 /* In a "status" reply's data: the first node whose instance of path is up (or warn too,
  * with warn: partly up, such as a DRBD Primary without its peer), other than except
- * (NULL: any), copied into buf; NULL when there is none. */
+ * (NULL: any), copied into buf; NULL when there is none. A node the agent judged down
+ * runs nothing it knows of (its instance's last word is not counted), as om mon shows. */
 const char *om_api_status_up_node(const msgpack_object *status, const char *path,
                                   const char *except, bool warn, char *buf, size_t len);
 

@@ -16,7 +16,8 @@
 # `switch --to n2 --wait` runs the service on n2 from what the passive provision made
 # (the file n1 wrote on the shared disk is there).
 # By hand on n1 while n2 runs it: start, provision and restart --local are refused
-# (naming n2), provision --local --passive goes through and leaves nothing up.
+# (naming n2), provision --local --passive goes through and leaves nothing up; once n2's
+# agent is dead and judged down, a start by hand on n1 goes through.
 # Bad input: `provision --local --passive` on a plain device that holds no filesystem
 # fails naming the device and leaves it blank; --passive with start, or without --local,
 # is a usage error.
@@ -160,4 +161,15 @@ grep -q "$BLANKDEV holds no ext4 filesystem: a passive provision never formats" 
         fail "the refusal does not name the device and the reason: $(cat "$T/o")"
 [ -z "$(blkid -p -o value -s TYPE "$BLANKDEV" 2>/dev/null)" ] || fail "the blank disk was formatted"
 echo "ok: a passive provision refuses a blank shared disk and leaves it blank; --passive goes with provision --local only"
+
+# n2's agent dies (its last word: the service up there): once n1's agent judges n2
+# down, n2 runs nothing it knows of, and a start by hand on n1 goes through
+kill -9 "${PIDS[2]}"
+wait "${PIDS[2]}" 2>/dev/null
+unset "PIDS[2]"
+umount "$T/n2/shared" "$T/n2/scratch" # its mounts die with the node (one host here)
+wait_state 1 n2 down 10 >/dev/null
+out=$(on 1 pas start --local 2>&1) || fail "start --local on n1 once n2 is down: $out"
+mountpoint -q "$T/n1/shared" || fail "n1 did not mount the shared disk"
+echo "ok: with n2 down in n1's view, start --local on n1 goes through"
 echo PASS

@@ -34,6 +34,9 @@
 # FO_INTERVAL / FO_TIMEOUT (heartbeat, default 1s / 3s), FO_REBOOT=0 (skip the last
 # step: reboot n1 with a blank root and wait until it is provisioned again).
 #
+# n2 is made to provision after n1 in every run (its record of disk#1 says not
+# provisioned before the provision).
+#
 # Regressions this test guards (both were real): the passive node n2 must never format,
 # open, check or mount the shared volume during the orchestrated provision (it once ran
 # "provision then stop" there while n1 had it mounted: luksOpen, e2fsck -p replaying the
@@ -148,6 +151,11 @@ until_ 30 "the config of $svc on n2" has_conf
 echo "config on n2 after $(ms_since "$t0") ms"
 run n2 "om $svc print config"
 run n2 "om $svc print status"
+# n2's own record says disk#1 is not provisioned (what a provision that failed there
+# leaves): its status says "not provisioned" whatever the LUN holds, as a status refresh
+# of n2 once did while n1 ran the service, so n2 provisions after n1 in every run; that
+# provision must be passive and open nothing of the shared volume (no_touch below)
+run n2 "mkdir -p /var/lib/om/namespaces/demo/svc/sancrypt && printf '[disk#1]\nprovisioned = false\n' >/var/lib/om/namespaces/demo/svc/sancrypt/resources"
 
 # inst_field NODE VIEWER FIELD: a field of NODE's instance in VIEWER's om mon
 inst_field() {
@@ -190,6 +198,7 @@ run n2 "om mon"
 # n2 is not the leader: provisioning must not have opened the volume there while n1
 # runs the service (two mounts of one ext4 corrupt it)
 run n2 "cat $objlog 2>/dev/null || true"
+grep -q "do provision" <<<"$out" || fail "n2 did not provision after n1 (its record said not provisioned)"
 no_touch n2 "$out"
 
 step "data on n1"
