@@ -240,10 +240,12 @@ static int running_node(struct om_cli_ctx *ctx, const char *except, bool warn, c
 /* A start, restart or full provision run here by a user while this node's agent sees
  * the failover service up on another node would make two writers of its volumes: it
  * is refused unless --force (the agent's own actions, OM_ORIGIN=daemon, are its
- * decisions; a passive provision starts nothing). Without an agent (-ENOENT,
+ * decisions; a passive provision and a standby start open nothing the running node
+ * uses). Without an agent (-ENOENT,
  * -ECONNREFUSED) there is no cluster view to ask: the action goes on. */
 static int check_elsewhere(struct om_cli_ctx *ctx, const char *action, bool daemon) {
         if (daemon || om_cli_flag(ctx, "force") || om_cli_flag(ctx, "passive") ||
+            om_cli_flag(ctx, "standby") ||
             !(om_streq(action, "start") || om_streq(action, "restart") ||
               om_streq(action, "provision")))
                 return 0;

@@ -135,9 +135,12 @@ done
 [ "$(grep -c " start " "$EVENTS")" = "$starts" ] || fail "the app started on n1: $(tail -2 "$EVENTS")"
 awk -v t="$T/n1/" 'index($2, t) == 1 { exit 1 }' /proc/self/mounts || fail "a refused action mounted on n1"
 out=$(on 1 pas provision --local --passive 2>&1) || fail "provision --local --passive on n1 beside n2: $out"
+# a standby start is not checked either (this service has no standby resource: said so)
+out=$(on 1 pas start --local --standby 2>&1)
+grep -q "has no standby resource" <<<"$out" || fail "start --local --standby on n1 beside n2: $out"
 [ "$(inst 1 n2 avail)" = up ] || fail "n2's instance is $(inst 1 n2 avail) after n1's passive provision"
 awk -v t="$T/n1/" 'index($2, t) == 1 { exit 1 }' /proc/self/mounts || fail "n1's passive provision left a mount"
-echo "ok: start, provision and restart --local on n1 while n2 runs it are refused; a passive provision there goes through"
+echo "ok: start, provision and restart --local on n1 while n2 runs it are refused; a passive provision and a standby start there go through"
 
 # bad input
 on 2 pas start --local --passive >"$T/o" 2>&1 && fail "start --passive accepted"
