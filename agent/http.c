@@ -1926,6 +1926,14 @@ void om_http_free(struct om_agent *a) {
         a->http = NULL;
 }
 
+const char *om_http_drop_name(int d) {
+        return d >= 0 && d < _HTTP_DROP_MAX ? http_drop_names[d] : NULL;
+}
+
+uint64_t om_http_dropped(struct om_agent *a, int d) {
+        return a->http && d >= 0 && d < _HTTP_DROP_MAX ? a->http->drops[d] : 0;
+}
+
 void om_http_pack_stats(struct om_agent *a, msgpack_packer *pk) {
         struct om_http *h = a->http;
         if (!h) {

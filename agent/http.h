@@ -7,6 +7,7 @@
 #pragma once
 
 #include <msgpack.h>
+#include <stdint.h>
 
 struct om_agent;
 
@@ -19,3 +20,7 @@ void om_http_stop(struct om_agent *a);
 void om_http_free(struct om_agent *a);
 /* The server's counters as a msgpack map (`om daemon status`). */
 void om_http_pack_stats(struct om_agent *a, msgpack_packer *pk);
+/* The names of the reasons a connection is closed or a request refused (NULL past the
+ * last), and how many so far (0 while the server is off): om_http_dropped_total. */
+const char *om_http_drop_name(int d);
+uint64_t om_http_dropped(struct om_agent *a, int d);

@@ -12,6 +12,7 @@
 
 #include "agent/agent.h"
 #include "agent/events.h"
+#include "agent/http.h"
 #include "agent/metrics.h"
 #include "agent/orchestrator.h"
 #include "core/fileio.h"
@@ -399,6 +400,11 @@ static void happened_metrics(struct out *o, struct om_agent *a) {
         for (int d = 0; om_api_peer_drop_name(d); d++)
                 sample(o, "om_peer_api_dropped_total", u64s(v, a->peer_conns.drops[d]), "reason",
                        om_api_peer_drop_name(d), NULL);
+        head(o, "om_http_dropped_total", "counter",
+             "HTTP API connections closed or requests refused, by reason.");
+        for (int d = 0; om_http_drop_name(d); d++)
+                sample(o, "om_http_dropped_total", u64s(v, om_http_dropped(a, d)), "reason",
+                       om_http_drop_name(d), NULL);
 }
 
 int om_metrics_render(struct om_agent *a, struct om_buf *out) {
