@@ -8,8 +8,8 @@
  * action routes call the local API's handlers (om_api_local_exec) and turn their msgpack
  * replies into JSON, so the CLI and HTTP answer the same. Every error is a JSON object
  * {"error": <what is wrong>, "status": <code>}, those libh2o makes itself included (a
- * filter rewrites them), except the text 400 it writes straight to the socket for a
- * request it cannot parse at all.
+ * filter rewrites them); an HTTP/1 request head is checked by om (the gate) before
+ * libh2o's reader sees it, which would answer a bad one in text.
  * Routes, roles and limits: docs/ARCHITECTURE.md; bodies: docs/openapi.json.
  */
 #include "agent/http.h"
@@ -24,6 +24,8 @@
 #include <sys/stat.h>
 
 #include <h2o.h>
+#include <h2o/http1.h>
+#include <h2o/http2.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -53,13 +55,14 @@ extern const struct om_http_asset om_http_assets[];
 extern const size_t om_http_n_assets;
 
 enum http_drop {
-        HTTP_DROP_REFUSED,  /* a connection past OM_LIM_HTTP_CONNS */
-        HTTP_DROP_HEAD,     /* 431 */
-        HTTP_DROP_PATH,     /* 414 */
-        HTTP_DROP_BODY,     /* 413 (libh2o) */
-        HTTP_DROP_NO_AUTH,  /* 401: no credentials */
-        HTTP_DROP_BAD_AUTH, /* 401: a token unknown, malformed, expired or revoked */
-        HTTP_DROP_ROLE,     /* 403 */
+        HTTP_DROP_REFUSED,   /* a connection past OM_LIM_HTTP_CONNS */
+        HTTP_DROP_MALFORMED, /* 400: a request head (or body framing) that does not parse */
+        HTTP_DROP_HEAD,      /* 431 */
+        HTTP_DROP_PATH,      /* 414 */
+        HTTP_DROP_BODY,      /* 413 (libh2o) */
+        HTTP_DROP_NO_AUTH,   /* 401: no credentials */
+        HTTP_DROP_BAD_AUTH,  /* 401: a token unknown, malformed, expired or revoked */
+        HTTP_DROP_ROLE,      /* 403 */
         HTTP_DROP_NOT_FOUND,
         HTTP_DROP_METHOD,
         HTTP_DROP_BUSY, /* 503: waits or streams at their cap */
@@ -67,11 +70,17 @@ enum http_drop {
 };
 
 static const char *const http_drop_names[_HTTP_DROP_MAX] = {
-        [HTTP_DROP_REFUSED] = "refused",        [HTTP_DROP_HEAD] = "head_too_large",
-        [HTTP_DROP_PATH] = "path_too_long",     [HTTP_DROP_BODY] = "body_too_large",
-        [HTTP_DROP_NO_AUTH] = "no_credentials", [HTTP_DROP_BAD_AUTH] = "bad_credentials",
-        [HTTP_DROP_ROLE] = "forbidden",         [HTTP_DROP_NOT_FOUND] = "not_found",
-        [HTTP_DROP_METHOD] = "bad_method",      [HTTP_DROP_BUSY] = "busy",
+        [HTTP_DROP_REFUSED] = "refused",
+        [HTTP_DROP_MALFORMED] = "malformed",
+        [HTTP_DROP_HEAD] = "head_too_large",
+        [HTTP_DROP_PATH] = "path_too_long",
+        [HTTP_DROP_BODY] = "body_too_large",
+        [HTTP_DROP_NO_AUTH] = "no_credentials",
+        [HTTP_DROP_BAD_AUTH] = "bad_credentials",
+        [HTTP_DROP_ROLE] = "forbidden",
+        [HTTP_DROP_NOT_FOUND] = "not_found",
+        [HTTP_DROP_METHOD] = "bad_method",
+        [HTTP_DROP_BUSY] = "busy",
 };
 
 /* A token of the cache, with its use counted for the log. */
@@ -118,6 +127,9 @@ struct om_http {
         bool ca_looked, ca_exists;
         unsigned char ca_pub[128];
         size_t ca_pub_len;
+        /* libh2o's HTTP/1 request reader, as the first connection showed it (the gate) */
+        h2o_socket_cb h1_reader;
+        bool gate_broken_logged;
 };
 
 /* What the TLS handshake of a connection said of the client's certificate. */
@@ -125,6 +137,12 @@ enum cert_state {
         CERT_NONE,    /* none presented (or plain HTTP) */
         CERT_OK,      /* verified against the cluster CA, with a role */
         CERT_REFUSED, /* presented, and refused: cert_error says why */
+};
+
+/* A request head the gate refuses: its status and why. */
+struct head_error {
+        int status;
+        char msg[128];
 };
 
 /* A connection. Its client certificate's outcome lives here, found again from a request
@@ -139,6 +157,23 @@ struct http_conn {
         uint64_t cert_expires_ms; /* the certificate's notAfter, wall clock */
         char cert_name[64];       /* its commonName */
         char cert_error[128];
+        /* the gate of request heads (see "the gate" below) */
+        struct timeval connected_at;
+        h2o_timeout_entry_t handshake_timeout; /* om's TLS handshake; a refusal's linger */
+        bool h1;                               /* libh2o's HTTP/1 connection exists */
+        bool closed;                           /* the socket is closed (its on_close ran) */
+        h2o_socket_cb h1_read;                 /* libh2o's reader, while the gate reads */
+        size_t gate_seen;                      /* input bytes the gate looked at already */
+        /* the response being written last: libh2o's completion of it (wrapped), its
+         * request, and what follows the request in the input */
+        h2o_socket_cb h1_write;
+        h2o_req_t *last_req;
+        unsigned resp_seq;
+        int next_head; /* enum head_verdict */
+        struct head_error next_error;
+        int refuse_mode;
+        char refusal[512];
+        size_t refusal_len;
 };
 
 /* ---- responses ---- */
@@ -312,17 +347,22 @@ struct json_filter {
         struct om_http *h;
 };
 
+static void gate_ostream_add(h2o_req_t *req, h2o_ostream_t ***slot);
+
 static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot) {
+        struct om_http *h = ((struct json_filter *)self)->h;
         ssize_t i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
         bool plain = i >= 0 && h2o_memis(req->res.headers.entries[i].value.base,
                                          req->res.headers.entries[i].value.len,
                                          H2O_STRLIT("text/plain; charset=utf-8"));
         if (req->res.status < 400 || !plain) {
+                gate_ostream_add(req, &slot);
                 h2o_setup_next_ostream(req, slot);
                 return;
         }
-        if (req->res.status == 413)
-                ((struct json_filter *)self)->h->drops[HTTP_DROP_BODY]++;
+        /* a body over the limit; a body's framing that does not parse (a Content-Length,
+         * chunks, a Transfer-Encoding), an Expect other than 100-continue */
+        h->drops[req->res.status == 413 ? HTTP_DROP_BODY : HTTP_DROP_MALFORMED]++;
         char tmp[256];
         int n = snprintf(tmp, sizeof(tmp), "{\"error\":\"%s\",\"status\":%d}\n",
                          req->res.status == 413 ? "request body too large (at most 65536 bytes)"
@@ -336,7 +376,387 @@ static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
         req->res.headers.entries[i].value = h2o_iovec_init(H2O_STRLIT("application/json"));
         req->res.content_length = (size_t)n;
         slot = &o->super.next;
+        gate_ostream_add(req, &slot);
         h2o_setup_next_ostream(req, slot);
+}
+
+/* ---- the gate of HTTP/1 request heads ----
+ *
+ * libh2o's HTTP/1 reader answers a request head it cannot parse, or one past its
+ * compile-time H2O_MAX_REQLEN or H2O_MAX_HEADERS, with a fixed text 400 of its own, before
+ * any handler or filter of om sees a request. So om checks every HTTP/1 request head
+ * before libh2o's reader gets it, with the parser libh2o itself uses (picohttpparser's
+ * phr_parse_request, which libh2o ships and exports): a head that does not parse gets
+ * 400, one over OM_LIM_HTTP_HEAD bytes or OM_LIM_HTTP_HEADERS headers 431, in om's JSON,
+ * counted; then the connection ends (gate_refused: the server's side shut, what the
+ * client still sends dropped until it closes). A head that passes is one libh2o parses
+ * the same way (same parser, same bytes, smaller limits than libh2o's).
+ * Where a head can reach libh2o's reader, in libh2o 2.2:
+ * - the first request: libh2o's HTTP/1 connection is made by om (h2o_http1_accept, after
+ *   om's own TLS handshake, which h2o_accept would otherwise do and follow with
+ *   h2o_http1_accept at once); a head already read (decrypted with the handshake's last
+ *   bytes) is checked before; an incomplete one is left to libh2o (it waits), and the
+ *   gate takes the socket's read callback (h2o_socket_t's _cb.read, which libh2o's
+ *   h2o_socket_read_start sets) in its place: the bytes that come go to the gate, which
+ *   hands the reader back and calls it once the head is complete and good;
+ * - a later request of a keep-alive connection: libh2o stops reading while it serves a
+ *   request, so the input holds the request (its head, then its body, which libh2o keeps
+ *   in the input: req->entity) and whatever the client sent after it. When a response
+ *   is final (gate_do_send, an output stream of every HTTP/1 response), what follows the
+ *   request is checked: a good complete head is left to libh2o, which parses it as soon
+ *   as the response is written; a bad one makes the response the last (not persistent)
+ *   and, once it is written, om writes its error before libh2o closes; an incomplete one
+ *   (or nothing) means libh2o will read: the completion of the response's last write
+ *   (_cb.write, set by h2o_socket_write) is wrapped, and right after libh2o's own
+ *   completion returned (it starts reading again, with the same reader as at the first
+ *   request) the gate takes the read callback again.
+ * Fail-safe: the build requires libh2o 2.2 (below); the start checks that
+ * phr_parse_request answers as om expects (phr_as_expected); the reader must be the one
+ * libh2o used at the first connection, the input must hold the request where om looks
+ * for it, and a response's last write must be pending when it is wrapped, else the
+ * connection is closed (after its response; logged once), never left to libh2o's reader
+ * unchecked. HTTP/2 (TLS, ALPN h2) is libh2o's: om checks a
+ * request's head size once libh2o decoded it (on_req). */
+
+#if H2O_VERSION_MAJOR != 2 || H2O_VERSION_MINOR != 2
+#error "the gate of HTTP/1 request heads (agent/http.c) relies on libh2o 2.2's HTTP/1 reader: check it against this libh2o first"
+#endif
+_Static_assert(OM_LIM_HTTP_HEADERS <= H2O_MAX_HEADERS, "om's header limit above libh2o's");
+_Static_assert(OM_LIM_HTTP_HEAD < H2O_MAX_REQLEN, "om's head limit above libh2o's");
+
+/* picohttpparser's request parser, as libh2o 2.2 exports it (its header is not
+ * installed): what phr_as_expected checks at the start */
+struct phr_header {
+        const char *name;
+        size_t name_len;
+        const char *value;
+        size_t value_len;
+};
+int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len,
+                      const char **path, size_t *path_len, int *minor_version,
+                      struct phr_header *headers, size_t *num_headers, size_t last_len);
+
+enum head_verdict {
+        HEAD_NONE,    /* no next request (the connection closes after the response) */
+        HEAD_PARTIAL, /* incomplete (or nothing yet), good so far */
+        HEAD_OK,
+        HEAD_BAD,
+        HEAD_UNKNOWN, /* the request is not where the gate expects it: libh2o changed */
+};
+
+/* The request head at the start of buf (len bytes, of which last_len were found
+ * incomplete before: only the bytes after are looked at for its end, as libh2o does).
+ * At most OM_LIM_HTTP_HEAD bytes are looked at. */
+static enum head_verdict head_check(const char *buf, size_t len, size_t last_len, size_t *head_len,
+                                    struct head_error *e) {
+        struct phr_header hd[OM_LIM_HTTP_HEADERS];
+        size_t n = ARRAY_SIZE(hd), ml, pl, l = OM_MIN(len, (size_t)OM_LIM_HTTP_HEAD);
+        const char *m, *p;
+        int minor;
+        int r = phr_parse_request(buf, l, &m, &ml, &p, &pl, &minor, hd, &n, OM_MIN(last_len, l));
+        if (r > 0) {
+                *head_len = (size_t)r;
+                return HEAD_OK;
+        }
+        if (r == -2 && len < OM_LIM_HTTP_HEAD)
+                return HEAD_PARTIAL;
+        e->status = 431;
+        if (r == -2)
+                snprintf(e->msg, sizeof(e->msg),
+                         "request line and headers over %d bytes: the limit is %d",
+                         OM_LIM_HTTP_HEAD, OM_LIM_HTTP_HEAD);
+        else if (n == ARRAY_SIZE(hd))
+                snprintf(e->msg, sizeof(e->msg), "more than %d header lines: the limit is %d",
+                         OM_LIM_HTTP_HEADERS, OM_LIM_HTTP_HEADERS);
+        else {
+                e->status = 400;
+                if (n == 0)
+                        snprintf(e->msg, sizeof(e->msg),
+                                 "malformed request: the request line (METHOD path HTTP/1.x) "
+                                 "or the first header line does not parse");
+                else
+                        snprintf(e->msg, sizeof(e->msg),
+                                 "malformed request: header line %zu is not 'name: value'", n + 1);
+        }
+        return HEAD_BAD;
+}
+
+/* Whether phr_parse_request answers as head_check expects: the parts of a request, -2
+ * for an incomplete one, -1 with the headers array full for too many headers, -1 with
+ * the count of good headers for a bad one. */
+static bool phr_as_expected(void) {
+        static const char rq[] = "GET /a HTTP/1.1\r\nA: b\r\nCd: e\r\n\r\n";
+        static const char bad[] = "GET /a HTTP/1.1\r\nA: b\r\nno colon\r\n\r\n";
+        struct phr_header hd[2];
+        size_t n = 2, ml, pl;
+        const char *m, *p;
+        int minor;
+        int r = phr_parse_request(rq, sizeof(rq) - 1, &m, &ml, &p, &pl, &minor, hd, &n, 0);
+        if (r != (int)sizeof(rq) - 1 || n != 2 || minor != 1 ||
+            !h2o_memis(m, ml, H2O_STRLIT("GET")) || !h2o_memis(p, pl, H2O_STRLIT("/a")) ||
+            !h2o_memis(hd[1].name, hd[1].name_len, H2O_STRLIT("Cd")) ||
+            !h2o_memis(hd[1].value, hd[1].value_len, H2O_STRLIT("e")))
+                return false;
+        n = 2;
+        if (phr_parse_request(rq, sizeof(rq) - 3, &m, &ml, &p, &pl, &minor, hd, &n, 0) != -2)
+                return false;
+        n = 1;
+        if (phr_parse_request(rq, sizeof(rq) - 1, &m, &ml, &p, &pl, &minor, hd, &n, 0) != -1 ||
+            n != 1)
+                return false;
+        n = 2;
+        return phr_parse_request(bad, sizeof(bad) - 1, &m, &ml, &p, &pl, &minor, hd, &n, 0) == -1 &&
+               n == 1;
+}
+
+/* how the connection ends once the gate's error is written */
+enum refuse_mode {
+        REFUSE_SOCKET,   /* no libh2o connection yet: om closes the socket */
+        REFUSE_READER,   /* libh2o waits for a head: its reader gets an error, and closes */
+        REFUSE_RESPONSE, /* after a response: libh2o's completion of it closes */
+};
+
+static void gate_read(h2o_socket_t *sock, const char *err);
+static void gate_written(h2o_socket_t *sock, const char *err);
+
+/* The refusal is out (or failed): the connection ends as its mode says. */
+static void gate_close(struct http_conn *c) {
+        h2o_socket_t *sock = c->sock;
+        if (h2o_timeout_is_linked(&c->handshake_timeout))
+                h2o_timeout_unlink(&c->handshake_timeout);
+        h2o_socket_read_stop(sock);
+        switch (c->refuse_mode) {
+        case REFUSE_SOCKET:
+                h2o_socket_close(sock);
+                break;
+        case REFUSE_READER:
+                c->h1_read(sock, "request head refused");
+                break;
+        default: {
+                h2o_socket_cb done = c->h1_write;
+                c->h1_write = NULL;
+                c->last_req->http1_is_persistent = 0;
+                c->last_req = NULL;
+                done(sock, NULL);
+        }
+        }
+}
+
+/* Lingering: what the client still sends is read and dropped until it closes (or the
+ * linger time passed), so that the refusal is not lost to the reset a close with unread
+ * input makes. */
+static void gate_linger_read(h2o_socket_t *sock, const char *err) {
+        struct http_conn *c = sock->on_close.data;
+        h2o_buffer_consume(&sock->input, sock->input->size);
+        if (err)
+                gate_close(c);
+}
+
+static void gate_linger_end(h2o_timeout_entry_t *e) {
+        gate_close(container_of(e, struct http_conn, handshake_timeout));
+}
+
+/* The refusal is written: the server's side is shut (the client reads the refusal, then
+ * the end), and the connection lingers. */
+static void gate_refused(h2o_socket_t *sock, const char *err) {
+        struct http_conn *c = sock->on_close.data;
+        int fd;
+        if (c->closed)
+                return;
+        if (err || uv_fileno((uv_handle_t *)&c->tcp, &fd) < 0 || shutdown(fd, SHUT_WR) < 0) {
+                gate_close(c);
+                return;
+        }
+        c->handshake_timeout.cb = gate_linger_end;
+        h2o_timeout_link(&c->h->a->loop, &c->h->ctx.handshake_timeout, &c->handshake_timeout);
+        h2o_buffer_consume(&sock->input, sock->input->size);
+        h2o_socket_read_start(sock, gate_linger_read);
+}
+
+/* Answers e in JSON (counted), then the connection closes as mode says. */
+static void gate_refuse(struct http_conn *c, enum refuse_mode mode, const struct head_error *e) {
+        c->h->drops[e->status == 431 ? HTTP_DROP_HEAD : HTTP_DROP_MALFORMED]++;
+        char body[192];
+        int bl = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"status\":%d}\n", e->msg,
+                          e->status);
+        int n = snprintf(c->refusal, sizeof(c->refusal),
+                         "HTTP/1.1 %d %s\r\nServer: om\r\nConnection: close\r\n"
+                         "Content-Type: application/json\r\nCache-Control: no-store\r\n"
+                         "Content-Length: %d\r\n\r\n%s",
+                         e->status, reason_of(e->status), bl, body);
+        c->refusal_len = OM_MIN((size_t)n, sizeof(c->refusal) - 1);
+        c->refuse_mode = mode;
+        h2o_socket_read_stop(c->sock);
+        h2o_iovec_t b = h2o_iovec_init(c->refusal, c->refusal_len);
+        h2o_socket_write(c->sock, &b, 1, gate_refused);
+}
+
+/* libh2o does not do what the gate expects of it (see above): logged once. */
+static void gate_broken(struct http_conn *c, const char *why) {
+        struct om_http *h = c->h;
+        if (h->gate_broken_logged)
+                return;
+        om_log_set_component("http");
+        log_error("the check of HTTP/1 request heads cannot follow libh2o (%s): such "
+                  "connections are closed",
+                  why);
+        h->gate_broken_logged = true;
+}
+
+/* ... and the connection is closed by an error given to libh2o's reader, when it reads
+ * (between two requests). */
+static void gate_broken_close(struct http_conn *c, const char *why) {
+        gate_broken(c, why);
+        if (c->sock->_cb.read)
+                c->sock->_cb.read(c->sock, "request head unchecked");
+}
+
+/* libh2o waits for a request head with its reader: the gate reads in its place. */
+static void gate_arm(struct http_conn *c) {
+        struct om_http *h = c->h;
+        h2o_socket_t *sock = c->sock;
+        h2o_socket_cb cur = sock->_cb.read;
+        if (cur == gate_read)
+                return;
+        if (cur && !h->h1_reader)
+                h->h1_reader = cur;
+        if (!cur || cur != h->h1_reader) {
+                gate_broken_close(c, cur ? "its HTTP/1 reader changed" : "it does not read");
+                return;
+        }
+        c->h1_read = cur;
+        c->gate_seen = 0;
+        sock->_cb.read = gate_read;
+}
+
+static void gate_read(h2o_socket_t *sock, const char *err) {
+        struct http_conn *c = sock->on_close.data;
+        h2o_socket_cb reader = c->h1_read;
+        if (err) {
+                sock->_cb.read = reader;
+                reader(sock, err);
+                return;
+        }
+        struct head_error e;
+        size_t hl;
+        enum head_verdict v =
+                head_check(sock->input->bytes, sock->input->size, c->gate_seen, &hl, &e);
+        c->gate_seen = sock->input->size;
+        if (v == HEAD_PARTIAL)
+                return;
+        if (v == HEAD_BAD) {
+                gate_refuse(c, REFUSE_READER, &e);
+                return;
+        }
+        sock->_cb.read = reader;
+        reader(sock, NULL);
+}
+
+/* A new connection's HTTP/1: a head already read is checked before libh2o gets it. */
+static void h1_start(struct http_conn *c) {
+        h2o_socket_t *sock = c->sock;
+        enum head_verdict v = HEAD_PARTIAL;
+        struct head_error e;
+        size_t hl;
+        if (sock->input->size &&
+            (v = head_check(sock->input->bytes, sock->input->size, 0, &hl, &e)) == HEAD_BAD) {
+                gate_refuse(c, REFUSE_SOCKET, &e);
+                return;
+        }
+        c->h1 = true;
+        h2o_http1_accept(&c->h->accept, sock, c->connected_at);
+        if (v == HEAD_PARTIAL && !c->closed)
+                gate_arm(c);
+}
+
+/* What follows req in the input, which libh2o reads as the next request's head once
+ * req's response is written (see above). */
+static enum head_verdict next_head(struct http_conn *c, h2o_req_t *req, struct head_error *e) {
+        const h2o_buffer_t *in = c->sock->input;
+        const char *b = in->bytes, *end;
+        size_t hl;
+        if (head_check(b, in->size, 0, &hl, e) != HEAD_OK)
+                return HEAD_UNKNOWN;
+        end = b + hl;
+        if (req->entity.base) {
+                if (req->entity.base != end || req->entity.len > in->size - hl)
+                        return HEAD_UNKNOWN;
+                end += req->entity.len;
+        }
+        size_t left = in->size - (size_t)(end - b);
+        return left ? head_check(end, left, 0, &hl, e) : HEAD_PARTIAL;
+}
+
+struct gate_ostream {
+        h2o_ostream_t super;
+        struct http_conn *c;
+};
+
+static void gate_do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t n,
+                         h2o_send_state_t state) {
+        struct http_conn *c = ((struct gate_ostream *)self)->c;
+        if (h2o_send_state_is_in_progress(state) || c->closed || !req->http1_is_persistent) {
+                h2o_ostream_send_next(self, req, bufs, n, state);
+                return;
+        }
+        /* the last of a response that lets the connection go on */
+        size_t bytes = 0;
+        for (size_t i = 0; i < n; i++)
+                bytes += bufs[i].len;
+        c->next_head = next_head(c, req, &c->next_error);
+        if (c->next_head == HEAD_UNKNOWN)
+                gate_broken(c, "the request is not where it is expected in its input");
+        /* nothing left to write: libh2o would read the next head at once, unchecked */
+        if (!bytes || c->next_head == HEAD_BAD || c->next_head == HEAD_UNKNOWN)
+                req->http1_is_persistent = 0;
+        bool wrap = bytes && c->next_head != HEAD_UNKNOWN;
+        unsigned seq = ++c->resp_seq;
+        h2o_socket_t *sock = c->sock;
+        c->last_req = req;
+        /* self may be freed once this returns (libh2o ends the request) */
+        h2o_ostream_send_next(self, req, bufs, n, state);
+        if (!wrap || c->closed || seq != c->resp_seq)
+                return;
+        if (!sock->_cb.write || sock->_cb.write == gate_written) {
+                gate_broken_close(c, "the last write of a response is not pending");
+                return;
+        }
+        c->h1_write = sock->_cb.write;
+        sock->_cb.write = gate_written;
+}
+
+/* The last write of a response is done: libh2o's completion goes on with the next
+ * request (or closes); the gate then checks, or reads, the next head. */
+static void gate_written(h2o_socket_t *sock, const char *err) {
+        struct http_conn *c = sock->on_close.data;
+        h2o_socket_cb done = c->h1_write;
+        h2o_req_t *req = c->last_req;
+        enum head_verdict next = c->next_head;
+        if (!err && next == HEAD_BAD) {
+                gate_refuse(c, REFUSE_RESPONSE, &c->next_error);
+                return;
+        }
+        c->h1_write = NULL;
+        c->last_req = NULL;
+        bool keep = req->http1_is_persistent;
+        unsigned seq = c->resp_seq;
+        done(sock, err);
+        if (!err && keep && next == HEAD_PARTIAL && !c->closed && seq == c->resp_seq)
+                gate_arm(c);
+}
+
+/* Every HTTP/1 response of a connection the gate follows passes gate_do_send. */
+static void gate_ostream_add(h2o_req_t *req, h2o_ostream_t ***slot) {
+        if (req->version >= 0x200 || !req->conn->callbacks->get_socket)
+                return;
+        h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+        struct http_conn *c = sock ? sock->on_close.data : NULL;
+        if (!c || !c->h1)
+                return;
+        struct gate_ostream *g = (struct gate_ostream *)h2o_add_ostream(req, sizeof(*g), *slot);
+        g->c = c;
+        g->super.do_send = gate_do_send;
+        *slot = &g->super.next;
 }
 
 /* ---- authentication ---- */
@@ -1577,6 +1997,37 @@ static void conn_refused(uv_handle_t *hd) {
         free(container_of((uv_tcp_t *)hd, struct http_conn, tcp));
 }
 
+/* the socket is being closed (h2o_socket_t's on_close, called by libh2o as it frees the
+ * socket's TLS state and input; conn_closed comes once libuv closed the handle) */
+static void conn_closing(void *data) {
+        struct http_conn *c = data;
+        c->closed = true;
+        if (h2o_timeout_is_linked(&c->handshake_timeout))
+                h2o_timeout_unlink(&c->handshake_timeout);
+}
+
+static void handshake_timed_out(h2o_timeout_entry_t *e) {
+        h2o_socket_close(container_of(e, struct http_conn, handshake_timeout)->sock);
+}
+
+/* The TLS handshake is done: HTTP/2 if the client chose it (ALPN), else HTTP/1. */
+static void handshake_done(h2o_socket_t *sock, const char *err) {
+        struct http_conn *c = sock->on_close.data;
+        if (h2o_timeout_is_linked(&c->handshake_timeout))
+                h2o_timeout_unlink(&c->handshake_timeout);
+        if (err) {
+                h2o_socket_close(sock);
+                return;
+        }
+        h2o_iovec_t proto = h2o_socket_ssl_get_selected_protocol(sock);
+        for (const h2o_iovec_t *p = h2o_http2_alpn_protocols; p->len; p++)
+                if (h2o_memis(proto.base, proto.len, p->base, p->len)) {
+                        h2o_http2_accept(&c->h->accept, sock, c->connected_at);
+                        return;
+                }
+        h1_start(c);
+}
+
 static void ca_follow(struct om_http *h);
 
 static void on_accept(uv_stream_t *listener, int status) {
@@ -1601,11 +2052,21 @@ static void on_accept(uv_stream_t *listener, int status) {
         h->accepted++;
         ca_follow(h);
         c->sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, conn_closed);
+        c->sock->on_close.cb = conn_closing;
+        c->sock->on_close.data = c;
+        c->connected_at = *h2o_get_timestamp(&h->ctx, NULL, NULL);
         c->next = h->conn_list;
         if (h->conn_list)
                 h->conn_list->prev = c;
         h->conn_list = c;
-        h2o_accept(&h->accept, c->sock);
+        if (!h->ssl) {
+                h1_start(c);
+                return;
+        }
+        /* what h2o_accept does, with the gate before HTTP/1 */
+        c->handshake_timeout.cb = handshake_timed_out;
+        h2o_timeout_link(&h->a->loop, &h->ctx.handshake_timeout, &c->handshake_timeout);
+        h2o_socket_ssl_handshake(c->sock, h->ssl, NULL, handshake_done);
 }
 
 static int tls_setup(struct om_http *h, SSL_CTX **ret, char *err, size_t errlen);
@@ -1762,6 +2223,12 @@ int om_http_start(struct om_agent *a) {
         int r;
         if (!cfg->http.addr[0])
                 return 0;
+        if (!phr_as_expected()) {
+                fprintf(stderr, "om: HTTP API: libh2o's request parser (phr_parse_request) does "
+                                "not answer as om's check of request heads expects: this libh2o "
+                                "is not the one om was made for\n");
+                return -EPROTO;
+        }
         struct om_http *h = calloc(1, sizeof(*h));
         if (!h)
                 return -ENOMEM;
@@ -1795,6 +2262,9 @@ int om_http_start(struct om_agent *a) {
          * before routing it */
         h->config.max_request_entity_size = OM_LIM_HTTP_BODY;
         h->config.http1.req_timeout = OM_LIM_HTTP_REQ_TIMEOUT_MS;
+        /* plain HTTP is HTTP/1.1 only (HTTP/2: over TLS, by ALPN), every head through
+         * the gate */
+        h->config.http1.upgrade_to_http2 = 0;
         h->config.http2.idle_timeout = OM_LIM_HTTP_REQ_TIMEOUT_MS;
         h->config.handshake_timeout = OM_LIM_HTTP_REQ_TIMEOUT_MS;
         h2o_hostconf_t *host =

@@ -90,11 +90,13 @@
 /* Connections at once (lowered to the process's open file limit minus 256); a new one
  * past it is closed at once (counted "refused"). */
 #define OM_LIM_HTTP_CONNS 4096
-/* A request line and headers larger than this together get 431, a path (with its query)
- * longer than OM_LIM_HTTP_PATH 414, a body larger than OM_LIM_HTTP_BODY 413 (libh2o's
- * own limit, before the body is read). libh2o itself reads at most 100 headers and
- * 408 KiB of request head per connection (400, in text). */
+/* A request line and headers larger than this together, or more header lines than
+ * OM_LIM_HTTP_HEADERS, get 431 (checked as the bytes come, before libh2o's reader sees
+ * them: agent/http.c, the gate), a path (with its query) longer than OM_LIM_HTTP_PATH
+ * 414, a body larger than OM_LIM_HTTP_BODY 413 (libh2o's own limit, before the body is
+ * read). */
 #define OM_LIM_HTTP_HEAD 16384
+#define OM_LIM_HTTP_HEADERS 100
 #define OM_LIM_HTTP_PATH 2048
 #define OM_LIM_HTTP_BODY (64u * 1024)
 /* A request not complete within this, a keep-alive connection idle this long, or a TLS
