@@ -31,11 +31,7 @@ om_bin=${OM_BIN:-$src/build/om}
 DRBD_ROOT=/persist/om
 . "$here/lab.sh"
 . "$here/drbd.lib"
-command -v jq >/dev/null || { echo "SKIP: jq is needed"; exit 77; }
-[ -x /lib/drbd/drbdadm-84 ] && command -v drbdmeta >/dev/null ||
-    PATH=$PATH:/usr/sbin:/sbin command -v drbdmeta >/dev/null ||
-    { echo "SKIP: drbd-utils is not installed (the guests get their DRBD tools from the host)"; exit 77; }
-[ -x /lib/drbd/drbdadm-84 ] || { echo "SKIP: no /lib/drbd/drbdadm-84 (drbd-utils 9 with the 8.4 tools)"; exit 77; }
+drbd_need
 
 drbd_setup
 drbd_create

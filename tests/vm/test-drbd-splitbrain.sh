@@ -22,9 +22,7 @@ src=$(cd "$here/../.." && pwd)
 om_bin=${OM_BIN:-$src/build/om}
 . "$here/lab.sh"
 . "$here/drbd.lib"
-command -v jq >/dev/null || { echo "SKIP: jq is needed"; exit 77; }
-command -v nft >/dev/null || { echo "SKIP: nft is needed (the cut between the guests)"; exit 77; }
-[ -x /lib/drbd/drbdadm-84 ] || { echo "SKIP: drbd-utils 9 with the 8.4 tools (/lib/drbd/drbdadm-84) is not installed"; exit 77; }
+drbd_need nft
 
 drbd_setup
 drbd_create
