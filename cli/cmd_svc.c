@@ -194,9 +194,9 @@ static const char *target_of(const char *action) {
         return NULL;
 }
 
-/* The options of one mode only: --force, --passive, --rid, --tag, --waitlock and --standby
- * act on a local run; --wait and --time on an orchestrated one. Accepted in the other mode they would do
- * nothing, so they are refused, saying why. */
+/* The options of one mode only: --force, --passive, --rid, --tag, --waitlock and
+ * --standby act on a local run; --wait and --time on an orchestrated one. Accepted in the
+ * other mode they would do nothing, so they are refused, saying why. */
 static int check_mode(struct om_cli_ctx *ctx) {
         static const char *const local_only[] = {"force", "passive",  "rid",
                                                  "tag",   "waitlock", "standby"};

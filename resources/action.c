@@ -248,37 +248,11 @@ static int run_up(struct om_res **sel, size_t n_sel, bool provision, bool standb
 
 /* ---- the passive provision ---- */
 
-/* The resource whose device r's dev_kw references ({disk#1.exposed_devs[0]}), NULL when
- * the keyword names a plain path, nothing, or no resource of the service. */
-static struct om_res *under_of(struct om_res *r) {
-        _cleanup_strv_free_ char **rids = NULL;
-        const char *raw = r->drv->dev_kw ? om_res_kw_raw(r, r->drv->dev_kw) : NULL;
-        if (!raw || om_res_referenced_rids(raw, &rids) < 0 || !rids || !rids[0])
-                return NULL;
-        struct om_res *u = om_res_find(r->svc, rids[0]);
-        return u == r ? NULL : u;
-}
-
-/* Whose data r's device holds: this node's only (OM_RES_DATA_NODE), other nodes' too
- * (OM_RES_DATA_REPLICATED: a replica, or a plain device path, which may be a disk that
- * another node reaches), or no device (OM_RES_DATA_NONE). */
-static enum om_res_data data_of(struct om_res *r) {
-        for (int depth = 0; depth < 16; depth++) {
-                if (r->drv->data != OM_RES_DATA_UNDER)
-                        return r->drv->data;
-                struct om_res *u = under_of(r);
-                if (!u)
-                        return OM_RES_DATA_REPLICATED;
-                r = u;
-        }
-        return OM_RES_DATA_REPLICATED; /* a loop of references: the safe answer */
-}
-
 /* True when a selected resource after sel[i] sits on it (its device must be up for that
  * one to be provisioned). */
 static bool needed_above(struct om_res **sel, size_t n_sel, size_t i) {
         for (size_t j = i + 1; j < n_sel; j++)
-                if (under_of(sel[j]) == sel[i])
+                if (om_res_under(sel[j]) == sel[i])
                         return true;
         return false;
 }
@@ -345,21 +319,17 @@ static int run_passive(struct om_res **sel, size_t n_sel) {
                 return -ENOMEM;
         for (size_t i = 0; i < n_sel; i++) {
                 struct om_res *r = sel[i];
-                enum om_res_data d = data_of(r);
-                struct om_res *u = under_of(r);
+                enum om_res_data d = om_res_data_of(r);
+                struct om_res *u = om_res_under(r);
                 int e = 0;
                 om_log_set_rid(r->rid);
-                if (d == OM_RES_DATA_NODE) {
+                if (d == OM_RES_DATA_NODE && needed_above(sel, n_sel, i)) {
+                        if ((e = start_one(r, true, false, started, &n_started)) < 0)
+                                goto failed;
+                } else if (d == OM_RES_DATA_NODE) {
                         if (r->drv->provision && (e = r->drv->provision(r)) < 0)
                                 goto failed;
                         record_provisioned(r);
-                        if (needed_above(sel, n_sel, i)) {
-                                int before = r->drv->status ? r->drv->status(r) : OM_RES_NA;
-                                if (r->drv->start && (e = r->drv->start(r)) < 0)
-                                        goto failed;
-                                if (before != OM_RES_UP)
-                                        started[n_started++] = r;
-                        }
                 } else if (r->drv->data == OM_RES_DATA_REPLICATED) {
                         if (r->drv->provision && (e = r->drv->provision(r)) < 0)
                                 goto failed;

@@ -274,6 +274,27 @@ struct om_res *om_res_find(struct om_res_svc *svc, const char *rid) {
         return NULL;
 }
 
+struct om_res *om_res_under(struct om_res *r) {
+        _cleanup_strv_free_ char **rids = NULL;
+        const char *raw = r->drv->dev_kw ? om_res_kw_raw(r, r->drv->dev_kw) : NULL;
+        if (!raw || om_res_referenced_rids(raw, &rids) < 0 || !rids || !rids[0])
+                return NULL;
+        struct om_res *u = om_res_find(r->svc, rids[0]);
+        return u == r ? NULL : u;
+}
+
+enum om_res_data om_res_data_of(struct om_res *r) {
+        for (int depth = 0; depth < 16; depth++) {
+                if (r->drv->data != OM_RES_DATA_UNDER)
+                        return r->drv->data;
+                struct om_res *u = om_res_under(r);
+                if (!u)
+                        return OM_RES_DATA_REPLICATED;
+                r = u;
+        }
+        return OM_RES_DATA_REPLICATED; /* a loop of references: the safe answer */
+}
+
 const char *om_res_path(const struct om_res *r) {
         return r->svc->obj->pathstr;
 }

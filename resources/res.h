@@ -184,6 +184,14 @@ OM_DEFINE_CLEANUP(struct om_res_svc, om_res_svc_free)
 #define _cleanup_res_svc_ _cleanup_(om_res_svc_freep)
 
 struct om_res *om_res_find(struct om_res_svc *svc, const char *rid);
+/* The resource of the service whose device r's dev_kw references
+ * ({disk#1.exposed_devs[0]}), NULL when it names a plain path, nothing, or no resource. */
+struct om_res *om_res_under(struct om_res *r);
+/* Whose data r's device holds, following dev_kw down: this node's only
+ * (OM_RES_DATA_NODE), other nodes' too (OM_RES_DATA_REPLICATED: a replica, or a plain
+ * device path, which may be a disk that another node reaches), or none
+ * (OM_RES_DATA_NONE). What a passive provision may make and open here. */
+enum om_res_data om_res_data_of(struct om_res *r);
 
 /* The expanded value of keyword key of the resource (default of the keyword table when
  * unset). -ENOENT when neither; -ENXIO when a device reference cannot be resolved now.

@@ -140,11 +140,7 @@ static bool type_matches(const struct om_res *r, const char *found) {
 /* The provisioned state of the resource whose device `dev` references
  * ({disk#1.exposed_devs[0]}): recorded, else asked from its driver. 0 for a plain dev. */
 static int under_provisioned(struct om_res *r) {
-        _cleanup_strv_free_ char **rids = NULL;
-        const char *raw = om_res_kw_raw(r, "dev");
-        if (!raw || om_res_referenced_rids(raw, &rids) < 0 || !rids || !rids[0])
-                return 0;
-        struct om_res *u = om_res_find(r->svc, rids[0]);
+        struct om_res *u = om_res_under(r);
         if (!u)
                 return 0;
         int p = om_res_state_provisioned(r->svc, u->rid);

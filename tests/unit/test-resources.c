@@ -131,6 +131,46 @@ static void test_standby_rids(void **state) {
         assert_int_equal(om_res_standby_rids(ini, "n2", small, sizeof(small)), -ENOSPC);
 }
 
+/* The passive provision's classification: a loop and what sits on it hold this node's
+ * data; a plain device path, a replica and what sits on them hold other nodes' too. */
+static void test_data_of(void **state) {
+        (void)state;
+        static const char conf[] = "[DEFAULT]\nnodes = n1 n2\n"
+                                   "[disk#0]\ntype = loop\nfile = /x.img\n"
+                                   "[disk#1]\ntype = crypt\ndev = {disk#0.exposed_devs[0]}\n"
+                                   "[fs#0]\ntype = ext4\ndev = {disk#1.exposed_devs[0]}\nmnt = /a\n"
+                                   "[disk#2]\ntype = crypt\ndev = /dev/sdx\n"
+                                   "[fs#1]\ntype = ext4\ndev = {disk#2.exposed_devs[0]}\nmnt = /b\n"
+                                   "[disk#3]\ntype = loop\nfile = /y.img\n"
+                                   "[disk#4]\ntype = drbd\ndisk = {disk#3.exposed_devs[0]}\n"
+                                   "[disk#5]\ntype = crypt\ndev = {disk#4.exposed_devs[0]}\n"
+                                   "[fs#2]\ntype = ext4\ndev = /dev/sdy\nmnt = /c\n"
+                                   "[fs#3]\ntype = ext4\ndev = {fs#3.exposed_devs[0]}\nmnt = /d\n"
+                                   "[app#0]\nstart = /bin/true\n";
+        static const struct {
+                const char *rid;
+                enum om_res_data want;
+        } rows[] = {
+                {"disk#0", OM_RES_DATA_NODE},       {"disk#1", OM_RES_DATA_NODE},
+                {"fs#0", OM_RES_DATA_NODE},         {"disk#2", OM_RES_DATA_REPLICATED},
+                {"fs#1", OM_RES_DATA_REPLICATED},   {"disk#3", OM_RES_DATA_NODE},
+                {"disk#4", OM_RES_DATA_REPLICATED}, {"disk#5", OM_RES_DATA_REPLICATED},
+                {"fs#2", OM_RES_DATA_REPLICATED},   {"fs#3", OM_RES_DATA_REPLICATED},
+                {"app#0", OM_RES_DATA_NONE},
+        };
+        create("demo/svc/dataof", conf);
+        _cleanup_res_svc_ struct om_res_svc *svc = load("demo/svc/dataof");
+        for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+                struct om_res *r = om_res_find(svc, rows[i].rid);
+                assert_non_null(r);
+                if (om_res_data_of(r) != rows[i].want)
+                        fail_msg("%s: data %d, want %d", rows[i].rid, om_res_data_of(r),
+                                 rows[i].want);
+        }
+        assert_ptr_equal(om_res_under(om_res_find(svc, "fs#0")), om_res_find(svc, "disk#1"));
+        assert_null(om_res_under(om_res_find(svc, "disk#2")));
+}
+
 static void test_action_order(void **state) {
         create("demo/svc/order",
                "[app#0]\nstart = true\n[fs#1]\ntype = ext4\ndev = /dev/x\nmnt = "
@@ -592,6 +632,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_driver_keywords_declared, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_action_order, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_rids, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_data_of, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_status_reference_before_provision, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_status_unresolved_dev, setup, teardown),
